@@ -1,0 +1,145 @@
+"""Stage 4, evaluate: the end-to-end model on the official test set, raw text in.
+
+Writes metrics for `dvc metrics diff`, curve data for `dvc plots diff`, PNG
+figures for people, and per-review predictions for error analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from tqdm import tqdm
+
+from imdb_sentiment import params as P
+from imdb_sentiment.artifacts import atomic_path, write_json
+from imdb_sentiment.errors import PipelineError, exit_on_error
+from imdb_sentiment.zoo import load_model, predict_texts
+
+MAX_CURVE_POINTS = 400
+
+
+def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict:
+    """Threshold and ranking metrics of P(positive) against 0/1 labels."""
+    predicted = (probs >= threshold).astype(int)
+    clipped = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
+    return {
+        "accuracy": skm.accuracy_score(labels, predicted),
+        "precision": skm.precision_score(labels, predicted, zero_division=0),
+        "recall": skm.recall_score(labels, predicted, zero_division=0),
+        "f1": skm.f1_score(labels, predicted, zero_division=0),
+        "roc_auc": skm.roc_auc_score(labels, probs),
+        "average_precision": skm.average_precision_score(labels, probs),
+        "log_loss": skm.log_loss(labels, clipped, labels=[0, 1]),
+        "brier": skm.brier_score_loss(labels, probs),
+        "threshold": threshold,
+        "n": int(len(labels)),
+    }
+
+
+def thin(frame: pd.DataFrame, max_points: int = MAX_CURVE_POINTS) -> pd.DataFrame:
+    """Keep at most `max_points` rows, always including the first and last."""
+    if len(frame) <= max_points:
+        return frame
+    keep = np.unique(np.linspace(0, len(frame) - 1, max_points).round().astype(int))
+    return frame.iloc[keep]
+
+
+def curves(labels: np.ndarray, probs: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    fpr, tpr, _ = skm.roc_curve(labels, probs)
+    precision, recall, _ = skm.precision_recall_curve(labels, probs)
+    roc = thin(pd.DataFrame({"fpr": fpr, "tpr": tpr}))
+    pr = thin(pd.DataFrame({"recall": recall, "precision": precision}))
+    return roc.round(5), pr.round(5)
+
+
+def save_figures(out: Path, labels: np.ndarray, probs: np.ndarray, threshold: float,
+                 roc: pd.DataFrame, live_dir: Path | None) -> None:
+    """Confusion matrix, ROC and learning curves as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    predicted = (probs >= threshold).astype(int)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    skm.ConfusionMatrixDisplay.from_predictions(
+        labels, predicted, display_labels=["negative", "positive"], ax=ax, colorbar=False,
+        values_format="d")
+    ax.set_title("Test confusion matrix")
+    fig.tight_layout()
+    fig.savefig(out / "confusion_matrix.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    auc = skm.roc_auc_score(labels, probs)
+    ax.plot(roc["fpr"], roc["tpr"], label=f"AUC {auc:.4f}")
+    ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Test ROC")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "roc.png", dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for phase in ("train", "eval"):
+            tsv = live_dir / "plots" / "metrics" / phase / f"{metric}.tsv" if live_dir else None
+            if tsv and tsv.is_file():
+                curve = pd.read_csv(tsv, sep="\t")
+                ax.plot(curve["step"] + 1, curve[metric], marker="o",
+                        label="validation" if phase == "eval" else "train")
+        ax.set(xlabel="epoch", title=metric)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "learning_curves.png", dpi=100)
+    plt.close(fig)
+
+
+@exit_on_error
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default=P.PARAMS_FILE)
+    parser.add_argument("--reviews", required=True, help="table from ingest (test split used)")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--live", default=None, help="DVCLive directory of the train stage")
+    parser.add_argument("--metrics", required=True, help="output metrics (json)")
+    parser.add_argument("--plots", required=True, help="output directory for curves and figures")
+    args = parser.parse_args(argv)
+
+    cfg: P.EvaluateParams = P.load("evaluate", args.params)
+    test = pd.read_parquet(args.reviews, filters=[("split", "==", "test")])
+    if test.empty:
+        raise PipelineError(f"{args.reviews} has no test reviews")
+    model = load_model(args.model)
+    with tqdm(total=len(test), desc="evaluate", unit=" reviews", file=sys.stderr,
+              mininterval=2.0) as bar:
+        probs = predict_texts(model, test["text"].tolist(), cfg.batch_size, bar.update)
+    labels = test["label"].to_numpy(int)
+    results = {k: (round(float(v), 6) if isinstance(v, float) else v)
+               for k, v in classification_metrics(labels, probs, cfg.threshold).items()}
+    roc, pr = curves(labels, probs)
+    predictions = pd.DataFrame({
+        "id": test["id"].to_numpy(),
+        "movie": test["movie"].to_numpy(),
+        "actual": np.where(labels == 1, "positive", "negative"),
+        "predicted": np.where(probs >= cfg.threshold, "positive", "negative"),
+        "probability": probs.round(6),
+    })
+    with atomic_path(args.plots) as tmp:
+        tmp.mkdir()
+        predictions.to_csv(tmp / "predictions.csv", index=False)
+        roc.to_csv(tmp / "roc.csv", index=False)
+        pr.to_csv(tmp / "precision_recall.csv", index=False)
+        save_figures(tmp, labels, probs, cfg.threshold, roc,
+                     Path(args.live) if args.live else None)
+    write_json(args.metrics, results)
+    print(f"evaluate: {results}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

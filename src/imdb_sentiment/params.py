@@ -1,0 +1,219 @@
+"""Typed parameters: one frozen dataclass per `params.yaml` section.
+
+Unknown keys, wrong types and out-of-range values are rejected with a message
+that names the key, so a typo in `params.yaml` or `dvc exp run -S` never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from imdb_sentiment.errors import PipelineError
+
+PARAMS_FILE = "params.yaml"
+
+
+class ParamsError(PipelineError):
+    """A `params.yaml` value is missing, unknown, mistyped or out of range."""
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    archive: str = "data/raw/aclImdb_v1.tar.gz"
+    url: str = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+    sha256: str = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+    download_retries: int = 3
+    max_member_mb: int = 128
+    expected_per_class: int | None = 12500
+    sample_per_class: int | None = None
+
+    def validate(self) -> None:
+        _check(self.download_retries >= 1, "ingest.download_retries", "an integer >= 1")
+        _check(self.max_member_mb >= 1, "ingest.max_member_mb", "an integer >= 1")
+        _check(len(self.sha256) == 64, "ingest.sha256", "a 64-character hex sha256")
+        _check(self.expected_per_class is None or self.expected_per_class >= 1,
+               "ingest.expected_per_class", "null or an integer >= 1")
+        _check(self.sample_per_class is None or self.sample_per_class >= 1,
+               "ingest.sample_per_class", "null or an integer >= 1")
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    val_fraction: float = 0.2
+    vocab_size: int = 20000
+    max_len: int = 400
+    min_count: int = 2
+
+    def validate(self) -> None:
+        _check(0.0 < self.val_fraction < 0.5, "preprocess.val_fraction", "a number in (0, 0.5)")
+        _check(self.vocab_size >= 3, "preprocess.vocab_size", "an integer >= 3")
+        _check(self.max_len >= 1, "preprocess.max_len", "an integer >= 1")
+        _check(self.min_count >= 1, "preprocess.min_count", "an integer >= 1")
+
+
+ModelType = Literal["simple_rnn", "lstm", "gru"]
+Pooling = Literal["last", "max", "mean"]
+Activation = Literal["tanh", "relu"]
+Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    model: ModelType = "gru"
+    bidirectional: bool = True
+    units: list[int] = field(default_factory=lambda: [64])
+    activation: Activation = "tanh"
+    embedding_dim: int = 64
+    mask_padding: bool = True
+    pooling: Pooling = "max"
+    dropout: float = 0.3
+    dense_units: list[int] = field(default_factory=list)
+    optimizer: Optimizer = "adam"
+    learning_rate: float = 0.001
+    batch_size: int = 64
+    epochs: int = 8
+    patience: int = 2
+    restore_best_weights: bool = True
+    bucket_by_length: bool = True
+    jit_compile: bool = False
+
+    def validate(self) -> None:
+        _check(len(self.units) >= 1 and all(u >= 1 for u in self.units),
+               "train.units", "a non-empty list of integers >= 1 (one per stacked layer)")
+        _check(all(u >= 1 for u in self.dense_units), "train.dense_units", "a list of integers >= 1")
+        _check(self.embedding_dim >= 1, "train.embedding_dim", "an integer >= 1")
+        _check(0.0 <= self.dropout < 1.0, "train.dropout", "a number in [0, 1)")
+        _check(self.learning_rate > 0, "train.learning_rate", "a number > 0")
+        _check(self.batch_size >= 1, "train.batch_size", "an integer >= 1")
+        _check(self.epochs >= 1, "train.epochs", "an integer >= 1")
+        _check(self.patience >= 0, "train.patience", "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    threshold: float = 0.5
+    batch_size: int = 256
+
+    def validate(self) -> None:
+        _check(0.0 < self.threshold < 1.0, "evaluate.threshold", "a number in (0, 1)")
+        _check(self.batch_size >= 1, "evaluate.batch_size", "an integer >= 1")
+
+
+SECTIONS: dict[str, type] = {
+    "ingest": IngestParams,
+    "preprocess": PreprocessParams,
+    "train": TrainParams,
+    "evaluate": EvaluateParams,
+}
+
+
+def _check(ok: bool, key: str, expected: str) -> None:
+    if not ok:
+        raise ParamsError(f"params: '{key}' must be {expected}")
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    """True if a YAML value fits a (simple) type annotation."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(annotation))
+    if origin is Literal:
+        return value in typing.get_args(annotation)
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return isinstance(value, list) and all(_matches(v, item) for v in value)
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _describe(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(annotation))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(annotation)[0])}"
+    if annotation is type(None):
+        return "null"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def from_dict(section: str, raw: Any) -> Any:
+    """Build and validate the dataclass for `section` from a mapping."""
+    cls = SECTIONS[section]
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params: '{section}' must be a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls, globalns=globals())
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ParamsError(
+            f"params: unknown key '{section}.{unknown[0]}' (known keys: {', '.join(sorted(known))})"
+        )
+    for key, value in raw.items():
+        if not _matches(value, hints[key]):
+            raise ParamsError(
+                f"params: '{section}.{key}' must be {_describe(hints[key])}, got {value!r}"
+            )
+    values = {k: (float(v) if hints[k] is float else v) for k, v in raw.items()}
+    params = cls(**values)
+    params.validate()
+    return params
+
+
+def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Read the whole params file; errors name the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"params: file not found: {path}") from None
+    except yaml.YAMLError as err:
+        raise ParamsError(f"params: {path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"params: {path} must hold a mapping of sections")
+    return data
+
+
+def load_seed(path: str | Path = PARAMS_FILE) -> int:
+    """The one seed that drives splitting, shuffling and weight initialisation."""
+    seed = read_yaml(path).get("seed", 42)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ParamsError(f"params: 'seed' must be an integer >= 0, got {seed!r}")
+    return seed
+
+
+def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
+    """Load one section of the params file as its typed dataclass."""
+    if section not in SECTIONS:
+        raise ParamsError(f"params: unknown section '{section}'")
+    data = read_yaml(path)
+    unknown = sorted(set(data) - set(SECTIONS) - {"seed"})
+    if unknown:
+        raise ParamsError(
+            f"params: unknown top-level key '{unknown[0]}' "
+            f"(known: seed, {', '.join(SECTIONS)})"
+        )
+    return from_dict(section, data.get(section))
+
+
+def to_dict(params: Any) -> dict[str, Any]:
+    return dataclasses.asdict(params)

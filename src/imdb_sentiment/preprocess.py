@@ -1,0 +1,122 @@
+"""Stage 2, preprocess: movie-disjoint train/validation split, vocabulary, encoded sequences.
+
+The vocabulary is fitted on the training part only. Validation is split from
+the official train set by movie, so no film is reviewed on both sides (a random
+split leaks and makes validation optimistic). The official test set is only
+encoded, never looked at for any choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from imdb_sentiment import params as P
+from imdb_sentiment.artifacts import atomic_path, write_json
+from imdb_sentiment.errors import PipelineError, exit_on_error
+from imdb_sentiment.text import build_vocabulary, encode, make_vectorizer
+
+SPLITS = ("train", "val", "test")
+VOCAB_FILE = "vocab.txt"
+CONFIG_FILE = "preprocess.json"
+
+
+def split_by_movie(train: pd.DataFrame, val_fraction: float, seed: int) -> pd.Series:
+    """A boolean mask of validation rows: stratified by label, no movie on both sides."""
+    n_splits = max(2, round(1 / val_fraction))
+    if train["movie"].nunique() < n_splits:
+        raise PipelineError(
+            f"preprocess: {train['movie'].nunique()} movies are too few for "
+            f"val_fraction={val_fraction}"
+        )
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    _, val_index = next(folds.split(train, train["label"], groups=train["movie"]))
+    mask = np.zeros(len(train), dtype=bool)
+    mask[val_index] = True
+    return pd.Series(mask, index=train.index)
+
+
+def make_splits(reviews: pd.DataFrame, val_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
+    """train/val from the official train set, test untouched; unlabeled reviews dropped."""
+    train = reviews[reviews["split"] == "train"].reset_index(drop=True)
+    test = reviews[reviews["split"] == "test"].reset_index(drop=True)
+    is_val = split_by_movie(train, val_fraction, seed)
+    return {
+        "train": train[~is_val].reset_index(drop=True),
+        "val": train[is_val].reset_index(drop=True),
+        "test": test,
+    }
+
+
+def encode_splits(splits: dict[str, pd.DataFrame], vocabulary: list[str], max_len: int
+                  ) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
+    """Encoded arrays per split and a report of OOV rate and truncation."""
+    vectorizer = make_vectorizer(vocabulary, ragged=True)
+    arrays, report = {}, {}
+    for name, frame in splits.items():
+        ids, offsets, truncated = encode(vectorizer, frame["text"].tolist(), max_len)
+        arrays[name] = {
+            "ids": ids,
+            "offsets": offsets,
+            "labels": frame["label"].to_numpy(np.int8),
+            "review_ids": frame["id"].to_numpy(np.int32),
+        }
+        lengths = np.diff(offsets)
+        report[name] = {
+            "reviews": len(frame),
+            "positive_share": round(float(frame["label"].mean()), 4),
+            "movies": int(frame["movie"].nunique()),
+            "oov_rate": round(float((ids == 1).mean()) if len(ids) else 0.0, 4),
+            "truncated_share": round(truncated / max(len(frame), 1), 4),
+            "tokens_median": float(np.median(lengths)) if len(lengths) else 0.0,
+        }
+    return arrays, report
+
+
+def load_split(directory: str | Path, name: str) -> dict[str, np.ndarray]:
+    with np.load(Path(directory) / f"{name}.npz") as data:
+        return {key: data[key] for key in data.files}
+
+
+def load_vocabulary(directory: str | Path) -> list[str]:
+    return (Path(directory) / VOCAB_FILE).read_text(encoding="utf-8").split("\n")[:-1]
+
+
+@exit_on_error
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default=P.PARAMS_FILE)
+    parser.add_argument("--reviews", required=True, help="input table from ingest")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--report", required=True, help="output report (json)")
+    args = parser.parse_args(argv)
+
+    cfg: P.PreprocessParams = P.load("preprocess", args.params)
+    seed = P.load_seed(args.params)
+    reviews = pd.read_parquet(args.reviews)
+    splits = make_splits(reviews, cfg.val_fraction, seed)
+    print(f"preprocess: building vocabulary from {len(splits['train'])} training reviews",
+          file=sys.stderr)
+    vocabulary = build_vocabulary(splits["train"]["text"], cfg.vocab_size, cfg.min_count)
+    arrays, report = encode_splits(splits, vocabulary, cfg.max_len)
+    shared = set(splits["train"]["movie"]) & set(splits["val"]["movie"])
+    if shared:
+        raise PipelineError(f"preprocess: {len(shared)} movies are on both sides of the split")
+    report["vocabulary_size"] = len(vocabulary) + 2
+    with atomic_path(args.out) as tmp:
+        tmp.mkdir()
+        (tmp / VOCAB_FILE).write_text("".join(f"{t}\n" for t in vocabulary), encoding="utf-8")
+        for name, data in arrays.items():
+            np.savez(tmp / f"{name}.npz", **data)
+        write_json(tmp / CONFIG_FILE, {**P.to_dict(cfg), "seed": seed})
+    write_json(args.report, report)
+    print(f"preprocess: {report}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

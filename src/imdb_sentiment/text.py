@@ -1,0 +1,81 @@
+"""Text cleaning and tokenisation, in TensorFlow ops so the served model runs them too.
+
+The same `standardize` runs when the vocabulary is built, when sequences are
+encoded for training and inside the exported end-to-end model, which is what
+keeps training and serving from drifting apart.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+PAD, OOV = "", "[UNK]"
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+def standardize(texts: tf.Tensor) -> tf.Tensor:
+    """Lower-case, drop HTML markup and entities, keep letters, digits and apostrophes."""
+    texts = tf.strings.lower(texts)
+    texts = tf.strings.regex_replace(texts, r"<[^>]{0,100}>", " ")
+    texts = tf.strings.regex_replace(texts, r"&[a-z]{2,8};|&#\d{1,6};", " ")
+    texts = tf.strings.regex_replace(texts, r"[^\pL\pN']+", " ")
+    texts = tf.strings.regex_replace(texts, r"(^|\s)'+|'+(\s|$)", " ")
+    return tf.strings.strip(texts)
+
+
+def tokenize(texts: Iterable[str], batch_size: int = 4096) -> Iterable[list[str]]:
+    """Yield the token list of each text, as the vectorizer sees it."""
+    texts = list(texts)
+    for start in range(0, len(texts), batch_size):
+        batch = standardize(tf.constant(texts[start : start + batch_size]))
+        for row in tf.strings.split(batch).to_list():
+            yield [token.decode("utf-8") for token in row]
+
+
+def build_vocabulary(texts: Iterable[str], vocab_size: int, min_count: int) -> list[str]:
+    """Most frequent tokens (ties broken alphabetically, so the file is deterministic).
+
+    The list excludes the padding and OOV entries that TextVectorization adds.
+    """
+    counts: collections.Counter[str] = collections.Counter()
+    for tokens in tokenize(texts):
+        counts.update(tokens)
+    ranked = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+    return ranked[: vocab_size - 2]
+
+
+def make_vectorizer(vocabulary: list[str], ragged: bool = False) -> keras.layers.TextVectorization:
+    """Raw strings -> token ids (0 = padding, 1 = OOV), padded to the longest in the batch."""
+    return keras.layers.TextVectorization(
+        standardize=standardize,
+        split="whitespace",
+        output_mode="int",
+        vocabulary=vocabulary,
+        ragged=ragged,
+        name="vectorizer",
+    )
+
+
+def encode(vectorizer: keras.layers.TextVectorization, texts: list[str], max_len: int,
+           batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray, int]:
+    """Encode texts as a flat id array plus offsets, keeping the first `max_len` tokens.
+
+    Returns (ids, offsets, n_truncated); review i is ids[offsets[i]:offsets[i + 1]].
+    """
+    pieces, lengths, truncated = [], [], 0
+    for start in range(0, len(texts), batch_size):
+        ragged = vectorizer(tf.constant(texts[start : start + batch_size]))
+        full = ragged.row_lengths().numpy()
+        truncated += int((full > max_len).sum())
+        clipped = ragged[:, :max_len]
+        pieces.append(clipped.flat_values.numpy().astype(np.int32))
+        lengths.append(clipped.row_lengths().numpy())
+    lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths_all)]).astype(np.int64)
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
+    return ids, offsets, truncated

@@ -1,0 +1,138 @@
+"""The model zoo: recurrent classifiers over token ids, and the end-to-end text model.
+
+`build_classifier` makes SimpleRNN / LSTM / GRU networks, optionally
+bidirectional and stacked, with masking of padding and a choice of pooling.
+`build_end_to_end` puts the vectorizer in front, so the saved model takes raw
+review strings and returns P(positive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from imdb_sentiment import text as _text  # noqa: F401  registers `standardize` for loading
+from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.params import TrainParams
+
+RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class TruncateTokens(layers.Layer):
+    """Keep the first `max_len` token ids; always at least one (padding) step."""
+
+    def __init__(self, max_len: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_len = max_len
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int32")
+        pad = ops.zeros((ops.shape(ids)[0], 1), dtype="int32")
+        return ops.concatenate([ids, pad], axis=1)[:, : self.max_len]
+
+    def get_config(self):
+        return {**super().get_config(), "max_len": self.max_len}
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class MaskedPooling(layers.Layer):
+    """Max or mean over time that ignores padded steps (Keras' global max pooling does not)."""
+
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("max", "mean"):
+            raise ValueError(f"MaskedPooling mode must be 'max' or 'mean', got {mode!r}")
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return ops.max(x, axis=1) if self.mode == "max" else ops.mean(x, axis=1)
+        weight = ops.expand_dims(ops.cast(mask, x.dtype), -1)
+        if self.mode == "mean":
+            return ops.sum(x * weight, axis=1) / ops.maximum(ops.sum(weight, axis=1), 1.0)
+        pooled = ops.max(x + (weight - 1.0) * 1e9, axis=1)
+        return ops.where(ops.sum(weight, axis=1) > 0, pooled, ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+def build_classifier(cfg: TrainParams, vocab_size: int) -> keras.Model:
+    """Token ids (batch, time), 0 = padding -> P(positive) (batch, 1)."""
+    if cfg.model not in RECURRENT:
+        raise PipelineError(
+            f"unknown model type {cfg.model!r}; choose one of {', '.join(RECURRENT)}"
+        )
+    ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = layers.Embedding(vocab_size, cfg.embedding_dim, mask_zero=cfg.mask_padding,
+                         name="embedding")(ids)
+    for depth, units in enumerate(cfg.units):
+        is_last = depth == len(cfg.units) - 1
+        rnn = RECURRENT[cfg.model](
+            units,
+            activation=cfg.activation,
+            return_sequences=not is_last or cfg.pooling != "last",
+            name=f"{cfg.model}_{depth}",
+        )
+        if cfg.bidirectional:
+            rnn = layers.Bidirectional(rnn, name=f"bi_{cfg.model}_{depth}")
+        x = rnn(x)
+    if cfg.pooling != "last":
+        x = MaskedPooling(cfg.pooling, name=f"{cfg.pooling}_pool")(x)
+    if cfg.dropout:
+        x = layers.Dropout(cfg.dropout, name="dropout")(x)
+    for index, units in enumerate(cfg.dense_units):
+        x = layers.Dense(units, activation="relu", name=f"dense_{index}")(x)
+        if cfg.dropout:
+            x = layers.Dropout(cfg.dropout, name=f"dense_dropout_{index}")(x)
+    prob = layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
+    return keras.Model(ids, prob, name=f"{'bi' if cfg.bidirectional else ''}{cfg.model}")
+
+
+def build_end_to_end(vectorizer: layers.TextVectorization, classifier: keras.Model,
+                     max_len: int) -> keras.Model:
+    """Raw review strings (batch,) -> P(positive) (batch,)."""
+    texts = keras.Input(shape=(), dtype="string", name="text")
+    ids = TruncateTokens(max_len, name="truncate")(vectorizer(texts))
+    prob = classifier(ids)
+    prob = layers.Reshape((), name="p_positive")(prob)
+    return keras.Model(texts, prob, name="sentiment")
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load an end-to-end model with Keras safe mode on (no arbitrary code, no pickles)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"model file not found: {path} (run `dvc repro` or pass --model)")
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as err:  # Keras raises many types for a bad file
+        raise PipelineError(f"could not load model {path}: {type(err).__name__}: {err}") from None
+
+
+def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 256,
+                  progress=None) -> np.ndarray:
+    """P(positive) for each text, in input order.
+
+    Texts are batched by length so each batch pads only to its own longest
+    review; the result does not depend on batching because padding is masked.
+    """
+    texts = [str(t) for t in texts]
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    probs = np.empty(len(texts), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        index = order[start : start + batch_size]
+        batch = np.array([texts[i] for i in index], dtype=object)
+        probs[index] = np.asarray(model(batch, training=False)).reshape(-1)
+        if progress is not None:
+            progress(len(index))
+    return probs
