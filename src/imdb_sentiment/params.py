@@ -51,12 +51,17 @@ class PreprocessParams:
     vocab_size: int = 20000
     max_len: int = 400
     min_count: int = 2
+    pretrain_dim: int = 64
+    pretrain_window: int = 5
+    pretrain_unlabeled: bool = True
 
     def validate(self) -> None:
         _check(0.0 < self.val_fraction < 0.5, "preprocess.val_fraction", "a number in (0, 0.5)")
         _check(self.vocab_size >= 3, "preprocess.vocab_size", "an integer >= 3")
         _check(self.max_len >= 1, "preprocess.max_len", "an integer >= 1")
         _check(self.min_count >= 1, "preprocess.min_count", "an integer >= 1")
+        _check(self.pretrain_dim >= 0, "preprocess.pretrain_dim", "an integer >= 0 (0 = off)")
+        _check(self.pretrain_window >= 1, "preprocess.pretrain_window", "an integer >= 1")
 
 
 ModelType = Literal["simple_rnn", "lstm", "gru"]
@@ -72,9 +77,12 @@ class TrainParams:
     units: list[int] = field(default_factory=lambda: [64])
     activation: Activation = "tanh"
     embedding_dim: int = 64
+    pretrained_embeddings: bool = True
+    train_embeddings: bool = True
     mask_padding: bool = True
+    embedding_dropout: float = 0.3
     pooling: Pooling = "max"
-    dropout: float = 0.3
+    dropout: float = 0.5
     dense_units: list[int] = field(default_factory=list)
     optimizer: Optimizer = "adam"
     learning_rate: float = 0.001
@@ -91,6 +99,7 @@ class TrainParams:
         _check(all(u >= 1 for u in self.dense_units), "train.dense_units", "a list of integers >= 1")
         _check(self.embedding_dim >= 1, "train.embedding_dim", "an integer >= 1")
         _check(0.0 <= self.dropout < 1.0, "train.dropout", "a number in [0, 1)")
+        _check(0.0 <= self.embedding_dropout < 1.0, "train.embedding_dropout", "a number in [0, 1)")
         _check(self.learning_rate > 0, "train.learning_rate", "a number > 0")
         _check(self.batch_size >= 1, "train.batch_size", "an integer >= 1")
         _check(self.epochs >= 1, "train.epochs", "an integer >= 1")

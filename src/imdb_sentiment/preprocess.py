@@ -17,12 +17,14 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from imdb_sentiment import params as P
+from imdb_sentiment.embeddings import pretrain
 from imdb_sentiment.artifacts import atomic_path, write_json
 from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.text import build_vocabulary, encode, make_vectorizer
 
 SPLITS = ("train", "val", "test")
 VOCAB_FILE = "vocab.txt"
+EMBEDDINGS_FILE = "embeddings.npy"
 CONFIG_FILE = "preprocess.json"
 
 
@@ -78,6 +80,18 @@ def encode_splits(splits: dict[str, pd.DataFrame], vocabulary: list[str], max_le
     return arrays, report
 
 
+def pretrain_embeddings(texts: list[str], vocabulary: list[str], cfg: P.PreprocessParams,
+                        seed: int) -> np.ndarray:
+    """PPMI-SVD word vectors from unlabeled use of `texts` (whole reviews, no truncation)."""
+    ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), texts, max_len=1 << 30)
+    return pretrain(ids, offsets, len(vocabulary) + 2, cfg.pretrain_dim, cfg.pretrain_window, seed)
+
+
+def load_embeddings(directory: str | Path) -> np.ndarray | None:
+    path = Path(directory) / EMBEDDINGS_FILE
+    return np.load(path) if path.is_file() else None
+
+
 def load_split(directory: str | Path, name: str) -> dict[str, np.ndarray]:
     with np.load(Path(directory) / f"{name}.npz") as data:
         return {key: data[key] for key in data.files}
@@ -108,11 +122,22 @@ def main(argv: list[str] | None = None) -> None:
     if shared:
         raise PipelineError(f"preprocess: {len(shared)} movies are on both sides of the split")
     report["vocabulary_size"] = len(vocabulary) + 2
+    embeddings = None
+    if cfg.pretrain_dim:
+        texts = splits["train"]["text"].tolist()
+        if cfg.pretrain_unlabeled:
+            texts += reviews.loc[reviews["split"] == "unsup", "text"].tolist()
+        print(f"preprocess: pretraining {cfg.pretrain_dim}-d word vectors on {len(texts)} reviews",
+              file=sys.stderr)
+        embeddings = pretrain_embeddings(texts, vocabulary, cfg, seed)
+        report["pretrain_reviews"] = len(texts)
     with atomic_path(args.out) as tmp:
         tmp.mkdir()
         (tmp / VOCAB_FILE).write_text("".join(f"{t}\n" for t in vocabulary), encoding="utf-8")
         for name, data in arrays.items():
             np.savez(tmp / f"{name}.npz", **data)
+        if embeddings is not None:
+            np.save(tmp / EMBEDDINGS_FILE, embeddings)
         write_json(tmp / CONFIG_FILE, {**P.to_dict(cfg), "seed": seed})
     write_json(args.report, report)
     print(f"preprocess: {report}", file=sys.stderr)

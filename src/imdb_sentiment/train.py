@@ -24,7 +24,7 @@ from dvclive import Live
 from imdb_sentiment import params as P
 from imdb_sentiment import preprocess
 from imdb_sentiment.artifacts import atomic_path, read_json, write_json
-from imdb_sentiment.errors import exit_on_error
+from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.text import make_vectorizer
 from imdb_sentiment.zoo import build_classifier, build_end_to_end
 
@@ -96,11 +96,11 @@ class LiveLogger(keras.callbacks.Callback):
 
 
 def train(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
-          vocab_size: int, live: Live | None = None, verbose: int = 2
-          ) -> tuple[keras.Model, dict]:
+          vocab_size: int, embeddings: np.ndarray | None = None, live: Live | None = None,
+          verbose: int = 2) -> tuple[keras.Model, dict]:
     """Fit the classifier on train, early-stopping on val; returns it and a summary."""
     set_determinism(seed)
-    model = build_classifier(cfg, vocab_size)
+    model = build_classifier(cfg, vocab_size, embeddings)
     model.compile(
         optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
         loss="binary_crossentropy",
@@ -119,7 +119,7 @@ def train(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
         callbacks.append(LiveLogger(live))
     started = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
-                        callbacks=callbacks, verbose=verbose)
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - started
     val_loss = history.history["val_loss"]
     best = int(np.argmin(val_loss))
@@ -150,10 +150,18 @@ def main(argv: list[str] | None = None) -> None:
     data = {name: preprocess.load_split(args.data, name) for name in ("train", "val")}
     vocabulary = preprocess.load_vocabulary(args.data)
     prep = read_json(Path(args.data) / preprocess.CONFIG_FILE)
+    embeddings = None
+    if cfg.pretrained_embeddings:
+        embeddings = preprocess.load_embeddings(args.data)
+        if embeddings is None:
+            raise PipelineError(
+                "train.pretrained_embeddings is true but preprocess wrote no word vectors: "
+                "set preprocess.pretrain_dim > 0"
+            )
     print(f"train: {cfg.model} on {len(data['train']['labels'])} reviews, "
           f"validating on {len(data['val']['labels'])}", file=sys.stderr)
     with Live(dir=args.live, dvcyaml=False, save_dvc_exp=False) as live:
-        classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, live,
+        classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
                                     verbose=1 if sys.stderr.isatty() else 2)
         live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
                              "best_val_loss": summary["best_val_loss"]})

@@ -8,11 +8,13 @@ review strings and returns P(positive).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
 from imdb_sentiment import text as _text  # noqa: F401  registers `standardize` for loading
@@ -66,15 +68,22 @@ class MaskedPooling(layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
-def build_classifier(cfg: TrainParams, vocab_size: int) -> keras.Model:
-    """Token ids (batch, time), 0 = padding -> P(positive) (batch, 1)."""
+def build_classifier(cfg: TrainParams, vocab_size: int,
+                     embeddings: np.ndarray | None = None) -> keras.Model:
+    """Token ids (batch, time), 0 = padding -> P(positive) (batch, 1).
+
+    `embeddings` (vocab_size, embedding_dim), if given, initialises the embedding layer.
+    """
     if cfg.model not in RECURRENT:
         raise PipelineError(
             f"unknown model type {cfg.model!r}; choose one of {', '.join(RECURRENT)}"
         )
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = layers.Embedding(vocab_size, cfg.embedding_dim, mask_zero=cfg.mask_padding,
-                         name="embedding")(ids)
+                         trainable=cfg.train_embeddings, name="embedding")(ids)
+    if cfg.embedding_dropout:
+        # drops whole embedding channels across time, the usual regulariser for text RNNs
+        x = layers.SpatialDropout1D(cfg.embedding_dropout, name="embedding_dropout")(x)
     for depth, units in enumerate(cfg.units):
         is_last = depth == len(cfg.units) - 1
         rnn = RECURRENT[cfg.model](
@@ -95,7 +104,16 @@ def build_classifier(cfg: TrainParams, vocab_size: int) -> keras.Model:
         if cfg.dropout:
             x = layers.Dropout(cfg.dropout, name=f"dense_dropout_{index}")(x)
     prob = layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
-    return keras.Model(ids, prob, name=f"{'bi' if cfg.bidirectional else ''}{cfg.model}")
+    model = keras.Model(ids, prob, name=f"{'bi' if cfg.bidirectional else ''}{cfg.model}")
+    if embeddings is not None:
+        expected = (vocab_size, cfg.embedding_dim)
+        if embeddings.shape != expected:
+            raise PipelineError(
+                f"pretrained embeddings have shape {embeddings.shape}, the model needs {expected}: "
+                f"set preprocess.pretrain_dim equal to train.embedding_dim ({cfg.embedding_dim})"
+            )
+        model.get_layer("embedding").set_weights([embeddings])
+    return model
 
 
 def build_end_to_end(vectorizer: layers.TextVectorization, classifier: keras.Model,
@@ -119,6 +137,33 @@ def load_model(path: str | Path) -> keras.Model:
         raise PipelineError(f"could not load model {path}: {type(err).__name__}: {err}") from None
 
 
+class TracedModel:
+    """The model's forward pass as one traced tf.function, called like the model.
+
+    Calling a Keras RNN eagerly runs its time loop op by op; the traced graph
+    scores the same numbers about 10x faster on CPU (measured: 69 -> 660 reviews/s).
+    The input signature (any batch of strings) means it is traced once.
+    """
+
+    def __init__(self, model: keras.Model):
+        ref = weakref.ref(model)  # the cache below is keyed weakly by this model
+        self.forward = tf.function(lambda texts: ref()(texts, training=False),
+                                   input_signature=[tf.TensorSpec([None], tf.string)])
+
+    def __call__(self, texts: np.ndarray, training: bool = False) -> tf.Tensor:
+        return self.forward(tf.constant(list(texts), dtype=tf.string))
+
+
+_TRACED: weakref.WeakKeyDictionary[keras.Model, TracedModel] = weakref.WeakKeyDictionary()
+
+
+def traced(model: keras.Model) -> TracedModel:
+    """The model's TracedModel, made once per model object."""
+    if model not in _TRACED:
+        _TRACED[model] = TracedModel(model)
+    return _TRACED[model]
+
+
 def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 256,
                   progress=None) -> np.ndarray:
     """P(positive) for each text, in input order.
@@ -127,12 +172,13 @@ def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 25
     review; the result does not depend on batching because padding is masked.
     """
     texts = [str(t) for t in texts]
+    forward = traced(model)
     order = np.argsort([len(t) for t in texts], kind="stable")
     probs = np.empty(len(texts), dtype=np.float32)
     for start in range(0, len(texts), batch_size):
         index = order[start : start + batch_size]
         batch = np.array([texts[i] for i in index], dtype=object)
-        probs[index] = np.asarray(model(batch, training=False)).reshape(-1)
+        probs[index] = np.asarray(forward(batch)).reshape(-1)
         if progress is not None:
             progress(len(index))
     return probs

@@ -1,0 +1,44 @@
+# Self-documenting: `make help` lists the targets.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARCHIVE := data/raw/aclImdb_v1.tar.gz
+SHARED_ARCHIVE ?= ../shared/data/aclImdb_v1.tar.gz
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export DVC_NO_ANALYTICS ?= 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test install app predict clean-venv
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml requirements.lock
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv (if missing) and install the project with dev extras
+
+$(ARCHIVE):
+	@mkdir -p $(dir $@)
+	@if [ -f "$(SHARED_ARCHIVE)" ]; then cp "$(SHARED_ARCHIVE)" $@ && echo "copied $(SHARED_ARCHIVE) -> $@"; \
+	else echo "$@ absent: the ingest stage will download the official archive"; fi
+
+run: $(VENV)/.installed $(ARCHIVE) ## Set up (if needed) and reproduce the whole pipeline: dvc repro
+	$(BIN)/dvc repro
+
+test: $(VENV)/.installed ## Set up (if needed) and run the test suite
+	$(BIN)/python -m pytest
+
+app: $(VENV)/.installed ## Start the web app on http://127.0.0.1:8501
+	$(BIN)/streamlit run src/imdb_sentiment/app.py --server.address 127.0.0.1
+
+predict: $(VENV)/.installed ## Classify: make predict REVIEW="..."  (or INPUT=file [OUTPUT=file])
+	$(BIN)/imdb-sentiment predict $(if $(INPUT),--input $(INPUT),"$(REVIEW)") $(if $(OUTPUT),--output $(OUTPUT))
+
+clean-venv: ## Delete the virtual environment
+	rm -rf $(VENV)

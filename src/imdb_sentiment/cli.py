@@ -1,0 +1,374 @@
+"""`imdb-sentiment`: classify movie reviews with the trained model from the command line.
+
+Reading and writing rows lives here as small functions; scoring lives in
+`imdb_sentiment.serve`, which is imported only when a command runs, because
+importing TensorFlow takes seconds and `--help` should not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from imdb_sentiment.artifacts import atomic_path
+from imdb_sentiment.errors import PipelineError, exit_on_error
+
+if TYPE_CHECKING:  # serve imports TensorFlow; annotations only here
+    from imdb_sentiment.serve import Scored
+
+# Mirrors serve.py; repeated so that parsing arguments does not import TensorFlow.
+DEFAULT_MODEL = "models/model.keras"
+EXIT_OK, EXIT_SOME_FAILED = 0, 1
+INPUT_FORMATS = (".txt", ".csv", ".jsonl")
+OUTPUT_FORMATS = (".csv", ".jsonl")
+MAX_REPORTED_FAILURES = 20
+
+EPILOG = """\
+input:
+  Reviews come from the arguments, or from --input FILE (.txt: one review per line;
+  .csv/.jsonl: the --text-column), or else from stdin, one review per line.
+  Bytes that are not UTF-8 are replaced (with one warning).
+
+output:
+  CSV on stdout (JSON lines with --json), or --output FILE (.csv or .jsonl), one
+  row per input review in input order: [id,] label, probability, error.
+  label is "positive" when probability = P(positive) >= --threshold.
+
+exit status:
+  0  every review was classified
+  1  some reviews failed (e.g. empty text); listed on stderr and in the error column
+  2  bad usage or input: unknown option, missing file or column, unreadable model
+
+examples:
+  imdb-sentiment predict "A wonderful, moving film."
+  imdb-sentiment predict --input reviews.csv --output scored.csv
+  cut -f2 reviews.tsv | imdb-sentiment predict --json
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input review: its text and id, or why it could not be read."""
+
+    text: str | None
+    id: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """The rows to classify and the name of the id column carried through (if any)."""
+
+    rows: list[Row]
+    id_column: str | None = None
+
+
+class Decoder:
+    """UTF-8 decoding that replaces bad bytes and warns on stderr once per run."""
+
+    def __init__(self) -> None:
+        self.warned = False
+
+    def __call__(self, data: bytes, source: str) -> str:
+        try:
+            return data.decode("utf-8-sig")  # -sig: a BOM would hide the first CSV column
+        except UnicodeDecodeError as err:
+            if not self.warned:
+                print(f"warning: {source} is not valid UTF-8 (first bad byte at offset "
+                      f"{err.start}); undecodable bytes replaced with U+FFFD", file=sys.stderr)
+                self.warned = True
+            return data.decode("utf-8-sig", errors="replace")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of a text file: '\\n' or '\\r\\n' separated, no phantom row after the last newline.
+
+    str.splitlines is avoided on purpose: it also splits on form feeds and
+    Unicode separators, which may occur inside a review.
+    """
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def resolve_id_column(columns: Iterable[str], id_column: str | None, source: str) -> str | None:
+    """The id column to carry: the one asked for (must exist), else 'id' when present."""
+    columns = list(columns)
+    if id_column is None:
+        return "id" if "id" in columns else None
+    if id_column not in columns:
+        raise PipelineError(f"{source}: no id column {id_column!r} (columns: {', '.join(columns)})")
+    return id_column
+
+
+def require_column(columns: Iterable[str], name: str, source: str) -> None:
+    columns = list(columns)
+    if name not in columns:
+        raise PipelineError(f"{source}: no text column {name!r} (columns: {', '.join(columns)}); "
+                            "choose one with --text-column")
+
+
+def read_csv(text: str, source: str, text_column: str, id_column: str | None) -> Table:
+    """Rows of a CSV file with a header; the text column must exist."""
+    # Reviews can exceed the csv module's 128 KiB default field limit.
+    csv.field_size_limit(2**31 - 1)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise PipelineError(f"{source}: empty CSV file (no header row)")
+    require_column(reader.fieldnames, text_column, source)
+    id_name = resolve_id_column(reader.fieldnames, id_column, source)
+    try:
+        rows = [Row(record[text_column], record[id_name] if id_name else None)
+                for record in reader]
+    except csv.Error as err:
+        raise PipelineError(f"{source}: bad CSV near line {reader.line_num}: {err}") from None
+    return Table(rows, id_name)
+
+
+def parse_jsonl_row(line: str, text_column: str, id_name: str | None) -> Row:
+    """One JSON-lines record as a Row; problems become the row's error, not an exception."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        return Row(None, error=f"invalid JSON: {err.msg}")
+    if not isinstance(record, dict):
+        return Row(None, error="not a JSON object")
+    ident = record.get(id_name) if id_name else None
+    value = record.get(text_column)
+    if value is not None and not isinstance(value, str):
+        return Row(None, ident, error=f"{text_column!r} is not a string")
+    return Row(value, ident)
+
+
+def read_jsonl(text: str, source: str, text_column: str, id_column: str | None) -> Table:
+    """Rows of a JSON-lines file (blank lines skipped); some record must have the text key."""
+    lines = [line for line in split_lines(text) if line.strip()]
+    keys: set[str] = set()
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            keys.update(record)
+    if lines and keys:
+        require_column(sorted(keys), text_column, source)
+    elif lines:
+        raise PipelineError(f"{source}: no JSON object in the file")
+    id_name = resolve_id_column(sorted(keys), id_column, source)
+    return Table([parse_jsonl_row(line, text_column, id_name) for line in lines], id_name)
+
+
+def read_input(path: Path, text_column: str, id_column: str | None, decode: Decoder) -> Table:
+    """Rows of a .txt, .csv or .jsonl file."""
+    suffix = path.suffix.lower()
+    if suffix not in INPUT_FORMATS:
+        raise PipelineError(f"{path}: unknown input format {suffix or '(none)'!r}; "
+                            f"use one of {', '.join(INPUT_FORMATS)}")
+    try:
+        text = decode(path.read_bytes(), str(path))
+    except OSError as err:
+        raise PipelineError(f"cannot read {path}: {err.strerror or err}") from None
+    if suffix == ".csv":
+        return read_csv(text, str(path), text_column, id_column)
+    if suffix == ".jsonl":
+        return read_jsonl(text, str(path), text_column, id_column)
+    return Table([Row(line) for line in split_lines(text)])
+
+
+def read_stdin(decode: Decoder) -> Table:
+    """One review per line from stdin, bytes decoded leniently."""
+    if sys.stdin is None:
+        raise PipelineError("no reviews given and no stdin to read them from")
+    if sys.stdin.isatty():
+        print("reading reviews from stdin, one per line (Ctrl-D to finish)", file=sys.stderr)
+    buffer = getattr(sys.stdin, "buffer", None)
+    text = decode(buffer.read(), "stdin") if buffer is not None else sys.stdin.read()
+    return Table([Row(line) for line in split_lines(text)])
+
+
+def from_arguments(reviews: list[str], decode: Decoder) -> Table:
+    """Reviews given as arguments; bytes the OS could not decode are replaced, not fatal."""
+    return Table([Row(decode(os.fsencode(review), "an argument")) for review in reviews])
+
+
+def output_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise PipelineError(f"{path}: unknown output format {suffix or '(none)'!r}; "
+                            f"use one of {', '.join(OUTPUT_FORMATS)}")
+    return suffix
+
+
+def records(table: Table, results: list[Scored]) -> list[dict[str, Any]]:
+    """Output rows: [id,] label, probability (6 decimals), error."""
+    out = []
+    for row, result in zip(table.rows, results):
+        record: dict[str, Any] = {table.id_column: row.id} if table.id_column else {}
+        record["label"] = result.label
+        record["probability"] = (None if result.probability is None
+                                 else round(result.probability, 6))
+        record["error"] = result.error
+        out.append(record)
+    return out
+
+
+def write_records(rows: list[dict[str, Any]], stream: TextIO, fmt: str) -> None:
+    """CSV (header, empty cells for missing values) or JSON lines."""
+    if fmt == ".jsonl":
+        for row in rows:
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    fields = list(rows[0]) if rows else ["label", "probability", "error"]
+    writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def report_failures(rows: list[dict[str, Any]]) -> int:
+    """List failed rows on stderr (1-based, as in the output); returns how many failed."""
+    failed = [(n, row["error"]) for n, row in enumerate(rows, 1) if row["error"]]
+    for n, error in failed[:MAX_REPORTED_FAILURES]:
+        print(f"row {n}: {error}", file=sys.stderr)
+    if len(failed) > MAX_REPORTED_FAILURES:
+        print(f"... and {len(failed) - MAX_REPORTED_FAILURES} more failed rows", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} of {len(rows)} reviews failed", file=sys.stderr)
+    return len(failed)
+
+
+def read_table(args: argparse.Namespace) -> Table:
+    """The rows to classify, from arguments, --input or stdin."""
+    decode = Decoder()
+    if args.input is not None:
+        table = read_input(Path(args.input), args.text_column, args.id_column, decode)
+    elif args.reviews:
+        table = from_arguments(args.reviews, decode)
+    else:
+        table = read_stdin(decode)
+    if not table.rows:
+        raise PipelineError(f"no reviews in {args.input or 'stdin'}")
+    if args.id_column is not None and table.id_column is None:
+        raise PipelineError("--id-column needs a .csv or .jsonl --input")
+    return table
+
+
+def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
+    """Load the model and score the readable rows; unreadable rows keep their error."""
+    # TensorFlow's C++ info/warning lines would bury our own messages on stderr.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tqdm import tqdm
+
+    from imdb_sentiment import serve
+    from imdb_sentiment.zoo import load_model
+
+    model = load_model(args.model)
+    readable = [i for i, row in enumerate(table.rows) if row.error is None]
+    with tqdm(total=len(readable), desc="predict", unit=" reviews", file=sys.stderr,
+              mininterval=1.0, disable=args.input is None) as bar:
+        scored = serve.score_texts(model, [table.rows[i].text for i in readable],
+                                   args.threshold, args.batch_size, bar.update)
+    results = [serve.Scored(error=row.error) for row in table.rows]
+    for i, result in zip(readable, scored):
+        results[i] = result
+    return results
+
+
+def predict(args: argparse.Namespace) -> int:
+    """The `predict` command: returns the exit status (0 all ok, 1 some rows failed)."""
+    fmt = output_format(Path(args.output)) if args.output is not None else ".csv"
+    if not Path(args.model).is_file():  # checked early so stdin is not read in vain
+        raise PipelineError(f"model file not found: {args.model} (run `dvc repro` or pass --model)")
+    table = read_table(args)
+    rows = records(table, classify(table, args))
+    if args.output is None:
+        write_records(rows, sys.stdout, ".jsonl" if args.json else ".csv")
+        sys.stdout.flush()
+    else:
+        with atomic_path(args.output) as tmp:
+            with open(tmp, "w", encoding="utf-8", newline="") as stream:
+                write_records(rows, stream, fmt)
+        print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr)
+    return EXIT_SOME_FAILED if report_failures(rows) else EXIT_OK
+
+
+def threshold_arg(value: str) -> float:
+    """argparse type: a probability in [0, 1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return number
+
+
+def positive_int(value: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imdb-sentiment", description="Classify movie reviews as positive or negative.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = commands.add_parser(
+        "predict", help="classify reviews (arguments, file or stdin)",
+        description="Classify reviews with the trained end-to-end model.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("reviews", nargs="*", metavar="REVIEW", help="review texts to classify")
+    p.add_argument("--input", "-i", metavar="FILE", help="reviews from a .txt, .csv or .jsonl file")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--output", "-o", metavar="FILE",
+                     help="write results to a .csv or .jsonl file (default: CSV on stdout)")
+    out.add_argument("--json", action="store_true", help="JSON lines on stdout instead of CSV")
+    p.add_argument("--text-column", default="text",
+                   help="text column/key of a .csv or .jsonl input (default: %(default)s)")
+    p.add_argument("--id-column", default=None,
+                   help="id column/key to carry into the output (default: 'id' if present)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="end-to-end .keras model (default: %(default)s)")
+    p.add_argument("--threshold", type=threshold_arg, default=0.5,
+                   help="P(positive) at or above which a review is positive (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=256,
+                   help="reviews per model call (default: %(default)s)")
+    p.set_defaults(func=predict)
+    return parser
+
+
+@exit_on_error
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "predict" and args.input is not None and args.reviews:
+        parser.error("give reviews as arguments or --input FILE, not both")
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly instead of a traceback,
+        # and point stdout at devnull so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_SOME_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

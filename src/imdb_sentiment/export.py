@@ -1,0 +1,70 @@
+"""Stage 5, export: the end-to-end model as a TensorFlow SavedModel for TensorFlow Serving.
+
+The SavedModel's `serving_default` signature takes a batch of raw review
+strings (input "text", shape [None]) and returns {"probability": P(positive)}.
+TensorFlow Serving loads numbered version directories, so the model is written
+to <out>/<version>/ and <out> is what the server mounts as its model base path.
+The whole <out> directory is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from imdb_sentiment.artifacts import atomic_path
+from imdb_sentiment.errors import PipelineError, exit_on_error
+
+SIGNATURE = "serving_default"
+INPUT_NAME = "text"
+OUTPUT_NAME = "probability"
+
+
+def export_saved_model(model_path: str | Path, out: str | Path, version: int = 1) -> Path:
+    """Write the model at `model_path` to <out>/<version>/ as a SavedModel; returns that path."""
+    import keras
+    import tensorflow as tf
+
+    from imdb_sentiment.zoo import load_model
+
+    model = load_model(model_path)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    # A named output dict makes the REST/gRPC response say what the number is.
+    def serve(text):
+        return {OUTPUT_NAME: model(text, training=False)}
+
+    archive.add_endpoint(
+        name=SIGNATURE,
+        fn=serve,
+        input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)],
+    )
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        archive.write_out(str(tmp / str(version)), verbose=False)
+    return out / str(version)
+
+
+@exit_on_error
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="end-to-end .keras model")
+    parser.add_argument("--out", required=True,
+                        help="TF Serving model base path; the SavedModel goes to OUT/VERSION")
+    parser.add_argument("--version", type=int, default=1, help="model version directory name")
+    args = parser.parse_args(argv)
+    if args.version < 1:
+        raise PipelineError(f"--version must be a positive integer, got {args.version}")
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    path = export_saved_model(args.model, args.out, args.version)
+    print(f"export: {args.model} -> {path} (signature {SIGNATURE!r}: "
+          f"{INPUT_NAME} string[None] -> {OUTPUT_NAME} float[None])", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

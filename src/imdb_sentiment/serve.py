@@ -1,0 +1,134 @@
+"""Using the trained model: score reviews, label them, explain a score by occlusion.
+
+Shared by the `imdb-sentiment` command line and the Streamlit app, so both
+label, validate and explain reviews the same way. Scoring goes through
+`zoo.predict_texts`, the same path evaluation uses.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from imdb_sentiment.zoo import predict_texts
+
+DEFAULT_MODEL = "models/model.keras"
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_BATCH_SIZE = 256
+POSITIVE, NEGATIVE = "positive", "negative"
+EMPTY_REVIEW = "empty review (no text to classify)"
+# Texts this long are scored one at a time: the vectorizer pads a batch to its
+# longest review before truncation, so a 1 MB review (~200k tokens) batched with
+# 255 others would build a tensor of hundreds of MB. Results do not change,
+# because padding is masked.
+LONG_TEXT_CHARS = 100_000
+MAX_OCCLUSION_WORDS = 300
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One review's outcome: label and P(positive), or why it could not be scored."""
+
+    label: str | None = None
+    probability: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Importance:
+    """Per-word effect on P(positive): `baseline` minus the probability without the word."""
+
+    words: list[str]
+    deltas: list[float]
+    baseline: float
+    truncated: bool  # the text had more words than were analysed
+
+
+def label_of(probability: float, threshold: float = DEFAULT_THRESHOLD) -> str:
+    """'positive' when P(positive) reaches the threshold, else 'negative'."""
+    return POSITIVE if probability >= threshold else NEGATIVE
+
+
+def check_text(text: str | None) -> str | None:
+    """Why a review cannot be scored (None, empty, whitespace only), or None if it can."""
+    if text is None or not text.strip():
+        return EMPTY_REVIEW
+    return None
+
+
+def clean_text(text: str) -> str:
+    """Replace lone surrogates (e.g. from a JSON escape) that TensorFlow cannot encode."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def probabilities(model: keras.Model, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE,
+                  progress: Callable[[int], object] | None = None) -> np.ndarray:
+    """P(positive) per text in input order; very long texts go through in batches of one."""
+    texts = [clean_text(t) for t in texts]
+    long = np.array([len(t) > LONG_TEXT_CHARS for t in texts], dtype=bool)
+    probs = np.empty(len(texts), dtype=np.float32)
+    for mask, size in ((~long, batch_size), (long, 1)):
+        index = np.flatnonzero(mask)
+        if len(index):
+            probs[index] = predict_texts(model, [texts[i] for i in index], size, progress)
+    return probs
+
+
+def score_texts(model: keras.Model, texts: Sequence[str | None],
+                threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH_SIZE,
+                progress: Callable[[int], object] | None = None) -> list[Scored]:
+    """Label every text; empty ones fail on their own and the rest are still scored."""
+    errors = [check_text(t) for t in texts]
+    valid = [i for i, err in enumerate(errors) if err is None]
+    probs = probabilities(model, [texts[i] for i in valid], batch_size, progress)
+    results = [Scored(error=err) for err in errors]
+    for i, p in zip(valid, probs.tolist()):
+        results[i] = Scored(label_of(p, threshold), p)
+    return results
+
+
+def word_importance(model: keras.Model, text: str,
+                    max_words: int = MAX_OCCLUSION_WORDS) -> Importance:
+    """Occlusion: how much P(positive) drops when each whitespace-separated word is removed.
+
+    Only the first `max_words` words are analysed (and form the baseline text),
+    which bounds the work at max_words + 1 texts of max_words words. All
+    variants go through the model in a single batch.
+    """
+    all_words = text.split()
+    words = all_words[:max_words]
+    variants = [" ".join(words)]
+    variants += [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
+    probs = probabilities(model, variants, batch_size=len(variants))
+    baseline = float(probs[0])
+    return Importance(words, [baseline - float(p) for p in probs[1:]], baseline,
+                      truncated=len(all_words) > len(words))
+
+
+def highlight_html(importance: Importance) -> str:
+    """The words as HTML spans, green when they push towards positive, red towards negative.
+
+    Every word is HTML-escaped, so a review containing markup is shown, never run.
+    """
+    scale = max((abs(d) for d in importance.deltas), default=0.0) or 1.0
+    spans = []
+    for word, delta in zip(importance.words, importance.deltas):
+        alpha = min(abs(delta) / scale, 1.0) * 0.8
+        rgb = "34,160,60" if delta >= 0 else "220,50,50"
+        spans.append(
+            f'<span title="{delta:+.4f}" style="background-color: rgba({rgb},{alpha:.3f}); '
+            f'padding: 1px 2px; border-radius: 3px">{html.escape(word, quote=True)}</span>'
+        )
+    return '<div style="line-height: 2">' + " ".join(spans) + "</div>"

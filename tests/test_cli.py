@@ -1,0 +1,279 @@
+"""The `imdb-sentiment predict` command, run in-process on the tiny model."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imdb_sentiment import cli
+from imdb_sentiment.zoo import predict_texts
+
+# Different lengths in a non-sorted order: predict_texts batches by length, so
+# these catch any mix-up between output rows and input rows.
+REVIEWS = [
+    "Great wonderful brilliant film, loved the story and the superb music.",
+    "Awful.",
+    "The plot was dull and boring, the worst waste of a director and a cast I have seen, "
+    "terrible ending too.",
+    "Superb, moving, excellent.",
+    "It was a film.",
+]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """cli.main in-process: (exit status, stdout, stderr)."""
+    try:
+        code = cli.main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def expected(model, texts: list[str]) -> list[float]:
+    return [float(p) for p in predict_texts(model, texts)]
+
+
+def read_csv_text(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def set_stdin(monkeypatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+@pytest.fixture
+def model_path(tiny_pipeline) -> str:
+    return str(tiny_pipeline["model"])
+
+
+def test_single_review_prints_label_and_probability(capsys, model_path, tiny_model):
+    code, out, _ = run(capsys, "predict", "--model", model_path, REVIEWS[0])
+    assert code == 0
+    rows = read_csv_text(out)
+    assert len(rows) == 1 and list(rows[0]) == ["label", "probability", "error"]
+    p = expected(tiny_model, REVIEWS[:1])[0]
+    assert float(rows[0]["probability"]) == pytest.approx(p, abs=1e-5)
+    assert rows[0]["label"] == ("positive" if p >= 0.5 else "negative")
+    assert rows[0]["error"] == ""
+
+
+def test_stdin_one_review_per_line_in_order(capsys, monkeypatch, model_path, tiny_model):
+    set_stdin(monkeypatch, ("\r\n".join(REVIEWS) + "\r\n").encode())
+    code, out, _ = run(capsys, "predict", "--model", model_path)
+    assert code == 0
+    rows = read_csv_text(out)
+    assert len(rows) == len(REVIEWS)  # no phantom row after the final newline
+    for row, p in zip(rows, expected(tiny_model, REVIEWS)):
+        assert float(row["probability"]) == pytest.approx(p, abs=1e-5)
+
+
+def test_txt_file_to_csv_keeps_order(capsys, tmp_path, model_path, tiny_model):
+    source = tmp_path / "reviews.txt"
+    source.write_text("\n".join(REVIEWS) + "\n", encoding="utf-8")
+    target = tmp_path / "out" / "scored.csv"
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
+                         "--output", str(target))
+    assert code == 0 and out == ""
+    assert "predict" in err  # the tqdm bar went to stderr
+    rows = read_csv_text(target.read_text(encoding="utf-8"))
+    probs = expected(tiny_model, REVIEWS)
+    assert [float(r["probability"]) for r in rows] == pytest.approx(probs, abs=1e-5)
+    assert [r["label"] for r in rows] == ["positive" if p >= 0.5 else "negative" for p in probs]
+
+
+def test_csv_with_id_to_jsonl_keeps_ids_and_order(capsys, tmp_path, model_path, tiny_model):
+    texts = REVIEWS + ['A "quoted", comma-laden\nmulti-line review: great, loved it.']
+    ids = [f"r{n}" for n in (7, 3, 9, 1, 5, 2)]
+    source = tmp_path / "reviews.csv"
+    with open(source, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "movie", "text"])
+        writer.writerows([i, "tt1", t] for i, t in zip(ids, texts))
+    target = tmp_path / "scored.jsonl"
+    code, _, _ = run(capsys, "predict", "--model", model_path, "--input", str(source),
+                     "--output", str(target))
+    assert code == 0
+    rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ids
+    assert list(rows[0]) == ["id", "label", "probability", "error"]
+    assert [r["probability"] for r in rows] == pytest.approx(expected(tiny_model, texts),
+                                                             abs=1e-5)
+    assert all(r["error"] is None for r in rows)
+
+
+def test_jsonl_with_named_columns_to_csv(capsys, tmp_path, model_path, tiny_model):
+    source = tmp_path / "reviews.jsonl"
+    lines = [json.dumps({"review_id": 100 + n, "body": t}) for n, t in enumerate(REVIEWS)]
+    source.write_text("\n".join(lines) + "\n\n", encoding="utf-8")  # trailing blank line
+    target = tmp_path / "scored.csv"
+    code, _, _ = run(capsys, "predict", "--model", model_path, "--input", str(source),
+                     "--output", str(target), "--text-column", "body", "--id-column",
+                     "review_id")
+    assert code == 0
+    rows = read_csv_text(target.read_text(encoding="utf-8"))
+    assert [r["review_id"] for r in rows] == [str(100 + n) for n in range(len(REVIEWS))]
+    assert [float(r["probability"]) for r in rows] == pytest.approx(
+        expected(tiny_model, REVIEWS), abs=1e-5)
+
+
+def test_json_flag_prints_json_lines(capsys, model_path, tiny_model):
+    code, out, _ = run(capsys, "predict", "--model", model_path, "--json", *REVIEWS[:3])
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 3
+    for row, p in zip(rows, expected(tiny_model, REVIEWS[:3])):
+        assert set(row) == {"label", "probability", "error"}
+        assert row["probability"] == pytest.approx(p, abs=1e-5)
+        assert row["label"] in ("positive", "negative") and row["error"] is None
+
+
+def test_threshold_moves_the_label(capsys, model_path, tiny_model):
+    probs = expected(tiny_model, REVIEWS)
+    order = sorted(range(len(REVIEWS)), key=probs.__getitem__)
+    low, high = order[0], order[-1]
+    assert probs[low] < probs[high]
+    threshold = (probs[low] + probs[high]) / 2
+    code, out, _ = run(capsys, "predict", "--model", model_path, "--json",
+                       "--threshold", f"{threshold:.9f}", REVIEWS[low], REVIEWS[high])
+    assert code == 0
+    assert [json.loads(line)["label"] for line in out.splitlines()] == ["negative", "positive"]
+    _, out, _ = run(capsys, "predict", "--model", model_path, "--json", "--threshold", "0",
+                    REVIEWS[low])
+    assert json.loads(out)["label"] == "positive"
+
+
+def test_empty_rows_fail_and_the_rest_are_scored(capsys, monkeypatch, model_path, tiny_model):
+    set_stdin(monkeypatch, f"{REVIEWS[0]}\n\n   \t \n{REVIEWS[1]}\n".encode())
+    code, out, err = run(capsys, "predict", "--model", model_path)
+    assert code == 1
+    rows = read_csv_text(out)
+    assert len(rows) == 4
+    assert [bool(r["error"]) for r in rows] == [False, True, True, False]
+    assert rows[1]["label"] == "" and rows[1]["probability"] == ""
+    assert float(rows[3]["probability"]) == pytest.approx(expected(tiny_model, REVIEWS[1:2])[0],
+                                                          abs=1e-5)
+    assert "row 2: empty review" in err and "row 3: empty review" in err
+    assert "2 of 4 reviews failed" in err
+
+
+def test_bad_jsonl_line_fails_only_that_row(capsys, tmp_path, model_path):
+    source = tmp_path / "reviews.jsonl"
+    source.write_text('{"text": "great"}\n{not json\n{"text": 5}\n{"text": "awful"}\n',
+                      encoding="utf-8")
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    assert code == 1
+    rows = read_csv_text(out)
+    assert [r["error"] != "" for r in rows] == [False, True, True, False]
+    assert "row 2: invalid JSON" in err and "row 3:" in err
+
+
+def test_missing_text_column_exits_2(capsys, tmp_path, model_path):
+    source = tmp_path / "reviews.csv"
+    source.write_text("id,review\n1,great film\n", encoding="utf-8")
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "no text column 'text'" in err and "review" in err
+
+
+def test_missing_id_column_exits_2(capsys, tmp_path, model_path):
+    source = tmp_path / "reviews.csv"
+    source.write_text("text\ngreat film\n", encoding="utf-8")
+    code, _, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
+                       "--id-column", "key")
+    assert code == 2 and "no id column 'key'" in err
+
+
+def test_missing_model_exits_2(capsys, tmp_path):
+    code, out, err = run(capsys, "predict", "--model", str(tmp_path / "nope.keras"), "great")
+    assert code == 2 and out == ""
+    assert err.startswith("error: model file not found") and err.count("\n") == 1
+
+
+def test_unreadable_model_exits_2(capsys, tmp_path):
+    bad = tmp_path / "model.keras"
+    bad.write_bytes(b"this is not a zip archive")
+    code, _, err = run(capsys, "predict", "--model", str(bad), "great")
+    assert code == 2 and err.startswith("error: could not load model")
+
+
+@pytest.mark.parametrize("args", [
+    ["--threshold", "1.5", "great"],
+    ["--batch-size", "0", "great"],
+    ["--input", "x.txt", "great"],
+    ["--output", "out.parquet", "great"],
+    ["--input", "missing.txt"],
+    ["--input", "reviews.xml"],
+    ["--id-column", "id", "great"],
+])
+def test_bad_usage_exits_2(capsys, model_path, args):
+    code, _, err = run(capsys, "predict", "--model", model_path, *args)
+    assert code == 2 and "error" in err
+
+
+def test_non_utf8_input_warns_once_and_scores(capsys, tmp_path, model_path):
+    source = tmp_path / "latin1.txt"
+    source.write_bytes("Très bien, great film\nMauvais, awful, ennuyé\n".encode("latin-1"))
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    assert code == 0
+    assert err.count("warning:") == 1 and "not valid UTF-8" in err
+    rows = read_csv_text(out)
+    assert len(rows) == 2 and all(0.0 <= float(r["probability"]) <= 1.0 for r in rows)
+
+
+def test_non_utf8_stdin_warns(capsys, monkeypatch, model_path):
+    set_stdin(monkeypatch, b"great \xff\xfe film\n")
+    code, out, err = run(capsys, "predict", "--model", model_path)
+    assert code == 0 and "warning: stdin is not valid UTF-8" in err
+    assert len(read_csv_text(out)) == 1
+
+
+def test_one_megabyte_review(capsys, tmp_path, model_path, tiny_model):
+    head = "Great wonderful film, loved it. "
+    review = head + "The plot was dull and the acting awful. " * 26_000  # ~1 MB
+    assert len(review.encode()) > 1_000_000
+    source = tmp_path / "long.jsonl"
+    source.write_text(json.dumps({"id": "big", "text": review}) + "\n"
+                      + json.dumps({"id": "small", "text": REVIEWS[1]}) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source), "--json")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in rows] == ["big", "small"]
+    p = rows[0]["probability"]
+    assert math.isfinite(p) and 0.0 <= p <= 1.0
+    # The model keeps the first max_len (32 in the tiny model) tokens, so the
+    # first few hundred characters decide the score.
+    assert p == pytest.approx(expected(tiny_model, [review[:2000]])[0], abs=1e-5)
+
+
+def test_cli_module_does_not_import_tensorflow():
+    code = ("import sys; from imdb_sentiment import cli; cli.build_parser(); "
+            "sys.exit('tensorflow' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_help_documents_exit_codes(capsys):
+    code, out, _ = run(capsys, "predict", "--help")
+    assert code == 0
+    assert "exit status:" in out and "0  every review" in out and "2  bad usage" in out
+
+
+def test_installed_entry_point_smoke(model_path):
+    command = Path(sys.executable).parent / "imdb-sentiment"
+    if not command.exists():
+        pytest.skip(f"{command} not installed (pip install -e .)")
+    done = subprocess.run([str(command), "predict", "--json", "--model", model_path,
+                           "Superb, moving, excellent.", ""],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert rows[0]["label"] in ("positive", "negative") and rows[1]["error"]
+    assert "row 2: empty review" in done.stderr

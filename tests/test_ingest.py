@@ -1,0 +1,174 @@
+"""Ingest: parsing the tar stream, safety checks, validation, download."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import add_file, build_archive, write_params
+from imdb_sentiment import ingest
+from imdb_sentiment.artifacts import read_json
+
+MAX = 1 << 20
+
+
+def test_reads_tiny_archive(tiny_archive):
+    frame = ingest.read_archive(tiny_archive, MAX)
+    assert list(frame.columns) == ingest.COLUMNS
+    counts = frame.groupby(["split", "label"]).size().to_dict()
+    assert counts == {("test", 0): 40, ("test", 1): 40, ("train", 0): 40, ("train", 1): 40,
+                      ("unsup", -1): 10}
+    assert frame["movie"].str.match(r"^tt\d{7}$").all()
+    pos = frame[(frame["split"] == "train") & (frame["label"] == 1)]
+    assert pos["rating"].between(7, 10).all()
+    ingest.validate(frame, expected_per_class=40)
+
+
+def test_wrong_count_is_reported(tiny_archive):
+    frame = ingest.read_archive(tiny_archive, MAX)
+    with pytest.raises(ingest.DataError, match="has 40 reviews, expected 12500"):
+        ingest.validate(frame, expected_per_class=12500)
+
+
+def test_rating_inconsistent_with_label(tmp_path):
+    archive = build_archive(tmp_path / "a.tar.gz", per_class=3,
+                            extra=lambda t: add_file(t, "aclImdb/train/pos/3_2.txt", b"meh"))
+    # urls_pos has 3 lines, so review 3 has no movie: the first problem reported
+    with pytest.raises(ingest.DataError, match="no line in urls_pos.txt"):
+        ingest.read_archive(archive, MAX)
+    frame = ingest.read_archive(build_archive(tmp_path / "b.tar.gz", per_class=3), MAX)
+    frame.loc[0, "rating"] = 9  # a test/neg review rated 9
+    with pytest.raises(ingest.DataError, match="rating inconsistent with their label"):
+        ingest.validate(frame, expected_per_class=3)
+
+
+@pytest.mark.parametrize(
+    ("make_member", "message"),
+    [
+        (lambda: tarfile.TarInfo("/etc/evil.txt"), "absolute path"),
+        (lambda: tarfile.TarInfo("aclImdb/../../evil.txt"), "'..'"),
+        (lambda: _info("aclImdb/link", tarfile.SYMTYPE), "links are not allowed"),
+        (lambda: _info("aclImdb/hard", tarfile.LNKTYPE), "links are not allowed"),
+        (lambda: _info("aclImdb/dev", tarfile.CHRTYPE), "device"),
+    ],
+)
+def test_unsafe_members_are_refused(tmp_path, make_member, message):
+    def extra(archive):
+        info = make_member()
+        archive.addfile(info, io.BytesIO(b"") if info.isfile() else None)
+
+    archive = build_archive(tmp_path / "a.tar.gz", per_class=2, extra=extra)
+    with pytest.raises(ingest.ArchiveError, match=message):
+        ingest.read_archive(archive, MAX)
+
+
+def _info(name: str, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = "/etc/passwd"
+    return info
+
+
+def test_oversized_member_is_refused(tiny_archive):
+    with pytest.raises(ingest.ArchiveError, match="exceeds the 10-byte limit"):
+        ingest.read_archive(tiny_archive, 10)
+
+
+def test_corrupt_and_truncated_archive(tmp_path, tiny_archive):
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(tiny_archive.read_bytes()[:2000])
+    with pytest.raises(ingest.ArchiveError, match="corrupt or truncated"):
+        ingest.read_archive(truncated, MAX)
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(b"not an archive at all" * 100)
+    with pytest.raises(ingest.ArchiveError, match="corrupt or truncated"):
+        ingest.read_archive(garbage, MAX)
+
+
+def test_non_utf8_review_is_named(tmp_path):
+    archive = build_archive(
+        tmp_path / "a.tar.gz", per_class=3,
+        extra=lambda t: add_file(t, "aclImdb/test/neg/1_2.txt", b"caf\xe9 latte"))
+    with pytest.raises(ingest.DataError, match=r"aclImdb/test/neg/1_2.txt is not valid UTF-8"):
+        ingest.read_archive(archive, MAX)
+
+
+def test_accepts_official_layout_extras(tmp_path):
+    def extra(archive):
+        add_file(archive, "aclImdb/train/labeledBow.feat", b"0:1 1:2\n")
+        add_file(archive, "aclImdb/imdb.vocab", b"the\nand\n")
+
+    frame = ingest.read_archive(build_archive(tmp_path / "a.tar.gz", per_class=4, extra=extra), MAX)
+    assert len(frame) == 4 * 4 + 10
+
+
+def test_sample_is_seeded_and_stratified(tiny_archive):
+    frame = ingest.read_archive(tiny_archive, MAX)
+    a = ingest.sample(frame, 5, seed=1)
+    b = ingest.sample(frame, 5, seed=1)
+    c = ingest.sample(frame, 5, seed=2)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["id"].equals(c["id"])
+    assert a.groupby(["split", "label"]).size().tolist() == [5, 5, 5, 5, 5]
+
+
+def test_report_counts_duplicates(tiny_archive):
+    frame = ingest.read_archive(tiny_archive, MAX)
+    train_pos = frame.index[(frame["split"] == "train") & (frame["label"] == 1)]
+    test_neg = frame.index[(frame["split"] == "test") & (frame["label"] == 0)]
+    frame.loc[test_neg[0], "text"] = frame.loc[train_pos[0], "text"]  # across splits, labels differ
+    frame.loc[train_pos[1], "text"] = frame.loc[train_pos[2], "text"]  # within train
+    report = ingest.data_report(frame, "abc")
+    assert report["counts"]["train_pos"] == 40
+    assert report["archive_sha256"] == "abc"
+    assert report["duplicates"] == {"within_train": 1, "within_test": 0, "test_in_train": 1,
+                                    "conflicting_labels": 1}
+    assert 0 < report["br_share"] < 1
+    assert report["labeled_fingerprint"] == ingest.data_report(frame, "xyz")["labeled_fingerprint"]
+
+
+def test_download_verifies_checksum(tmp_path, tiny_archive):
+    url = tiny_archive.as_uri()
+    good = hashlib.sha256(tiny_archive.read_bytes()).hexdigest()
+    dest = tmp_path / "dl" / "archive.tar.gz"
+    with pytest.raises(ingest.ArchiveError, match="has sha256"):
+        ingest.download(url, dest, "0" * 64, retries=1)
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
+    ingest.download(url, dest, good, retries=1)
+    assert dest.read_bytes() == tiny_archive.read_bytes()
+
+
+def test_download_failure_after_retries(tmp_path):
+    missing = (tmp_path / "nowhere.tar.gz").as_uri()
+    with pytest.raises(ingest.ArchiveError, match="after 1 attempts"):
+        ingest.download(missing, tmp_path / "x.tar.gz", "0" * 64, retries=1)
+
+
+def test_main_writes_nothing_on_bad_archive(tmp_path, capsys):
+    bad = tmp_path / "raw" / "aclImdb_v1.tar.gz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\x1f\x8b broken")
+    params = write_params(tmp_path / "params.yaml", archive=str(bad))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        ingest.main(["--params", str(params), "--reviews", str(out / "r.parquet"),
+                     "--report", str(out / "report.json")])
+    assert exit_info.value.code == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+    assert not (out / "r.parquet").exists() and not (out / "report.json").exists()
+
+
+def test_main_end_to_end(tmp_path, tiny_archive):
+    params = write_params(tmp_path / "params.yaml", archive=str(tiny_archive))
+    ingest.main(["--params", str(params), "--reviews", str(tmp_path / "r.parquet"),
+                 "--report", str(tmp_path / "report.json")])
+    frame = pd.read_parquet(tmp_path / "r.parquet")
+    assert len(frame) == 170
+    report = read_json(tmp_path / "report.json")
+    assert report["archive_sha256"] == hashlib.sha256(tiny_archive.read_bytes()).hexdigest()
+    assert Path(tmp_path / "r.parquet").stat().st_size > 0

@@ -1,0 +1,82 @@
+"""Typed params: defaults match params.yaml, and bad keys are named in the error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from imdb_sentiment import params as P
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("section", list(P.SECTIONS))
+def test_repository_params_load(section):
+    loaded = P.load(section, REPO / "params.yaml")
+    assert isinstance(loaded, P.SECTIONS[section])
+
+
+def test_dataclass_defaults_equal_params_yaml():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, cls in P.SECTIONS.items():
+        assert P.to_dict(cls()) == raw[section], section
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "message"),
+    [
+        ("train", {"unit": [64]}, "unknown key 'train.unit'"),
+        ("train", {"units": 64}, "'train.units' must be a list of int"),
+        ("train", {"model": "transformer"}, "'train.model' must be one of 'simple_rnn', 'lstm', 'gru'"),
+        ("train", {"bidirectional": "yes"}, "'train.bidirectional' must be bool"),
+        ("train", {"epochs": 2.5}, "'train.epochs' must be int"),
+        ("train", {"dropout": 1.5}, "'train.dropout' must be a number in [0, 1)"),
+        ("preprocess", {"val_fraction": 0.7}, "'preprocess.val_fraction' must be a number in (0, 0.5)"),
+        ("ingest", {"sample_per_class": 0}, "'ingest.sample_per_class' must be null or an integer >= 1"),
+        ("evaluate", {"threshold": "high"}, "'evaluate.threshold' must be float"),
+    ],
+)
+def test_bad_values_are_named(tmp_path, section, values, message):
+    path = write(tmp_path, {"seed": 1, section: values})
+    with pytest.raises(P.ParamsError) as err:
+        P.load(section, path)
+    assert message in str(err.value)
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = write(tmp_path, {"seed": 1, "trian": {}})
+    with pytest.raises(P.ParamsError, match="unknown top-level key 'trian'"):
+        P.load("train", path)
+
+
+def test_int_accepted_for_float_and_converted(tmp_path):
+    path = write(tmp_path, {"train": {"learning_rate": 1}})
+    assert P.load("train", path).learning_rate == 1.0
+    assert isinstance(P.load("train", path).learning_rate, float)
+
+
+def test_bad_seed_and_missing_file(tmp_path):
+    with pytest.raises(P.ParamsError, match="'seed' must be an integer"):
+        P.load_seed(write(tmp_path, {"seed": "x"}))
+    with pytest.raises(P.ParamsError, match="file not found"):
+        P.load("train", tmp_path / "nope.yaml")
+
+
+def test_stage_main_reports_one_line_and_exit_2(tmp_path, capsys):
+    from imdb_sentiment import preprocess
+
+    path = write(tmp_path, {"preprocess": {"vocab_sise": 10}})
+    with pytest.raises(SystemExit) as exit_info:
+        preprocess.main(["--params", str(path), "--reviews", "x", "--out", "y", "--report", "z"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: params: unknown key 'preprocess.vocab_sise'")
+    assert len(err.splitlines()) == 1

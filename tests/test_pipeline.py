@@ -1,0 +1,167 @@
+"""The whole pipeline: stage outputs, `dvc repro` in a temporary git repository,
+determinism, comparison across commits, and a run on a real slice of IMDb."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, build_archive, write_params
+from imdb_sentiment.artifacts import read_json
+
+SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
+EVAL_KEYS = {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
+             "log_loss", "brier", "threshold", "n"}
+
+
+def test_stage_mains_write_every_artifact(tiny_pipeline):
+    results = read_json(tiny_pipeline["eval"])
+    assert set(results) == EVAL_KEYS
+    assert results["n"] == 120
+    assert 0.0 <= results["accuracy"] <= 1.0
+    plots = tiny_pipeline["eval_plots"]
+    predictions = pd.read_csv(plots / "predictions.csv")
+    assert len(predictions) == 120
+    assert set(predictions["actual"]) == {"positive", "negative"}
+    assert predictions["probability"].between(0, 1).all()
+    for name in ("roc.csv", "precision_recall.csv", "confusion_matrix.png", "roc.png",
+                 "learning_curves.png"):
+        assert (plots / name).stat().st_size > 0, name
+    card = read_json(tiny_pipeline["model"].with_name("model.params.json"))
+    assert card["train"]["units"] == [8] and card["preprocess"]["max_len"] == 32
+    assert card["fit"]["epochs_run"] >= 1
+    live = tiny_pipeline["live"]
+    assert (live / "plots" / "metrics" / "eval" / "loss.tsv").is_file()
+    assert "best_val_accuracy" in read_json(live / "metrics.json")
+
+
+def test_tiny_model_learns_the_synthetic_task(tiny_pipeline):
+    """Synthetic reviews carry clear cue words; 3 epochs must beat chance by far."""
+    assert read_json(tiny_pipeline["eval"])["accuracy"] >= 0.8
+
+
+def test_model_outputs_a_probability_for_any_string(tiny_model):
+    from imdb_sentiment.zoo import predict_texts
+
+    texts = ["", "   ", "great", "<script>alert(1)</script>", "🙂🎬", "awful " * 200_000,
+             "Ünïcödé ревю 映画"]
+    probs = predict_texts(tiny_model, texts, batch_size=3)
+    assert probs.shape == (len(texts),)
+    assert np.all(np.isfinite(probs)) and np.all((probs >= 0) & (probs <= 1))
+
+
+# --- dvc repro in a temporary git repository ------------------------------------------
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], cwd, check)
+
+
+def make_repo(root: Path, archive: Path, overrides: dict | None = None) -> Path:
+    """A git + DVC repository holding this project's pipeline and a given archive."""
+    root.mkdir(parents=True)
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (root / "data" / "raw").mkdir(parents=True)
+    shutil.copy(archive, root / "data" / "raw" / "aclImdb_v1.tar.gz")
+    write_params(root / "params.yaml", overrides)
+    run(["git", "init", "-q"], root)
+    dvc("init", "-q", cwd=root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "pipeline"], root)
+    return root
+
+
+def test_dvc_repro_end_to_end_and_noop_second_run(tmp_path):
+    archive = build_archive(tmp_path / "archive.tar.gz")
+    repo = make_repo(tmp_path / "repo", archive)
+    dvc("repro", cwd=repo)
+    results = json.loads((repo / "metrics" / "eval.json").read_text())
+    assert set(results) == EVAL_KEYS and results["n"] == 80
+    assert (repo / "models" / "model.keras").is_file()
+    assert (repo / "dvc.lock").is_file()
+    shown = json.loads(dvc("metrics", "show", "--json", cwd=repo).stdout)
+    assert any("metrics/eval.json" in str(v) for v in shown.values())
+    second = dvc("repro", cwd=repo)
+    assert "Data and pipelines are up to date" in second.stdout + second.stderr
+    assert "Running stage" not in second.stdout
+    status = dvc("status", cwd=repo)
+    assert "up to date" in status.stdout
+
+
+def test_same_params_give_identical_results(tmp_path):
+    """Every digit of eval.json, the split and the vocabulary file reproduce."""
+    archive = build_archive(tmp_path / "archive.tar.gz")
+    outputs = []
+    for name in ("a", "b"):
+        repo = make_repo(tmp_path / name, archive)
+        dvc("repro", cwd=repo)
+        val = np.load(repo / "data" / "processed" / "val.npz")["review_ids"].tolist()
+        outputs.append(((repo / "metrics" / "eval.json").read_bytes(),
+                        (repo / "data" / "processed" / "vocab.txt").read_bytes(), val,
+                        (repo / "metrics" / "eval" / "predictions.csv").read_bytes()))
+    assert outputs[0] == outputs[1]
+
+
+def test_metrics_params_and_plots_diff_across_commits(tmp_path):
+    archive = build_archive(tmp_path / "archive.tar.gz")
+    repo = make_repo(tmp_path / "repo", archive)
+    dvc("repro", cwd=repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline"], repo)
+    write_params(repo / "params.yaml", {"train": {"units": [6], "embedding_dim": 8,
+                                                  "epochs": 1, "batch_size": 16,
+                                                  "pooling": "mean"}})
+    dvc("repro", cwd=repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "mean pooling"], repo)
+    params_diff = dvc("params", "diff", "HEAD~1", "--md", cwd=repo).stdout
+    assert "train.pooling" in params_diff and "mean" in params_diff
+    metrics_diff = json.loads(dvc("metrics", "diff", "HEAD~1", "--json", cwd=repo).stdout)
+    assert "metrics/eval.json" in metrics_diff
+    assert "accuracy" in metrics_diff["metrics/eval.json"] or "log_loss" in metrics_diff["metrics/eval.json"]
+    plots = dvc("plots", "diff", "HEAD~1", "-o", str(tmp_path / "plots"), cwd=repo)
+    html = (tmp_path / "plots" / "index.html").read_text()
+    assert "HEAD~1" in html and "workspace" in html
+    assert plots.returncode == 0
+
+
+@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(),
+                    reason=f"real IMDb archive not found at {SHARED_ARCHIVE}: real-slice run skipped")
+def test_real_imdb_slice_reproduces(tmp_path):
+    """The real pipeline on a seeded slice of the real archive; then nothing is stale."""
+    overrides = {
+        "ingest": {"expected_per_class": 12500, "sample_per_class": 300},
+        "preprocess": {"val_fraction": 0.2, "vocab_size": 5000, "max_len": 200, "min_count": 2,
+                       "pretrain_dim": 16},
+        "train": {"units": [16], "embedding_dim": 16, "epochs": 2, "batch_size": 32},
+    }
+    repo = make_repo(tmp_path / "repo", SHARED_ARCHIVE, overrides)
+    dvc("repro", cwd=repo)
+    data = json.loads((repo / "metrics" / "data.json").read_text())
+    assert data["counts"] == {"train_pos": 300, "train_neg": 300, "test_pos": 300,
+                              "test_neg": 300, "unsup": 300}
+    results = json.loads((repo / "metrics" / "eval.json").read_text())
+    assert results["n"] == 600 and results["accuracy"] > 0.5
+    assert "up to date" in dvc("status", cwd=repo).stdout
+    second = dvc("repro", cwd=repo)
+    assert "Running stage" not in second.stdout

@@ -1,0 +1,82 @@
+"""The model zoo: every architecture builds, trains a step, and masking makes padding exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imdb_sentiment import params as P
+from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.text import make_vectorizer
+from imdb_sentiment.zoo import MaskedPooling, build_classifier, build_end_to_end, load_model
+
+VOCAB = ["good", "bad", "film", "not"]
+
+
+@pytest.mark.parametrize("model", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize(("bidirectional", "units", "pooling"),
+                         [(False, [4], "last"), (True, [4, 3], "max"), (True, [4], "mean")])
+def test_architectures_build_and_fit(model, bidirectional, units, pooling):
+    cfg = P.TrainParams(model=model, bidirectional=bidirectional, units=units, pooling=pooling,
+                        embedding_dim=4, dense_units=[3])
+    net = build_classifier(cfg, vocab_size=6)
+    net.compile("adam", "binary_crossentropy")
+    x = np.array([[2, 3, 0, 0], [4, 5, 2, 0]], dtype="int32")
+    net.fit(x, np.array([1.0, 0.0]), epochs=1, verbose=0)
+    out = net.predict(x, verbose=0)
+    assert out.shape == (2, 1) and np.all((out >= 0) & (out <= 1))
+
+
+def test_unknown_model_type_is_named():
+    cfg = P.TrainParams()
+    object.__setattr__(cfg, "model", "transformer")
+    with pytest.raises(PipelineError, match="unknown model type 'transformer'"):
+        build_classifier(cfg, 6)
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean"])
+def test_padding_does_not_change_the_prediction(pooling):
+    cfg = P.TrainParams(units=[4], embedding_dim=4, pooling=pooling, bidirectional=True)
+    net = build_classifier(cfg, vocab_size=6)
+    short = net.predict(np.array([[2, 3, 4]], dtype="int32"), verbose=0)
+    padded = net.predict(np.array([[2, 3, 4, 0, 0, 0, 0]], dtype="int32"), verbose=0)
+    np.testing.assert_allclose(short, padded, atol=1e-6)
+
+
+def test_masked_pooling_ignores_padding():
+    x = np.array([[[1.0], [5.0], [-9.0]]], dtype="float32")
+    mask = np.array([[True, False, True]])
+    assert MaskedPooling("max")(x, mask=mask).numpy().tolist() == [[1.0]]
+    assert MaskedPooling("mean")(x, mask=mask).numpy().tolist() == [[-4.0]]
+    empty = np.zeros((1, 3), dtype=bool)
+    assert MaskedPooling("max")(x, mask=empty).numpy().tolist() == [[0.0]]
+
+
+def test_end_to_end_model_round_trips_with_safe_mode(tmp_path):
+    cfg = P.TrainParams(units=[4], embedding_dim=4)
+    model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
+    texts = np.array(["good film", "", "not good " * 500, "Bad<br />film"], dtype=object)
+    before = model(texts).numpy()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    after = load_model(path)(texts).numpy()
+    np.testing.assert_allclose(before, after, atol=1e-7)
+    assert before.shape == (4,)
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(PipelineError, match="model file not found"):
+        load_model(tmp_path / "missing.keras")
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(PipelineError, match="could not load model"):
+        load_model(broken)
+
+
+def test_pretrained_embeddings_are_loaded_and_shape_checked():
+    cfg = P.TrainParams(units=[4], embedding_dim=3)
+    vectors = np.arange(18, dtype="float32").reshape(6, 3)
+    net = build_classifier(cfg, 6, vectors)
+    np.testing.assert_array_equal(net.get_layer("embedding").get_weights()[0], vectors)
+    with pytest.raises(PipelineError, match="set preprocess.pretrain_dim equal to train.embedding_dim"):
+        build_classifier(cfg, 6, np.zeros((6, 5), dtype="float32"))
