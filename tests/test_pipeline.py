@@ -165,3 +165,26 @@ def test_real_imdb_slice_reproduces(tmp_path):
     assert "up to date" in dvc("status", cwd=repo).stdout
     second = dvc("repro", cwd=repo)
     assert "Running stage" not in second.stdout
+
+
+def test_queued_sweep_compares_experiments(tmp_path):
+    """`dvc exp run --queue` with a grid, `dvc queue start`, then `dvc exp show` compares."""
+    import time
+
+    archive = build_archive(tmp_path / "archive.tar.gz")
+    repo = make_repo(tmp_path / "repo", archive)
+    dvc("repro", cwd=repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline"], repo)
+    dvc("exp", "run", "--queue", "-S", "train.model=lstm,simple_rnn", cwd=repo)
+    dvc("queue", "start", "-j", "1", cwd=repo)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = dvc("queue", "status", cwd=repo).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+    table = dvc("exp", "show", "--md", "--keep", "train.model|accuracy", "--drop", ".*",
+                "--sort-by", "metrics/eval.json:accuracy", cwd=repo).stdout
+    assert "lstm" in table and "simple_rnn" in table and "accuracy" in table
