@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARCHIVE := data/raw/aclImdb_v1.tar.gz
 SHARED_ARCHIVE ?= ../shared/data/aclImdb_v1.tar.gz
+# Stage commands in dvc.yaml say `python`: make it the project's environment.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
