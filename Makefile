@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install app predict clean-venv
+.PHONY: help run test install app predict bench clean-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ app: $(VENV)/.installed ## Start the web app on http://127.0.0.1:8501
 
 predict: $(VENV)/.installed ## Classify: make predict REVIEW="..."  (or INPUT=file [OUTPUT=file])
 	$(BIN)/imdb-sentiment predict $(if $(INPUT),--input $(INPUT),"$(REVIEW)") $(if $(OUTPUT),--output $(OUTPUT))
+
+bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdout, JSON in benchmarks/results.json
+	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
 
 clean-venv: ## Delete the virtual environment
 	rm -rf $(VENV)

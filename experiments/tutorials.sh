@@ -39,6 +39,6 @@ dvc exp run --queue -n tut1-simplernn128 "${tutorial[@]}" \
 if [[ "${1:-}" != "--queue" ]]; then
   dvc queue start -j 1
   # `dvc queue start` returns at once; wait until nothing is queued or running
-  while dvc queue status | grep -qE 'Queued|Running'; do sleep 30; done
+  while [[ "$(dvc queue status)" =~ Queued|Running ]]; do sleep 30; done
   dvc queue status
 fi

@@ -68,6 +68,8 @@ ModelType = Literal["simple_rnn", "lstm", "gru"]
 Pooling = Literal["last", "max", "mean"]
 Activation = Literal["tanh", "relu"]
 Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
+Distribute = Literal["none", "mirrored", "multi_worker"]
+MixedPrecision = Literal["none", "mixed_float16", "mixed_bfloat16"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class TrainParams:
     restore_best_weights: bool = True
     bucket_by_length: bool = True
     jit_compile: bool = False
+    distribute: Distribute = "none"
+    mixed_precision: MixedPrecision = "none"
 
     def validate(self) -> None:
         _check(len(self.units) >= 1 and all(u >= 1 for u in self.units),
