@@ -134,7 +134,8 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
     cwd = os.getcwd()
     os.chdir(root)  # DVCLive looks for a git/DVC repo from the working directory
     try:
-        train.main(p + ["--data", str(paths["processed"]), "--model", str(paths["model"]),
+        train.main(p + ["--data", str(paths["processed"]), "--reviews", str(paths["reviews"]),
+                        "--model", str(paths["model"]),
                         "--live", str(paths["live"])])
     finally:
         os.chdir(cwd)

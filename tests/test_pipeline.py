@@ -188,3 +188,25 @@ def test_queued_sweep_compares_experiments(tmp_path):
     table = dvc("exp", "show", "--md", "--keep", "train.model|accuracy", "--drop", ".*",
                 "--sort-by", "metrics/eval.json:accuracy", cwd=repo).stdout
     assert "lstm" in table and "simple_rnn" in table and "accuracy" in table
+
+
+def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
+    """train.model=tfidf_logreg writes an end-to-end .keras model that evaluate scores."""
+    from imdb_sentiment import evaluate, train
+
+    params = write_params(tmp_path / "params.yaml", {"train": {"model": "tfidf_logreg"}})
+    model = tmp_path / "models" / "model.keras"
+    cwd = os.getcwd()
+    os.chdir(tiny_pipeline["root"])
+    try:
+        train.main(["--params", str(params), "--data", str(tiny_pipeline["processed"]),
+                    "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
+                    "--live", str(tmp_path / "live")])
+    finally:
+        os.chdir(cwd)
+    card = read_json(model.with_name("model.params.json"))
+    assert card["train"]["model"] == "tfidf_logreg" and card["fit"]["best_val_accuracy"] > 0.6
+    evaluate.main(["--params", str(params), "--reviews", str(tiny_pipeline["reviews"]),
+                   "--model", str(model), "--metrics", str(tmp_path / "eval.json"),
+                   "--plots", str(tmp_path / "eval")])
+    assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6

@@ -33,6 +33,8 @@ def test_encode_truncates_and_counts():
     assert offsets.tolist() == [0, 2, 2, 4]
     assert ids.tolist() == [2, 3, 1, 2]
     assert truncated == 1
+    ids, offsets, _ = text.encode(vectorizer, ["good bad good", "", "unknown good"], 2, "last")
+    assert ids.tolist() == [3, 2, 1, 2]
 
 
 def frame(n_movies: int = 30, per_movie: int = 4) -> pd.DataFrame:

@@ -80,3 +80,12 @@ def test_pretrained_embeddings_are_loaded_and_shape_checked():
     np.testing.assert_array_equal(net.get_layer("embedding").get_weights()[0], vectors)
     with pytest.raises(PipelineError, match="set preprocess.pretrain_dim equal to train.embedding_dim"):
         build_classifier(cfg, 6, np.zeros((6, 5), dtype="float32"))
+
+
+def test_truncate_keeps_first_or_last_tokens_of_each_row():
+    from imdb_sentiment.zoo import TruncateTokens
+
+    ids = np.array([[5, 6, 7, 8], [5, 6, 0, 0], [0, 0, 0, 0]], dtype="int32")
+    assert TruncateTokens(3, "first")(ids).numpy().tolist() == [[5, 6, 7], [5, 6, 0], [0, 0, 0]]
+    assert TruncateTokens(3, "last")(ids).numpy().tolist() == [[6, 7, 8], [5, 6, 0], [0, 0, 0]]
+    assert TruncateTokens(9, "last")(ids[:, :0]).numpy().tolist() == [[0], [0], [0]]

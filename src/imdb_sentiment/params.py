@@ -45,11 +45,15 @@ class IngestParams:
                "ingest.sample_per_class", "null or an integer >= 1")
 
 
+KeepTokens = Literal["first", "last"]
+
+
 @dataclass(frozen=True)
 class PreprocessParams:
     val_fraction: float = 0.2
     vocab_size: int = 20000
     max_len: int = 400
+    keep_tokens: KeepTokens = "first"
     min_count: int = 2
     pretrain_dim: int = 64
     pretrain_window: int = 5
@@ -64,7 +68,7 @@ class PreprocessParams:
         _check(self.pretrain_window >= 1, "preprocess.pretrain_window", "an integer >= 1")
 
 
-ModelType = Literal["simple_rnn", "lstm", "gru"]
+ModelType = Literal["simple_rnn", "lstm", "gru", "tfidf_logreg"]
 Pooling = Literal["last", "max", "mean"]
 Activation = Literal["tanh", "relu"]
 Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
@@ -97,6 +101,9 @@ class TrainParams:
     distribute: Distribute = "none"
     mixed_precision: MixedPrecision = "none"
 
+    tfidf_max_features: int = 200000
+    logreg_c: float = 4.0
+
     def validate(self) -> None:
         _check(len(self.units) >= 1 and all(u >= 1 for u in self.units),
                "train.units", "a non-empty list of integers >= 1 (one per stacked layer)")
@@ -107,7 +114,15 @@ class TrainParams:
         _check(self.learning_rate > 0, "train.learning_rate", "a number > 0")
         _check(self.batch_size >= 1, "train.batch_size", "an integer >= 1")
         _check(self.epochs >= 1, "train.epochs", "an integer >= 1")
+        _check(self.tfidf_max_features >= 1, "train.tfidf_max_features", "an integer >= 1")
+        _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(self.patience >= 0, "train.patience", "an integer >= 0")
+        # zoo.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
+        # inf and gives NaN; bfloat16 has float32's range and is fine
+        _check(not (self.mixed_precision == "mixed_float16" and self.pooling == "max"
+                    and self.mask_padding),
+               "train.mixed_precision",
+               "'none' or 'mixed_bfloat16' with masked max pooling (float16 overflows there)")
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,13 @@ def make_splits(reviews: pd.DataFrame, val_fraction: float, seed: int) -> dict[s
     }
 
 
-def encode_splits(splits: dict[str, pd.DataFrame], vocabulary: list[str], max_len: int
-                  ) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
+def encode_splits(splits: dict[str, pd.DataFrame], vocabulary: list[str], max_len: int,
+                  keep: str = "first") -> tuple[dict[str, dict[str, np.ndarray]], dict]:
     """Encoded arrays per split and a report of OOV rate and truncation."""
     vectorizer = make_vectorizer(vocabulary, ragged=True)
     arrays, report = {}, {}
     for name, frame in splits.items():
-        ids, offsets, truncated = encode(vectorizer, frame["text"].tolist(), max_len)
+        ids, offsets, truncated = encode(vectorizer, frame["text"].tolist(), max_len, keep)
         arrays[name] = {
             "ids": ids,
             "offsets": offsets,
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"preprocess: building vocabulary from {len(splits['train'])} training reviews",
           file=sys.stderr)
     vocabulary = build_vocabulary(splits["train"]["text"], cfg.vocab_size, cfg.min_count)
-    arrays, report = encode_splits(splits, vocabulary, cfg.max_len)
+    arrays, report = encode_splits(splits, vocabulary, cfg.max_len, cfg.keep_tokens)
     shared = set(splits["train"]["movie"]) & set(splits["val"]["movie"])
     if shared:
         raise PipelineError(f"preprocess: {len(shared)} movies are on both sides of the split")

@@ -62,8 +62,8 @@ def make_vectorizer(vocabulary: list[str], ragged: bool = False) -> keras.layers
 
 
 def encode(vectorizer: keras.layers.TextVectorization, texts: list[str], max_len: int,
-           batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray, int]:
-    """Encode texts as a flat id array plus offsets, keeping the first `max_len` tokens.
+           keep: str = "first", batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray, int]:
+    """Encode texts as a flat id array plus offsets, keeping the first (or last) `max_len` tokens.
 
     Returns (ids, offsets, n_truncated); review i is ids[offsets[i]:offsets[i + 1]].
     """
@@ -72,7 +72,7 @@ def encode(vectorizer: keras.layers.TextVectorization, texts: list[str], max_len
         ragged = vectorizer(tf.constant(texts[start : start + batch_size]))
         full = ragged.row_lengths().numpy()
         truncated += int((full > max_len).sum())
-        clipped = ragged[:, :max_len]
+        clipped = ragged[:, :max_len] if keep == "first" else ragged[:, -max_len:]
         pieces.append(clipped.flat_values.numpy().astype(np.int32))
         lengths.append(clipped.row_lengths().numpy())
     lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)

@@ -5,19 +5,29 @@ similar length together (padding is masked, so this changes speed, not the
 result), stops early on validation loss and keeps the best weights. The saved
 model puts the preprocess vectorizer in front of the network, so it takes raw
 review strings.
+
+`train.distribute` builds and fits the model under a tf.distribute strategy
+(all local GPUs, or a cluster described by TF_CONFIG); `train.batch_size` is per
+replica. `train.mixed_precision` sets Keras' dtype policy while the model is
+built and trained.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
+import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 from dvclive import Live
 
@@ -42,6 +52,96 @@ def set_determinism(seed: int) -> None:
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def mirrored_devices() -> list[str] | None:
+    """Devices to mirror over: TF's choice (all GPUs) if there is a GPU, else all CPU devices.
+
+    Without a GPU, TF mirrors over CPU:0 alone; several logical CPU devices exist
+    only when someone configured them (to simulate replicas), so use them all.
+    """
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+@functools.cache
+def make_strategy(kind: str) -> tf.distribute.Strategy:
+    """The tf.distribute strategy for `train.distribute`; "none" is TF's default (no-op) strategy.
+
+    Create it before any other TensorFlow op: the multi-worker strategy must
+    configure collective ops at start-up. One per process (hence the cache):
+    a second MirroredStrategy's collectives clash with the first one's.
+    """
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy(mirrored_devices())
+    if kind == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            print("train: warning: distribute=multi_worker but TF_CONFIG is not set: "
+                  "training as a single worker", file=sys.stderr)
+        # the cluster and this task's role come from the TF_CONFIG environment variable
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+@contextlib.contextmanager
+def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Iterator[None]:
+    """Work around Keras 3 fit() bugs under a tf.distribute strategy, inside the block.
+
+    Before fitting, Keras all-reduces the first batch across replicas only to
+    learn its shapes: that fails when replicas get batches of different shapes
+    (an odd batch split in two, a small validation set) and, with several
+    workers, on any (x, y) batch. Here the model is built from the first local
+    replica's batch instead. With several workers Keras also reduces each step's
+    scalar logs along an axis they lack (keras-team/keras#20585,
+    tensorflow/tensorflow#72388); there, per-step logs come from the first local
+    replica: they only feed the progress bar, because epoch logs (history, early
+    stopping, DVCLive) are read from metric variables summed over all replicas.
+    Uses private Keras names; tests/test_distribute.py fails when they change.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    def symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0], next(batches))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    reduce_per_replica = tf_trainer.reduce_per_replica
+
+    def reduce_first(values, distribution, reduction="auto"):
+        return reduce_per_replica(values, distribution,
+                                  "first" if reduction == "auto" else reduction)
+
+    model._maybe_symbolic_build = symbolic_build
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        tf_trainer.reduce_per_replica = reduce_first
+    try:
+        yield
+    finally:
+        tf_trainer.reduce_per_replica = reduce_per_replica
+        del model._maybe_symbolic_build  # the instance attribute shadowed the method
+
+
+@contextlib.contextmanager
+def precision_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy set to `name` inside the block, restored after it."""
+    if name == "none":
+        yield
+        return
+    if not tf.config.list_physical_devices("GPU"):
+        print(f"train: warning: mixed_precision={name} but no GPU is visible; honouring it, "
+              "but reduced precision on CPU is emulated and usually slower", file=sys.stderr)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        # later models in this process (the end-to-end wrapper, tests) must not inherit it
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def bucket_boundaries(lengths: np.ndarray, n_buckets: int = 8) -> list[int]:
@@ -70,6 +170,9 @@ def make_dataset(split: dict[str, np.ndarray], batch_size: int, *, shuffle: bool
         ds = ds.padded_batch(batch_size)
     options = tf.data.Options()
     options.deterministic = True
+    # The data is in memory, not in files: multi-worker training shards by element
+    # (every worker builds the same seeded pipeline). Ignored when not distributed.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
@@ -97,19 +200,41 @@ class LiveLogger(keras.callbacks.Callback):
 
 def train(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
           vocab_size: int, embeddings: np.ndarray | None = None, live: Live | None = None,
-          verbose: int = 2) -> tuple[keras.Model, dict]:
-    """Fit the classifier on train, early-stopping on val; returns it and a summary."""
+          verbose: int = 2, strategy: tf.distribute.Strategy | None = None
+          ) -> tuple[keras.Model, dict]:
+    """Fit the classifier on train, early-stopping on val; returns it and a summary.
+
+    `strategy` defaults to the one `cfg.distribute` names.
+    """
+    if strategy is None:
+        strategy = make_strategy(cfg.distribute)
+    with precision_policy(cfg.mixed_precision):
+        return _fit(cfg, seed, data, vocab_size, embeddings, live, verbose, strategy)
+
+
+def _fit(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
+         vocab_size: int, embeddings: np.ndarray | None, live: Live | None, verbose: int,
+         strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
+    """Build, compile and fit under `strategy` with the dtype policy already set."""
     set_determinism(seed)
-    model = build_classifier(cfg, vocab_size, embeddings)
-    model.compile(
-        optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=cfg.jit_compile,
-    )
-    train_ds = make_dataset(data["train"], cfg.batch_size, shuffle=True, seed=seed,
+    # Variables (model, optimizer, metrics) must be created under the scope to be mirrored.
+    with strategy.scope():
+        model = build_classifier(cfg, vocab_size, embeddings)
+        model.compile(
+            optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=cfg.jit_compile,
+        )
+    replicas = int(strategy.num_replicas_in_sync)
+    # model.fit splits each batch across the replicas, so batch the global size
+    global_batch = cfg.batch_size * replicas
+    if cfg.distribute != "none":
+        print(f"train: distribute={cfg.distribute}: {replicas} replica(s), "
+              f"global batch {global_batch}", file=sys.stderr)
+    train_ds = make_dataset(data["train"], global_batch, shuffle=True, seed=seed,
                             bucket_by_length=cfg.bucket_by_length)
-    val_ds = make_dataset(data["val"], cfg.batch_size, shuffle=False, seed=seed,
+    val_ds = make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
                           bucket_by_length=cfg.bucket_by_length)
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
@@ -117,9 +242,12 @@ def train(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
     ]
     if live is not None:
         callbacks.append(LiveLogger(live))
+    workaround = (distributed_fit(model, strategy) if cfg.distribute != "none"
+                  else contextlib.nullcontext())
     started = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    with workaround:
+        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
+                            callbacks=callbacks, verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - started
     val_loss = history.history["val_loss"]
     best = int(np.argmin(val_loss))
@@ -132,6 +260,8 @@ def train(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
         "train_reviews": int(len(data["train"]["labels"])),
         "val_reviews": int(len(data["val"]["labels"])),
         "parameters": int(model.count_params()),
+        "replicas": replicas,
+        "global_batch_size": global_batch,
     }
     return model, summary
 
@@ -141,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=P.PARAMS_FILE)
     parser.add_argument("--data", required=True, help="preprocess output directory")
+    parser.add_argument("--reviews", required=True, help="table from ingest (texts for tfidf_logreg)")
     parser.add_argument("--model", required=True, help="output end-to-end model (.keras)")
     parser.add_argument("--live", required=True, help="DVCLive directory for training curves")
     args = parser.parse_args(argv)
@@ -160,18 +291,72 @@ def main(argv: list[str] | None = None) -> None:
             )
     print(f"train: {cfg.model} on {len(data['train']['labels'])} reviews, "
           f"validating on {len(data['val']['labels'])}", file=sys.stderr)
-    with Live(dir=args.live, dvcyaml=False, save_dvc_exp=False) as live:
+    if cfg.model == "tfidf_logreg":
+        model, summary = fit_baseline(cfg, seed, args.reviews, data)
+        with Live(dir=args.live, dvcyaml=False, save_dvc_exp=False) as live:
+            live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
+                                 "best_val_loss": summary["best_val_loss"]})
+        save_model(model, args.model, {"train": P.to_dict(cfg), "seed": seed,
+                                       "preprocess": prep, "fit": summary})
+        return
+    strategy = make_strategy(cfg.distribute)
+    # In a multi-worker cluster every task trains, but only the chief writes outputs
+    # (the others hold identical weights); elsewhere this is always true.
+    chief = bool(strategy.extended.should_checkpoint)
+    logger = Live(dir=args.live, dvcyaml=False, save_dvc_exp=False) if chief else None
+    with logger or contextlib.nullcontext() as live:
         classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
-                                    verbose=1 if sys.stderr.isatty() else 2)
-        live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
-                             "best_val_loss": summary["best_val_loss"]})
-    model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep["max_len"])
-    model_path = Path(args.model)
-    card = {"train": P.to_dict(cfg), "seed": seed, "preprocess": prep, "fit": summary}
+                                    verbose=1 if sys.stderr.isatty() else 2, strategy=strategy)
+        if live is not None:
+            live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
+                                 "best_val_loss": summary["best_val_loss"]})
+    if not chief:
+        print(f"train: {json.dumps(summary)}; not the chief, so the chief writes the outputs",
+              file=sys.stderr)
+        return
+    model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep["max_len"],
+                             prep.get("keep_tokens", "first"))
+    save_model(model, args.model, {"train": P.to_dict(cfg), "seed": seed, "preprocess": prep,
+                                   "fit": summary})
+
+
+def fit_baseline(cfg: P.TrainParams, seed: int, reviews_path: str,
+                 data: dict[str, dict[str, np.ndarray]]) -> tuple[keras.Model, dict]:
+    """TF-IDF + logistic regression on the same train/val split as the RNNs."""
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from imdb_sentiment import baseline
+
+    train_table = pd.read_parquet(reviews_path, filters=[("split", "==", "train")])
+    # review ids restart in each class folder, so a review is (label, id)
+    text_of = dict(zip(zip(train_table["label"], train_table["id"]), train_table["text"]))
+    texts = {name: [text_of[key] for key in zip(split["labels"], split["review_ids"])]
+             for name, split in data.items()}
+    started = time.perf_counter()
+    vectorizer, logreg = baseline.fit(texts["train"], data["train"]["labels"],
+                                      cfg.tfidf_max_features, cfg.logreg_c, seed)
+    seconds = time.perf_counter() - started
+    val_probs = baseline.predict_proba(vectorizer, logreg, texts["val"])
+    summary = {
+        "epochs_run": 1,
+        "best_epoch": 1,
+        "best_val_loss": round(float(log_loss(data["val"]["labels"], val_probs)), 6),
+        "best_val_accuracy": round(float(accuracy_score(data["val"]["labels"], val_probs >= 0.5)), 6),
+        "train_seconds": round(seconds, 1),
+        "train_reviews": len(texts["train"]),
+        "val_reviews": len(texts["val"]),
+        "parameters": int(logreg.coef_.size + 1),
+    }
+    return baseline.to_keras(vectorizer, logreg), summary
+
+
+def save_model(model: keras.Model, model_path: str | Path, card: dict) -> None:
+    """The model and, next to it, the params and fit summary it came from."""
+    model_path = Path(model_path)
     with atomic_path(model_path) as tmp:
         model.save(tmp)
     write_json(model_card_path(model_path), card)
-    print(f"train: {json.dumps(summary)} -> {model_path}", file=sys.stderr)
+    print(f"train: {json.dumps(card['fit'])} -> {model_path}", file=sys.stderr)
 
 
 def model_card_path(model_path: str | Path) -> Path:

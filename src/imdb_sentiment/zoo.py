@@ -26,19 +26,25 @@ RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
 class TruncateTokens(layers.Layer):
-    """Keep the first `max_len` token ids; always at least one (padding) step."""
+    """Keep the first (or last) `max_len` token ids of right-padded rows; at least one step."""
 
-    def __init__(self, max_len: int, **kwargs):
+    def __init__(self, max_len: int, keep: str = "first", **kwargs):
         super().__init__(**kwargs)
+        if keep not in ("first", "last"):
+            raise ValueError(f"TruncateTokens keep must be 'first' or 'last', got {keep!r}")
         self.max_len = max_len
+        self.keep = keep
 
     def call(self, ids):
         ids = ops.cast(ids, "int32")
+        if self.keep == "last":
+            # rows end at different places, so cut each row's own tail (0 is padding only)
+            ids = tf.RaggedTensor.from_tensor(ids, padding=0)[:, -self.max_len :].to_tensor(0)
         pad = ops.zeros((ops.shape(ids)[0], 1), dtype="int32")
         return ops.concatenate([ids, pad], axis=1)[:, : self.max_len]
 
     def get_config(self):
-        return {**super().get_config(), "max_len": self.max_len}
+        return {**super().get_config(), "max_len": self.max_len, "keep": self.keep}
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
@@ -117,10 +123,10 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
 
 
 def build_end_to_end(vectorizer: layers.TextVectorization, classifier: keras.Model,
-                     max_len: int) -> keras.Model:
+                     max_len: int, keep: str = "first") -> keras.Model:
     """Raw review strings (batch,) -> P(positive) (batch,)."""
     texts = keras.Input(shape=(), dtype="string", name="text")
-    ids = TruncateTokens(max_len, name="truncate")(vectorizer(texts))
+    ids = TruncateTokens(max_len, keep, name="truncate")(vectorizer(texts))
     prob = classifier(ids)
     prob = layers.Reshape((), name="p_positive")(prob)
     return keras.Model(texts, prob, name="sentiment")
