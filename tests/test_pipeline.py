@@ -192,7 +192,7 @@ def test_queued_sweep_compares_experiments(tmp_path):
 
 def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
     """train.model=tfidf_logreg writes an end-to-end .keras model that evaluate scores."""
-    from imdb_sentiment import evaluate, train
+    from imdb_sentiment import train
 
     params = write_params(tmp_path / "params.yaml", {"train": {"model": "tfidf_logreg"}})
     model = tmp_path / "models" / "model.keras"
@@ -206,7 +206,8 @@ def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
         os.chdir(cwd)
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["model"] == "tfidf_logreg" and card["fit"]["best_val_accuracy"] > 0.6
-    evaluate.main(["--params", str(params), "--reviews", str(tiny_pipeline["reviews"]),
-                   "--model", str(model), "--metrics", str(tmp_path / "eval.json"),
-                   "--plots", str(tmp_path / "eval")])
+    # a fresh interpreter, as in `dvc repro`: loading must not rely on modules imported here
+    run([sys.executable, "-m", "imdb_sentiment.evaluate", "--params", str(params),
+         "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
+         "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "eval")], tmp_path)
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6

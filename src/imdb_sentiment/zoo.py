@@ -74,6 +74,29 @@ class MaskedPooling(layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class TfidfLogistic(layers.Layer):
+    """L2-normalised tf-idf features (OOV column dropped) -> logistic regression P(positive)."""
+
+    def __init__(self, n_features: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_features = n_features
+
+    def build(self, input_shape):
+        self.coef = self.add_weight(shape=(self.n_features, 1), initializer="zeros",
+                                    trainable=False, name="coef")
+        self.bias = self.add_weight(shape=(1,), initializer="zeros", trainable=False, name="bias")
+
+    def call(self, tfidf):
+        features = tfidf[:, 1:]  # column 0 counts out-of-vocabulary n-grams
+        norm = ops.sqrt(ops.sum(ops.square(features), axis=1, keepdims=True))
+        features = features / ops.maximum(norm, 1e-12)
+        return ops.reshape(ops.sigmoid(ops.matmul(features, self.coef) + self.bias), (-1,))
+
+    def get_config(self):
+        return {**super().get_config(), "n_features": self.n_features}
+
+
 def build_classifier(cfg: TrainParams, vocab_size: int,
                      embeddings: np.ndarray | None = None) -> keras.Model:
     """Token ids (batch, time), 0 = padding -> P(positive) (batch, 1).
