@@ -91,6 +91,13 @@ def make_repo(root: Path, archive: Path, overrides: dict | None = None) -> Path:
     return root
 
 
+def repro_and_commit(repo: Path, message: str) -> None:
+    """`dvc repro`, then commit everything it changed."""
+    dvc("repro", cwd=repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", message], repo)
+
+
 def test_dvc_repro_end_to_end_and_noop_second_run(tmp_path):
     archive = build_archive(tmp_path / "archive.tar.gz")
     repo = make_repo(tmp_path / "repo", archive)
@@ -125,15 +132,11 @@ def test_same_params_give_identical_results(tmp_path):
 def test_metrics_params_and_plots_diff_across_commits(tmp_path):
     archive = build_archive(tmp_path / "archive.tar.gz")
     repo = make_repo(tmp_path / "repo", archive)
-    dvc("repro", cwd=repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "baseline"], repo)
+    repro_and_commit(repo, "baseline")
     write_params(repo / "params.yaml", {"train": {"units": [6], "embedding_dim": 8,
                                                   "epochs": 1, "batch_size": 16,
                                                   "pooling": "mean"}})
-    dvc("repro", cwd=repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "mean pooling"], repo)
+    repro_and_commit(repo, "mean pooling")
     params_diff = dvc("params", "diff", "HEAD~1", "--md", cwd=repo).stdout
     assert "train.pooling" in params_diff and "mean" in params_diff
     metrics_diff = json.loads(dvc("metrics", "diff", "HEAD~1", "--json", cwd=repo).stdout)
@@ -173,9 +176,7 @@ def test_queued_sweep_compares_experiments(tmp_path):
 
     archive = build_archive(tmp_path / "archive.tar.gz")
     repo = make_repo(tmp_path / "repo", archive)
-    dvc("repro", cwd=repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "baseline"], repo)
+    repro_and_commit(repo, "baseline")
     dvc("exp", "run", "--queue", "-S", "train.model=lstm,simple_rnn", cwd=repo)
     dvc("queue", "start", "-j", "1", cwd=repo)
     deadline = time.monotonic() + 600

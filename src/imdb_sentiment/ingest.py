@@ -16,7 +16,6 @@ import time
 import urllib.request
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
