@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, build_archive, write_params
+from conftest import REPO, TINY_PARAMS, build_archive, write_params
 from imdb_sentiment.artifacts import read_json
 
 SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
@@ -212,3 +212,46 @@ def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
          "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
          "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "eval")], tmp_path)
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6
+
+
+def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline, tmp_path):
+    """train.distill_unlabeled adds the unlabeled reviews with the teacher's probabilities."""
+    from imdb_sentiment import train
+
+    params = write_params(tmp_path / "params.yaml", {"train": {**TINY_PARAMS["train"],
+                                                               "distill_unlabeled": True}})
+    model = tmp_path / "models" / "model.keras"
+    cwd = os.getcwd()
+    os.chdir(tiny_pipeline["root"])
+    try:
+        train.main(["--params", str(params), "--data", str(tiny_pipeline["processed"]),
+                    "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
+                    "--live", str(tmp_path / "live")])
+    finally:
+        os.chdir(cwd)
+    fit = read_json(model.with_name("model.params.json"))["fit"]
+    plain = read_json(tiny_pipeline["model"].with_name("model.params.json"))["fit"]
+    assert fit["unlabeled_reviews"] == 10  # conftest's archive has 10 unlabeled reviews
+    assert fit["train_reviews"] == plain["train_reviews"] + 10
+    assert 0.0 <= fit["teacher_val_accuracy"] <= 1.0
+
+
+def test_concat_splits_keeps_every_review_and_soft_labels():
+    from imdb_sentiment.train import concat_splits
+
+    first = {"ids": np.array([5, 6, 7], np.int32), "offsets": np.array([0, 2, 3]),
+             "labels": np.array([1, 0], np.int8)}
+    second = {"ids": np.array([8, 9], np.int32), "offsets": np.array([0, 1, 2]),
+              "labels": np.array([0.8, 0.1], np.float32)}
+    both = concat_splits(first, second)
+    rows = np.split(both["ids"], both["offsets"][1:-1])
+    assert [r.tolist() for r in rows] == [[5, 6], [7], [8], [9]]
+    np.testing.assert_allclose(both["labels"], [1.0, 0.0, 0.8, 0.1])
+
+
+def test_training_accuracy_counts_soft_targets_by_their_side_of_one_half():
+    from imdb_sentiment.zoo import TargetAccuracy
+
+    metric = TargetAccuracy()
+    metric.update_state(np.array([[0.9], [0.2], [0.7]]), np.array([[0.6], [0.4], [0.3]]))
+    assert float(metric.result()) == pytest.approx(2 / 3)

@@ -35,8 +35,8 @@ from imdb_sentiment import params as P
 from imdb_sentiment import preprocess
 from imdb_sentiment.artifacts import atomic_path, read_json, write_json
 from imdb_sentiment.errors import PipelineError, exit_on_error
-from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.zoo import build_classifier, build_end_to_end
+from imdb_sentiment.text import encode, make_vectorizer
+from imdb_sentiment.zoo import TargetAccuracy, build_classifier, build_end_to_end
 
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -223,7 +223,7 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
         model.compile(
             optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
             loss="binary_crossentropy",
-            metrics=["accuracy"],
+            metrics=[TargetAccuracy(name="accuracy")],
             jit_compile=cfg.jit_compile,
         )
     replicas = int(strategy.num_replicas_in_sync)
@@ -300,6 +300,11 @@ def main(argv: list[str] | None = None) -> None:
                                        "preprocess": prep, "fit": summary})
         return
     strategy = make_strategy(cfg.distribute)
+    distilled = {}
+    if cfg.distill_unlabeled:
+        unlabeled, distilled = teacher_labelled_unlabeled(cfg, seed, args.reviews, data,
+                                                          vocabulary, prep)
+        data = {**data, "train": concat_splits(data["train"], unlabeled)}
     # In a multi-worker cluster every task trains, but only the chief writes outputs
     # (the others hold identical weights); elsewhere this is always true.
     chief = bool(strategy.extended.should_checkpoint)
@@ -310,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         if live is not None:
             live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
                                  "best_val_loss": summary["best_val_loss"]})
+    summary.update(distilled)
     if not chief:
         print(f"train: {json.dumps(summary)}; not the chief, so the chief writes the outputs",
               file=sys.stderr)
@@ -327,11 +333,7 @@ def fit_baseline(cfg: P.TrainParams, seed: int, reviews_path: str,
 
     from imdb_sentiment import baseline
 
-    train_table = pd.read_parquet(reviews_path, filters=[("split", "==", "train")])
-    # review ids restart in each class folder, so a review is (label, id)
-    text_of = dict(zip(zip(train_table["label"], train_table["id"]), train_table["text"]))
-    texts = {name: [text_of[key] for key in zip(split["labels"], split["review_ids"])]
-             for name, split in data.items()}
+    texts = split_texts(reviews_path, data)
     started = time.perf_counter()
     vectorizer, logreg = baseline.fit(texts["train"], data["train"]["labels"],
                                       cfg.tfidf_max_features, cfg.logreg_c, seed)
@@ -348,6 +350,58 @@ def fit_baseline(cfg: P.TrainParams, seed: int, reviews_path: str,
         "parameters": int(logreg.coef_.size + 1),
     }
     return baseline.to_keras(vectorizer, logreg), summary
+
+
+def split_texts(reviews_path: str | Path, data: dict[str, dict[str, np.ndarray]]
+                ) -> dict[str, list[str]]:
+    """The review texts of each encoded split of the official train set, in split order."""
+    train_table = pd.read_parquet(reviews_path, filters=[("split", "==", "train")])
+    # review ids restart in each class folder, so a review is (label, id)
+    text_of = dict(zip(zip(train_table["label"], train_table["id"]), train_table["text"]))
+    return {name: [text_of[key] for key in zip(split["labels"], split["review_ids"])]
+            for name, split in data.items()}
+
+
+def teacher_labelled_unlabeled(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
+                               data: dict[str, dict[str, np.ndarray]], vocabulary: list[str],
+                               prep: dict) -> tuple[dict[str, np.ndarray], dict]:
+    """The unlabeled reviews, encoded like the training part, with a teacher's P(positive) as labels.
+
+    The teacher, TF-IDF + logistic regression, is fitted on the training part only,
+    so validation stays unseen. Returns the encoded split and a summary.
+    """
+    from sklearn.metrics import accuracy_score
+
+    from imdb_sentiment import baseline
+
+    texts = split_texts(reviews_path, data)
+    unlabeled = pd.read_parquet(reviews_path, filters=[("split", "==", "unsup")])["text"].tolist()
+    if not unlabeled:
+        raise PipelineError("train.distill_unlabeled is true but the table has no unlabeled reviews")
+    print(f"train: fitting the teacher and labelling {len(unlabeled)} unlabeled reviews",
+          file=sys.stderr)
+    vectorizer, logreg = baseline.fit(texts["train"], data["train"]["labels"],
+                                      cfg.tfidf_max_features, cfg.logreg_c, seed)
+    targets = baseline.predict_proba(vectorizer, logreg, unlabeled).astype(np.float32)
+    val_probs = baseline.predict_proba(vectorizer, logreg, texts["val"])
+    ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), unlabeled,
+                             prep["max_len"], prep.get("keep_tokens", "first"))
+    summary = {"unlabeled_reviews": len(unlabeled),
+               "teacher_val_accuracy": round(float(accuracy_score(data["val"]["labels"],
+                                                                  val_probs >= 0.5)), 6),
+               "teacher_positive_share": round(float((targets >= 0.5).mean()), 4)}
+    return {"ids": ids, "offsets": offsets, "labels": targets}, summary
+
+
+def concat_splits(first: dict[str, np.ndarray], second: dict[str, np.ndarray]
+                  ) -> dict[str, np.ndarray]:
+    """One encoded split holding the reviews of both (ids, offsets, float labels)."""
+    return {
+        "ids": np.concatenate([first["ids"], second["ids"]]),
+        "offsets": np.concatenate([first["offsets"], second["offsets"][1:] + first["offsets"][-1]]),
+        "labels": np.concatenate([first["labels"].astype(np.float32),
+                                  second["labels"].astype(np.float32)]),
+    }
 
 
 def save_model(model: keras.Model, model_path: str | Path, card: dict) -> None:

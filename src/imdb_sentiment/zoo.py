@@ -97,6 +97,15 @@ class TfidfLogistic(layers.Layer):
         return {**super().get_config(), "n_features": self.n_features}
 
 
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class TargetAccuracy(keras.metrics.BinaryAccuracy):
+    """Binary accuracy against targets rounded to 0/1: a soft teacher target counts by its
+    side of 0.5. Registered here because a saved model names its training metrics."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(ops.round(y_true), y_pred, sample_weight)
+
+
 def build_classifier(cfg: TrainParams, vocab_size: int,
                      embeddings: np.ndarray | None = None) -> keras.Model:
     """Token ids (batch, time), 0 = padding -> P(positive) (batch, 1).
