@@ -215,12 +215,16 @@ def run_measured(command: str, cwd: Path, log: Path) -> dict[str, float]:
     this (large) process's pages, which the child held until it exec'd.
     """
     argv = shlex.split(command)
+    env = dict(os.environ)
+    while "=" in argv[0]:  # leading NAME=value assignments, e.g. PYTHONPATH=src
+        name, value = argv.pop(0).split("=", 1)
+        env[name] = str(ROOT / value) if (ROOT / value).exists() else value
     if argv[0] == "python":
         argv[0] = sys.executable
     peak = 0.0
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         while proc.poll() is None:
             peak = max(peak, peak_resident_mib(proc.pid) or 0.0)
             time.sleep(0.1)

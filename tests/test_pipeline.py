@@ -115,6 +115,17 @@ def test_dvc_repro_end_to_end_and_noop_second_run(tmp_path):
     assert "up to date" in status.stdout
 
 
+def test_stages_run_their_own_checkouts_code(tmp_path):
+    """A queued experiment runs in a copy of the repo: stages must import that copy's src/,
+    not the editable install's (this working tree)."""
+    archive = build_archive(tmp_path / "archive.tar.gz")
+    repo = make_repo(tmp_path / "repo", archive)
+    module = repo / "src" / "imdb_sentiment" / "ingest.py"
+    module.write_text(module.read_text() + '\nprint("ran the copy of ingest.py", file=sys.stderr)\n')
+    result = dvc("repro", "ingest", cwd=repo)
+    assert "ran the copy of ingest.py" in result.stdout + result.stderr
+
+
 def test_same_params_give_identical_results(tmp_path):
     """Every digit of eval.json, the split and the vocabulary file reproduce."""
     archive = build_archive(tmp_path / "archive.tar.gz")
