@@ -53,7 +53,7 @@ class PreprocessParams:
     val_fraction: float = 0.2
     vocab_size: int = 20000
     max_len: int = 400
-    keep_tokens: KeepTokens = "first"
+    keep_tokens: KeepTokens = "last"
     min_count: int = 2
     pretrain_dim: int = 64
     pretrain_window: int = 5
@@ -80,7 +80,7 @@ MixedPrecision = Literal["none", "mixed_float16", "mixed_bfloat16"]
 class TrainParams:
     model: ModelType = "gru"
     bidirectional: bool = True
-    units: list[int] = field(default_factory=lambda: [64])
+    units: list[int] = field(default_factory=lambda: [32])
     activation: Activation = "tanh"
     embedding_dim: int = 64
     pretrained_embeddings: bool = True
@@ -103,9 +103,10 @@ class TrainParams:
 
     tfidf_max_features: int = 200000
     logreg_c: float = 4.0
-    # also train on the unlabeled reviews, with a TF-IDF + logistic regression teacher's
-    # probabilities (fitted on the training part with the two settings above) as targets
-    distill_unlabeled: bool = False
+    # RNNs also train on the unlabeled reviews, with a TF-IDF + logistic regression teacher's
+    # probabilities (fitted on the training part with the two settings above) as targets;
+    # tfidf_logreg ignores it (it is the teacher)
+    distill_unlabeled: bool = True
 
     def validate(self) -> None:
         _check(len(self.units) >= 1 and all(u >= 1 for u in self.units),
@@ -120,8 +121,6 @@ class TrainParams:
         _check(self.tfidf_max_features >= 1, "train.tfidf_max_features", "an integer >= 1")
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(self.patience >= 0, "train.patience", "an integer >= 0")
-        _check(not (self.distill_unlabeled and self.model == "tfidf_logreg"),
-               "train.distill_unlabeled", "false for model tfidf_logreg (it is the teacher)")
         # zoo.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
         # inf and gives NaN; bfloat16 has float32's range and is fine
         _check(not (self.mixed_precision == "mixed_float16" and self.pooling == "max"
