@@ -202,20 +202,27 @@ def test_queued_sweep_compares_experiments(tmp_path):
     assert "lstm" in table and "simple_rnn" in table and "accuracy" in table
 
 
-def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
-    """train.model=tfidf_logreg writes an end-to-end .keras model that evaluate scores."""
+def train_on_tiny_data(tiny_pipeline: dict[str, Path], tmp_path: Path,
+                       train_params: dict) -> tuple[Path, Path]:
+    """The train stage on the tiny pipeline's data with these train params: (params, model)."""
     from imdb_sentiment import train
 
-    params = write_params(tmp_path / "params.yaml", {"train": {"model": "tfidf_logreg"}})
+    params = write_params(tmp_path / "params.yaml", {"train": train_params})
     model = tmp_path / "models" / "model.keras"
     cwd = os.getcwd()
-    os.chdir(tiny_pipeline["root"])
+    os.chdir(tiny_pipeline["root"])  # DVCLive looks for a git/DVC repo from the working directory
     try:
         train.main(["--params", str(params), "--data", str(tiny_pipeline["processed"]),
                     "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
                     "--live", str(tmp_path / "live")])
     finally:
         os.chdir(cwd)
+    return params, model
+
+
+def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
+    """train.model=tfidf_logreg writes an end-to-end .keras model that evaluate scores."""
+    params, model = train_on_tiny_data(tiny_pipeline, tmp_path, {"model": "tfidf_logreg"})
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["model"] == "tfidf_logreg" and card["fit"]["best_val_accuracy"] > 0.6
     # a fresh interpreter, as in `dvc repro`: loading must not rely on modules imported here
@@ -227,19 +234,8 @@ def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
 
 def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline, tmp_path):
     """train.distill_unlabeled adds the unlabeled reviews with the teacher's probabilities."""
-    from imdb_sentiment import train
-
-    params = write_params(tmp_path / "params.yaml", {"train": {**TINY_PARAMS["train"],
-                                                               "distill_unlabeled": True}})
-    model = tmp_path / "models" / "model.keras"
-    cwd = os.getcwd()
-    os.chdir(tiny_pipeline["root"])
-    try:
-        train.main(["--params", str(params), "--data", str(tiny_pipeline["processed"]),
-                    "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
-                    "--live", str(tmp_path / "live")])
-    finally:
-        os.chdir(cwd)
+    _, model = train_on_tiny_data(tiny_pipeline, tmp_path,
+                                  {**TINY_PARAMS["train"], "distill_unlabeled": True})
     fit = read_json(model.with_name("model.params.json"))["fit"]
     plain = read_json(tiny_pipeline["model"].with_name("model.params.json"))["fit"]
     assert fit["unlabeled_reviews"] == 10  # conftest's archive has 10 unlabeled reviews
