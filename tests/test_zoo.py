@@ -1,4 +1,4 @@
-"""The model zoo: every architecture builds, trains a step, and masking makes padding exact."""
+"""The model zoo: every architecture builds, trains a step, and padding changes nothing."""
 
 from __future__ import annotations
 
@@ -89,3 +89,59 @@ def test_truncate_keeps_first_or_last_tokens_of_each_row():
     assert TruncateTokens(3, "first")(ids).numpy().tolist() == [[5, 6, 7], [5, 6, 0], [0, 0, 0]]
     assert TruncateTokens(3, "last")(ids).numpy().tolist() == [[6, 7, 8], [5, 6, 0], [0, 0, 0]]
     assert TruncateTokens(9, "last")(ids[:, :0]).numpy().tolist() == [[0], [0], [0]]
+
+
+def keras_masked_reference(cfg: P.TrainParams, ours):
+    """The same network built the Keras way (masks, Bidirectional), with our weights copied in."""
+    import keras
+
+    ids = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(6, cfg.embedding_dim, mask_zero=True)(ids)
+    rnn = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
+           "gru": keras.layers.GRU}[cfg.model]
+    bi = keras.layers.Bidirectional(rnn(cfg.units[0], return_sequences=cfg.pooling != "last"))
+    x = bi(x)
+    if cfg.pooling != "last":
+        x = MaskedPooling(cfg.pooling)(x)
+    prob = keras.layers.Dense(1, activation="sigmoid")(x)
+    reference = keras.Model(ids, prob)
+    reference.layers[1].set_weights(ours.get_layer("embedding").get_weights())
+    name = f"{cfg.model}_0"
+    bi.forward_layer.set_weights(ours.get_layer(name).get_weights())
+    bi.backward_layer.set_weights(ours.get_layer(f"{name}_backward").get_weights())
+    reference.layers[-1].set_weights(ours.get_layer("probability").get_weights())
+    return reference
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+@pytest.mark.parametrize("pooling", ["last", "max", "mean"])
+def test_length_based_padding_equals_keras_masking(model, pooling):
+    """Reversing each row's real steps for the backward direction gives exactly what
+    Keras' masked Bidirectional layer computes, without its per-step masking."""
+    cfg = P.TrainParams(model=model, units=[5], embedding_dim=4, pooling=pooling,
+                        bidirectional=True, dropout=0.0, embedding_dropout=0.0)
+    ours = build_classifier(cfg, vocab_size=6)
+    reference = keras_masked_reference(cfg, ours)
+    ids = np.array([[2, 3, 4, 5, 0, 0], [5, 0, 0, 0, 0, 0], [2, 2, 3, 4, 5, 1]], dtype="int32")
+    np.testing.assert_allclose(ours.predict(ids, verbose=0), reference.predict(ids, verbose=0),
+                               atol=1e-6)
+
+
+def test_unmasked_padding_is_read_like_a_token():
+    cfg = P.TrainParams(units=[4], embedding_dim=4, mask_padding=False)
+    net = build_classifier(cfg, vocab_size=6)
+    short = net.predict(np.array([[2, 3, 4]], dtype="int32"), verbose=0)
+    padded = net.predict(np.array([[2, 3, 4, 0, 0, 0, 0]], dtype="int32"), verbose=0)
+    assert not np.allclose(short, padded, atol=1e-6)
+
+
+def test_predictions_do_not_depend_on_batching_or_workers():
+    from imdb_sentiment.zoo import predict_texts
+
+    cfg = P.TrainParams(units=[4], embedding_dim=4)
+    model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
+    texts = ["good film", "bad", "not good film at all good", "film", "bad bad not", "good"] * 3
+    one = predict_texts(model, texts, batch_size=len(texts), workers=1)
+    for batch_size, workers in ((1, 1), (2, 2), (4, 3)):
+        np.testing.assert_allclose(predict_texts(model, texts, batch_size, workers=workers), one,
+                                   atol=1e-6)

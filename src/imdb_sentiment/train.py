@@ -1,10 +1,15 @@
 """Stage 3, train: a recurrent classifier from the zoo, exported as an end-to-end text model.
 
 Training reads the encoded sequences from preprocess, batches reviews of
-similar length together (padding is masked, so this changes speed, not the
-result), stops early on validation loss and keeps the best weights. The saved
-model puts the preprocess vectorizer in front of the network, so it takes raw
-review strings.
+similar length together (padding changes nothing, so this changes speed, not
+the result), stops early on validation loss and keeps the best weights. The
+saved model puts the preprocess vectorizer in front of the network, so it
+takes raw review strings.
+
+`train.distill_unlabeled` adds the 50,000 unlabeled reviews: a TF-IDF +
+logistic regression teacher (the `tfidf_logreg` baseline, fitted on the
+training part only) labels them with its probabilities, and the network trains
+on those soft targets beside the real labels. Validation stays labelled data.
 
 `train.distribute` builds and fits the model under a tf.distribute strategy
 (all local GPUs, or a cluster described by TF_CONFIG); `train.batch_size` is per
