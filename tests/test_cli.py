@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -279,3 +280,19 @@ def test_installed_entry_point_smoke(model_path):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert rows[0]["label"] in ("positive", "negative") and rows[1]["error"]
     assert "row 2: empty review" in done.stderr
+
+
+def test_thread_pools_are_tuned_before_tensorflow_starts_and_left_alone_after():
+    from imdb_sentiment import serve
+
+    code = ("import tensorflow as tf\n"
+            "from imdb_sentiment import serve\n"
+            "first = serve.tune_threads()\n"
+            "pools = [tf.config.threading.get_inter_op_parallelism_threads(),\n"
+            "         tf.config.threading.get_intra_op_parallelism_threads()]\n"
+            "tf.constant([1.0]) + 1\n"
+            "serve.INTER_OP_THREADS += 1\n"
+            "print(first, *pools, serve.tune_threads())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
+    assert out.split() == ["True", str(serve.INTER_OP_THREADS), str(serve.INTRA_OP_THREADS), "False"]

@@ -55,8 +55,10 @@ def read_json(path: Path) -> dict[str, Any] | None:
 @st.cache_resource(show_spinner="Loading the model...", max_entries=2)
 def load_model(path: str, mtime: float):
     """The Keras model, loaded once per file version (`mtime` is only part of the cache key)."""
+    from imdb_sentiment.serve import tune_threads
     from imdb_sentiment.zoo import load_model as load
 
+    tune_threads()  # effective only if nothing in this server ran TensorFlow before
     return load(path)
 
 

@@ -273,6 +273,7 @@ def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     from imdb_sentiment import serve
     from imdb_sentiment.zoo import load_model
 
+    serve.tune_threads()
     model = load_model(args.model)
     readable = [i for i, row in enumerate(table.rows) if row.error is None]
     with tqdm(total=len(readable), desc="predict", unit=" reviews", file=sys.stderr,

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from imdb_sentiment import params as P
 from imdb_sentiment.artifacts import atomic_path, write_json
 from imdb_sentiment.errors import PipelineError, exit_on_error
+from imdb_sentiment.serve import SCORING_WORKERS, tune_threads
 from imdb_sentiment.zoo import load_model, predict_texts
 
 MAX_CURVE_POINTS = 400
@@ -115,10 +116,13 @@ def main(argv: list[str] | None = None) -> None:
     test = pd.read_parquet(args.reviews, filters=[("split", "==", "test")])
     if test.empty:
         raise PipelineError(f"{args.reviews} has no test reviews")
+    tune_threads()
     model = load_model(args.model)
     with tqdm(total=len(test), desc="evaluate", unit=" reviews", file=sys.stderr,
               mininterval=2.0) as bar:
-        probs = predict_texts(model, test["text"].tolist(), cfg.batch_size, bar.update)
+        # the scoring path the CLI and the app use, so the reported speed is theirs
+        probs = predict_texts(model, test["text"].tolist(), cfg.batch_size, bar.update,
+                              workers=SCORING_WORKERS)
     labels = test["label"].to_numpy(int)
     results = {k: (round(float(v), 6) if isinstance(v, float) else v)
                for k, v in classification_metrics(labels, probs, cfg.threshold).items()}

@@ -27,6 +27,12 @@ EMPTY_REVIEW = "empty review (no text to classify)"
 # because padding is masked.
 LONG_TEXT_CHARS = 100_000
 MAX_OCCLUSION_WORDS = 300
+# Batches scored at once, and TensorFlow's thread pools for that (see tune_threads).
+# Measured on 2 cores over the 25,000 test reviews, alternating in one run: 1 batch
+# at a time with TensorFlow's default pools about 1,870 reviews/s; 3 at a time with
+# 4 inter-op threads and 1 intra-op thread 2,600-2,800 reviews/s.
+SCORING_WORKERS = 3
+INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,25 @@ class Importance:
     deltas: list[float]
     baseline: float
     truncated: bool  # the text had more words than were analysed
+
+
+def tune_threads() -> bool:
+    """Size TensorFlow's thread pools for scoring several batches at once.
+
+    A batch's recurrent loop is a chain of small steps, each too small to split
+    across cores (1 intra-op thread), so the cores are kept busy by running
+    several batches side by side (more inter-op threads). TensorFlow accepts
+    this only before it runs its first op in the process: call it first thing.
+    Returns False, changing nothing, when it is too late.
+    """
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(INTER_OP_THREADS)
+        tf.config.threading.set_intra_op_parallelism_threads(INTRA_OP_THREADS)
+    except RuntimeError:  # the runtime is already running with its pools
+        return False
+    return True
 
 
 def label_of(probability: float, threshold: float = DEFAULT_THRESHOLD) -> str:
@@ -82,7 +107,8 @@ def probabilities(model: keras.Model, texts: Sequence[str], batch_size: int = DE
     for mask, size in ((~long, batch_size), (long, 1)):
         index = np.flatnonzero(mask)
         if len(index):
-            probs[index] = predict_texts(model, [texts[i] for i in index], size, progress)
+            probs[index] = predict_texts(model, [texts[i] for i in index], size, progress,
+                                         workers=SCORING_WORKERS)
     return probs
 
 
