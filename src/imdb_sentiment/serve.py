@@ -24,13 +24,13 @@ EMPTY_REVIEW = "empty review (no text to classify)"
 # Texts this long are scored one at a time: the vectorizer pads a batch to its
 # longest review before truncation, so a 1 MB review (~200k tokens) batched with
 # 255 others would build a tensor of hundreds of MB. Results do not change,
-# because padding is masked.
+# because padding never does.
 LONG_TEXT_CHARS = 100_000
 MAX_OCCLUSION_WORDS = 300
 # Batches scored at once, and TensorFlow's thread pools for that (see tune_threads).
-# Measured on 2 cores over the 25,000 test reviews, alternating in one run: 1 batch
-# at a time with TensorFlow's default pools about 1,870 reviews/s; 3 at a time with
-# 4 inter-op threads and 1 intra-op thread 2,600-2,800 reviews/s.
+# Measured on 2 cores over the 25,000 test reviews (`make bench`, fresh processes,
+# alternated): one batch at a time on TensorFlow's default pools 1,764-1,868
+# reviews/s; 3 at a time with 4 inter-op threads and 1 intra-op thread 2,306-2,637.
 SCORING_WORKERS = 3
 INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
 
