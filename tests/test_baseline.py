@@ -32,3 +32,23 @@ def test_keras_export_equals_sklearn_and_round_trips(tmp_path):
     np.testing.assert_allclose(predict_texts(load_model(path), held_out), expected, atol=1e-6)
     train_accuracy = ((baseline.predict_proba(vectorizer, model, texts) >= 0.5) == labels).mean()
     assert train_accuracy > 0.9
+
+
+def test_ngrams_are_shortest_first():
+    assert baseline.with_ngrams(["not", "very", "good"], 3) == [
+        "not", "very", "good", "not very", "very good", "not very good"]
+
+
+def test_nb_teacher_weights_ngrams_by_class_and_separates_reviews():
+    rng = random.Random(1)
+    kinds = ["pos", "neg"] * 60
+    texts = [review_text(rng, kind) for kind in kinds]
+    labels = np.array([kind == "pos" for kind in kinds], dtype=int)
+    teacher = baseline.fit_nb(texts + ["only here twice", "only here twice"], np.r_[labels, 1, 1],
+                              ngrams=3, c=1.0, seed=0)
+    ratio = dict(zip(teacher.vectorizer.get_feature_names_out(), teacher.ratios.diagonal()))
+    assert ratio["only here twice"] > 0 and ratio["only here"] > 0  # seen in positives only
+    held_out = [review_text(rng, k) for k in ("pos", "neg") * 10]
+    probs = teacher.predict_proba(held_out)
+    assert ((probs >= 0.5) == np.array([True, False] * 10)).mean() >= 0.9
+    assert teacher.predict_proba(["", "unseen words only"]).shape == (2,)

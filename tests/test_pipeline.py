@@ -232,10 +232,12 @@ def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6
 
 
-def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline, tmp_path):
+@pytest.mark.parametrize("teacher", ["nb_logreg", "tfidf_logreg"])
+def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline, tmp_path, teacher):
     """train.distill_unlabeled adds the unlabeled reviews with the teacher's probabilities."""
-    _, model = train_on_tiny_data(tiny_pipeline, tmp_path,
-                                  {**TINY_PARAMS["train"], "distill_unlabeled": True})
+    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
+                                                             "distill_unlabeled": True,
+                                                             "teacher": teacher})
     fit = read_json(model.with_name("model.params.json"))["fit"]
     plain = read_json(tiny_pipeline["model"].with_name("model.params.json"))["fit"]
     assert fit["unlabeled_reviews"] == 10  # conftest's archive has 10 unlabeled reviews

@@ -1,29 +1,43 @@
-"""The classical baseline: TF-IDF word 1-2-grams + logistic regression (scikit-learn).
+"""The classical baseline, TF-IDF word 1-2-grams + logistic regression, and the NB-weighted teacher.
 
 Fitted with scikit-learn, then exported as the same kind of end-to-end Keras
 model as the RNNs (raw strings in, P(positive) out), so the evaluate stage,
 the CLI and the app treat it like any other model in the zoo. The Keras model
 tokenises with the same `standardize` and reproduces scikit-learn's
 L2-normalised tf-idf exactly, so its probabilities equal `predict_proba`.
+
+`NBLogistic` (Wang & Manning 2012's NB-weighted logistic regression on binary
+word 1-3-grams) is a stronger n-gram model; it only labels the unlabeled
+reviews for distillation (`train.teacher`) and is never exported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 from keras import layers
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from imdb_sentiment.text import standardize, tokenize
 from imdb_sentiment.zoo import TfidfLogistic
 
 
+def with_ngrams(tokens: list[str], n: int) -> list[str]:
+    """Word 1- to n-grams, each joined by spaces, shortest first."""
+    grams = list(tokens)
+    for size in range(2, n + 1):
+        grams += [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
+    return grams
+
+
 def with_bigrams(tokens: list[str]) -> list[str]:
     """Unigrams then bigrams joined by a space, as Keras' TextVectorization(ngrams=2) makes them."""
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+    return with_ngrams(tokens, 2)
 
 
 def fit(texts: Sequence[str], labels: np.ndarray, max_features: int, c: float, seed: int
@@ -53,3 +67,37 @@ def to_keras(vectorizer: TfidfVectorizer, model: LogisticRegression) -> keras.Mo
     head.set_weights([model.coef_.reshape(-1, 1).astype("float32"),
                       model.intercept_.astype("float32")])
     return keras.Model(texts, prob, name="tfidf_logreg")
+
+
+@dataclass(frozen=True)
+class NBLogistic:
+    """Logistic regression on binary n-gram features scaled by their NB log-count ratios."""
+
+    vectorizer: CountVectorizer
+    ratios: sparse.spmatrix  # diagonal: feature j is multiplied by its log-count ratio r_j
+    model: LogisticRegression
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """P(positive) of each text."""
+        features = self.vectorizer.transform(list(tokenize(texts))) @ self.ratios
+        return self.model.predict_proba(features)[:, 1]
+
+
+def fit_nb(texts: Sequence[str], labels: np.ndarray, ngrams: int, c: float, seed: int,
+           alpha: float = 1.0) -> NBLogistic:
+    """Fit NB-weighted logistic regression on binary word 1-to-`ngrams`-grams seen twice or more.
+
+    r = log((p / |p|_1) / (q / |q|_1)), where p and q are the `alpha`-smoothed
+    counts of each n-gram in positive and negative reviews.
+    """
+    vectorizer = CountVectorizer(analyzer=lambda tokens: with_ngrams(tokens, ngrams),
+                                 binary=True, min_df=2)
+    features = vectorizer.fit_transform(list(tokenize(texts)))
+    labels = np.asarray(labels)
+    positive = np.asarray(features[labels == 1].sum(axis=0)).ravel() + alpha
+    negative = np.asarray(features[labels == 0].sum(axis=0)).ravel() + alpha
+    ratios = sparse.diags(np.log((positive / positive.sum()) / (negative / negative.sum())))
+    model = LogisticRegression(C=c, solver="liblinear", dual=True, random_state=seed,
+                               max_iter=1000)
+    model.fit(features @ ratios, labels)
+    return NBLogistic(vectorizer, ratios, model)

@@ -74,6 +74,7 @@ Activation = Literal["tanh", "relu"]
 Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
 Distribute = Literal["none", "mirrored", "multi_worker"]
 MixedPrecision = Literal["none", "mixed_float16", "mixed_bfloat16"]
+Teacher = Literal["tfidf_logreg", "nb_logreg"]
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,13 @@ class TrainParams:
 
     tfidf_max_features: int = 200000
     logreg_c: float = 4.0
-    # RNNs also train on the unlabeled reviews, with a TF-IDF + logistic regression teacher's
-    # probabilities (fitted on the training part with the two settings above) as targets;
-    # tfidf_logreg ignores it (it is the teacher)
+    # RNNs also train on the unlabeled reviews, with a teacher's probabilities as targets;
+    # tfidf_logreg ignores it
     distill_unlabeled: bool = True
+    # the teacher, fitted on the training part with logreg_c: the tfidf_logreg baseline, or
+    # NB-weighted logistic regression on binary word 1-to-teacher_ngrams-grams
+    teacher: Teacher = "nb_logreg"
+    teacher_ngrams: int = 3
 
     def validate(self) -> None:
         _check(len(self.units) >= 1 and all(u >= 1 for u in self.units),
@@ -120,6 +124,7 @@ class TrainParams:
         _check(self.epochs >= 1, "train.epochs", "an integer >= 1")
         _check(self.tfidf_max_features >= 1, "train.tfidf_max_features", "an integer >= 1")
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
+        _check(self.teacher_ngrams >= 1, "train.teacher_ngrams", "an integer >= 1")
         _check(self.patience >= 0, "train.patience", "an integer >= 0")
         # zoo.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
         # inf and gives NaN; bfloat16 has float32's range and is fine

@@ -6,10 +6,11 @@ the result), stops early on validation loss and keeps the best weights. The
 saved model puts the preprocess vectorizer in front of the network, so it
 takes raw review strings.
 
-`train.distill_unlabeled` adds the 50,000 unlabeled reviews: a TF-IDF +
-logistic regression teacher (the `tfidf_logreg` baseline, fitted on the
-training part only) labels them with its probabilities, and the network trains
-on those soft targets beside the real labels. Validation stays labelled data.
+`train.distill_unlabeled` adds the 50,000 unlabeled reviews: an n-gram teacher
+(`train.teacher`: NB-weighted logistic regression on word 1-3-grams, or the
+`tfidf_logreg` baseline), fitted on the training part only, labels them with
+its probabilities, and the network trains on those soft targets beside the real
+labels. Validation stays labelled data, unseen by the teacher.
 
 `train.distribute` builds and fits the model under a tf.distribute strategy
 (all local GPUs, or a cluster described by TF_CONFIG); `train.batch_size` is per
@@ -27,7 +28,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -372,30 +373,41 @@ def teacher_labelled_unlabeled(cfg: P.TrainParams, seed: int, reviews_path: str 
                                prep: dict) -> tuple[dict[str, np.ndarray], dict]:
     """The unlabeled reviews, encoded like the training part, with a teacher's P(positive) as labels.
 
-    The teacher, TF-IDF + logistic regression, is fitted on the training part only,
-    so validation stays unseen. Returns the encoded split and a summary.
+    The teacher (`cfg.teacher`) is fitted on the training part only, so
+    validation stays unseen. Returns the encoded split and a summary.
     """
     from sklearn.metrics import accuracy_score
-
-    from imdb_sentiment import baseline
 
     texts = split_texts(reviews_path, data)
     unlabeled = pd.read_parquet(reviews_path, filters=[("split", "==", "unsup")])["text"].tolist()
     if not unlabeled:
         raise PipelineError("train.distill_unlabeled is true but the table has no unlabeled reviews")
-    print(f"train: fitting the teacher and labelling {len(unlabeled)} unlabeled reviews",
-          file=sys.stderr)
-    vectorizer, logreg = baseline.fit(texts["train"], data["train"]["labels"],
-                                      cfg.tfidf_max_features, cfg.logreg_c, seed)
-    targets = baseline.predict_proba(vectorizer, logreg, unlabeled).astype(np.float32)
-    val_probs = baseline.predict_proba(vectorizer, logreg, texts["val"])
+    print(f"train: fitting the {cfg.teacher} teacher and labelling {len(unlabeled)} "
+          "unlabeled reviews", file=sys.stderr)
+    started = time.perf_counter()
+    teacher = fit_teacher(cfg, seed, texts["train"], data["train"]["labels"])
+    targets = teacher(unlabeled).astype(np.float32)
+    val_probs = teacher(texts["val"])
+    seconds = time.perf_counter() - started
     ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), unlabeled,
                              prep["max_len"], prep.get("keep_tokens", "first"))
     summary = {"unlabeled_reviews": len(unlabeled),
                "teacher_val_accuracy": round(float(accuracy_score(data["val"]["labels"],
                                                                   val_probs >= 0.5)), 6),
-               "teacher_positive_share": round(float((targets >= 0.5).mean()), 4)}
+               "teacher_positive_share": round(float((targets >= 0.5).mean()), 4),
+               "teacher_seconds": round(seconds, 1)}
     return {"ids": ids, "offsets": offsets, "labels": targets}, summary
+
+
+def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndarray
+                ) -> Callable[[list[str]], np.ndarray]:
+    """The n-gram model `cfg.teacher` fitted on (texts, labels), as texts -> P(positive)."""
+    from imdb_sentiment import baseline
+
+    if cfg.teacher == "nb_logreg":
+        return baseline.fit_nb(texts, labels, cfg.teacher_ngrams, cfg.logreg_c, seed).predict_proba
+    vectorizer, logreg = baseline.fit(texts, labels, cfg.tfidf_max_features, cfg.logreg_c, seed)
+    return functools.partial(baseline.predict_proba, vectorizer, logreg)
 
 
 def concat_splits(first: dict[str, np.ndarray], second: dict[str, np.ndarray]
