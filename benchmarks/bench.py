@@ -1,13 +1,15 @@
 """Benchmarks: training speed and accuracy against the tutorial way, settings, stages, inference.
 
-Each comparison runs both sides in this one process on the same data, so the
-ratio holds on a noisy machine. Needs the pipeline's outputs (`dvc repro`):
+Every measurement runs in a fresh process (TensorFlow fixes its thread pools at
+start-up, and a process that trained before carries threads and memory into
+the next run), and the sides of a comparison take turns on the same data, so
+the ratios hold on a noisy machine. Needs the pipeline's outputs (`dvc repro`):
 data/raw/ (the archive), data/interim/reviews.parquet, data/processed/,
 models/model.keras.
 
     python benchmarks/bench.py                      # everything, tables on stdout
     python benchmarks/bench.py --json out.json      # also write the numbers as JSON
-    python benchmarks/bench.py --only training --limit 2000 --epochs 1   # a quick look
+    python benchmarks/bench.py --only training --max-len 500 --limit 4000 --epochs 2 --rounds 1
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ import yaml  # noqa: E402
 from imdb_sentiment import params as P  # noqa: E402
 from imdb_sentiment import preprocess, serve, text  # noqa: E402
 from imdb_sentiment.train import make_dataset, set_determinism  # noqa: E402
-from imdb_sentiment.zoo import build_classifier, load_model, predict_texts  # noqa: E402
+from imdb_sentiment.zoo import (build_classifier, load_model, predict_texts,  # noqa: E402
+                                set_thread_pools)
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB_SIZE = 10_000
 EMBEDDING, UNITS = 64, 64
+TUTORIAL_EPOCHS = 5  # the fixed count of four of the five tutorials (experiments/tutorials.sh)
 SECTIONS = ("training", "settings", "stages", "inference")
 
 
@@ -65,6 +69,11 @@ def lstm_train_flops(tokens: int) -> float:
     return 3 * 2 * 4 * (EMBEDDING + UNITS) * UNITS * tokens
 
 
+def stage_params() -> P.TrainParams:
+    """The train stage's settings, as params.yaml has them."""
+    return P.load("train", ROOT / P.PARAMS_FILE)
+
+
 def encode(split: str, max_len: int, limit: int | None = None) -> dict[str, np.ndarray]:
     """Reviews of one part ("train": the training part, "test": the official test set),
     encoded with the top-10,000 training vocabulary, first `max_len` tokens, shuffled."""
@@ -86,22 +95,49 @@ def rows(data: dict[str, np.ndarray]) -> list[np.ndarray]:
     return np.split(data["ids"], data["offsets"][1:-1])
 
 
+class EpochTimes(keras.callbacks.Callback):
+    """Wall seconds of each epoch, validation included."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.started)
+
+
+def fit_report(reviews: int, epoch_seconds: list[float], history: dict, steps: int,
+               test_accuracy: float) -> dict:
+    """One side's training run: speed over every epoch it ran, validation, test accuracy."""
+    val_loss = history["val_loss"]
+    return {"reviews": reviews, "epochs_run": len(epoch_seconds),
+            "reviews_per_s": reviews * len(epoch_seconds) / sum(epoch_seconds),
+            "epoch_reviews_per_s": [round(reviews / t, 1) for t in epoch_seconds],
+            "val_accuracy": [round(v, 4) for v in history["val_accuracy"]],
+            "best_epoch": int(np.argmin(val_loss)) + 1, "steps": steps,
+            "test_accuracy": round(float(test_accuracy), 4)}
+
+
 def tutorial_way(train: dict, test: dict, max_len: int, epochs: int,
-                 batch_size: int | None = None) -> dict[str, float]:
-    """Padded NumPy arrays into model.fit(validation_split=0.2), the tutorials' default way
-    (batch_size None is fit's default, 32)."""
-    x = keras.utils.pad_sequences(rows(train), maxlen=max_len)  # pre-padding, as tutorials do
+                 batch_size: int | None = None) -> dict:
+    """Pre-padded NumPy arrays into model.fit(validation_split=0.2) for a fixed number of
+    epochs, the tutorials' default way (batch_size None is fit's default, 32); the model
+    of the last epoch is scored."""
+    x = keras.utils.pad_sequences(rows(train), maxlen=max_len)
     y = train["labels"].astype("float32")
     set_determinism(0)
     model = keras.Sequential([keras.Input((max_len,)), keras.layers.Embedding(VOCAB_SIZE, EMBEDDING),
                               keras.layers.LSTM(UNITS), keras.layers.Dense(1, activation="sigmoid")])
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
-    start = time.perf_counter()
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_split=0.2, verbose=0)
-    seconds = time.perf_counter() - start
+    times = EpochTimes()
+    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_split=0.2,
+                        verbose=0, callbacks=[times])
     x_test = keras.utils.pad_sequences(rows(test), maxlen=max_len)
     _, accuracy = model.evaluate(x_test, test["labels"].astype("float32"), batch_size=256, verbose=0)
-    return {"reviews_per_s": len(y) * epochs / seconds, "steps": x.size, "test_accuracy": accuracy}
+    return fit_report(len(y), times.seconds, history.history, x.size, accuracy)
 
 
 def split_80_20(data: dict) -> tuple[dict, dict]:
@@ -114,78 +150,168 @@ def split_80_20(data: dict) -> tuple[dict, dict]:
     return head, tail
 
 
-def fit_pipeline_way(cfg: P.TrainParams, train: dict, epochs: int, vocab_size: int = VOCAB_SIZE,
-                     ) -> tuple[keras.Model, float, int]:
-    """The train stage's input pipeline (length buckets, masking): model, reviews/s, time steps."""
+def fit_pipeline_way(cfg: P.TrainParams, train: dict, epochs: int
+                     ) -> tuple[keras.Model, list[float], dict, int]:
+    """The train stage's input pipeline (length buckets), `cfg`'s batch size and XLA choice,
+    and its early stopping (patience, best weights restored) within `epochs`.
+    Returns the model, epoch seconds, history and time steps."""
     fit_part, val_part = split_80_20(train)
     set_determinism(0)
-    model = build_classifier(cfg, vocab_size)
+    model = build_classifier(cfg, VOCAB_SIZE)
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
+    if cfg.jit_compile:
+        model._jit_compile = True  # as the train stage does (Keras drops it under determinism)
     train_ds = make_dataset(fit_part, cfg.batch_size, shuffle=True, seed=0,
                             bucket_by_length=cfg.bucket_by_length)
     val_ds = make_dataset(val_part, cfg.batch_size, shuffle=False, seed=0,
                           bucket_by_length=cfg.bucket_by_length)
-    start = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0)
-    seconds = time.perf_counter() - start
+    times = EpochTimes()
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
+                                         restore_best_weights=cfg.restore_best_weights)
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
+                        callbacks=[times, stop])
     steps = sum(int(tf.size(x)) for ds in (train_ds, val_ds) for x, _ in ds)
-    return model, len(train["labels"]) * epochs / seconds, steps
+    return model, times.seconds, history.history, steps
 
 
-def pipeline_way(train: dict, test: dict, epochs: int) -> dict[str, float]:
-    """The tutorial's architecture, trained through this project's input pipeline."""
-    cfg = P.TrainParams(model="lstm", bidirectional=False, units=[UNITS], embedding_dim=EMBEDDING,
-                        pooling="last", dropout=0.0, embedding_dropout=0.0,
-                        pretrained_embeddings=False)  # the train stage's default batch size
-    model, rate, steps = fit_pipeline_way(cfg, train, epochs)
+def pipeline_way(train: dict, test: dict, epochs: int) -> dict:
+    """The tutorial's architecture trained the train stage's way (its batch size, thread
+    pools, early stopping), at most `epochs` epochs; the restored best model is scored."""
+    stage = stage_params()
+    cfg = P.from_dict("train", {**P.to_dict(stage), "model": "lstm", "bidirectional": False,
+                                "units": [UNITS], "embedding_dim": EMBEDDING, "pooling": "last",
+                                "dropout": 0.0, "embedding_dropout": 0.0, "dense_units": [],
+                                "pretrained_embeddings": False})
+    model, seconds, history, steps = fit_pipeline_way(cfg, train, epochs)
     test_ds = make_dataset(test, 256, shuffle=False, seed=0, bucket_by_length=True)
     _, accuracy = model.evaluate(test_ds, verbose=0)
-    return {"reviews_per_s": rate, "steps": steps, "test_accuracy": accuracy}
+    return fit_report(len(train["labels"]), seconds, history, steps, accuracy)
 
 
-def training(max_lens: list[int], epochs: int, limit: int | None, peak: float) -> list[dict]:
-    """Tutorial way against pipeline way, per max_len: speed, padding, FLOP/s, test accuracy."""
+# Training sides: (way, batch size, thread pools). "stage" means the train stage's setting.
+SIDES = {
+    "tutorial": ("tutorial", None, "default"),
+    "tutorial_our_batch": ("tutorial", "stage", "default"),
+    "pipeline": ("pipeline", "stage", "stage"),
+}
+
+
+def child(spec: dict) -> dict:
+    """Run one measurement in a fresh process: TensorFlow fixes its thread pools at start,
+    and a process that trained before carries its threads and memory into the next run."""
+    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench child {spec} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_child(spec: dict) -> dict:
+    """The body of a child process (see `child`)."""
+    if spec["section"] == "inference":
+        return score_test_set(Path(spec["model"]), spec["tuned"])
+    stage = stage_params()
+    # thread pools before TensorFlow starts: the train stage's, [inter, intra], or TensorFlow's
+    if spec["threads"] == "stage":
+        set_thread_pools(stage.inter_op_threads, stage.intra_op_threads)
+    elif spec["threads"] != "default":
+        set_thread_pools(*spec["threads"])
+    if spec["section"] == "training":
+        way, batch, _ = SIDES[spec["side"]]
+        train, test = encode("train", spec["max_len"], spec["limit"]), encode("test", spec["max_len"], spec["limit"])
+        if way == "pipeline":
+            report = pipeline_way(train, test, spec["epochs"])
+        else:
+            batch_size = stage.batch_size if batch == "stage" else None
+            report = tutorial_way(train, test, spec["max_len"], spec["epochs"], batch_size)
+        return {**report, "real_tokens": len(train["ids"])}
+    train = encode("train", P.load("preprocess", ROOT / P.PARAMS_FILE).max_len, spec["limit"])
+    cfg = P.from_dict("train", {**P.to_dict(stage), **spec["trial"], "pretrained_embeddings": False})
+    _, seconds, _, _ = fit_pipeline_way(cfg, train, epochs=spec["epochs"])
+    return {"reviews_per_s": len(train["labels"]) * len(seconds) / sum(seconds)}
+
+
+def thread_label(stage: P.TrainParams, threads: str | list[int]) -> str:
+    """Thread pools as (inter-op, intra-op), 0 meaning TensorFlow's choice."""
+    if threads == "stage":
+        threads = [stage.inter_op_threads, stage.intra_op_threads]
+    if threads == "default" or not any(threads):
+        return "TensorFlow's default"
+    return f"({threads[0]}, {threads[1]})"
+
+
+def training(max_lens: list[int], epochs: int, limit: int | None, peak: float,
+             rounds: int) -> list[dict]:
+    """Tutorial way against pipeline way, per max_len: speed, padding, FLOP/s, accuracy.
+
+    Every side runs in a fresh process, and the sides take turns `rounds` times, so a
+    slow spell of the machine hits every side; reviews/s are each side's median.
+    Training is deterministic, so accuracy is the same in every round.
+    """
     results = []
     for max_len in max_lens:
-        train, test = encode("train", max_len, limit), encode("test", max_len, limit)
-        tutorial = tutorial_way(train, test, max_len, epochs)
-        ours = pipeline_way(train, test, epochs)
-        # the same batch size as ours, to show what the batch size alone is worth
-        same_batch = tutorial_way(train, test, max_len, epochs, P.TrainParams().batch_size)
-        real_tokens = len(train["ids"])
-        flops_per_review = lstm_train_flops(real_tokens) / len(train["labels"])
-        row = {"max_len": max_len, "epochs": epochs, "reviews": len(train["labels"]),
-               "pipeline_batch_size": P.TrainParams().batch_size}
-        sides = (("tutorial", tutorial), ("pipeline", ours), ("tutorial_same_batch", same_batch))
-        for name, side in sides:
-            row[f"{name}_reviews_per_s"] = round(side["reviews_per_s"], 1)
-            row[f"{name}_padding_share"] = round(1 - real_tokens / side["steps"], 3)
-            row[f"{name}_useful_flops_pct_of_peak"] = round(
-                100 * flops_per_review * side["reviews_per_s"] / peak, 2)
-            row[f"{name}_test_accuracy"] = round(float(side["test_accuracy"]), 4)
-        row["speedup"] = round(ours["reviews_per_s"] / tutorial["reviews_per_s"], 2)
-        row["speedup_same_batch"] = round(ours["reviews_per_s"] / same_batch["reviews_per_s"], 2)
-        print(json.dumps(row), file=sys.stderr, flush=True)
+        runs: dict[str, list[dict]] = {side: [] for side in SIDES}
+        for _ in range(rounds):
+            for side in SIDES:
+                runs[side].append(child({"section": "training", "side": side, "max_len": max_len,
+                                         "epochs": epochs, "limit": limit,
+                                         "threads": SIDES[side][2]}))
+                print(json.dumps({"max_len": max_len, "side": side, **runs[side][-1]}),
+                      file=sys.stderr, flush=True)
+        stage = stage_params()
+        real_tokens = runs["pipeline"][0]["real_tokens"]
+        row = {"max_len": max_len, "max_epochs": epochs, "rounds": rounds,
+               "reviews": runs["pipeline"][0]["reviews"], "stage_batch_size": stage.batch_size,
+               "stage_threads": thread_label(stage, "stage")}
+        flops_per_review = lstm_train_flops(real_tokens) / row["reviews"]
+        rate = {}
+        for side, side_runs in runs.items():
+            first = side_runs[0]
+            rate[side] = statistics.median(r["reviews_per_s"] for r in side_runs)
+            row[side] = {
+                "reviews_per_s": round(rate[side], 1),
+                "reviews_per_s_runs": [round(r["reviews_per_s"], 1) for r in side_runs],
+                "epoch_reviews_per_s_runs": [r["epoch_reviews_per_s"] for r in side_runs],
+                "padding_share": round(1 - real_tokens / first["steps"], 3),
+                "useful_flops_pct_of_peak": round(100 * flops_per_review * rate[side] / peak, 2),
+                "epochs_run": first["epochs_run"], "best_epoch": first["best_epoch"],
+                "val_accuracy": first["val_accuracy"],
+                "test_accuracy_runs": [r["test_accuracy"] for r in side_runs],
+                "test_accuracy": first["test_accuracy"],
+            }
+        row["speedup"] = round(rate["pipeline"] / rate["tutorial"], 2)
+        row["speedup_runs"] = [round(ours["reviews_per_s"] / theirs["reviews_per_s"], 2)
+                               for ours, theirs in zip(runs["pipeline"], runs["tutorial"])]
+        row["speedup_over_tutorial_our_batch"] = round(rate["pipeline"] / rate["tutorial_our_batch"], 2)
         results.append(row)
     return results
 
 
-def settings(limit: int, batch_sizes: list[int]) -> list[dict]:
-    """The default model's training speed under each batch size and with XLA (one epoch each)."""
-    base = P.load("train", ROOT / P.PARAMS_FILE)
-    max_len = P.load("preprocess", ROOT / P.PARAMS_FILE).max_len
-    train = encode("train", max_len, limit)
-    trials = [{"batch_size": b, "jit_compile": False} for b in batch_sizes]
-    trials.append({"batch_size": base.batch_size, "jit_compile": True})
-    results = []
-    for trial in trials:
-        cfg = P.from_dict("train", {**P.to_dict(base), **trial, "epochs": 1,
-                                    "pretrained_embeddings": False})
-        _, rate, _ = fit_pipeline_way(cfg, train, epochs=1)
-        row = {**trial, "reviews": len(train["labels"]), "reviews_per_s": round(rate, 1)}
-        print(json.dumps(row), file=sys.stderr, flush=True)
-        results.append(row)
-    return results
+# A thread-pool setting tried against TensorFlow's default: one thread per op, two ops at once.
+TUNED_THREADS = [2, 1]
+
+
+def settings(limit: int, batch_sizes: list[int], epochs: int, rounds: int) -> list[dict]:
+    """The default model's training speed under each batch size, thread pools and XLA,
+    each in a fresh process, taking turns `rounds` times (reviews/s: median)."""
+    stage = stage_params()
+    trials = [({"batch_size": b}, "stage") for b in batch_sizes]
+    for threads in ("default", TUNED_THREADS):  # each unless it is the stage's own setting
+        if thread_label(stage, threads) != thread_label(stage, "stage"):
+            trials.append(({"batch_size": stage.batch_size}, threads))
+    trials.append(({"batch_size": stage.batch_size, "jit_compile": True}, "stage"))
+    rates: list[list[float]] = [[] for _ in trials]
+    for _ in range(rounds):
+        for index, (trial, threads) in enumerate(trials):
+            spec = {"section": "settings", "trial": trial, "threads": threads, "limit": limit,
+                    "epochs": epochs}
+            rates[index].append(child(spec)["reviews_per_s"])
+            print(json.dumps({**spec, "reviews_per_s": rates[index][-1]}), file=sys.stderr, flush=True)
+    return [{"batch_size": trial["batch_size"], "jit_compile": trial.get("jit_compile", False),
+             "threads": thread_label(stage, threads),
+             "reviews": limit, "epochs": epochs,
+             "reviews_per_s": round(statistics.median(r), 1), "reviews_per_s_runs": [round(x, 1) for x in r]}
+            for (trial, threads), r in zip(trials, rates)]
 
 
 def stage_commands(root: Path, params: dict) -> dict[str, str]:
@@ -294,18 +420,13 @@ def score_test_set(model_path: Path, tuned: bool, n_single: int = 200) -> dict[s
 
 
 def inference(model_path: Path, rounds: int = 2) -> dict:
-    """The CLI's scoring against one batch at a time on default thread pools, alternated.
-
-    Each run is a fresh process, because TensorFlow fixes its thread pools when it
-    starts; alternating lets a slow spell of the machine hit both ways.
-    """
+    """The CLI's scoring against one batch at a time on default thread pools, alternated,
+    each run in a fresh process."""
     runs: dict[str, list[dict]] = {"tuned": [], "default": []}
     for _ in range(rounds):
         for mode in runs:
-            child = subprocess.run([sys.executable, __file__, "--score-child", mode,
-                                    "--model", str(model_path)],
-                                   capture_output=True, text=True, check=True)
-            runs[mode].append(json.loads(child.stdout.strip().splitlines()[-1]))
+            runs[mode].append(child({"section": "inference", "model": str(model_path),
+                                     "tuned": mode == "tuned"}))
     best = max(runs["tuned"], key=lambda r: r["batch_reviews_per_s"])
     return {**best, "rounds": rounds,
             "batch_reviews_per_s_runs": [r["batch_reviews_per_s"] for r in runs["tuned"]],
@@ -318,23 +439,26 @@ def print_tables(results: dict) -> None:
     print(f"\nmachine: {results['cpus']} CPUs, {results['gpus']} GPUs, "
           f"matmul peak {results['matmul_peak_gflops']} GFLOP/s, {results['date']}")
     if results.get("training"):
-        print("\n| max_len | reviews/s tutorial / pipeline | speedup | tutorial at our batch size: "
-              "reviews/s, speedup, test accuracy | padding tutorial / pipeline "
-              "| useful FLOP/s % of peak | test accuracy tutorial / pipeline |")
-        print("|---|---|---|---|---|---|---|")
+        print("\n| max_len | side | reviews/s (median; each round) | epochs run (best) "
+              "| validation accuracy per epoch | test accuracy | padding | useful FLOP/s % of peak |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in results["training"]:
-            print(f"| {r['max_len']} | {r['tutorial_reviews_per_s']} / {r['pipeline_reviews_per_s']} "
-                  f"| {r['speedup']}x | {r['tutorial_same_batch_reviews_per_s']}, "
-                  f"{r['speedup_same_batch']}x, {r['tutorial_same_batch_test_accuracy']} "
-                  f"| {r['tutorial_padding_share']:.1%} / "
-                  f"{r['pipeline_padding_share']:.1%} | {r['tutorial_useful_flops_pct_of_peak']} / "
-                  f"{r['pipeline_useful_flops_pct_of_peak']} | {r['tutorial_test_accuracy']} / "
-                  f"{r['pipeline_test_accuracy']} |")
-    if results.get("settings"):
-        print("\n| batch_size | jit_compile | reviews/s (default model, 1 epoch) |")
+            for side in SIDES:
+                x = r[side]
+                print(f"| {r['max_len']} | {side} | {x['reviews_per_s']} ({', '.join(map(str, x['reviews_per_s_runs']))}) "
+                      f"| {x['epochs_run']} ({x['best_epoch']}) | {', '.join(map(str, x['val_accuracy']))} "
+                      f"| {x['test_accuracy']} | {x['padding_share']:.1%} | {x['useful_flops_pct_of_peak']} |")
+        print("\n| max_len | speedup over the tutorial (median; each round) | over the tutorial at our batch size |")
         print("|---|---|---|")
+        for r in results["training"]:
+            print(f"| {r['max_len']} | {r['speedup']}x ({', '.join(f'{x}x' for x in r['speedup_runs'])}) "
+                  f"| {r['speedup_over_tutorial_our_batch']}x |")
+    if results.get("settings"):
+        print("\n| batch_size | jit_compile | thread pools (inter, intra) | reviews/s (default model; each round) |")
+        print("|---|---|---|---|")
         for r in results["settings"]:
-            print(f"| {r['batch_size']} | {r['jit_compile']} | {r['reviews_per_s']} |")
+            print(f"| {r['batch_size']} | {r['jit_compile']} | {r['threads']} "
+                  f"| {r['reviews_per_s']} ({', '.join(map(str, r['reviews_per_s_runs']))}) |")
     if results.get("stages"):
         print("\n| stage | wall s | peak MiB |")
         print("|---|---|---|")
@@ -357,16 +481,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--model", default=str(ROOT / "models/model.keras"))
     parser.add_argument("--max-len", type=int, nargs="+", default=[200, 500])
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs per side")
+    parser.add_argument("--epochs", type=int, default=TUTORIAL_EPOCHS,
+                        help="training: the tutorial's fixed epochs, and the most the pipeline runs")
     parser.add_argument("--limit", type=int, default=None, help="use only N reviews per part")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="turns each side takes (training, settings, inference)")
     parser.add_argument("--settings-reviews", type=int, default=5000)
+    parser.add_argument("--settings-epochs", type=int, default=2)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128, 256])
     parser.add_argument("--stage-sample", type=int, default=None,
                         help="stages on N reviews per class and split instead of the full data")
-    parser.add_argument("--score-child", choices=("tuned", "default"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.score_child:  # a fresh process for one inference run (see `inference`)
-        print(json.dumps(score_test_set(Path(args.model), args.score_child == "tuned")))
+    if args.child:  # a fresh process for one measurement (see `child`)
+        print(json.dumps(run_child(json.loads(args.child))))
         return
 
     results: dict = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
@@ -374,14 +502,15 @@ def main(argv: list[str] | None = None) -> None:
     peak = matmul_peak_flops()
     results["matmul_peak_gflops"] = round(peak / 1e9, 1)
     if "training" in args.only:
-        results["training"] = training(args.max_len, args.epochs, args.limit, peak)
+        results["training"] = training(args.max_len, args.epochs, args.limit, peak, args.rounds)
     if "settings" in args.only:
-        results["settings"] = settings(args.settings_reviews, args.batch_sizes)
+        results["settings"] = settings(args.settings_reviews, args.batch_sizes,
+                                       args.settings_epochs, args.rounds)
     if "stages" in args.only:
         results["stages"] = stages(sample_per_class=args.stage_sample)
     if "inference" in args.only:
         if Path(args.model).is_file():
-            results["inference"] = inference(Path(args.model))
+            results["inference"] = inference(Path(args.model), args.rounds)
         else:
             print(f"bench: no model at {args.model}: inference skipped (run `dvc repro`)",
                   file=sys.stderr)

@@ -100,8 +100,11 @@ def repro_and_commit(repo: Path, message: str) -> None:
 
 def test_dvc_repro_end_to_end_and_noop_second_run(tmp_path):
     archive = build_archive(tmp_path / "archive.tar.gz")
-    repo = make_repo(tmp_path / "repo", archive)
-    dvc("repro", cwd=repo)
+    threads = {"train": {**TINY_PARAMS["train"], "inter_op_threads": 3, "intra_op_threads": 1}}
+    repo = make_repo(tmp_path / "repo", archive, threads)
+    first = dvc("repro", cwd=repo)
+    # the train stage sizes TensorFlow's pools from its params, before TensorFlow starts
+    assert "train: TensorFlow thread pools: 3 inter-op, 1 intra-op" in first.stdout + first.stderr
     results = json.loads((repo / "metrics" / "eval.json").read_text())
     assert set(results) == EVAL_KEYS and results["n"] == 80
     assert (repo / "models" / "model.keras").is_file()
@@ -264,3 +267,25 @@ def test_training_accuracy_counts_soft_targets_by_their_side_of_one_half():
     metric = TargetAccuracy()
     metric.update_state(np.array([[0.9], [0.2], [0.7]]), np.array([[0.6], [0.4], [0.3]]))
     assert float(metric.result()) == pytest.approx(2 / 3)
+
+
+def test_jit_compile_means_xla_although_op_determinism_is_on():
+    """Keras silently drops jit_compile while TensorFlow op determinism is on, which the
+    train stage always turns on; train.jit_compile must still give an XLA-compiled step."""
+    import keras
+
+    from imdb_sentiment import params as P
+    from imdb_sentiment import train
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 12, 32)
+    split = {"ids": rng.integers(2, 50, lengths.sum()).astype(np.int32),
+             "offsets": np.concatenate([[0], np.cumsum(lengths)]), "labels": rng.integers(0, 2, 32)}
+    cfg = P.TrainParams(units=[4], embedding_dim=4, pretrained_embeddings=False, epochs=1,
+                        batch_size=16, distill_unlabeled=False, jit_compile=True)
+    model, summary = train.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
+    assert model.jit_compile and np.isfinite(summary["best_val_loss"])
+
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    plain.compile("adam", "mse", jit_compile=True)
+    assert not plain.jit_compile  # Keras' own choice under op determinism, which train overrides

@@ -93,12 +93,15 @@ class TrainParams:
     dense_units: list[int] = field(default_factory=list)
     optimizer: Optimizer = "adam"
     learning_rate: float = 0.001
-    batch_size: int = 64
+    batch_size: int = 128
     epochs: int = 8
     patience: int = 2
     restore_best_weights: bool = True
     bucket_by_length: bool = True
     jit_compile: bool = False
+    # TensorFlow's thread pools while training (0 = TensorFlow's choice)
+    inter_op_threads: int = 0
+    intra_op_threads: int = 0
     distribute: Distribute = "none"
     mixed_precision: MixedPrecision = "none"
 
@@ -126,6 +129,10 @@ class TrainParams:
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(self.teacher_ngrams >= 1, "train.teacher_ngrams", "an integer >= 1")
         _check(self.patience >= 0, "train.patience", "an integer >= 0")
+        _check(self.inter_op_threads >= 0, "train.inter_op_threads",
+               "an integer >= 0 (0 = TensorFlow's choice)")
+        _check(self.intra_op_threads >= 0, "train.intra_op_threads",
+               "an integer >= 0 (0 = TensorFlow's choice)")
         # zoo.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
         # inf and gives NaN; bfloat16 has float32's range and is fine
         _check(not (self.mixed_precision == "mixed_float16" and self.pooling == "max"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from imdb_sentiment.zoo import predict_texts
+from imdb_sentiment.zoo import predict_texts, set_thread_pools
 
 DEFAULT_MODEL = "models/model.keras"
 DEFAULT_THRESHOLD = 0.5
@@ -63,18 +63,10 @@ def tune_threads() -> bool:
 
     A batch's recurrent loop is a chain of small steps, each too small to split
     across cores (1 intra-op thread), so the cores are kept busy by running
-    several batches side by side (more inter-op threads). TensorFlow accepts
-    this only before it runs its first op in the process: call it first thing.
-    Returns False, changing nothing, when it is too late.
+    several batches side by side (more inter-op threads). Call it first thing:
+    returns False, changing nothing, once TensorFlow has started.
     """
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_inter_op_parallelism_threads(INTER_OP_THREADS)
-        tf.config.threading.set_intra_op_parallelism_threads(INTRA_OP_THREADS)
-    except RuntimeError:  # the runtime is already running with its pools
-        return False
-    return True
+    return set_thread_pools(INTER_OP_THREADS, INTRA_OP_THREADS)
 
 
 def label_of(probability: float, threshold: float = DEFAULT_THRESHOLD) -> str:

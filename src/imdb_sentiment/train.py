@@ -12,6 +12,9 @@ takes raw review strings.
 its probabilities, and the network trains on those soft targets beside the real
 labels. Validation stays labelled data, unseen by the teacher.
 
+`train.inter_op_threads` and `train.intra_op_threads` size TensorFlow's thread
+pools before it starts (0 leaves TensorFlow's choice).
+
 `train.distribute` builds and fits the model under a tf.distribute strategy
 (all local GPUs, or a cluster described by TF_CONFIG); `train.batch_size` is per
 replica. `train.mixed_precision` sets Keras' dtype policy while the model is
@@ -42,7 +45,8 @@ from imdb_sentiment import preprocess
 from imdb_sentiment.artifacts import atomic_path, read_json, write_json
 from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.text import encode, make_vectorizer
-from imdb_sentiment.zoo import TargetAccuracy, build_classifier, build_end_to_end
+from imdb_sentiment.zoo import (TargetAccuracy, build_classifier, build_end_to_end,
+                                set_thread_pools)
 
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -69,6 +73,14 @@ def mirrored_devices() -> list[str] | None:
     if tf.config.list_physical_devices("GPU"):
         return None
     return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def thread_pools() -> str:
+    """TensorFlow's thread-pool sizes as configured, for the log."""
+    sizes = (tf.config.threading.get_inter_op_parallelism_threads(),
+             tf.config.threading.get_intra_op_parallelism_threads())
+    return ", ".join(f"{n or 'TensorFlow-chosen'} {kind}"
+                     for n, kind in zip(sizes, ("inter-op", "intra-op")))
 
 
 @functools.cache
@@ -232,6 +244,11 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
             metrics=[TargetAccuracy(name="accuracy")],
             jit_compile=cfg.jit_compile,
         )
+        if cfg.jit_compile and not model.jit_compile:
+            # Keras silently drops XLA whenever TensorFlow op determinism is on (always,
+            # here); TensorFlow itself asks XLA for deterministic ops then
+            # (xla_gpu_deterministic_ops), so keep XLA, as asked for.
+            model._jit_compile = True
     replicas = int(strategy.num_replicas_in_sync)
     # model.fit splits each batch across the replicas, so batch the global size
     global_batch = cfg.batch_size * replicas
@@ -283,6 +300,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     cfg: P.TrainParams = P.load("train", args.params)
+    if not set_thread_pools(cfg.inter_op_threads, cfg.intra_op_threads):
+        print("train: warning: TensorFlow was already running, so train.inter_op_threads and "
+              "train.intra_op_threads were not applied", file=sys.stderr)
+    print(f"train: TensorFlow thread pools: {thread_pools()}", file=sys.stderr)
     seed = P.load_seed(args.params)
     data = {name: preprocess.load_split(args.data, name) for name in ("train", "val")}
     vocabulary = preprocess.load_vocabulary(args.data)

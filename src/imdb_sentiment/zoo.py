@@ -158,6 +158,22 @@ class TargetAccuracy(keras.metrics.BinaryAccuracy):
         return super().update_state(ops.round(y_true), y_pred, sample_weight)
 
 
+def set_thread_pools(inter_op: int, intra_op: int) -> bool:
+    """Size TensorFlow's thread pools (0 leaves a pool at TensorFlow's choice).
+
+    TensorFlow accepts this only before it runs its first op in the process:
+    call it first thing. Returns False, changing nothing, when it is too late.
+    """
+    try:
+        if inter_op:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+        if intra_op:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    except RuntimeError:  # the runtime is already running with its pools
+        return False
+    return True
+
+
 def _recurrent(cfg: TrainParams, units: int, name: str) -> layers.Layer:
     return RECURRENT[cfg.model](units, activation=cfg.activation, return_sequences=True, name=name)
 
@@ -266,7 +282,7 @@ def traced(model: keras.Model) -> TracedModel:
 
 
 def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 256,
-                  progress=None, workers: int = 2) -> np.ndarray:
+                  progress=None, workers: int = 1) -> np.ndarray:
     """P(positive) for each text, in input order.
 
     Texts are batched by length so each batch pads only to its own longest
