@@ -47,3 +47,7 @@ bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdou
 
 clean-venv: ## Delete the virtual environment
 	rm -rf $(VENV)
+
+.PHONY: docs
+docs: ## Rewrite the generated blocks of README.md and docs/ from the committed results
+	python3 tools/docs.py

@@ -1,0 +1,452 @@
+"""Rewrite the generated blocks of README.md and docs/*.md from the committed result files.
+
+A generated block is the text between two marker lines:
+
+    <!-- generated:NAME -->
+    ...rewritten by this script...
+    <!-- /generated:NAME -->
+
+NAME picks a generator below. Every number in a block comes from the files the
+pipeline and the benchmark commit (metrics/, models/model.params.json,
+benchmarks/results.json, metrics/seeds.json); a file that is absent gives a
+one-line note instead of a table.
+
+    python tools/docs.py            # rewrite stale blocks in place
+    python tools/docs.py --check    # exit 1 and list the stale blocks; writes nothing
+
+Standard library only, so it runs without the project's environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EVAL = "metrics/eval.json"
+TRAIN = "metrics/train/metrics.json"
+MODEL_CARD = "models/model.params.json"
+DATA = "metrics/data.json"
+PREPROCESS = "metrics/preprocess.json"
+SEEDS = "metrics/seeds.json"
+BENCH = "benchmarks/results.json"
+
+BLOCK = re.compile(
+    r"(?P<open><!-- generated:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)"
+    r"(?P<close><!-- /generated:(?P=name) -->)",
+    re.S,
+)
+OPENER = re.compile(r"<!-- generated:([a-z0-9-]+) -->")
+
+
+class DocsError(Exception):
+    """A marker problem or an unknown block name: the files need fixing by hand."""
+
+
+class Sources:
+    """The result files under one repository root, read on first use; absent files are None."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._cache: dict[str, Any] = {}
+
+    def get(self, rel: str) -> Any:
+        if rel not in self._cache:
+            path = self.root / rel
+            self._cache[rel] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        return self._cache[rel]
+
+
+# Formatting ----------------------------------------------------------------------------------
+
+def num(value: Any, digits: int = 4, strip: bool = True) -> str:
+    """A number for a table: integers with thousands separators, floats rounded
+    (trailing zeros dropped unless `strip` is False)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if strip and value.is_integer() and abs(value) >= 100:
+            return f"{int(value):,}"
+        text = f"{value:,.{digits}f}"
+        if strip and "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text if text not in ("", "-0") else "0"
+    return str(value)
+
+
+def prose(text: str) -> str:
+    """A paragraph wrapped to short lines."""
+    return textwrap.fill(text, 96, break_long_words=False, break_on_hyphens=False)
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(num(c) if not isinstance(c, str) else c for c in row) + " |"
+              for row in rows]
+    return "\n".join(lines)
+
+
+def missing(rel: str, what: str = "") -> str:
+    return f"_`{rel}` is not in this checkout{': ' + what if what else ''}._"
+
+
+def speed(value: float) -> str:
+    """A reviews/s figure, one decimal as measured."""
+    return num(value, 1, strip=False)
+
+
+def runs(values: list[Any]) -> str:
+    return ", ".join(speed(v) for v in values)
+
+
+# README --------------------------------------------------------------------------------------
+
+def model_summary(src: Sources) -> str:
+    """One sentence on the model the committed metrics describe, from the model card."""
+    card = src.get(MODEL_CARD)
+    if card is None or "train" not in card:
+        return missing(MODEL_CARD, "no description of the trained model")
+    t, p = card["train"], card.get("preprocess", {})
+    if t["model"] == "tfidf_logreg":
+        return ("The committed model is the TF-IDF word n-gram + logistic regression baseline "
+                f"(`train.model: tfidf_logreg`, C {num(t['logreg_c'])}).")
+    layers = "+".join(str(u) for u in t["units"])
+    parts = [f"{'bidirectional ' if t['bidirectional'] else ''}{t['model'].upper()}({layers})"
+             f" over {t['embedding_dim']}-d embeddings"
+             + (" started from PPMI-SVD word vectors" if t.get("pretrained_embeddings") else "")]
+    parts.append(f"{t['pooling']} pooling over time, dropout {num(t['dropout'])}, "
+                 f"{t['optimizer']} at {num(t['learning_rate'])}, batch {t['batch_size']}")
+    if p:
+        parts.append(f"the {p['keep_tokens']} {p['max_len']} tokens of each review, "
+                     f"a {p['vocab_size']:,}-word vocabulary")
+    fit = card.get("fit", {})
+    if t.get("distill_unlabeled"):
+        extra = f" {fit['unlabeled_reviews']:,}" if "unlabeled_reviews" in fit else ""
+        grams = f"1-{t['teacher_ngrams']}" if t["teacher"] == "nb_logreg" else "1-2"
+        parts.append(f"also trained on the{extra} unlabeled reviews labelled by the "
+                     f"`{t['teacher']}` teacher (word {grams}-grams)")
+    return prose("Model (`" + MODEL_CARD + "`): " + "; ".join(parts) + ".")
+
+
+def readme_results(src: Sources) -> str:
+    """The current headline numbers."""
+    ev, tr, card = src.get(EVAL), src.get(TRAIN), src.get(MODEL_CARD)
+    fit = (card or {}).get("fit", {})
+    rows: list[list[Any]] = []
+    if ev is not None:
+        rows += [[f"test accuracy ({ev['n']:,} official test reviews)", ev["accuracy"]],
+                 ["test ROC AUC", ev["roc_auc"]],
+                 ["test F1 / precision / recall",
+                  f"{num(ev['f1'])} / {num(ev['precision'])} / {num(ev['recall'])}"]]
+    if tr is not None:
+        n = f" ({fit['val_reviews']:,} reviews)" if "val_reviews" in fit else ""
+        rows += [[f"best validation accuracy{n}", tr["best_val_accuracy"]],
+                 ["best validation loss", tr["best_val_loss"]]]
+    if "teacher_val_accuracy" in fit:
+        rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
+    if "train_seconds" in fit:
+        teacher = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
+        rows.append(["training time", f"{num(fit['train_seconds'])} s fit{teacher}, "
+                                      f"{fit['epochs_run']} epochs (best: {fit['best_epoch']})"])
+    bench = src.get(BENCH)
+    if bench and bench.get("inference"):
+        inf = bench["inference"]
+        rows.append([f"scoring speed, CLI way ({bench['cpus']} CPUs, {bench['gpus']} GPUs)",
+                     f"{num(inf['batch_reviews_per_s'], 0)} reviews/s"])
+    if not rows:
+        return missing(EVAL)
+    return table(["measure", "value"], rows)
+
+
+def seeds_summary(src: Sources) -> str:
+    """Spread over training seeds, from metrics/seeds.json, or a one-line note."""
+    seeds = src.get(SEEDS)
+    if not seeds or not seeds.get("runs"):
+        return f"Spread over seeds: not measured yet (`{SEEDS}` does not exist)."
+    n = len(seeds["runs"])
+    listed = ", ".join(str(r["seed"]) for r in seeds["runs"])
+    val, test = seeds["best_val_accuracy"], seeds["test_accuracy"]
+    return (prose(f"Spread over {n} training seeds ({listed}), from `{SEEDS}`:") + "\n\n"
+            + table(["metric", "mean", "std"],
+                    [["best validation accuracy", val["mean"], val["std"]],
+                     ["test accuracy", test["mean"], test["std"]]]))
+
+
+def val_noise(src: Sources) -> str:
+    """One standard error of the validation accuracy, the noise floor for choosing on it."""
+    tr, card = src.get(TRAIN), src.get(MODEL_CARD)
+    n = (card or {}).get("fit", {}).get("val_reviews")
+    if tr is None or not n:
+        return missing(TRAIN, "no validation size to compute the noise floor from")
+    p = tr["best_val_accuracy"]
+    se = math.sqrt(p * (1 - p) / n)
+    return prose(f"With {n:,} validation reviews at accuracy {num(p)}, one standard error is "
+                 f"{se * 100:.2f} points: differences smaller than that are noise.")
+
+
+# docs/results.md -----------------------------------------------------------------------------
+
+def results_test(src: Sources) -> str:
+    ev = src.get(EVAL)
+    if ev is None:
+        return missing(EVAL)
+    return table(["metric", "value"], [[k, v] for k, v in ev.items()])
+
+
+def results_train(src: Sources) -> str:
+    tr, card = src.get(TRAIN), src.get(MODEL_CARD)
+    out = []
+    if tr is None:
+        out.append(missing(TRAIN))
+    else:
+        rows = [["best validation accuracy", tr["best_val_accuracy"]],
+                ["best validation loss", tr["best_val_loss"]]]
+        for part in ("train", "eval"):
+            if part in tr:
+                name = "training" if part == "train" else "validation"
+                rows += [[f"last epoch: {name} accuracy", tr[part]["accuracy"]],
+                         [f"last epoch: {name} loss", tr[part]["loss"]]]
+        rows += [["last epoch: seconds", tr.get("epoch_seconds")],
+                 ["DVCLive step of the last epoch (0-based)", tr.get("step")]]
+        out.append(f"`{TRAIN}` (DVCLive):\n\n" + table(["metric", "value"], rows))
+    fit = (card or {}).get("fit")
+    if fit is None:
+        out.append(missing(MODEL_CARD, "no `fit` record"))
+    else:
+        out.append(f"`{MODEL_CARD}`, key `fit`:\n\n"
+                   + table(["key", "value"], [[k, v] for k, v in sorted(fit.items())]))
+    return "\n\n".join(out)
+
+
+def results_data(src: Sources) -> str:
+    d = src.get(DATA)
+    if d is None:
+        return missing(DATA)
+    rows = [[f"reviews: {k}", v] for k, v in d["counts"].items()]
+    rows += [[f"duplicate texts: {k.replace('_', ' ')}", v] for k, v in d["duplicates"].items()]
+    rows += [["reviews containing `<br />`", pct(d["br_share"])]]
+    rows += [[f"movies: {k}", v] for k, v in d["movies"].items()]
+    rows += [["movies in both train and test", d["movies_shared_train_test"]]]
+    rows += [[f"words per review: {k}", v] for k, v in d["words"].items()]
+    rows += [["archive sha256", f"`{d['archive_sha256'][:16]}...`"],
+             ["labeled-content fingerprint", f"`{d['labeled_fingerprint'][:16]}...`"]]
+    return table(["measure", "value"], rows)
+
+
+def results_preprocess(src: Sources) -> str:
+    d = src.get(PREPROCESS)
+    if d is None:
+        return missing(PREPROCESS)
+    splits = [s for s in ("train", "val", "test") if s in d]
+    keys = ["reviews", "movies", "positive_share", "oov_rate", "tokens_median", "truncated_share"]
+    rows = [[s] + [pct(d[s][k]) if k in ("positive_share", "oov_rate", "truncated_share")
+                   else d[s][k] for k in keys] for s in splits]
+    text = table(["split", "reviews", "movies", "positive", "out-of-vocabulary tokens",
+                  "median tokens", "truncated by max_len"], rows)
+    return text + "\n\n" + prose(f"Vocabulary: {d['vocabulary_size']:,} entries (padding and OOV "
+                                  f"included); word vectors learned from {d['pretrain_reviews']:,} "
+                                  "reviews.")
+
+
+def seeds_runs(src: Sources) -> str:
+    seeds = src.get(SEEDS)
+    if not seeds or not seeds.get("runs"):
+        return seeds_summary(src)
+    rows = [[r["seed"], r["best_val_accuracy"], r["test_accuracy"]] for r in seeds["runs"]]
+    return (seeds_summary(src) + "\n\nEach run:\n\n"
+            + table(["seed", "best validation accuracy", "test accuracy"], rows))
+
+
+# docs/benchmarks.md --------------------------------------------------------------------------
+
+def bench_or_note(section: str) -> Callable[[Callable[[dict], str]], Callable[[Sources], str]]:
+    def wrap(fn: Callable[[dict], str]) -> Callable[[Sources], str]:
+        def gen(src: Sources) -> str:
+            bench = src.get(BENCH)
+            if not bench or (section and not bench.get(section)):
+                return missing(BENCH, f"no `{section}` section" if section else "")
+            return fn(bench)
+        return gen
+    return wrap
+
+
+@bench_or_note("")
+def bench_machine(b: dict) -> str:
+    lines = [f"Machine: {b['cpus']} CPU cores ({b['machine']}), {b['gpus']} GPUs."]
+    for name, run in b.get("runs", {}).items():
+        lines.append(f"- {name.replace('_', ', ')}: measured on {run['date']}, "
+                     f"float32 matmul peak {num(run['matmul_peak_gflops'])} GFLOP/s")
+    if not b.get("runs"):
+        lines.append(f"- measured on {b['date']}, float32 matmul peak "
+                     f"{num(b['matmul_peak_gflops'])} GFLOP/s")
+    return "\n".join(lines)
+
+
+@bench_or_note("training")
+def bench_training(b: dict) -> str:
+    first = b["training"][0]
+    head = prose(f"{first['reviews']:,} training-part reviews, at most {first['max_epochs']} "
+                 f"epochs, {first['rounds']} rounds per side; the train stage's batch size is "
+                 f"{first['stage_batch_size']}, its thread pools {first['stage_threads']}.") + "\n\n"
+    rows = []
+    for r in b["training"]:
+        for side in ("tutorial", "tutorial_our_batch", "pipeline"):
+            x = r[side]
+            rows.append([r["max_len"], side,
+                         f"{speed(x['reviews_per_s'])} ({runs(x['reviews_per_s_runs'])})",
+                         f"{x['epochs_run']} ({x['best_epoch']})",
+                         ", ".join(num(v) for v in x["val_accuracy"]),
+                         x["test_accuracy"], pct(x["padding_share"]),
+                         num(x["useful_flops_pct_of_peak"], 1)])
+    return head + table(["max_len", "side", "reviews/s (rounds)", "epochs (best)",
+                         "val accuracy per epoch", "test acc", "padding", "FLOP/s % peak"], rows)
+
+
+@bench_or_note("training")
+def bench_speedup(b: dict) -> str:
+    rows = [[r["max_len"],
+             f"{num(r['speedup'], 2)}x ({', '.join(num(s, 2) + 'x' for s in r['speedup_runs'])})",
+             f"{num(r['speedup_over_tutorial_our_batch'], 2)}x",
+             f"{num(r['pipeline']['test_accuracy'])} vs {num(r['tutorial']['test_accuracy'])}"]
+            for r in b["training"]]
+    return table(["max_len", "pipeline over tutorial (rounds)", "over tutorial at the stage's batch",
+                  "test acc: pipeline vs tutorial"], rows)
+
+
+@bench_or_note("settings")
+def bench_settings(b: dict) -> str:
+    first = b["settings"][0]
+    head = prose(f"The default model on {first['reviews']:,} reviews for {first['epochs']} epochs "
+                 "under each setting.") + "\n\n"
+    rows = [[r["batch_size"], str(r["jit_compile"]).lower(), r["threads"],
+             f"{speed(r['reviews_per_s'])} ({runs(r['reviews_per_s_runs'])})"] for r in b["settings"]]
+    return head + table(["batch size", "XLA (jit_compile)", "thread pools (inter, intra)",
+                         "reviews/s (rounds)"], rows)
+
+
+@bench_or_note("stages")
+def bench_stages(b: dict) -> str:
+    rows = [[f"{r['stage']} ({r['epochs']} epoch{'s' if r['epochs'] != 1 else ''})" if "epochs" in r
+             else r["stage"], num(r["seconds"], 1), num(r["peak_mib"], 0)] for r in b["stages"]]
+    return table(["stage", "wall time, s", "peak memory, MiB"], rows)
+
+
+@bench_or_note("inference")
+def bench_inference(b: dict) -> str:
+    i = b["inference"]
+    rows = [[f"{i['reviews']:,} test reviews, CLI's way ({i['workers']} batches at once)",
+             f"{speed(i['batch_reviews_per_s'])} reviews/s "
+             f"(best of {runs(i['batch_reviews_per_s_runs'])})"],
+            ["the same, 1 batch at a time, default thread pools",
+             f"{runs(i['default_threads_1_worker_reviews_per_s_runs'])} reviews/s"],
+            [f"one review per call, warm process ({i['single_reviews']} calls)",
+             f"p50 {num(i['single_p50_ms'], 1)} ms, p99 {num(i['single_p99_ms'], 1)} ms"]]
+    return table(["measurement", "result"], rows)
+
+
+GENERATORS: dict[str, Callable[[Sources], str]] = {
+    "model-summary": model_summary,
+    "readme-results": readme_results,
+    "seeds-summary": seeds_summary,
+    "val-noise": val_noise,
+    "results-test": results_test,
+    "results-train": results_train,
+    "results-data": results_data,
+    "results-preprocess": results_preprocess,
+    "seeds-runs": seeds_runs,
+    "bench-machine": bench_machine,
+    "bench-training": bench_training,
+    "bench-speedup": bench_speedup,
+    "bench-settings": bench_settings,
+    "bench-stages": bench_stages,
+    "bench-inference": bench_inference,
+}
+
+
+# Rewriting -----------------------------------------------------------------------------------
+
+def markdown_files(root: Path) -> list[Path]:
+    files = [root / "README.md"] if (root / "README.md").is_file() else []
+    return files + sorted((root / "docs").glob("*.md"))
+
+
+def render(text: str, src: Sources, where: str = "") -> tuple[str, list[str]]:
+    """The text with every block regenerated, and the names of the blocks that changed."""
+    closed = Counter(m.group("name") for m in BLOCK.finditer(text))
+    for name, count in Counter(OPENER.findall(text)).items():
+        if count != closed[name]:
+            raise DocsError(f"{where}: a <!-- generated:{name} --> line has no matching "
+                            f"<!-- /generated:{name} --> line")
+    changed: list[str] = []
+
+    def replace(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in GENERATORS:
+            raise DocsError(f"{where}: unknown generated block {name!r} "
+                            f"(known: {', '.join(sorted(GENERATORS))})")
+        body = GENERATORS[name](src).rstrip("\n") + "\n"
+        if body != match.group("body"):
+            changed.append(name)
+        return match.group("open") + body + match.group("close")
+
+    return BLOCK.sub(replace, text), changed
+
+
+def stale_blocks(root: Path) -> dict[Path, tuple[str, list[str]]]:
+    """Files whose generated blocks differ from what the result files give: new text, names."""
+    src = Sources(root)
+    out = {}
+    for path in markdown_files(root):
+        text = path.read_text(encoding="utf-8")
+        new, changed = render(text, src, str(path.relative_to(root)))
+        if changed:
+            out[path] = (new, changed)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="list stale blocks and exit 1 if any; write nothing")
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this one)")
+    args = parser.parse_args(argv)
+    try:
+        stale = stale_blocks(args.root)
+    except (DocsError, KeyError, ValueError) as err:
+        print(f"docs: error: {type(err).__name__ + ': ' if not isinstance(err, DocsError) else ''}{err}",
+              file=sys.stderr)
+        return 2
+    for path, (new, names) in stale.items():
+        rel = path.relative_to(args.root)
+        if args.check:
+            for name in names:
+                print(f"stale: {rel} [{name}]")
+        else:
+            path.write_text(new, encoding="utf-8")
+            print(f"rewrote {rel}: {', '.join(names)}")
+    if args.check and stale:
+        print("docs: generated blocks are stale; run `make docs` (python tools/docs.py)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
