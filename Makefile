@@ -48,6 +48,17 @@ bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdou
 clean-venv: ## Delete the virtual environment
 	rm -rf $(VENV)
 
+# CI (.github/workflows/ci.yml, .gitlab-ci.yml; docs/ci.md)
+BASE ?= origin/main
+REPORT_DIR ?= report
+.PHONY: ci-slice report
+
+ci-slice: $(VENV)/.installed ## The pipeline on a seeded slice, in a scratch clone; then nothing stale
+	$(BIN)/python tools/ci_slice.py --archive "$(SHARED_ARCHIVE)"
+
+report: $(VENV)/.installed ## PR report: make report BASE=origin/main -> report/report.md
+	$(BIN)/python tools/ci_report.py --base "$(BASE)" --out "$(REPORT_DIR)"
+
 .PHONY: docs
 docs: ## Rewrite the generated blocks of README.md and docs/ from the committed results
 	python3 tools/docs.py
