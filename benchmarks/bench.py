@@ -36,8 +36,9 @@ import tensorflow as tf  # noqa: E402
 import yaml  # noqa: E402
 
 from imdb_sentiment import params as P  # noqa: E402
-from imdb_sentiment import preprocess, serve, text  # noqa: E402
-from imdb_sentiment.train import make_dataset, set_determinism  # noqa: E402
+from imdb_sentiment import processed, reviews as review_table, serve, text  # noqa: E402
+from imdb_sentiment.processed import Split  # noqa: E402
+from imdb_sentiment.train import compile_classifier, make_dataset, set_determinism  # noqa: E402
 from imdb_sentiment.zoo import (build_classifier, load_model, predict_texts,  # noqa: E402
                                 set_thread_pools)
 
@@ -74,25 +75,25 @@ def stage_params() -> P.TrainParams:
     return P.load("train", ROOT / P.PARAMS_FILE)
 
 
-def encode(split: str, max_len: int, limit: int | None = None) -> dict[str, np.ndarray]:
+def encode(split: str, max_len: int, limit: int | None = None) -> Split:
     """Reviews of one part ("train": the training part, "test": the official test set),
     encoded with the top-10,000 training vocabulary, first `max_len` tokens, shuffled."""
     source = "test" if split == "test" else "train"
-    reviews = pd.read_parquet(ROOT / "data/interim/reviews.parquet",
-                              filters=[("split", "==", source)])
+    reviews = review_table.read(ROOT / "data/interim/reviews.parquet", split=source)
     if split == "train":
-        ids = preprocess.load_split(ROOT / "data/processed", "train")
-        keys = set(zip(ids["labels"].tolist(), ids["review_ids"].tolist()))
+        part = processed.load_split(ROOT / "data/processed", "train")
+        keys = set(zip(part.labels.tolist(), part.review_ids.tolist()))
         reviews = reviews[[k in keys for k in zip(reviews["label"], reviews["id"])]]
     reviews = reviews.sample(frac=1.0, random_state=0)[:limit]
-    vocabulary = preprocess.load_vocabulary(ROOT / "data/processed")[: VOCAB_SIZE - 2]
+    vocabulary = processed.load_vocabulary(ROOT / "data/processed")[: VOCAB_SIZE - 2]
     ids, offsets, _ = text.encode(text.make_vectorizer(vocabulary, ragged=True),
                                   reviews["text"].tolist(), max_len)
-    return {"ids": ids, "offsets": offsets, "labels": reviews["label"].to_numpy(np.int8)}
+    return Split(ids, offsets, reviews["label"].to_numpy(np.int8),
+                 reviews["id"].to_numpy(np.int32))
 
 
-def rows(data: dict[str, np.ndarray]) -> list[np.ndarray]:
-    return np.split(data["ids"], data["offsets"][1:-1])
+def rows(data: Split) -> list[np.ndarray]:
+    return np.split(data.ids, data.offsets[1:-1])
 
 
 class EpochTimes(keras.callbacks.Callback):
@@ -121,13 +122,13 @@ def fit_report(reviews: int, epoch_seconds: list[float], history: dict, steps: i
             "test_accuracy": round(float(test_accuracy), 4)}
 
 
-def tutorial_way(train: dict, test: dict, max_len: int, epochs: int,
+def tutorial_way(train: Split, test: Split, max_len: int, epochs: int,
                  batch_size: int | None = None) -> dict:
     """Pre-padded NumPy arrays into model.fit(validation_split=0.2) for a fixed number of
     epochs, the tutorials' default way (batch_size None is fit's default, 32); the model
     of the last epoch is scored."""
     x = keras.utils.pad_sequences(rows(train), maxlen=max_len)
-    y = train["labels"].astype("float32")
+    y = train.labels.astype("float32")
     set_determinism(0)
     model = keras.Sequential([keras.Input((max_len,)), keras.layers.Embedding(VOCAB_SIZE, EMBEDDING),
                               keras.layers.LSTM(UNITS), keras.layers.Dense(1, activation="sigmoid")])
@@ -136,31 +137,28 @@ def tutorial_way(train: dict, test: dict, max_len: int, epochs: int,
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_split=0.2,
                         verbose=0, callbacks=[times])
     x_test = keras.utils.pad_sequences(rows(test), maxlen=max_len)
-    _, accuracy = model.evaluate(x_test, test["labels"].astype("float32"), batch_size=256, verbose=0)
+    _, accuracy = model.evaluate(x_test, test.labels.astype("float32"), batch_size=256, verbose=0)
     return fit_report(len(y), times.seconds, history.history, x.size, accuracy)
 
 
-def split_80_20(data: dict) -> tuple[dict, dict]:
+def split_80_20(data: Split) -> tuple[Split, Split]:
     """The same 80/20 cut as validation_split (the last 20% validate)."""
-    cut = int(len(data["labels"]) * 0.8)
-    head = {"ids": data["ids"][: data["offsets"][cut]], "offsets": data["offsets"][: cut + 1],
-            "labels": data["labels"][:cut]}
-    tail = {"ids": data["ids"][data["offsets"][cut]:],
-            "offsets": data["offsets"][cut:] - data["offsets"][cut], "labels": data["labels"][cut:]}
+    cut = int(len(data) * 0.8)
+    at = data.offsets[cut]
+    head = Split(data.ids[:at], data.offsets[: cut + 1], data.labels[:cut], data.review_ids[:cut])
+    tail = Split(data.ids[at:], data.offsets[cut:] - at, data.labels[cut:], data.review_ids[cut:])
     return head, tail
 
 
-def fit_pipeline_way(cfg: P.TrainParams, train: dict, epochs: int
+def fit_pipeline_way(cfg: P.TrainParams, train: Split, epochs: int
                      ) -> tuple[keras.Model, list[float], dict, int]:
-    """The train stage's input pipeline (length buckets), `cfg`'s batch size and XLA choice,
-    and its early stopping (patience, best weights restored) within `epochs`.
+    """The train stage's input pipeline (length buckets), compilation (`cfg`'s optimizer and
+    XLA choice), batch size and early stopping (patience, best weights restored) within `epochs`.
     Returns the model, epoch seconds, history and time steps."""
     fit_part, val_part = split_80_20(train)
     set_determinism(0)
     model = build_classifier(cfg, VOCAB_SIZE)
-    model.compile("adam", "binary_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
-    if cfg.jit_compile:
-        model._jit_compile = True  # as the train stage does (Keras drops it under determinism)
+    compile_classifier(model, cfg)
     train_ds = make_dataset(fit_part, cfg.batch_size, shuffle=True, seed=0,
                             bucket_by_length=cfg.bucket_by_length)
     val_ds = make_dataset(val_part, cfg.batch_size, shuffle=False, seed=0,
@@ -174,7 +172,7 @@ def fit_pipeline_way(cfg: P.TrainParams, train: dict, epochs: int
     return model, times.seconds, history.history, steps
 
 
-def pipeline_way(train: dict, test: dict, epochs: int) -> dict:
+def pipeline_way(train: Split, test: Split, epochs: int) -> dict:
     """The tutorial's architecture trained the train stage's way (its batch size, thread
     pools, early stopping), at most `epochs` epochs; the restored best model is scored."""
     stage = stage_params()
@@ -185,7 +183,7 @@ def pipeline_way(train: dict, test: dict, epochs: int) -> dict:
     model, seconds, history, steps = fit_pipeline_way(cfg, train, epochs)
     test_ds = make_dataset(test, 256, shuffle=False, seed=0, bucket_by_length=True)
     _, accuracy = model.evaluate(test_ds, verbose=0)
-    return fit_report(len(train["labels"]), seconds, history, steps, accuracy)
+    return fit_report(len(train), seconds, history, steps, accuracy)
 
 
 # Training sides: (way, batch size, thread pools). "stage" means the train stage's setting.
@@ -224,11 +222,11 @@ def run_child(spec: dict) -> dict:
         else:
             batch_size = stage.batch_size if batch == "stage" else None
             report = tutorial_way(train, test, spec["max_len"], spec["epochs"], batch_size)
-        return {**report, "real_tokens": len(train["ids"])}
+        return {**report, "real_tokens": len(train.ids)}
     train = encode("train", P.load("preprocess", ROOT / P.PARAMS_FILE).max_len, spec["limit"])
     cfg = P.from_dict("train", {**P.to_dict(stage), **spec["trial"], "pretrained_embeddings": False})
     _, seconds, _, _ = fit_pipeline_way(cfg, train, epochs=spec["epochs"])
-    return {"reviews_per_s": len(train["labels"]) * len(seconds) / sum(seconds)}
+    return {"reviews_per_s": len(train) * len(seconds) / sum(seconds)}
 
 
 def thread_label(stage: P.TrainParams, threads: str | list[int]) -> str:

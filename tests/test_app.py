@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from imdb_sentiment import app, serve
+from imdb_sentiment import app, locations, serve
 
 APP = Path(app.__file__)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,8 +30,8 @@ HOSTILE = 'Great film <script>alert("xss")</script> <i id="injected">loved</i> i
 
 @pytest.fixture
 def app_env(monkeypatch, tiny_pipeline) -> dict[str, Path]:
-    monkeypatch.setenv(app.MODEL_ENV, str(tiny_pipeline["model"]))
-    monkeypatch.setenv(app.METRICS_ENV, str(tiny_pipeline["eval"]))
+    monkeypatch.setenv(locations.MODEL_ENV, str(tiny_pipeline["model"]))
+    monkeypatch.setenv(locations.METRICS_ENV, str(tiny_pipeline["eval"]))
     return tiny_pipeline
 
 
@@ -91,8 +91,8 @@ def test_empty_review_is_refused(app_env):
 
 
 def test_missing_model_is_explained(monkeypatch, tmp_path):
-    monkeypatch.setenv(app.MODEL_ENV, str(tmp_path / "missing.keras"))
-    monkeypatch.setenv(app.METRICS_ENV, str(tmp_path / "missing.json"))
+    monkeypatch.setenv(locations.MODEL_ENV, str(tmp_path / "missing.keras"))
+    monkeypatch.setenv(locations.METRICS_ENV, str(tmp_path / "missing.json"))
     at = start_app()
     assert "Model file not found" in at.error[0].value
     assert not [b for b in at.button if b.label == "Classify"]
@@ -136,8 +136,8 @@ def test_real_browser(tiny_pipeline, tiny_model, tmp_path):
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, app.MODEL_ENV: str(tiny_pipeline["model"]),
-           app.METRICS_ENV: str(tiny_pipeline["eval"]), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, locations.MODEL_ENV: str(tiny_pipeline["model"]),
+           locations.METRICS_ENV: str(tiny_pipeline["eval"]), "TF_CPP_MIN_LOG_LEVEL": "2"}
     log = open(tmp_path / "streamlit.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",

@@ -42,11 +42,12 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from imdb_sentiment import params, train
+from imdb_sentiment.processed import Split
 rng = np.random.default_rng(0)
 def split(n):
     lengths = rng.integers(3, 20, n)
-    return {"ids": rng.integers(1, 50, lengths.sum()).astype("int32"),
-            "offsets": np.concatenate([[0], np.cumsum(lengths)]), "labels": rng.integers(0, 2, n)}
+    return Split(rng.integers(1, 50, lengths.sum()).astype("int32"),
+                 np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, n), np.arange(n))
 data = {"train": split(33), "val": split(17)}
 for bucket in (False, True):
     cfg = params.TrainParams(units=[4], embedding_dim=4, pretrained_embeddings=False, epochs=1,

@@ -11,15 +11,16 @@ import pandas as pd
 import pytest
 
 from conftest import add_file, build_archive, write_params
-from imdb_sentiment import ingest
+from imdb_sentiment import ingest, reviews
 from imdb_sentiment.artifacts import read_json
 
 MAX = 1 << 20
+TOTAL = 1 << 30
 
 
 def test_reads_tiny_archive(tiny_archive):
-    frame = ingest.read_archive(tiny_archive, MAX)
-    assert list(frame.columns) == ingest.COLUMNS
+    frame = ingest.read_archive(tiny_archive, MAX, TOTAL)
+    assert list(frame.columns) == reviews.COLUMNS
     counts = frame.groupby(["split", "label"]).size().to_dict()
     assert counts == {("test", 0): 40, ("test", 1): 40, ("train", 0): 40, ("train", 1): 40,
                       ("unsup", -1): 10}
@@ -30,7 +31,7 @@ def test_reads_tiny_archive(tiny_archive):
 
 
 def test_wrong_count_is_reported(tiny_archive):
-    frame = ingest.read_archive(tiny_archive, MAX)
+    frame = ingest.read_archive(tiny_archive, MAX, TOTAL)
     with pytest.raises(ingest.DataError, match="has 40 reviews, expected 12500"):
         ingest.validate(frame, expected_per_class=12500)
 
@@ -38,10 +39,14 @@ def test_wrong_count_is_reported(tiny_archive):
 def test_rating_inconsistent_with_label(tmp_path):
     archive = build_archive(tmp_path / "a.tar.gz", per_class=3,
                             extra=lambda t: add_file(t, "aclImdb/train/pos/3_2.txt", b"meh"))
-    # urls_pos has 3 lines, so review 3 has no movie: the first problem reported
+    with pytest.raises(ingest.DataError, match="3_2.txt: rating 2 is outside 7-10"):
+        ingest.read_archive(archive, MAX, TOTAL)
+    archive = build_archive(tmp_path / "c.tar.gz", per_class=3,
+                            extra=lambda t: add_file(t, "aclImdb/train/pos/3_8.txt", b"good"))
+    # urls_pos has 3 lines, so review 3 has no movie
     with pytest.raises(ingest.DataError, match="no line in urls_pos.txt"):
-        ingest.read_archive(archive, MAX)
-    frame = ingest.read_archive(build_archive(tmp_path / "b.tar.gz", per_class=3), MAX)
+        ingest.read_archive(archive, MAX, TOTAL)
+    frame = ingest.read_archive(build_archive(tmp_path / "b.tar.gz", per_class=3), MAX, TOTAL)
     frame.loc[0, "rating"] = 9  # a test/neg review rated 9
     with pytest.raises(ingest.DataError, match="rating inconsistent with their label"):
         ingest.validate(frame, expected_per_class=3)
@@ -64,7 +69,7 @@ def test_unsafe_members_are_refused(tmp_path, make_member, message):
 
     archive = build_archive(tmp_path / "a.tar.gz", per_class=2, extra=extra)
     with pytest.raises(ingest.ArchiveError, match=message):
-        ingest.read_archive(archive, MAX)
+        ingest.read_archive(archive, MAX, TOTAL)
 
 
 def _info(name: str, kind: bytes) -> tarfile.TarInfo:
@@ -76,18 +81,18 @@ def _info(name: str, kind: bytes) -> tarfile.TarInfo:
 
 def test_oversized_member_is_refused(tiny_archive):
     with pytest.raises(ingest.ArchiveError, match="exceeds the 10-byte limit"):
-        ingest.read_archive(tiny_archive, 10)
+        ingest.read_archive(tiny_archive, 10, TOTAL)
 
 
 def test_corrupt_and_truncated_archive(tmp_path, tiny_archive):
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(tiny_archive.read_bytes()[:2000])
     with pytest.raises(ingest.ArchiveError, match="corrupt or truncated"):
-        ingest.read_archive(truncated, MAX)
+        ingest.read_archive(truncated, MAX, TOTAL)
     garbage = tmp_path / "garbage.tar.gz"
     garbage.write_bytes(b"not an archive at all" * 100)
     with pytest.raises(ingest.ArchiveError, match="corrupt or truncated"):
-        ingest.read_archive(garbage, MAX)
+        ingest.read_archive(garbage, MAX, TOTAL)
 
 
 def test_non_utf8_review_is_named(tmp_path):
@@ -95,7 +100,7 @@ def test_non_utf8_review_is_named(tmp_path):
         tmp_path / "a.tar.gz", per_class=3,
         extra=lambda t: add_file(t, "aclImdb/test/neg/1_2.txt", b"caf\xe9 latte"))
     with pytest.raises(ingest.DataError, match=r"aclImdb/test/neg/1_2.txt is not valid UTF-8"):
-        ingest.read_archive(archive, MAX)
+        ingest.read_archive(archive, MAX, TOTAL)
 
 
 def test_accepts_official_layout_extras(tmp_path):
@@ -103,12 +108,12 @@ def test_accepts_official_layout_extras(tmp_path):
         add_file(archive, "aclImdb/train/labeledBow.feat", b"0:1 1:2\n")
         add_file(archive, "aclImdb/imdb.vocab", b"the\nand\n")
 
-    frame = ingest.read_archive(build_archive(tmp_path / "a.tar.gz", per_class=4, extra=extra), MAX)
+    frame = ingest.read_archive(build_archive(tmp_path / "a.tar.gz", per_class=4, extra=extra), MAX, TOTAL)
     assert len(frame) == 4 * 4 + 10
 
 
 def test_sample_is_seeded_and_stratified(tiny_archive):
-    frame = ingest.read_archive(tiny_archive, MAX)
+    frame = ingest.read_archive(tiny_archive, MAX, TOTAL)
     a = ingest.sample(frame, 5, seed=1)
     b = ingest.sample(frame, 5, seed=1)
     c = ingest.sample(frame, 5, seed=2)
@@ -118,7 +123,7 @@ def test_sample_is_seeded_and_stratified(tiny_archive):
 
 
 def test_report_counts_duplicates(tiny_archive):
-    frame = ingest.read_archive(tiny_archive, MAX)
+    frame = ingest.read_archive(tiny_archive, MAX, TOTAL)
     train_pos = frame.index[(frame["split"] == "train") & (frame["label"] == 1)]
     test_neg = frame.index[(frame["split"] == "test") & (frame["label"] == 0)]
     frame.loc[test_neg[0], "text"] = frame.loc[train_pos[0], "text"]  # across splits, labels differ
@@ -172,3 +177,36 @@ def test_main_end_to_end(tmp_path, tiny_archive):
     report = read_json(tmp_path / "report.json")
     assert report["archive_sha256"] == hashlib.sha256(tiny_archive.read_bytes()).hexdigest()
     assert Path(tmp_path / "r.parquet").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    # int8 storage would have turned 264 into 8, a valid positive rating
+    ("aclImdb/train/pos/7_264.txt", "rating 264 is outside 7-10"),
+    ("aclImdb/test/neg/7_0.txt", "rating 0 is outside 1-4"),
+    ("aclImdb/train/unsup/7_3.txt", "rating 3 is outside 0-0"),
+    ("aclImdb/train/pos/99999999999_8.txt", "id 99999999999 is larger than"),
+])
+def test_ratings_and_ids_outside_their_range_are_refused(tmp_path, name, message):
+    archive = build_archive(tmp_path / "a.tar.gz", per_class=3,
+                            extra=lambda t: add_file(t, name, b"text"))
+    with pytest.raises(ingest.DataError, match=message):
+        ingest.read_archive(archive, MAX, TOTAL)
+
+
+def test_urls_file_that_is_not_utf8_is_named(tmp_path):
+    archive = build_archive(tmp_path / "a.tar.gz", per_class=3,
+                            extra=lambda t: add_file(t, "aclImdb/train/urls_pos.txt", b"\xff\xfe"))
+    with pytest.raises(ingest.DataError, match="urls_pos.txt is not valid UTF-8"):
+        ingest.read_archive(archive, MAX, TOTAL)
+
+
+def test_total_unpacked_size_is_limited_not_only_each_member(tmp_path):
+    """Many members, each under the per-member limit, that add up to too much."""
+    def many(tar):
+        for i in range(20):
+            add_file(tar, f"aclImdb/filler/{i}.bin", b"\0" * 10_000)
+
+    archive = build_archive(tmp_path / "a.tar.gz", per_class=3, extra=many)
+    with pytest.raises(ingest.ArchiveError, match="unpacks to more than the 100000-byte limit"):
+        ingest.read_archive(archive, MAX, 100_000)
+    assert len(ingest.read_archive(archive, MAX, TOTAL)) == 3 * 4 + 10  # and 10 unlabeled

@@ -41,7 +41,11 @@ def write(tmp_path: Path, data: dict) -> Path:
         ("train", {"dropout": 1.5}, "'train.dropout' must be a number in [0, 1)"),
         ("preprocess", {"val_fraction": 0.7}, "'preprocess.val_fraction' must be a number in (0, 0.5)"),
         ("ingest", {"sample_per_class": 0}, "'ingest.sample_per_class' must be null or an integer >= 1"),
-        ("evaluate", {"threshold": "high"}, "'evaluate.threshold' must be float"),
+        ("evaluate", {"threshold": "high"}, "'evaluate.threshold' must be a finite number"),
+        ("train", {"learning_rate": float("inf")}, "'train.learning_rate' must be a finite number"),
+        ("train", {"learning_rate": float("nan")}, "'train.learning_rate' must be a finite number"),
+        ("train", {"logreg_c": float("-inf")}, "'train.logreg_c' must be a finite number"),
+        ("ingest", {"max_total_mb": 1}, "'ingest.max_total_mb' must be an integer >= ingest.max_member_mb"),
     ],
 )
 def test_bad_values_are_named(tmp_path, section, values, message):
@@ -80,3 +84,39 @@ def test_stage_main_reports_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: params: unknown key 'preprocess.vocab_sise'")
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", ["train:\n  learning_rate: .inf\n", "train:\n  dropout: .nan\n"])
+def test_yaml_infinity_and_nan_are_refused(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text("seed: 1\n" + text)
+    with pytest.raises(P.ParamsError, match="must be a finite number"):
+        P.load("train", path)
+
+
+def test_a_key_given_twice_is_refused_naming_it(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("seed: 1\ntrain:\n  epochs: 3\n  epochs: 30\n")
+    with pytest.raises(P.ParamsError, match="duplicate key 'epochs'"):
+        P.load("train", path)
+    path.write_text("seed: 1\nseed: 2\ntrain: {}\n")
+    with pytest.raises(P.ParamsError, match="duplicate key 'seed'"):
+        P.load_seed(path)
+
+
+def test_missing_section_or_seed_is_named(tmp_path):
+    path = write(tmp_path, {"seed": 1, "ingest": {}})
+    with pytest.raises(P.ParamsError, match="section 'train' is missing"):
+        P.load("train", path)
+    with pytest.raises(P.ParamsError, match="'seed' is missing"):
+        P.load_seed(write(tmp_path, {"train": {}}))
+
+
+@pytest.mark.parametrize("content", [b"seed: 1\ntrain: {model: \xff\xfe}\n", b"\x00\x9f\x92\x96"])
+def test_params_file_that_is_not_utf8_is_one_line_error(tmp_path, content):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(content)
+    with pytest.raises(P.ParamsError, match="is not UTF-8 text|not valid YAML"):
+        P.load("train", path)
+    with pytest.raises(P.ParamsError):
+        P.read_yaml(tmp_path)  # a directory

@@ -39,7 +39,7 @@ def test_stage_mains_write_every_artifact(tiny_pipeline):
     assert card["train"]["units"] == [8] and card["preprocess"]["max_len"] == 32
     assert card["fit"]["epochs_run"] >= 1
     live = tiny_pipeline["live"]
-    assert (live / "plots" / "metrics" / "eval" / "loss.tsv").is_file()
+    assert (live / "plots" / "metrics" / "validation" / "loss.tsv").is_file()
     assert "best_val_accuracy" in read_json(live / "metrics.json")
 
 
@@ -249,16 +249,18 @@ def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline
 
 
 def test_concat_splits_keeps_every_review_and_soft_labels():
+    from imdb_sentiment.processed import Split
     from imdb_sentiment.train import concat_splits
 
-    first = {"ids": np.array([5, 6, 7], np.int32), "offsets": np.array([0, 2, 3]),
-             "labels": np.array([1, 0], np.int8)}
-    second = {"ids": np.array([8, 9], np.int32), "offsets": np.array([0, 1, 2]),
-              "labels": np.array([0.8, 0.1], np.float32)}
+    first = Split(np.array([5, 6, 7], np.int32), np.array([0, 2, 3]),
+                  np.array([1, 0], np.int8), np.array([3, 4], np.int32))
+    second = Split(np.array([8, 9], np.int32), np.array([0, 1, 2]),
+                   np.array([0.8, 0.1], np.float32), np.array([-1, -1], np.int32))
     both = concat_splits(first, second)
-    rows = np.split(both["ids"], both["offsets"][1:-1])
+    rows = np.split(both.ids, both.offsets[1:-1])
     assert [r.tolist() for r in rows] == [[5, 6], [7], [8], [9]]
-    np.testing.assert_allclose(both["labels"], [1.0, 0.0, 0.8, 0.1])
+    np.testing.assert_allclose(both.labels, [1.0, 0.0, 0.8, 0.1])
+    assert len(both) == 4 and both.review_ids.tolist() == [3, 4, -1, -1]
 
 
 def test_training_accuracy_counts_soft_targets_by_their_side_of_one_half():
@@ -276,11 +278,13 @@ def test_jit_compile_means_xla_although_op_determinism_is_on():
 
     from imdb_sentiment import params as P
     from imdb_sentiment import train
+    from imdb_sentiment.processed import Split
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 12, 32)
-    split = {"ids": rng.integers(2, 50, lengths.sum()).astype(np.int32),
-             "offsets": np.concatenate([[0], np.cumsum(lengths)]), "labels": rng.integers(0, 2, 32)}
+    split = Split(rng.integers(2, 50, lengths.sum()).astype(np.int32),
+                  np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, 32),
+                  np.arange(32, dtype=np.int32))
     cfg = P.TrainParams(units=[4], embedding_dim=4, pretrained_embeddings=False, epochs=1,
                         batch_size=16, distill_unlabeled=False, jit_compile=True)
     model, summary = train.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)

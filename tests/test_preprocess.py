@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from imdb_sentiment import preprocess, text
+from imdb_sentiment import preprocess, processed, text
 
 
 def standardized(raw: str) -> str:
@@ -62,14 +62,16 @@ def test_split_is_movie_disjoint_stratified_and_seeded():
 
 def test_stage_outputs(tiny_pipeline):
     out = tiny_pipeline["processed"]
-    vocabulary = preprocess.load_vocabulary(out)
+    vocabulary = processed.load_vocabulary(out)
     assert vocabulary[:1] and "" not in vocabulary and "[UNK]" not in vocabulary
-    for name in preprocess.SPLITS:
-        split = preprocess.load_split(out, name)
-        assert split["offsets"][-1] == len(split["ids"])
-        assert len(split["labels"]) == len(split["offsets"]) - 1 == len(split["review_ids"])
-        assert split["ids"].max() < len(vocabulary) + 2
-        assert (np.diff(split["offsets"]) <= 32).all()
+    for name in processed.SPLITS:
+        split = processed.load_split(out, name)
+        assert split.offsets[-1] == len(split.ids)
+        assert len(split.labels) == len(split.offsets) - 1 == len(split.review_ids)
+        assert split.ids.max() < len(vocabulary) + 2
+        assert (split.lengths() <= 32).all()
+    cfg, seed = processed.load_config(out)
+    assert cfg.max_len == 32 and cfg.keep_tokens == "last" and seed == 7
     from imdb_sentiment.artifacts import read_json
 
     report = read_json(tiny_pipeline["preprocess_report"])
@@ -81,12 +83,12 @@ def test_stage_outputs(tiny_pipeline):
 def test_model_vectorizer_matches_stored_encoding(tiny_pipeline, tiny_model):
     """The served model tokenizes exactly as training data was encoded (no skew)."""
     reviews = pd.read_parquet(tiny_pipeline["reviews"], filters=[("split", "==", "test")])
-    test = preprocess.load_split(tiny_pipeline["processed"], "test")
+    test = processed.load_split(tiny_pipeline["processed"], "test")
     vectorizer = tiny_model.get_layer("vectorizer")
     truncate = tiny_model.get_layer("truncate")
     ids = truncate(vectorizer(tf.constant(reviews["text"].tolist()))).numpy()
-    for row, (start, end) in enumerate(zip(test["offsets"][:-1], test["offsets"][1:])):
-        stored = test["ids"][start:end]
+    for row, (start, end) in enumerate(zip(test.offsets[:-1], test.offsets[1:])):
+        stored = test.ids[start:end]
         assert ids[row, : len(stored)].tolist() == stored.tolist()
         assert not ids[row, len(stored):].any()
 

@@ -2,20 +2,19 @@
 
 Run with `streamlit run src/imdb_sentiment/app.py --server.address 127.0.0.1`.
 IMDB_SENTIMENT_MODEL and IMDB_SENTIMENT_METRICS choose the model and its test
-metrics (defaults: models/model.keras, metrics/eval.json).
+metrics (defaults: models/model.keras and metrics/eval.json, here or in the project).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-MODEL_ENV, METRICS_ENV = "IMDB_SENTIMENT_MODEL", "IMDB_SENTIMENT_METRICS"
-DEFAULT_MODEL, DEFAULT_METRICS = "models/model.keras", "metrics/eval.json"
+from imdb_sentiment import kernels, locations
+
 REVIEW_KEY = "review"
 
 EXAMPLES = {
@@ -31,11 +30,11 @@ EXAMPLES = {
 
 
 def model_path() -> Path:
-    return Path(os.environ.get(MODEL_ENV, DEFAULT_MODEL))
+    return locations.default_model()
 
 
 def metrics_path() -> Path:
-    return Path(os.environ.get(METRICS_ENV, DEFAULT_METRICS))
+    return locations.default_metrics()
 
 
 def params_path(model: Path) -> Path:
@@ -55,6 +54,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
 @st.cache_resource(show_spinner="Loading the model...", max_entries=2)
 def load_model(path: str, mtime: float):
     """The Keras model, loaded once per file version (`mtime` is only part of the cache key)."""
+    kernels.pin()  # the evaluate stage's kernels, so scores equal its scores
     from imdb_sentiment.serve import tune_threads
     from imdb_sentiment.zoo import load_model as load
 
@@ -125,7 +125,7 @@ def main() -> None:
     show_sidebar(model_file)
     if not model_file.is_file():
         st.error(f"Model file not found: `{model_file}`. Train it with `dvc repro`, or point "
-                 f"the `{MODEL_ENV}` environment variable at a `.keras` model.")
+                 f"the `{locations.MODEL_ENV}` environment variable at a `.keras` model.")
         st.stop()
 
     st.write("Try an example:")

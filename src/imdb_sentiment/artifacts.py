@@ -1,4 +1,13 @@
-"""Atomic writes: a stage either leaves a complete output or none at all."""
+"""Atomic outputs: a stage leaves its complete new outputs, its old ones, or none; never a mix.
+
+Every output is first written to a temporary sibling (`.NAME.tmp-PID-XXXX`),
+then renamed into place. A stage with several outputs commits them as one set:
+all old outputs are moved aside before any new one moves in, so a kill at any
+moment never leaves an old output beside a new one: it leaves the old set, the
+new set, or one of them with outputs missing, which DVC sees as a stage to
+re-run. Temporaries of killed processes are swept by the next write to the same
+path.
+"""
 
 from __future__ import annotations
 
@@ -11,31 +20,127 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from imdb_sentiment.errors import PipelineError
+
+TMP_MARK = ".tmp-"
+
+
+def _temporaries(path: Path) -> Iterator[Path]:
+    """Leftover temporaries of `path` whose writing process is gone."""
+    prefix = f".{path.name}{TMP_MARK}"
+    if not path.parent.is_dir():
+        return
+    for sibling in path.parent.iterdir():
+        if not sibling.name.startswith(prefix):
+            continue
+        pid = sibling.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        yield sibling
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def sweep(path: Path) -> None:
+    """Delete temporaries of `path` left by killed writers."""
+    for leftover in list(_temporaries(path)):
+        _remove(leftover)
+
+
+def _check_kind(path: Path, directory: bool) -> None:
+    if path.is_symlink():
+        raise PipelineError(f"output {path} is a symbolic link; refusing to replace it")
+    if not directory and path.is_dir():
+        raise PipelineError(f"output {path} is an existing directory; refusing to replace it "
+                            "with a file (choose another path or remove it yourself)")
+    if directory and path.exists() and not path.is_dir():
+        raise PipelineError(f"output {path} is an existing file, not a directory")
+
+
+def _scratch(path: Path) -> Path:
+    """A fresh temporary directory beside `path`, named after it and this process."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sweep(path)
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}{TMP_MARK}{os.getpid()}-",
+                                     dir=path.parent))
+    except OSError as err:
+        raise PipelineError(f"cannot write {path}: {err.strerror or err}") from None
+
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling path; rename it onto `path` only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+def atomic_outputs(*outputs: tuple[str | Path, bool]) -> Iterator[list[Path]]:
+    """Yield a temporary path for each (path, is_directory); on success commit them as a set.
+
+    A directory output's temporary path does not exist yet: create it. On an
+    exception nothing is replaced and the temporaries are removed.
+    """
+    finals = [Path(path) for path, _ in outputs]
+    for final, (_, directory) in zip(finals, outputs):
+        _check_kind(final, directory)
+    scratches = [_scratch(final) for final in finals]
     try:
-        yield tmp
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        yield [scratch / final.name for scratch, final in zip(scratches, finals)]
+        for final, (_, directory) in zip(finals, outputs):
+            _check_kind(final, directory)  # the world may have changed while we worked
+        try:
+            for final, scratch in reversed(list(zip(finals, scratches))):
+                if final.exists():
+                    os.replace(final, scratch / f"{final.name}.old")
+            for final, scratch in zip(finals, scratches):
+                os.replace(scratch / final.name, final)
+        except OSError as err:
+            raise PipelineError(f"cannot write {final}: {err.strerror or err}") from None
     finally:
-        shutil.rmtree(tmp.parent, ignore_errors=True)
+        for scratch in scratches:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling path; rename it onto `path` only on success.
+
+    An existing directory is never replaced by a file (nor a file by a directory).
+    """
+    with atomic_outputs((path, directory)) as (tmp,):
+        yield tmp
+
+
+def json_text(data: Any) -> str:
+    """Canonical JSON: sorted keys, two-space indent, a final newline; NaN and infinity refused."""
+    try:
+        return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError as err:
+        raise PipelineError(f"refusing to write non-finite numbers as JSON: {err}") from None
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def write_text(path: str | Path, text: str) -> None:
+    text = json_text(data)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """A JSON file's content; a missing or broken file is a PipelineError naming it."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PipelineError(f"cannot read {path} as JSON: {err}") from None

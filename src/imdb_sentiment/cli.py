@@ -8,24 +8,24 @@ importing TensorFlow takes seconds and `--help` should not.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from imdb_sentiment import kernels, locations
 from imdb_sentiment.artifacts import atomic_path
 from imdb_sentiment.errors import PipelineError, exit_on_error
 
 if TYPE_CHECKING:  # serve imports TensorFlow; annotations only here
     from imdb_sentiment.serve import Scored
 
-# Mirrors serve.py; repeated so that parsing arguments does not import TensorFlow.
-DEFAULT_MODEL = "models/model.keras"
 EXIT_OK, EXIT_SOME_FAILED = 0, 1
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
 OUTPUT_FORMATS = (".csv", ".jsonl")
@@ -266,12 +266,11 @@ def read_table(args: argparse.Namespace) -> Table:
 
 def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     """Load the model and score the readable rows; unreadable rows keep their error."""
-    # TensorFlow's C++ info/warning lines would bury our own messages on stderr.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    kernels.pin()  # the evaluate stage's kernels, so scores equal its scores
+    with quiet_tensorflow(args.verbose):
+        from imdb_sentiment import serve
+        from imdb_sentiment.zoo import load_model
     from tqdm import tqdm
-
-    from imdb_sentiment import serve
-    from imdb_sentiment.zoo import load_model
 
     serve.tune_threads()
     model = load_model(args.model)
@@ -286,9 +285,31 @@ def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     return results
 
 
+@contextlib.contextmanager
+def quiet_tensorflow(verbose: bool) -> Iterator[None]:
+    """Importing TensorFlow prints C++ log lines (absl, CUDA probing on machines without
+    a GPU) straight to file descriptor 2; unless `verbose`, they go to /dev/null."""
+    if verbose:
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def predict(args: argparse.Namespace) -> int:
     """The `predict` command: returns the exit status (0 all ok, 1 some rows failed)."""
     fmt = output_format(Path(args.output)) if args.output is not None else ".csv"
+    if args.output is not None and Path(args.output).is_dir():  # before any work is done
+        raise PipelineError(f"--output {args.output} is a directory; give a file name")
     if not Path(args.model).is_file():  # checked early so stdin is not read in vain
         raise PipelineError(f"model file not found: {args.model} (run `dvc repro` or pass --model)")
     table = read_table(args)
@@ -297,9 +318,12 @@ def predict(args: argparse.Namespace) -> int:
         write_records(rows, sys.stdout, ".jsonl" if args.json else ".csv")
         sys.stdout.flush()
     else:
-        with atomic_path(args.output) as tmp:
-            with open(tmp, "w", encoding="utf-8", newline="") as stream:
-                write_records(rows, stream, fmt)
+        try:
+            with atomic_path(args.output) as tmp:
+                with open(tmp, "w", encoding="utf-8", newline="") as stream:
+                    write_records(rows, stream, fmt)
+        except OSError as err:
+            raise PipelineError(f"cannot write {args.output}: {err.strerror or err}") from None
         print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr)
     return EXIT_SOME_FAILED if report_failures(rows) else EXIT_OK
 
@@ -326,10 +350,20 @@ def positive_int(value: str) -> int:
     return number
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imdb-sentiment")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imdb-sentiment", description="Classify movie reviews as positive or negative.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser(
         "predict", help="classify reviews (arguments, file or stdin)",
@@ -345,8 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text column/key of a .csv or .jsonl input (default: %(default)s)")
     p.add_argument("--id-column", default=None,
                    help="id column/key to carry into the output (default: 'id' if present)")
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="end-to-end .keras model (default: %(default)s)")
+    p.add_argument("--model", default=None,
+                   help=f"end-to-end .keras model (default: ${locations.MODEL_ENV}, else "
+                        f"{locations.MODEL} here, else the project's)")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also show TensorFlow's own log lines")
     p.add_argument("--threshold", type=threshold_arg, default=0.5,
                    help="P(positive) at or above which a review is positive (default: %(default)s)")
     p.add_argument("--batch-size", type=positive_int, default=256,
@@ -361,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "predict" and args.input is not None and args.reviews:
         parser.error("give reviews as arguments or --input FILE, not both")
+    if getattr(args, "model", "") is None:
+        args.model = str(locations.default_model())
     try:
         return args.func(args)
     except BrokenPipeError:

@@ -1,9 +1,12 @@
 """Word vectors pretrained without labels: PPMI co-occurrence + truncated SVD.
 
 Uses the training reviews and the 50,000 unlabeled reviews (never validation
-or test). On 70,000 reviews this takes about half a minute on 2 cores and gives
-neighbours such as awful -> horrible, terrible, atrocious. Levy & Goldberg
-(2014) showed such vectors are competitive with word2vec.
+or test); gives neighbours such as awful -> horrible, terrible, atrocious.
+Levy & Goldberg (2014) showed such vectors are competitive with word2vec.
+
+The SVD runs on one BLAS thread: a multi-threaded BLAS sums in an order that
+depends on the thread count, which changes the last bits of the vectors, and
+training amplifies those into a different model.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
+from threadpoolctl import threadpool_limits
 
 
 def cooccurrence(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: int
@@ -45,7 +49,8 @@ def ppmi(counts: sp.csr_matrix, context_smoothing: float = 0.75) -> sp.csr_matri
 def svd_vectors(matrix: sp.csr_matrix, dim: int, seed: int, scale: float = 0.1) -> np.ndarray:
     """Rows U * sqrt(S) of a truncated SVD, rescaled to standard deviation `scale`."""
     rank = min(dim, min(matrix.shape) - 1)
-    u, s, _ = randomized_svd(matrix, rank, n_iter=5, random_state=seed)
+    with threadpool_limits(limits=1, user_api="blas"):
+        u, s, _ = randomized_svd(matrix, rank, n_iter=5, random_state=seed)
     vectors = np.zeros((matrix.shape[0], dim))
     vectors[:, :rank] = u * np.sqrt(s)
     vectors = vectors * (scale / max(float(vectors.std()), 1e-12))

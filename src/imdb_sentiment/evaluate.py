@@ -16,7 +16,8 @@ from sklearn import metrics as skm
 from tqdm import tqdm
 
 from imdb_sentiment import params as P
-from imdb_sentiment.artifacts import atomic_path, write_json
+from imdb_sentiment import reviews
+from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.serve import SCORING_WORKERS, tune_threads
 from imdb_sentiment.zoo import load_model, predict_texts
@@ -59,8 +60,9 @@ def curves(labels: np.ndarray, probs: np.ndarray) -> tuple[pd.DataFrame, pd.Data
 
 
 def save_figures(out: Path, labels: np.ndarray, probs: np.ndarray, threshold: float,
-                 roc: pd.DataFrame, live_dir: Path | None) -> None:
-    """Confusion matrix, ROC and learning curves as PNG."""
+                 roc: pd.DataFrame, pr: pd.DataFrame, live_dir: Path | None) -> None:
+    """Confusion matrix (actual down the side, predicted along the bottom), ROC,
+    precision-recall and learning curves (train and validation per epoch) as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,15 +88,24 @@ def save_figures(out: Path, labels: np.ndarray, probs: np.ndarray, threshold: fl
     fig.savefig(out / "roc.png", dpi=100)
     plt.close(fig)
 
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ap = skm.average_precision_score(labels, probs)
+    ax.plot(pr["recall"], pr["precision"], label=f"AP {ap:.4f}")
+    ax.set(xlabel="recall", ylabel="precision", title="Test precision-recall", ylim=(0, 1.02))
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(out / "precision_recall.png", dpi=100)
+    plt.close(fig)
+
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
     for ax, metric in zip(axes, ("loss", "accuracy")):
-        for phase in ("train", "eval"):
+        for phase in ("train", "validation"):
             tsv = live_dir / "plots" / "metrics" / phase / f"{metric}.tsv" if live_dir else None
             if tsv and tsv.is_file():
                 curve = pd.read_csv(tsv, sep="\t")
-                ax.plot(curve["step"] + 1, curve[metric], marker="o",
-                        label="validation" if phase == "eval" else "train")
+                ax.plot(curve["step"], curve[metric], marker="o", label=phase)
         ax.set(xlabel="epoch", title=metric)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend()
     fig.tight_layout()
     fig.savefig(out / "learning_curves.png", dpi=100)
@@ -113,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     cfg: P.EvaluateParams = P.load("evaluate", args.params)
-    test = pd.read_parquet(args.reviews, filters=[("split", "==", "test")])
+    test = reviews.read(args.reviews, split="test")
     if test.empty:
         raise PipelineError(f"{args.reviews} has no test reviews")
     tune_threads()
@@ -134,14 +145,14 @@ def main(argv: list[str] | None = None) -> None:
         "predicted": np.where(probs >= cfg.threshold, "positive", "negative"),
         "probability": probs.round(6),
     })
-    with atomic_path(args.plots) as tmp:
-        tmp.mkdir()
-        predictions.to_csv(tmp / "predictions.csv", index=False)
-        roc.to_csv(tmp / "roc.csv", index=False)
-        pr.to_csv(tmp / "precision_recall.csv", index=False)
-        save_figures(tmp, labels, probs, cfg.threshold, roc,
+    with atomic_outputs((args.plots, True), (args.metrics, False)) as (plots, metrics):
+        plots.mkdir()
+        predictions.to_csv(plots / "predictions.csv", index=False)
+        roc.to_csv(plots / "roc.csv", index=False)
+        pr.to_csv(plots / "precision_recall.csv", index=False)
+        save_figures(plots, labels, probs, cfg.threshold, roc, pr,
                      Path(args.live) if args.live else None)
-    write_json(args.metrics, results)
+        metrics.write_text(json_text(results), encoding="utf-8")
     print(f"evaluate: {results}", file=sys.stderr)
 
 

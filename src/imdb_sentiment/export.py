@@ -43,7 +43,7 @@ def export_saved_model(model_path: str | Path, out: str | Path, version: int = 1
         input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)],
     )
     out = Path(out)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, directory=True) as tmp:
         tmp.mkdir()
         archive.write_out(str(tmp / str(version)), verbose=False)
     return out / str(version)

@@ -23,15 +23,16 @@ import pandas as pd
 from tqdm import tqdm
 
 from imdb_sentiment import params as P
-from imdb_sentiment.artifacts import atomic_path, write_json
+from imdb_sentiment.artifacts import atomic_outputs, atomic_path, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
+from imdb_sentiment.reviews import COLUMNS
 
 REVIEW_RE = re.compile(r"^aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
 URLS_RE = re.compile(r"^aclImdb/(train|test)/urls_(pos|neg|unsup)\.txt$")
 MOVIE_RE = re.compile(r"/title/(tt\d+)/")
 LABELS = {"pos": 1, "neg": 0, "unsup": -1}
 RATINGS = {"pos": range(7, 11), "neg": range(1, 5), "unsup": range(0, 1)}
-COLUMNS = ["split", "id", "rating", "label", "movie", "text"]
+MAX_REVIEW_ID = np.iinfo(np.int32).max
 
 
 class ArchiveError(PipelineError):
@@ -100,12 +101,24 @@ def check_member(member: tarfile.TarInfo, max_bytes: int) -> None:
         )
 
 
-def iter_files(path: str | Path, max_bytes: int) -> Iterator[tuple[str, bytes]]:
-    """Yield (name, content) of the regular files of a tar archive, in stream order."""
+def iter_files(path: str | Path, max_bytes: int, max_total_bytes: int
+               ) -> Iterator[tuple[str, bytes]]:
+    """Yield (name, content) of the regular files of a tar archive, in stream order.
+
+    Every member counts towards `max_total_bytes`, read or skipped, since the
+    stream must be decompressed through all of them.
+    """
+    total = 0
     try:
         with tarfile.open(path, mode="r|*") as archive:
             for member in archive:
                 check_member(member, max_bytes)
+                total += member.size
+                if total > max_total_bytes:
+                    raise ArchiveError(
+                        f"archive {path} unpacks to more than the {max_total_bytes}-byte limit "
+                        f"(reached at member {member.name!r}); raise ingest.max_total_mb if "
+                        "this is really the dataset")
                 if member.isfile() and (
                     REVIEW_RE.match(member.name) or URLS_RE.match(member.name)
                 ):
@@ -126,22 +139,36 @@ def movie_ids(urls_text: str, source: str) -> list[str]:
     return ids
 
 
-def read_archive(path: str | Path, max_bytes: int) -> pd.DataFrame:
+def decode(content: bytes, name: str) -> str:
+    try:
+        return content.decode("utf-8", "strict")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{name} is not valid UTF-8: {err}") from None
+
+
+def parse_review_name(name: str) -> tuple[str, str, int, int]:
+    """(split, kind, id, rating) of a review member; ids and ratings outside their range refused."""
+    split, kind, review_id, rating = REVIEW_RE.match(name).groups()
+    if int(rating) not in RATINGS[kind]:
+        allowed = RATINGS[kind]
+        raise DataError(f"review {name}: rating {int(rating)} is outside "
+                        f"{allowed.start}-{allowed.stop - 1}, the range of {kind} reviews")
+    if int(review_id) > MAX_REVIEW_ID:
+        raise DataError(f"review {name}: id {review_id} is larger than {MAX_REVIEW_ID}")
+    return split, kind, int(review_id), int(rating)
+
+
+def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.DataFrame:
     """Parse the archive into a table with columns COLUMNS, sorted by split, label, id."""
     rows: list[tuple[str, str, int, int, str]] = []
     urls: dict[tuple[str, str], list[str]] = {}
-    files = iter_files(path, max_bytes)
+    files = iter_files(path, max_bytes, max_total_bytes)
     for name, content in tqdm(files, desc="ingest", unit=" files", file=sys.stderr,
                               mininterval=2.0):
         if match := URLS_RE.match(name):
-            urls[match.groups()] = movie_ids(content.decode("utf-8", "strict"), name)
+            urls[match.groups()] = movie_ids(decode(content, name), name)
             continue
-        split, kind, review_id, rating = REVIEW_RE.match(name).groups()
-        try:
-            text = content.decode("utf-8", "strict")
-        except UnicodeDecodeError as err:
-            raise DataError(f"review {name} is not valid UTF-8: {err}") from None
-        rows.append((split, kind, int(review_id), int(rating), text))
+        rows.append((*parse_review_name(name), decode(content, f"review {name}")))
     if not rows:
         raise ArchiveError(f"archive {path} holds no aclImdb/{{train,test}}/{{pos,neg}} reviews")
     frame = pd.DataFrame(rows, columns=["split", "kind", "id", "rating", "text"])
@@ -280,13 +307,14 @@ def main(argv: list[str] | None = None) -> None:
     cfg: P.IngestParams = P.load("ingest", args.params)
     seed = P.load_seed(args.params)
     archive = ensure_archive(cfg)
-    frame = read_archive(archive, cfg.max_member_mb * 1024 * 1024)
+    frame = read_archive(archive, cfg.max_member_mb * 1024 * 1024,
+                         cfg.max_total_mb * 1024 * 1024)
     validate(frame, cfg.expected_per_class)
     frame = sample(frame, cfg.sample_per_class, seed)
     report = data_report(frame, sha256_file(archive))
-    with atomic_path(args.reviews) as tmp:
-        frame.to_parquet(tmp, index=False)
-    write_json(args.report, report)
+    with atomic_outputs((args.reviews, False), (args.report, False)) as (table, report_path):
+        frame.to_parquet(table, index=False)
+        report_path.write_text(json_text(report), encoding="utf-8")
     print(f"ingest: {len(frame)} reviews {report['counts']} -> {args.reviews}", file=sys.stderr)
 
 

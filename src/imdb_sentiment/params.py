@@ -8,6 +8,7 @@ silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -32,12 +33,15 @@ class IngestParams:
     sha256: str = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
     download_retries: int = 3
     max_member_mb: int = 128
+    max_total_mb: int = 1024
     expected_per_class: int | None = 12500
     sample_per_class: int | None = None
 
     def validate(self) -> None:
         _check(self.download_retries >= 1, "ingest.download_retries", "an integer >= 1")
         _check(self.max_member_mb >= 1, "ingest.max_member_mb", "an integer >= 1")
+        _check(self.max_total_mb >= self.max_member_mb, "ingest.max_total_mb",
+               "an integer >= ingest.max_member_mb")
         _check(len(self.sha256) == 64, "ingest.sha256", "a 64-character hex sha256")
         _check(self.expected_per_class is None or self.expected_per_class >= 1,
                "ingest.expected_per_class", "null or an integer >= 1")
@@ -181,7 +185,8 @@ def _matches(value: Any, annotation: Any) -> bool:
     if annotation is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
     return isinstance(value, annotation)
 
 
@@ -195,6 +200,8 @@ def _describe(annotation: Any) -> str:
         return f"a list of {_describe(typing.get_args(annotation)[0])}"
     if annotation is type(None):
         return "null"
+    if annotation is float:
+        return "a finite number"
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -223,13 +230,34 @@ def from_dict(section: str, raw: Any) -> Any:
     return params
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error
+    (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """Read the whole params file; errors name the file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ParamsError(f"params: file not found: {path}") from None
+    except IsADirectoryError:
+        raise ParamsError(f"params: {path} is a directory, not a file") from None
+    except UnicodeDecodeError as err:
+        raise ParamsError(f"params: {path} is not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise ParamsError(f"params: cannot read {path}: {err.strerror or err}") from None
     except yaml.YAMLError as err:
         raise ParamsError(f"params: {path} is not valid YAML: {err}") from None
     if not isinstance(data, dict):
@@ -239,7 +267,10 @@ def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
 
 def load_seed(path: str | Path = PARAMS_FILE) -> int:
     """The one seed that drives splitting, shuffling and weight initialisation."""
-    seed = read_yaml(path).get("seed", 42)
+    data = read_yaml(path)
+    if "seed" not in data:
+        raise ParamsError(f"params: 'seed' is missing from {path}")
+    seed = data["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ParamsError(f"params: 'seed' must be an integer >= 0, got {seed!r}")
     return seed
@@ -256,7 +287,9 @@ def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
             f"params: unknown top-level key '{unknown[0]}' "
             f"(known: seed, {', '.join(SECTIONS)})"
         )
-    return from_dict(section, data.get(section))
+    if section not in data:
+        raise ParamsError(f"params: section '{section}' is missing from {path}")
+    return from_dict(section, data[section])
 
 
 def to_dict(params: Any) -> dict[str, Any]:

@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from imdb_sentiment import params as P
+from imdb_sentiment import processed, reviews
+from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.embeddings import pretrain
-from imdb_sentiment.artifacts import atomic_path, write_json
 from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.text import build_vocabulary, encode, make_vectorizer
-
-SPLITS = ("train", "val", "test")
-VOCAB_FILE = "vocab.txt"
-EMBEDDINGS_FILE = "embeddings.npy"
-CONFIG_FILE = "preprocess.json"
 
 
 def split_by_movie(train: pd.DataFrame, val_fraction: float, seed: int) -> pd.Series:
@@ -56,18 +51,14 @@ def make_splits(reviews: pd.DataFrame, val_fraction: float, seed: int) -> dict[s
 
 
 def encode_splits(splits: dict[str, pd.DataFrame], vocabulary: list[str], max_len: int,
-                  keep: str = "first") -> tuple[dict[str, dict[str, np.ndarray]], dict]:
+                  keep: str = "first") -> tuple[dict[str, processed.Split], dict]:
     """Encoded arrays per split and a report of OOV rate and truncation."""
     vectorizer = make_vectorizer(vocabulary, ragged=True)
     arrays, report = {}, {}
     for name, frame in splits.items():
         ids, offsets, truncated = encode(vectorizer, frame["text"].tolist(), max_len, keep)
-        arrays[name] = {
-            "ids": ids,
-            "offsets": offsets,
-            "labels": frame["label"].to_numpy(np.int8),
-            "review_ids": frame["id"].to_numpy(np.int32),
-        }
+        arrays[name] = processed.Split(ids, offsets, frame["label"].to_numpy(np.int8),
+                                       frame["id"].to_numpy(np.int32))
         lengths = np.diff(offsets)
         report[name] = {
             "reviews": len(frame),
@@ -87,20 +78,6 @@ def pretrain_embeddings(texts: list[str], vocabulary: list[str], cfg: P.Preproce
     return pretrain(ids, offsets, len(vocabulary) + 2, cfg.pretrain_dim, cfg.pretrain_window, seed)
 
 
-def load_embeddings(directory: str | Path) -> np.ndarray | None:
-    path = Path(directory) / EMBEDDINGS_FILE
-    return np.load(path) if path.is_file() else None
-
-
-def load_split(directory: str | Path, name: str) -> dict[str, np.ndarray]:
-    with np.load(Path(directory) / f"{name}.npz") as data:
-        return {key: data[key] for key in data.files}
-
-
-def load_vocabulary(directory: str | Path) -> list[str]:
-    return (Path(directory) / VOCAB_FILE).read_text(encoding="utf-8").split("\n")[:-1]
-
-
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -112,11 +89,14 @@ def main(argv: list[str] | None = None) -> None:
 
     cfg: P.PreprocessParams = P.load("preprocess", args.params)
     seed = P.load_seed(args.params)
-    reviews = pd.read_parquet(args.reviews)
-    splits = make_splits(reviews, cfg.val_fraction, seed)
+    table = reviews.read(args.reviews)
+    splits = make_splits(table, cfg.val_fraction, seed)
     print(f"preprocess: building vocabulary from {len(splits['train'])} training reviews",
           file=sys.stderr)
     vocabulary = build_vocabulary(splits["train"]["text"], cfg.vocab_size, cfg.min_count)
+    if not vocabulary:
+        raise PipelineError(f"preprocess: no training token occurs preprocess.min_count = "
+                            f"{cfg.min_count} times or more: the vocabulary would be empty")
     arrays, report = encode_splits(splits, vocabulary, cfg.max_len, cfg.keep_tokens)
     shared = set(splits["train"]["movie"]) & set(splits["val"]["movie"])
     if shared:
@@ -126,20 +106,14 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.pretrain_dim:
         texts = splits["train"]["text"].tolist()
         if cfg.pretrain_unlabeled:
-            texts += reviews.loc[reviews["split"] == "unsup", "text"].tolist()
+            texts += table.loc[table["split"] == "unsup", "text"].tolist()
         print(f"preprocess: pretraining {cfg.pretrain_dim}-d word vectors on {len(texts)} reviews",
               file=sys.stderr)
         embeddings = pretrain_embeddings(texts, vocabulary, cfg, seed)
         report["pretrain_reviews"] = len(texts)
-    with atomic_path(args.out) as tmp:
-        tmp.mkdir()
-        (tmp / VOCAB_FILE).write_text("".join(f"{t}\n" for t in vocabulary), encoding="utf-8")
-        for name, data in arrays.items():
-            np.savez(tmp / f"{name}.npz", **data)
-        if embeddings is not None:
-            np.save(tmp / EMBEDDINGS_FILE, embeddings)
-        write_json(tmp / CONFIG_FILE, {**P.to_dict(cfg), "seed": seed})
-    write_json(args.report, report)
+    with atomic_outputs((args.out, True), (args.report, False)) as (out, report_path):
+        processed.write(out, vocabulary, arrays, embeddings, cfg, seed)
+        report_path.write_text(json_text(report), encoding="utf-8")
     print(f"preprocess: {report}", file=sys.stderr)
 
 

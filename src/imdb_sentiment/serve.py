@@ -16,7 +16,6 @@ import numpy as np
 
 from imdb_sentiment.zoo import predict_texts, set_thread_pools
 
-DEFAULT_MODEL = "models/model.keras"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 256
 POSITIVE, NEGATIVE = "positive", "negative"
@@ -27,10 +26,8 @@ EMPTY_REVIEW = "empty review (no text to classify)"
 # because padding never does.
 LONG_TEXT_CHARS = 100_000
 MAX_OCCLUSION_WORDS = 300
-# Batches scored at once, and TensorFlow's thread pools for that (see tune_threads).
-# Measured on 2 cores over the 25,000 test reviews (`make bench`, fresh processes,
-# alternated): one batch at a time on TensorFlow's default pools 1,764-1,868
-# reviews/s; 3 at a time with 4 inter-op threads and 1 intra-op thread 2,306-2,637.
+# Batches scored at once, and TensorFlow's thread pools for that (see tune_threads);
+# chosen by `make bench` (docs/benchmarks.md).
 SCORING_WORKERS = 3
 INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
 

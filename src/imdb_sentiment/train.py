@@ -27,25 +27,27 @@ import argparse
 import contextlib
 import functools
 import json
+import math
 import os
 import random
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 from dvclive import Live
 
 from imdb_sentiment import params as P
-from imdb_sentiment import preprocess
-from imdb_sentiment.artifacts import atomic_path, read_json, write_json
+from imdb_sentiment import processed, reviews
+from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
+from imdb_sentiment.processed import Split
 from imdb_sentiment.text import encode, make_vectorizer
-from imdb_sentiment.zoo import (TargetAccuracy, build_classifier, build_end_to_end,
+from imdb_sentiment.zoo import (RECURRENT, TargetAccuracy, build_classifier, build_end_to_end,
                                 set_thread_pools)
 
 OPTIMIZERS = {
@@ -168,17 +170,17 @@ def bucket_boundaries(lengths: np.ndarray, n_buckets: int = 8) -> list[int]:
     return sorted(set(int(e) for e in edges if e > 1))
 
 
-def make_dataset(split: dict[str, np.ndarray], batch_size: int, *, shuffle: bool, seed: int,
+def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
                  bucket_by_length: bool) -> tf.data.Dataset:
     """(token ids padded per batch, label) batches; optionally bucketed by length."""
-    sequences = tf.RaggedTensor.from_row_splits(split["ids"], split["offsets"])
-    labels = split["labels"].astype(np.float32)
+    sequences = tf.RaggedTensor.from_row_splits(split.ids, split.offsets)
+    labels = split.labels.astype(np.float32)
     ds = tf.data.Dataset.from_tensor_slices((sequences, labels))
     ds = ds.map(lambda ids, y: (tf.concat([ids, tf.zeros([1], tf.int32)], 0), y))
     if shuffle:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     if bucket_by_length and len(labels) > batch_size:
-        boundaries = bucket_boundaries(np.diff(split["offsets"]) + 1)
+        boundaries = bucket_boundaries(split.lengths() + 1)
         ds = ds.bucket_by_sequence_length(
             element_length_func=lambda ids, y: tf.shape(ids)[0],
             bucket_boundaries=boundaries,
@@ -195,7 +197,7 @@ def make_dataset(split: dict[str, np.ndarray], batch_size: int, *, shuffle: bool
 
 
 class LiveLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to DVCLive (train/..., eval/...) and one readable console line."""
+    """Per-epoch metrics to DVCLive (train/..., validation/...), steps counting epochs from 1."""
 
     def __init__(self, live: Live):
         super().__init__()
@@ -207,16 +209,17 @@ class LiveLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.started
+        self.live.step = epoch + 1
         for name, value in (logs or {}).items():
             if name.startswith("val_"):
-                self.live.log_metric(f"eval/{name[4:]}", float(value))
+                self.live.log_metric(f"validation/{name[4:]}", float(value))
             elif name != "learning_rate":
                 self.live.log_metric(f"train/{name}", float(value))
         self.live.log_metric("epoch_seconds", round(seconds, 2), plot=False)
-        self.live.next_step()
+        self.live.make_summary()
 
 
-def train(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
+def train(cfg: P.TrainParams, seed: int, data: dict[str, Split],
           vocab_size: int, embeddings: np.ndarray | None = None, live: Live | None = None,
           verbose: int = 2, strategy: tf.distribute.Strategy | None = None
           ) -> tuple[keras.Model, dict]:
@@ -230,7 +233,23 @@ def train(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
         return _fit(cfg, seed, data, vocab_size, embeddings, live, verbose, strategy)
 
 
-def _fit(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
+def compile_classifier(model: keras.Model, cfg: P.TrainParams) -> None:
+    """Compile with `cfg`'s optimizer, learning rate and XLA choice; accuracy counts soft
+    targets by their side of 0.5."""
+    model.compile(
+        optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
+        loss="binary_crossentropy",
+        metrics=[TargetAccuracy(name="accuracy")],
+        jit_compile=cfg.jit_compile,
+    )
+    if cfg.jit_compile and not model.jit_compile:
+        # Keras silently drops XLA whenever TensorFlow op determinism is on (always,
+        # here); TensorFlow itself asks XLA for deterministic ops then
+        # (xla_gpu_deterministic_ops), so keep XLA, as asked for.
+        model._jit_compile = True
+
+
+def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
          vocab_size: int, embeddings: np.ndarray | None, live: Live | None, verbose: int,
          strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
     """Build, compile and fit under `strategy` with the dtype policy already set."""
@@ -238,17 +257,7 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
     # Variables (model, optimizer, metrics) must be created under the scope to be mirrored.
     with strategy.scope():
         model = build_classifier(cfg, vocab_size, embeddings)
-        model.compile(
-            optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
-            loss="binary_crossentropy",
-            metrics=[TargetAccuracy(name="accuracy")],
-            jit_compile=cfg.jit_compile,
-        )
-        if cfg.jit_compile and not model.jit_compile:
-            # Keras silently drops XLA whenever TensorFlow op determinism is on (always,
-            # here); TensorFlow itself asks XLA for deterministic ops then
-            # (xla_gpu_deterministic_ops), so keep XLA, as asked for.
-            model._jit_compile = True
+        compile_classifier(model, cfg)
     replicas = int(strategy.num_replicas_in_sync)
     # model.fit splits each batch across the replicas, so batch the global size
     global_batch = cfg.batch_size * replicas
@@ -260,8 +269,9 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
     val_ds = make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
                           bucket_by_length=cfg.bucket_by_length)
     callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
-                                      restore_best_weights=cfg.restore_best_weights)
+                                      restore_best_weights=cfg.restore_best_weights),
     ]
     if live is not None:
         callbacks.append(LiveLogger(live))
@@ -272,6 +282,7 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
         history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
                             callbacks=callbacks, verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - started
+    check_finite(history.history)
     val_loss = history.history["val_loss"]
     best = int(np.argmin(val_loss))
     summary = {
@@ -280,13 +291,26 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, dict[str, np.ndarray]],
         "best_val_loss": round(float(val_loss[best]), 6),
         "best_val_accuracy": round(float(history.history["val_accuracy"][best]), 6),
         "train_seconds": round(seconds, 1),
-        "train_reviews": int(len(data["train"]["labels"])),
-        "val_reviews": int(len(data["val"]["labels"])),
+        "train_reviews": len(data["train"]),
+        "val_reviews": len(data["val"]),
         "parameters": int(model.count_params()),
         "replicas": replicas,
         "global_batch_size": global_batch,
     }
     return model, summary
+
+
+def check_finite(history: dict[str, list[float]]) -> None:
+    """Stop with a PipelineError when a loss went NaN or infinite (TerminateOnNaN only stops)."""
+    for name in ("loss", "val_loss"):
+        for epoch, value in enumerate(history.get(name, []), 1):
+            if not math.isfinite(value):
+                raise PipelineError(
+                    f"train: {name} became {value} in epoch {epoch}; nothing was saved "
+                    "(lower train.learning_rate?)")
+    if not history.get("loss"):
+        raise PipelineError("train: the loss became NaN or infinite in the first epoch; "
+                            "nothing was saved (lower train.learning_rate?)")
 
 
 @exit_on_error
@@ -305,56 +329,68 @@ def main(argv: list[str] | None = None) -> None:
               "train.intra_op_threads were not applied", file=sys.stderr)
     print(f"train: TensorFlow thread pools: {thread_pools()}", file=sys.stderr)
     seed = P.load_seed(args.params)
-    data = {name: preprocess.load_split(args.data, name) for name in ("train", "val")}
-    vocabulary = preprocess.load_vocabulary(args.data)
-    prep = read_json(Path(args.data) / preprocess.CONFIG_FILE)
-    embeddings = None
-    if cfg.pretrained_embeddings:
-        embeddings = preprocess.load_embeddings(args.data)
-        if embeddings is None:
-            raise PipelineError(
-                "train.pretrained_embeddings is true but preprocess wrote no word vectors: "
-                "set preprocess.pretrain_dim > 0"
-            )
-    print(f"train: {cfg.model} on {len(data['train']['labels'])} reviews, "
-          f"validating on {len(data['val']['labels'])}", file=sys.stderr)
-    if cfg.model == "tfidf_logreg":
-        model, summary = fit_baseline(cfg, seed, args.reviews, data)
-        with Live(dir=args.live, dvcyaml=False, save_dvc_exp=False) as live:
-            live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
-                                 "best_val_loss": summary["best_val_loss"]})
-        save_model(model, args.model, {"train": P.to_dict(cfg), "seed": seed,
-                                       "preprocess": prep, "fit": summary})
-        return
-    strategy = make_strategy(cfg.distribute)
-    distilled = {}
-    if cfg.distill_unlabeled:
-        unlabeled, distilled = teacher_labelled_unlabeled(cfg, seed, args.reviews, data,
-                                                          vocabulary, prep)
-        data = {**data, "train": concat_splits(data["train"], unlabeled)}
+    prep, prep_seed = processed.load_config(args.data)
+    data = {name: processed.load_split(args.data, name) for name in ("train", "val")}
+    vocabulary = processed.load_vocabulary(args.data)
+    embeddings = pretrained_embeddings(cfg, args.data)
+    print(f"train: {cfg.model} on {len(data['train'])} reviews, "
+          f"validating on {len(data['val'])}", file=sys.stderr)
     # In a multi-worker cluster every task trains, but only the chief writes outputs
     # (the others hold identical weights); elsewhere this is always true.
-    chief = bool(strategy.extended.should_checkpoint)
-    logger = Live(dir=args.live, dvcyaml=False, save_dvc_exp=False) if chief else None
-    with logger or contextlib.nullcontext() as live:
-        classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
-                                    verbose=1 if sys.stderr.isatty() else 2, strategy=strategy)
-        if live is not None:
-            live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
-                                 "best_val_loss": summary["best_val_loss"]})
-    summary.update(distilled)
-    if not chief:
+    strategy = make_strategy(cfg.distribute)
+    if not strategy.extended.should_checkpoint:
+        _, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep, None,
+                         strategy)
         print(f"train: {json.dumps(summary)}; not the chief, so the chief writes the outputs",
               file=sys.stderr)
         return
-    model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep["max_len"],
-                             prep.get("keep_tokens", "first"))
-    save_model(model, args.model, {"train": P.to_dict(cfg), "seed": seed, "preprocess": prep,
-                                   "fit": summary})
+    # All three outputs are replaced together, only once training has succeeded.
+    card_path = model_card_path(args.model)
+    with atomic_outputs((args.live, True), (args.model, False), (card_path, False)) as (
+            live_dir, model_tmp, card_tmp):
+        with Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
+            model, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep,
+                                 live, strategy)
+            live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
+                                 "best_val_loss": summary["best_val_loss"]})
+        save_keras(model, model_tmp)
+        card = {"train": P.to_dict(cfg), "seed": seed,
+                "preprocess": {**P.to_dict(prep), "seed": prep_seed}, "fit": summary}
+        card_tmp.write_text(json_text(card), encoding="utf-8")
+    print(f"train: {json.dumps(summary)} -> {args.model}", file=sys.stderr)
+
+
+def pretrained_embeddings(cfg: P.TrainParams, data_dir: str | Path) -> np.ndarray | None:
+    """Preprocess's word vectors when the model starts from them."""
+    if not cfg.pretrained_embeddings or cfg.model not in RECURRENT:
+        return None
+    embeddings = processed.load_embeddings(data_dir)
+    if embeddings is None:
+        raise PipelineError("train.pretrained_embeddings is true but preprocess wrote no word "
+                            "vectors: set preprocess.pretrain_dim > 0")
+    return embeddings
+
+
+def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split],
+        vocabulary: list[str], embeddings: np.ndarray | None, prep: P.PreprocessParams,
+        live: Live | None, strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
+    """The end-to-end text model `cfg.model` names, fitted, and its fit summary."""
+    if cfg.model == "tfidf_logreg":
+        return fit_baseline(cfg, seed, reviews_path, data)
+    distilled = {}
+    if cfg.distill_unlabeled:
+        unlabeled, distilled = teacher_labelled_unlabeled(cfg, seed, reviews_path, data,
+                                                          vocabulary, prep)
+        data = {**data, "train": concat_splits(data["train"], unlabeled)}
+    classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
+                                verbose=1 if sys.stderr.isatty() else 2, strategy=strategy)
+    model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep.max_len,
+                             prep.keep_tokens)
+    return model, {**summary, **distilled}
 
 
 def fit_baseline(cfg: P.TrainParams, seed: int, reviews_path: str,
-                 data: dict[str, dict[str, np.ndarray]]) -> tuple[keras.Model, dict]:
+                 data: dict[str, Split]) -> tuple[keras.Model, dict]:
     """TF-IDF + logistic regression on the same train/val split as the RNNs."""
     from sklearn.metrics import accuracy_score, log_loss
 
@@ -362,15 +398,15 @@ def fit_baseline(cfg: P.TrainParams, seed: int, reviews_path: str,
 
     texts = split_texts(reviews_path, data)
     started = time.perf_counter()
-    vectorizer, logreg = baseline.fit(texts["train"], data["train"]["labels"],
+    vectorizer, logreg = baseline.fit(texts["train"], data["train"].labels,
                                       cfg.tfidf_max_features, cfg.logreg_c, seed)
     seconds = time.perf_counter() - started
     val_probs = baseline.predict_proba(vectorizer, logreg, texts["val"])
     summary = {
         "epochs_run": 1,
         "best_epoch": 1,
-        "best_val_loss": round(float(log_loss(data["val"]["labels"], val_probs)), 6),
-        "best_val_accuracy": round(float(accuracy_score(data["val"]["labels"], val_probs >= 0.5)), 6),
+        "best_val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
+        "best_val_accuracy": round(float(accuracy_score(data["val"].labels, val_probs >= 0.5)), 6),
         "train_seconds": round(seconds, 1),
         "train_reviews": len(texts["train"]),
         "val_reviews": len(texts["val"]),
@@ -379,19 +415,22 @@ def fit_baseline(cfg: P.TrainParams, seed: int, reviews_path: str,
     return baseline.to_keras(vectorizer, logreg), summary
 
 
-def split_texts(reviews_path: str | Path, data: dict[str, dict[str, np.ndarray]]
-                ) -> dict[str, list[str]]:
+def split_texts(reviews_path: str | Path, data: dict[str, Split]) -> dict[str, list[str]]:
     """The review texts of each encoded split of the official train set, in split order."""
-    train_table = pd.read_parquet(reviews_path, filters=[("split", "==", "train")])
+    train_table = reviews.read(reviews_path, split="train")
     # review ids restart in each class folder, so a review is (label, id)
     text_of = dict(zip(zip(train_table["label"], train_table["id"]), train_table["text"]))
-    return {name: [text_of[key] for key in zip(split["labels"], split["review_ids"])]
-            for name, split in data.items()}
+    try:
+        return {name: [text_of[key] for key in zip(split.labels, split.review_ids)]
+                for name, split in data.items()}
+    except KeyError as err:
+        raise PipelineError(f"review {err} of the preprocessed data is not in {reviews_path}: "
+                            "the two come from different ingest runs") from None
 
 
 def teacher_labelled_unlabeled(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
-                               data: dict[str, dict[str, np.ndarray]], vocabulary: list[str],
-                               prep: dict) -> tuple[dict[str, np.ndarray], dict]:
+                               data: dict[str, Split], vocabulary: list[str],
+                               prep: P.PreprocessParams) -> tuple[Split, dict]:
     """The unlabeled reviews, encoded like the training part, with a teacher's P(positive) as labels.
 
     The teacher (`cfg.teacher`) is fitted on the training part only, so
@@ -400,24 +439,25 @@ def teacher_labelled_unlabeled(cfg: P.TrainParams, seed: int, reviews_path: str 
     from sklearn.metrics import accuracy_score
 
     texts = split_texts(reviews_path, data)
-    unlabeled = pd.read_parquet(reviews_path, filters=[("split", "==", "unsup")])["text"].tolist()
+    unlabeled = reviews.read(reviews_path, split="unsup")["text"].tolist()
     if not unlabeled:
         raise PipelineError("train.distill_unlabeled is true but the table has no unlabeled reviews")
     print(f"train: fitting the {cfg.teacher} teacher and labelling {len(unlabeled)} "
           "unlabeled reviews", file=sys.stderr)
     started = time.perf_counter()
-    teacher = fit_teacher(cfg, seed, texts["train"], data["train"]["labels"])
+    teacher = fit_teacher(cfg, seed, texts["train"], data["train"].labels)
     targets = teacher(unlabeled).astype(np.float32)
     val_probs = teacher(texts["val"])
     seconds = time.perf_counter() - started
     ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), unlabeled,
-                             prep["max_len"], prep.get("keep_tokens", "first"))
+                             prep.max_len, prep.keep_tokens)
     summary = {"unlabeled_reviews": len(unlabeled),
-               "teacher_val_accuracy": round(float(accuracy_score(data["val"]["labels"],
+               "teacher_val_accuracy": round(float(accuracy_score(data["val"].labels,
                                                                   val_probs >= 0.5)), 6),
                "teacher_positive_share": round(float((targets >= 0.5).mean()), 4),
                "teacher_seconds": round(seconds, 1)}
-    return {"ids": ids, "offsets": offsets, "labels": targets}, summary
+    no_ids = np.full(len(unlabeled), -1, np.int32)
+    return Split(ids, offsets, targets, no_ids), summary
 
 
 def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndarray
@@ -431,24 +471,44 @@ def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndar
     return functools.partial(baseline.predict_proba, vectorizer, logreg)
 
 
-def concat_splits(first: dict[str, np.ndarray], second: dict[str, np.ndarray]
-                  ) -> dict[str, np.ndarray]:
-    """One encoded split holding the reviews of both (ids, offsets, float labels)."""
-    return {
-        "ids": np.concatenate([first["ids"], second["ids"]]),
-        "offsets": np.concatenate([first["offsets"], second["offsets"][1:] + first["offsets"][-1]]),
-        "labels": np.concatenate([first["labels"].astype(np.float32),
-                                  second["labels"].astype(np.float32)]),
-    }
+def concat_splits(first: Split, second: Split) -> Split:
+    """One encoded split holding the reviews of both, with float labels."""
+    return Split(
+        ids=np.concatenate([first.ids, second.ids]),
+        offsets=np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]]),
+        labels=np.concatenate([first.labels.astype(np.float32),
+                               second.labels.astype(np.float32)]),
+        review_ids=np.concatenate([first.review_ids, second.review_ids]),
+    )
 
 
-def save_model(model: keras.Model, model_path: str | Path, card: dict) -> None:
-    """The model and, next to it, the params and fit summary it came from."""
-    model_path = Path(model_path)
-    with atomic_path(model_path) as tmp:
-        model.save(tmp)
-    write_json(model_card_path(model_path), card)
-    print(f"train: {json.dumps(card['fit'])} -> {model_path}", file=sys.stderr)
+def save_keras(model: keras.Model, path: Path) -> None:
+    """`model.save`, made byte-identical for identical models: Keras stamps the save time
+    (entry dates, metadata.json) and Python object addresses (shared_object_id) into the
+    archive, rewritten here as fixed dates and ids numbered in order of appearance."""
+    model.save(path)
+    with zipfile.ZipFile(path) as source:
+        entries = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as target:
+        for name, data in entries:
+            if name == "metadata.json":
+                metadata = json.loads(data)
+                metadata.pop("date_saved", None)
+                data = json.dumps(metadata, sort_keys=True).encode()
+            elif name == "config.json":
+                data = json.dumps(_renumber_shared_objects(json.loads(data), {})).encode()
+            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+
+
+def _renumber_shared_objects(node, ids: dict[int, int]):
+    """`node` with every shared_object_id replaced by its rank of first appearance."""
+    if isinstance(node, dict):
+        return {key: (ids.setdefault(value, len(ids)) if key == "shared_object_id"
+                      else _renumber_shared_objects(value, ids))
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared_objects(value, ids) for value in node]
+    return node
 
 
 def model_card_path(model_path: str | Path) -> Path:

@@ -1,0 +1,107 @@
+"""Bit-identical outputs whatever the thread counts and the CPU's instruction set.
+
+Runs the preprocess, train and evaluate stages the way dvc.yaml starts them
+(`python -m imdb_sentiment.stage`) on a seeded slice of the real archive, once
+per setting, and compares the bytes of every output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+# What would otherwise choose kernels by instruction set: OpenBLAS's core type, oneDNN's
+# ISA cap (both pinned by the stage launcher) and NumPy's own SIMD dispatch (not pinned).
+NO_AVX512_IN_NUMPY = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR"
+SETTINGS = {
+    "1 thread": ({**{v: "1" for v in THREAD_VARS}}, 1),
+    "2 threads": ({**{v: "2" for v in THREAD_VARS}}, 2),
+    "4 threads": ({**{v: "4" for v in THREAD_VARS}}, 4),
+    "8 threads": ({**{v: "8" for v in THREAD_VARS}}, 8),
+    # as on an older CPU (AVX only), where unpinned libraries would pick other kernels
+    # than on this one; pinned, they run the same AVX2 kernels as everywhere
+    "older CPU's kernels asked for": ({"OPENBLAS_CORETYPE": "Sandybridge",
+                                       "ONEDNN_MAX_CPU_ISA": "AVX",
+                                       "NPY_DISABLE_CPU_FEATURES": NO_AVX512_IN_NUMPY}, 0),
+}
+SLICE = {
+    "seed": 3,
+    "ingest": {"sample_per_class": 60},
+    "preprocess": {"vocab_size": 2000, "max_len": 120, "pretrain_dim": 16},
+    "train": {"units": [8], "embedding_dim": 16, "epochs": 2, "batch_size": 32},
+}
+
+
+def stage(name: str, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.stage", name, *args], cwd=cwd,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and "epoch_seconds" not in p.name}
+
+
+def write_params(path: Path, threads: int) -> Path:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, values in SLICE.items():
+        if isinstance(values, dict):
+            params[section].update(values)
+        else:
+            params[section] = values
+    params["ingest"]["archive"] = str(ARCHIVE)
+    params["train"]["inter_op_threads"] = params["train"]["intra_op_threads"] = threads
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def run_slice(root: Path, reviews: Path, extra_env: dict[str, str], threads: int) -> dict:
+    """preprocess, train and evaluate into `root`; the digests of all their outputs."""
+    root.mkdir()
+    env = {key: value for key, value in os.environ.items()
+           if key not in THREAD_VARS and key not in ("OPENBLAS_CORETYPE", "ONEDNN_MAX_CPU_ISA")}
+    env.update(extra_env, PYTHONPATH=str(REPO / "src"), TF_CPP_MIN_LOG_LEVEL="2")
+    params = ["--params", str(write_params(root / "params.yaml", threads))]
+    stage("preprocess", params + ["--reviews", str(reviews), "--out", "processed",
+                                  "--report", "out/preprocess.json"], root, env)
+    stage("train", params + ["--data", "processed", "--reviews", str(reviews),
+                             "--model", "out/model.keras", "--live", "out/train"], root, env)
+    stage("evaluate", params + ["--reviews", str(reviews), "--model", "out/model.keras",
+                                "--live", "out/train", "--metrics", "out/eval.json",
+                                "--plots", "out/eval"], root, env)
+    found = {**digests(root / "processed"), **digests(root / "out")}
+    # epoch times are measurements, not results; the card holds them in its fit summary
+    found.pop("model.params.json")
+    found.pop("train/metrics.json")
+    return found
+
+
+@pytest.mark.skipif(not ARCHIVE.is_file(), reason=f"needs the real archive at {ARCHIVE}")
+def test_outputs_are_bit_identical_across_threads_and_instruction_sets(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    reviews = tmp_path / "reviews.parquet"
+    stage("ingest", ["--params", str(write_params(tmp_path / "params.yaml", 0)),
+                     "--reviews", str(reviews), "--report", str(tmp_path / "data.json")],
+          tmp_path, env)
+    results = {name: run_slice(tmp_path / name.replace(" ", "_"), reviews, extra, threads)
+               for name, (extra, threads) in SETTINGS.items()}
+    reference = results["1 thread"]
+    assert any(key.endswith("embeddings.npy") for key in reference)
+    assert {"model.keras", "eval.json", "eval/predictions.csv"} <= set(reference)
+    for name, found in results.items():
+        differing = sorted(k for k in reference if found.get(k) != reference[k])
+        assert not differing, f"{name}: {differing} differ from the 1-thread run"

@@ -1,0 +1,136 @@
+"""Rebuild everything from the archive in a scratch clone and compare it with what is committed.
+
+    python tools/reproduce.py [--repo .] [--archive PATH] [--workdir DIR]
+
+Clones the repository's HEAD, runs `dvc repro` there from the raw archive, then
+compares every committed metric and every output hash in dvc.lock with the
+fresh ones. The rule (docs/reproducibility.md): everything is bit-identical,
+except values that measure time (`*seconds*`), which are not compared, and
+the outputs that carry them. Prints a table of differences; exits 1 if any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ARCHIVE = Path("data/raw/aclImdb_v1.tar.gz")
+# Outputs whose bytes hold wall-clock times; their other values are compared as metrics.
+TIMED_OUTPUTS = {"models/model.params.json", "metrics/train"}
+
+
+def flatten(data, prefix: str = "") -> dict[str, object]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists keep their index."""
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return {prefix: data}
+    flat: dict[str, object] = {}
+    for key, value in items:
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def timed(key: str) -> bool:
+    return "seconds" in key
+
+
+def compare_json(name: str, committed: Path, fresh: Path) -> list[tuple[str, str, str, str]]:
+    """(file, key, committed, fresh) for every value that differs, times left out."""
+    old = flatten(json.loads(committed.read_text())) if committed.is_file() else {}
+    new = flatten(json.loads(fresh.read_text())) if fresh.is_file() else {}
+    return [(name, key, repr(old.get(key, "(absent)")), repr(new.get(key, "(absent)")))
+            for key in sorted(set(old) | set(new))
+            if not timed(key) and old.get(key, "(absent)") != new.get(key, "(absent)")]
+
+
+def output_hashes(lock: Path) -> dict[str, str]:
+    """Each stage output's md5 as dvc.lock records it."""
+    stages = yaml.safe_load(lock.read_text())["stages"]
+    return {out["path"]: out.get("md5", "") for stage in stages.values()
+            for out in stage.get("outs", [])}
+
+
+def differences(committed: Path, fresh: Path) -> list[tuple[str, str, str, str]]:
+    """Every difference between two checkouts' results, by the rule in the module docstring."""
+    found = []
+    metric_files = yaml.safe_load((committed / "dvc.yaml").read_text()).get("metrics", [])
+    for name in metric_files + ["models/model.params.json"]:
+        found += compare_json(name, committed / name, fresh / name)
+    old, new = output_hashes(committed / "dvc.lock"), output_hashes(fresh / "dvc.lock")
+    for path in sorted(set(old) | set(new)):
+        if path not in TIMED_OUTPUTS and old.get(path) != new.get(path):
+            found.append(("dvc.lock", f"outs {path} md5", old.get(path, "(absent)"),
+                          new.get(path, "(absent)")))
+    return found
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    header = ("file", "key", "committed", "fresh")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in [header, *rows]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def rebuild(repo: Path, work: Path, archive: Path | None) -> Path:
+    """A clone of `repo`'s HEAD under `work`, with every stage re-run from the archive."""
+    clone = work / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    if archive is not None:
+        (clone / ARCHIVE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(archive, clone / ARCHIVE)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1"}
+    # --force: nothing may come from a run cache; every stage really runs here
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "--force"], cwd=clone, env=env,
+                   check=True)
+    return clone
+
+
+def find_archive(repo: Path, given: str | None) -> Path | None:
+    for candidate in ([Path(given)] if given else
+                      [repo / ARCHIVE, repo.parent / "shared" / "data" / ARCHIVE.name]):
+        if candidate.is_file():
+            return candidate
+    return None  # the ingest stage downloads the official archive
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", default=".", help="repository whose HEAD is rebuilt")
+    parser.add_argument("--archive", help="the aclImdb archive (default: the repo's or shared/)")
+    parser.add_argument("--workdir", help="where to build (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    repo = Path(args.repo).resolve()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="reproduce-"))
+    print(f"reproduce: rebuilding {repo} HEAD in {work}", file=sys.stderr)
+    clone = rebuild(repo, work, find_archive(repo, args.archive))
+    rows = differences(_committed(repo, work), clone)
+    if rows:
+        print(table(rows))
+        print(f"reproduce: {len(rows)} difference(s) from the committed results")
+        return 1
+    print("reproduce: every committed metric and output hash was reproduced exactly")
+    return 0
+
+
+def _committed(repo: Path, work: Path) -> Path:
+    """The committed results (dvc.yaml, dvc.lock, metrics, model card) of HEAD, untouched."""
+    committed = work / "committed"
+    subprocess.run(["git", "clone", "-q", str(repo), str(committed)], check=True)
+    return committed
+
+
+if __name__ == "__main__":
+    sys.exit(main())
