@@ -1,22 +1,32 @@
 # Self-documenting: `make help` lists the targets.
-PYTHON ?= python3.11
+# Python 3.11-3.13: `python3` on PATH when it is one of those, else python3.13, python3.12 or
+# python3.11, the first found; `make PYTHON=/path/to/python3.12 ...` picks one. The venv keeps
+# the interpreter it was made with (`make clean-venv` to change it).
+PYTHON_SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	"$$p" -c '$(PYTHON_SUPPORTED)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+PYTHON_ERROR = $(if $(filter file,$(origin PYTHON)),no Python 3.11-3.13 found (python3 is absent \
+	or another version; no python3.13$(comma) python3.12 or python3.11 runs),PYTHON=$(PYTHON) is \
+	not Python 3.11-3.13): install one$(comma) or run make PYTHON=/path/to/python3.1x
+comma := ,
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARCHIVE := data/raw/aclImdb_v1.tar.gz
 SHARED_ARCHIVE ?= ../shared/data/aclImdb_v1.tar.gz
 # Stage commands in dvc.yaml say `python`: make it the project's environment.
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install app predict bench clean-venv
+.PHONY: help run test test-fast install app predict bench clean-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/activate:
-	$(PYTHON) -m venv $(VENV)
+	$(if $(shell "$(PYTHON)" -c '$(PYTHON_SUPPORTED)' >/dev/null 2>&1 && echo ok),,$(error $(PYTHON_ERROR)))
+	"$(PYTHON)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml requirements.lock
@@ -33,8 +43,11 @@ $(ARCHIVE):
 run: $(VENV)/.installed $(ARCHIVE) ## Set up (if needed) and reproduce the whole pipeline: dvc repro
 	$(BIN)/dvc repro
 
-test: $(VENV)/.installed ## Set up (if needed) and run the test suite
+test: $(VENV)/.installed ## Set up (if needed) and run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.installed ## The quick tier, under 2 minutes on 2 cores: the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow"
 
 app: $(VENV)/.installed ## Start the web app on http://127.0.0.1:8501
 	$(BIN)/streamlit run src/imdb_sentiment/app.py --server.address 127.0.0.1

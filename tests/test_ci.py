@@ -197,6 +197,7 @@ def tiny_sets() -> list[str]:
     return [arg for value in sets for arg in ("--set", value)]
 
 
+@pytest.mark.slow
 def test_ci_slice_runs_every_stage_in_a_scratch_clone_then_nothing(tmp_path):
     repo = copy_worktree(tmp_path / "repo")
     run(["git", "init", "-q"], repo)

@@ -269,6 +269,7 @@ def test_help_documents_exit_codes(capsys):
     assert "exit status:" in out and "0  every review" in out and "2  bad usage" in out
 
 
+@pytest.mark.slow
 def test_installed_entry_point_smoke(model_path):
     command = Path(sys.executable).parent / "imdb-sentiment"
     if not command.exists():
@@ -282,6 +283,7 @@ def test_installed_entry_point_smoke(model_path):
     assert "row 2: empty review" in done.stderr
 
 
+@pytest.mark.slow
 def test_thread_pools_are_tuned_before_tensorflow_starts_and_left_alone_after():
     from imdb_sentiment import serve
 

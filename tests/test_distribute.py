@@ -119,6 +119,7 @@ def check_model(run_dir: Path):
     return model
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_logical_cpus(tmp_path, processed):
     run_dir = tmp_path / "mirrored"
     done = finish(start_training(run_dir, processed, {"distribute": "mirrored", "epochs": 2},
@@ -132,6 +133,7 @@ def test_mirrored_over_two_logical_cpus(tmp_path, processed):
     check_model(run_dir)
 
 
+@pytest.mark.slow
 def test_mirrored_handles_uneven_and_empty_replica_batches(tmp_path):
     """33 reviews in global batches of 32 leave a batch of 1; 17 validation reviews split 9/8."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1"}
@@ -147,6 +149,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_multi_worker_on_localhost(tmp_path, processed):
     """Two worker processes on this machine via TF_CONFIG; only the chief writes outputs."""
     workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
@@ -168,6 +171,7 @@ def test_multi_worker_on_localhost(tmp_path, processed):
     assert "not the chief" in done[1].stderr
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_trains_on_cpu_and_outputs_float32(tmp_path, processed):
     run_dir = tmp_path / "bf16"
     done = finish(start_training(run_dir, processed, {"mixed_precision": "mixed_bfloat16"}))

@@ -98,6 +98,7 @@ def repro_and_commit(repo: Path, message: str) -> None:
     run(["git", "commit", "-qm", message], repo)
 
 
+@pytest.mark.slow
 def test_dvc_repro_end_to_end_and_noop_second_run(tmp_path):
     archive = build_archive(tmp_path / "archive.tar.gz")
     threads = {"train": {**TINY_PARAMS["train"], "inter_op_threads": 3, "intra_op_threads": 1}}
@@ -118,6 +119,7 @@ def test_dvc_repro_end_to_end_and_noop_second_run(tmp_path):
     assert "up to date" in status.stdout
 
 
+@pytest.mark.slow
 def test_stages_run_their_own_checkouts_code(tmp_path):
     """A queued experiment runs in a copy of the repo: stages must import that copy's src/,
     not the editable install's (this working tree)."""
@@ -129,6 +131,7 @@ def test_stages_run_their_own_checkouts_code(tmp_path):
     assert "ran the copy of ingest.py" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_same_params_give_identical_results(tmp_path):
     """Every digit of eval.json, the split and the vocabulary file reproduce."""
     archive = build_archive(tmp_path / "archive.tar.gz")
@@ -143,6 +146,7 @@ def test_same_params_give_identical_results(tmp_path):
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.slow
 def test_metrics_params_and_plots_diff_across_commits(tmp_path):
     archive = build_archive(tmp_path / "archive.tar.gz")
     repo = make_repo(tmp_path / "repo", archive)
@@ -162,6 +166,7 @@ def test_metrics_params_and_plots_diff_across_commits(tmp_path):
     assert plots.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_ARCHIVE.is_file(),
                     reason=f"real IMDb archive not found at {SHARED_ARCHIVE}: real-slice run skipped")
 def test_real_imdb_slice_reproduces(tmp_path):
@@ -184,6 +189,7 @@ def test_real_imdb_slice_reproduces(tmp_path):
     assert "Running stage" not in second.stdout
 
 
+@pytest.mark.slow
 def test_queued_sweep_compares_experiments(tmp_path):
     """`dvc exp run --queue` with a grid, `dvc queue start`, then `dvc exp show` compares."""
     import time
@@ -223,6 +229,7 @@ def train_on_tiny_data(tiny_pipeline: dict[str, Path], tmp_path: Path,
     return params, model
 
 
+@pytest.mark.slow
 def test_tfidf_baseline_goes_through_the_same_stages(tiny_pipeline, tmp_path):
     """train.model=tfidf_logreg writes an end-to-end .keras model that evaluate scores."""
     params, model = train_on_tiny_data(tiny_pipeline, tmp_path, {"model": "tfidf_logreg"})
@@ -271,6 +278,7 @@ def test_training_accuracy_counts_soft_targets_by_their_side_of_one_half():
     assert float(metric.result()) == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_jit_compile_means_xla_although_op_determinism_is_on():
     """Keras silently drops jit_compile while TensorFlow op determinism is on, which the
     train stage always turns on; train.jit_compile must still give an XLA-compiled step."""

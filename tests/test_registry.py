@@ -62,6 +62,7 @@ def test_dvc_yaml_declares_both_models():
         assert entry["type"] == "model" and entry["desc"] and entry["labels"]
 
 
+@pytest.mark.slow
 def test_artifacts_get_downloads_the_tagged_version_of_the_keras_model(published, tmp_path):
     from imdb_sentiment.zoo import load_model, predict_texts
 
@@ -80,6 +81,7 @@ def test_artifacts_get_downloads_the_tagged_version_of_the_keras_model(published
     assert latest.read_bytes() == published["v1.1.0"]
 
 
+@pytest.mark.slow
 def test_artifacts_get_downloads_the_savedmodel_folder(published, tmp_path):
     out = tmp_path / "serving"
     dvc("artifacts", "get", str(published["origin"]), "sentiment-serving", "--rev", "v1.0.0",
@@ -92,12 +94,14 @@ def test_artifacts_get_downloads_the_savedmodel_folder(published, tmp_path):
     assert tree(out) == tree(tagged / "models" / "serving")
 
 
+@pytest.mark.slow
 def test_unknown_version_is_an_error(published, tmp_path):
     result = dvc("artifacts", "get", str(published["origin"]), "sentiment-keras", "--rev", "v9.9.9",
                  cwd=tmp_path, check=False)
     assert result.returncode != 0 and not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_experiment_shared_through_git_and_dvc_remotes(published, tmp_path):
     origin = published["origin"]
     alice = clone(origin, tmp_path / "alice")

@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import build_archive
 from test_pipeline import dvc, make_repo, run
+
+pytestmark = pytest.mark.slow  # dvc repro, push, pull and exp run in temporary repositories
 
 OUTPUTS = ("models/model.keras", "data/processed/vocab.txt", "data/raw/aclImdb_v1.tar.gz")
 
