@@ -1,4 +1,5 @@
-"""Benchmarks: training speed and accuracy against the tutorial way, settings, stages, inference.
+"""Benchmarks: training speed and accuracy against the tutorial way, settings, stages, inference,
+and what the reproducibility pins cost.
 
 Every measurement runs in a fresh process (TensorFlow fixes its thread pools at
 start-up, and a process that trained before carries threads and memory into
@@ -10,6 +11,8 @@ models/model.keras.
     python benchmarks/bench.py                      # everything, tables on stdout
     python benchmarks/bench.py --json out.json      # also write the numbers as JSON
     python benchmarks/bench.py --only training --max-len 500 --limit 4000 --epochs 2 --rounds 1
+
+With --json, the sections run replace theirs in the file and the others are kept.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import yaml  # noqa: E402
 
+from imdb_sentiment import kernels  # noqa: E402
 from imdb_sentiment import params as P  # noqa: E402
 from imdb_sentiment import processed, reviews as review_table, serve, text  # noqa: E402
 from imdb_sentiment.processed import Split  # noqa: E402
@@ -46,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VOCAB_SIZE = 10_000
 EMBEDDING, UNITS = 64, 64
 TUTORIAL_EPOCHS = 5  # the fixed count of four of the five tutorials (experiments/tutorials.sh)
-SECTIONS = ("training", "settings", "stages", "inference")
+SECTIONS = ("training", "settings", "stages", "inference", "pinning")
 
 
 def matmul_peak_flops(n: int = 2048, repeats: int = 10) -> float:
@@ -194,11 +198,11 @@ SIDES = {
 }
 
 
-def child(spec: dict) -> dict:
+def child(spec: dict, env: dict[str, str] | None = None) -> dict:
     """Run one measurement in a fresh process: TensorFlow fixes its thread pools at start,
     and a process that trained before carries its threads and memory into the next run."""
     done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"bench child {spec} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -208,6 +212,8 @@ def run_child(spec: dict) -> dict:
     """The body of a child process (see `child`)."""
     if spec["section"] == "inference":
         return score_test_set(Path(spec["model"]), spec["tuned"])
+    if spec["section"] == "svd":
+        return svd_seconds(spec["one_thread"])
     stage = stage_params()
     # thread pools before TensorFlow starts: the train stage's, [inter, intra], or TensorFlow's
     if spec["threads"] == "stage":
@@ -310,6 +316,57 @@ def settings(limit: int, batch_sizes: list[int], epochs: int, rounds: int) -> li
              "reviews": limit, "epochs": epochs,
              "reviews_per_s": round(statistics.median(r), 1), "reviews_per_s_runs": [round(x, 1) for x in r]}
             for (trial, threads), r in zip(trials, rates)]
+
+
+def svd_seconds(one_thread: bool) -> dict[str, float]:
+    """Seconds of the word vectors' truncated SVD (the full-data PPMI matrix of the training
+    part), on one BLAS thread as preprocess runs it, or on the machine's default."""
+    from sklearn.utils.extmath import randomized_svd
+    from threadpoolctl import threadpool_limits
+
+    from imdb_sentiment.embeddings import cooccurrence, ppmi
+
+    part = processed.load_split(ROOT / "data/processed", "train")
+    vocab_size = len(processed.load_vocabulary(ROOT / "data/processed")) + 2
+    cfg = P.load("preprocess", ROOT / P.PARAMS_FILE)
+    matrix = ppmi(cooccurrence(part.ids, part.offsets, vocab_size, cfg.pretrain_window))
+    limit = threadpool_limits(limits=1, user_api="blas") if one_thread else None
+    start = time.perf_counter()
+    randomized_svd(matrix, cfg.pretrain_dim, n_iter=5, random_state=0)
+    seconds = time.perf_counter() - start
+    if limit is not None:
+        limit.restore_original_limits()
+    return {"seconds": round(seconds, 3)}
+
+
+def pinning(limit: int, epochs: int, rounds: int) -> dict:
+    """What reproducibility costs: the default model's training speed on the stage launcher's
+    pinned kernels against the CPU's own choice, and the SVD on one BLAS thread against the
+    default thread count; each in fresh processes, the sides taking turns `rounds` times."""
+    native = {k: v for k, v in os.environ.items() if k not in kernels.PINNED}
+    sides = {"pinned": {**native, **kernels.PINNED}, "native": native}
+    train_rates: dict[str, list[float]] = {side: [] for side in sides}
+    svd: dict[str, list[float]] = {side: [] for side in sides}
+    spec = {"section": "settings", "trial": {}, "threads": "stage", "limit": limit,
+            "epochs": epochs}
+    for _ in range(rounds):
+        for side, env in sides.items():
+            train_rates[side].append(child(spec, env)["reviews_per_s"])
+            svd[side].append(child({"section": "svd", "one_thread": side == "pinned"},
+                                   env)["seconds"])
+            print(json.dumps({"side": side, "reviews_per_s": train_rates[side][-1],
+                              "svd_seconds": svd[side][-1]}), file=sys.stderr, flush=True)
+    result = {"reviews": limit, "epochs": epochs, "rounds": rounds, "pinned_env": kernels.PINNED}
+    for side in sides:
+        result[side] = {"train_reviews_per_s": round(statistics.median(train_rates[side]), 1),
+                        "train_reviews_per_s_runs": [round(x, 1) for x in train_rates[side]],
+                        "svd_seconds": round(statistics.median(svd[side]), 3),
+                        "svd_seconds_runs": svd[side]}
+    result["train_speed_ratio"] = round(result["pinned"]["train_reviews_per_s"]
+                                        / result["native"]["train_reviews_per_s"], 3)
+    result["svd_time_ratio"] = round(result["pinned"]["svd_seconds"]
+                                     / result["native"]["svd_seconds"], 3)
+    return result
 
 
 def stage_commands(root: Path, params: dict) -> dict[str, str]:
@@ -463,6 +520,13 @@ def print_tables(results: dict) -> None:
         for r in results["stages"]:
             label = f"{r['stage']} ({r['epochs']} epoch)" if "epochs" in r else r["stage"]
             print(f"| {label} | {r['seconds']} | {r['peak_mib']} |")
+    if results.get("pinning"):
+        k = results["pinning"]
+        print(f"\npinning ({k['reviews']} reviews, {k['epochs']} epochs, {k['rounds']} rounds): "
+              f"training {k['pinned']['train_reviews_per_s']} reviews/s pinned vs "
+              f"{k['native']['train_reviews_per_s']} native ({k['train_speed_ratio']}x); SVD "
+              f"{k['pinned']['svd_seconds']} s on one BLAS thread vs {k['native']['svd_seconds']} s "
+              f"({k['svd_time_ratio']}x)")
     if results.get("inference"):
         i = results["inference"]
         print(f"\ninference (default model, {i['reviews']} test reviews): {i['batch_reviews_per_s']} "
@@ -495,8 +559,11 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_child(json.loads(args.child))))
         return
 
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
-                     "machine": platform.machine(), "gpus": len(tf.config.list_physical_devices("GPU"))}
+    kept = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).is_file() else {}
+    today = time.strftime("%Y-%m-%d")
+    results: dict = {**kept, "date": today, "cpus": os.cpu_count(),
+                     "machine": platform.machine(), "gpus": len(tf.config.list_physical_devices("GPU")),
+                     "dates": {**kept.get("dates", {}), **{section: today for section in args.only}}}
     peak = matmul_peak_flops()
     results["matmul_peak_gflops"] = round(peak / 1e9, 1)
     if "training" in args.only:
@@ -512,6 +579,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print(f"bench: no model at {args.model}: inference skipped (run `dvc repro`)",
                   file=sys.stderr)
+    if "pinning" in args.only:
+        results["pinning"] = pinning(args.settings_reviews, args.settings_epochs, args.rounds)
     print_tables(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

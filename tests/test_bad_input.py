@@ -131,3 +131,23 @@ def test_cli_refuses_a_directory_as_output_and_keeps_it(tiny_pipeline, tmp_path,
                                "--output", str(unwritable / "out.csv"), "great film"], capsys)
     assert "cannot write" in line
     assert sorted(os.listdir(tmp_path)) == ["plain-file", "results.csv"]  # nothing left behind
+
+
+@pytest.mark.slow
+def test_a_failing_dvc_repro_keeps_every_earlier_output(tmp_path):
+    """DVC deletes a stage's outputs before running it, unless they are `persist`; ours are,
+    and the stage replaces them only on success."""
+    import yaml
+
+    from conftest import build_archive
+    from test_pipeline import dvc, make_repo, repro_and_commit
+
+    repo = make_repo(tmp_path / "repo", build_archive(tmp_path / "archive.tar.gz"))
+    repro_and_commit(repo, "results")
+    before = {**digest(repo / "models"), **digest(repo / "metrics")}
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"].update(embedding_dim=32, pretrained_embeddings=True)  # vectors are 8-wide
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    failed = dvc("repro", cwd=repo, check=False)
+    assert failed.returncode != 0 and "pretrained embeddings have shape" in failed.stderr
+    assert {**digest(repo / "models"), **digest(repo / "metrics")} == before

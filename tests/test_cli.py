@@ -298,3 +298,39 @@ def test_thread_pools_are_tuned_before_tensorflow_starts_and_left_alone_after():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
     assert out.split() == ["True", str(serve.INTER_OP_THREADS), str(serve.INTRA_OP_THREADS), "False"]
+
+
+@pytest.mark.slow
+def test_a_fresh_process_from_another_directory_is_quiet_and_finds_the_model(tmp_path,
+                                                                             model_path):
+    """No TensorFlow/absl/CUDA lines on stderr; the model from $IMDB_SENTIMENT_MODEL; and
+    the same score as the evaluate stage's path gives, to 1e-6."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["IMDB_SENTIMENT_MODEL"] = model_path
+    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.cli", "predict", REVIEWS[0]],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+    assert read_csv_text(done.stdout)[0]["label"] in ("positive", "negative")
+    loud = subprocess.run([sys.executable, "-m", "imdb_sentiment.cli", "predict", "--verbose",
+                           REVIEWS[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert loud.returncode == 0 and loud.stdout == done.stdout
+
+
+def test_default_model_is_found_from_any_directory(tmp_path, monkeypatch):
+    from imdb_sentiment import locations
+
+    monkeypatch.delenv(locations.MODEL_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert locations.default_model() == locations.PROJECT / "models" / "model.keras" or \
+        not (locations.PROJECT / "models" / "model.keras").exists()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "model.keras").write_bytes(b"")
+    assert locations.default_model() == Path("models/model.keras")  # the one here wins
+    monkeypatch.setenv(locations.MODEL_ENV, "/elsewhere/m.keras")
+    assert locations.default_model() == Path("/elsewhere/m.keras")
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("imdb-sentiment ")

@@ -361,6 +361,26 @@ def bench_inference(b: dict) -> str:
     return table(["measurement", "result"], rows)
 
 
+@bench_or_note("pinning")
+def bench_pinning(b: dict) -> str:
+    k = b["pinning"]
+    pins = ", ".join(f"`{name}={value}`" for name, value in k["pinned_env"].items())
+    head = prose(f"Measured on {b.get('dates', {}).get('pinning', b['date'])}: the default model on "
+                 f"{k['reviews']:,} reviews for {k['epochs']} epochs with the stage launcher's "
+                 f"pins ({pins}) and without them, and the word vectors' SVD on one BLAS thread "
+                 f"and on the machine's default; fresh processes, {k['rounds']} rounds per "
+                 "side.") + "\n\n"
+    rows = [["training, reviews/s (rounds)",
+             f"{speed(k['pinned']['train_reviews_per_s'])} ({runs(k['pinned']['train_reviews_per_s_runs'])})",
+             f"{speed(k['native']['train_reviews_per_s'])} ({runs(k['native']['train_reviews_per_s_runs'])})",
+             f"{num(k['train_speed_ratio'], 2)}x speed"],
+            ["SVD, seconds (rounds)",
+             f"{num(k['pinned']['svd_seconds'], 2)} ({runs(k['pinned']['svd_seconds_runs'])})",
+             f"{num(k['native']['svd_seconds'], 2)} ({runs(k['native']['svd_seconds_runs'])})",
+             f"{num(k['svd_time_ratio'], 2)}x time"]]
+    return head + table(["measurement", "pinned", "native", "pinned / native"], rows)
+
+
 GENERATORS: dict[str, Callable[[Sources], str]] = {
     "model-summary": model_summary,
     "readme-results": readme_results,
@@ -377,6 +397,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "bench-settings": bench_settings,
     "bench-stages": bench_stages,
     "bench-inference": bench_inference,
+    "bench-pinning": bench_pinning,
 }
 
 
