@@ -19,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast install app predict bench clean-venv
+.PHONY: help run test test-fast install app predict bench reproduce experiments clean-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,12 @@ predict: $(VENV)/.installed ## Classify: make predict REVIEW="..."  (or INPUT=fi
 
 bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdout, JSON in benchmarks/results.json
 	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
+
+reproduce: $(VENV)/.installed ## Rebuild everything in a scratch clone; list what differs from the committed results
+	$(BIN)/python tools/reproduce.py --archive "$(if $(wildcard $(ARCHIVE)),$(ARCHIVE),$(SHARED_ARCHIVE))"
+
+experiments: $(VENV)/.installed ## Seeds and n-gram rows: make experiments SEEDS="1 2" NGRAM=1 -> metrics/{seeds,experiments}.json
+	$(BIN)/python tools/experiments.py --seeds $(SEEDS) $(if $(NGRAM),--ngram)
 
 clean-venv: ## Delete the virtual environment
 	rm -rf $(VENV)

@@ -38,7 +38,7 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import yaml  # noqa: E402
 
-from imdb_sentiment import kernels  # noqa: E402
+from imdb_sentiment import startup  # noqa: E402
 from imdb_sentiment import params as P  # noqa: E402
 from imdb_sentiment import processed, reviews as review_table, serve, text  # noqa: E402
 from imdb_sentiment.processed import Split  # noqa: E402
@@ -85,7 +85,8 @@ def encode(split: str, max_len: int, limit: int | None = None) -> Split:
     source = "test" if split == "test" else "train"
     reviews = review_table.read(ROOT / "data/interim/reviews.parquet", split=source)
     if split == "train":
-        part = processed.load_split(ROOT / "data/processed", "train")
+        vocab_size = len(processed.load_vocabulary(ROOT / "data/processed")) + 2
+        part = processed.load_split(ROOT / "data/processed", "train", vocab_size)
         keys = set(zip(part.labels.tolist(), part.review_ids.tolist()))
         reviews = reviews[[k in keys for k in zip(reviews["label"], reviews["id"])]]
     reviews = reviews.sample(frac=1.0, random_state=0)[:limit]
@@ -326,8 +327,8 @@ def svd_seconds(one_thread: bool) -> dict[str, float]:
 
     from imdb_sentiment.embeddings import cooccurrence, ppmi
 
-    part = processed.load_split(ROOT / "data/processed", "train")
     vocab_size = len(processed.load_vocabulary(ROOT / "data/processed")) + 2
+    part = processed.load_split(ROOT / "data/processed", "train", vocab_size)
     cfg = P.load("preprocess", ROOT / P.PARAMS_FILE)
     matrix = ppmi(cooccurrence(part.ids, part.offsets, vocab_size, cfg.pretrain_window))
     limit = threadpool_limits(limits=1, user_api="blas") if one_thread else None
@@ -343,8 +344,8 @@ def pinning(limit: int, epochs: int, rounds: int) -> dict:
     """What reproducibility costs: the default model's training speed on the stage launcher's
     pinned kernels against the CPU's own choice, and the SVD on one BLAS thread against the
     default thread count; each in fresh processes, the sides taking turns `rounds` times."""
-    native = {k: v for k, v in os.environ.items() if k not in kernels.PINNED}
-    sides = {"pinned": {**native, **kernels.PINNED}, "native": native}
+    native = {k: v for k, v in os.environ.items() if k not in startup.PINNED}
+    sides = {"pinned": {**native, **startup.PINNED}, "native": native}
     train_rates: dict[str, list[float]] = {side: [] for side in sides}
     svd: dict[str, list[float]] = {side: [] for side in sides}
     spec = {"section": "settings", "trial": {}, "threads": "stage", "limit": limit,
@@ -356,7 +357,7 @@ def pinning(limit: int, epochs: int, rounds: int) -> dict:
                                    env)["seconds"])
             print(json.dumps({"side": side, "reviews_per_s": train_rates[side][-1],
                               "svd_seconds": svd[side][-1]}), file=sys.stderr, flush=True)
-    result = {"reviews": limit, "epochs": epochs, "rounds": rounds, "pinned_env": kernels.PINNED}
+    result = {"reviews": limit, "epochs": epochs, "rounds": rounds, "pinned_env": startup.PINNED}
     for side in sides:
         result[side] = {"train_reviews_per_s": round(statistics.median(train_rates[side]), 1),
                         "train_reviews_per_s_runs": [round(x, 1) for x in train_rates[side]],

@@ -151,3 +151,64 @@ def test_a_failing_dvc_repro_keeps_every_earlier_output(tmp_path):
     failed = dvc("repro", cwd=repo, check=False)
     assert failed.returncode != 0 and "pretrained embeddings have shape" in failed.stderr
     assert {**digest(repo / "models"), **digest(repo / "metrics")} == before
+
+
+@pytest.mark.parametrize("tamper", ["short vocabulary", "duplicate words", "reversed offsets",
+                                    "short labels", "float ids", "negative ids", "config list"])
+def test_tampered_preprocess_output_is_named_not_trained_on(trained, tmp_path, capsys,
+                                                            monkeypatch, tamper):
+    import json
+
+    import numpy as np
+
+    out = trained["processed"]
+    vocab = out / "vocab.txt"
+    with np.load(out / "train.npz") as data:
+        arrays = {key: data[key] for key in data.files}
+    if tamper == "short vocabulary":
+        vocab.write_text("".join(vocab.read_text().splitlines(keepends=True)[:5]))
+    elif tamper == "duplicate words":
+        vocab.write_text(vocab.read_text() + vocab.read_text().splitlines(keepends=True)[0])
+    elif tamper == "reversed offsets":
+        arrays["offsets"] = arrays["offsets"][::-1].copy()
+    elif tamper == "short labels":
+        arrays["labels"] = arrays["labels"][:3]
+    elif tamper == "float ids":
+        arrays["ids"] = arrays["ids"].astype(np.float32)
+    elif tamper == "negative ids":
+        arrays["ids"][0] = -5
+    else:
+        (out / "preprocess.json").write_text(json.dumps([1, 2]))
+    np.savez(out / "train.npz", **arrays)
+    params = write_params(tmp_path / "params.yaml")
+    monkeypatch.chdir(trained["root"])
+    line = run_main(train.main, train_args(trained, params), capsys)
+    assert "vocab" in line or "preprocess" in line
+
+
+@pytest.mark.parametrize("damage", ["label 5", "text missing", "one test class"])
+def test_malformed_reviews_table_is_named(tiny_pipeline, tmp_path, capsys, damage):
+    import pandas as pd
+
+    from imdb_sentiment import evaluate
+
+    table = pd.read_parquet(tiny_pipeline["reviews"])
+    if damage == "label 5":
+        table.loc[table.index[0], "label"] = 5
+    elif damage == "text missing":
+        table["text"] = table["text"].astype(object)
+        table.loc[table.index[0], "text"] = None
+    else:
+        table = table[(table["split"] != "test") | (table["label"] == 1)]
+    path = tmp_path / "reviews.parquet"
+    table.to_parquet(path)
+    params = write_params(tmp_path / "params.yaml")
+    line = run_main(preprocess.main, ["--params", str(params), "--reviews", str(path),
+                                      "--out", str(tmp_path / "p"),
+                                      "--report", str(tmp_path / "r.json")], capsys)
+    assert "label" in line or "text" in line or "both classes" in line
+    line = run_main(evaluate.main, ["--params", str(params), "--reviews", str(path),
+                                    "--model", str(tiny_pipeline["model"]),
+                                    "--metrics", str(tmp_path / "m.json"),
+                                    "--plots", str(tmp_path / "plots")], capsys)
+    assert "label" in line or "text" in line or "both classes" in line

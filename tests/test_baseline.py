@@ -52,3 +52,20 @@ def test_nb_teacher_weights_ngrams_by_class_and_separates_reviews():
     probs = teacher.predict_proba(held_out)
     assert ((probs >= 0.5) == np.array([True, False] * 10)).mean() >= 0.9
     assert teacher.predict_proba(["", "unseen words only"]).shape == (2,)
+
+
+def test_nb_logreg_export_equals_sklearn_and_round_trips(tmp_path):
+    rng = random.Random(2)
+    kinds = ["pos", "neg"] * 60
+    texts = [review_text(rng, kind) for kind in kinds]
+    labels = np.array([kind == "pos" for kind in kinds], dtype=int)
+    nb = baseline.fit_nb(texts, labels, ngrams=3, c=4.0, seed=0)
+    held_out = [review_text(rng, k) for k in ("pos", "neg", "pos")] + [
+        "", "unseen words only", "Great<br />film!", "not very good, not very good at all"]
+    expected = nb.predict_proba(held_out)
+    keras_model = baseline.nb_to_keras(nb, ngrams=3)
+    np.testing.assert_allclose(predict_texts(keras_model, held_out), expected, atol=1e-5)
+    path = tmp_path / "nb.keras"
+    keras_model.save(path)
+    np.testing.assert_allclose(predict_texts(load_model(path), held_out), expected, atol=1e-5)
+    assert ((nb.predict_proba(texts) >= 0.5) == labels).mean() > 0.9

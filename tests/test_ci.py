@@ -129,6 +129,7 @@ def pull_request(tmp_path_factory) -> Path:
     accuracy and the plots changed (a precision-recall PNG added, the learning curves gone)."""
     root = tmp_path_factory.mktemp("ci_report")
     origin = copy_worktree(root / "origin")
+    (origin / "metrics" / "eval" / "precision_recall.png").unlink(missing_ok=True)  # base lacks it
     run(["git", "init", "-q", "-b", "main"], origin)
     commit_all(origin, "main")
     clone = root / "clone"

@@ -334,3 +334,31 @@ def test_default_model_is_found_from_any_directory(tmp_path, monkeypatch):
 def test_version(capsys):
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("imdb-sentiment ")
+
+
+def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path, model_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"text": "great", "id": "\\ud800"}\n'
+        '{"text": "great", "id": ' + "9" * 5000 + '}\n'
+        '{"text": "great", "id": NaN}\n'
+        '{"text": "great", "id": ' + "[" * 100_000 + "]" * 100_000 + '}\n'
+        '{"text": "awful", "id": 2}\n', encoding="utf-8")
+    for out in (tmp_path / "out.jsonl", tmp_path / "out.csv"):
+        code, _, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
+                           "--output", str(out))
+        assert code == 1, err  # three rows failed, two were scored
+        assert "Traceback" not in err
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["error"] is None for r in rows] == [True, False, False, False, True]
+    assert set(rows[0]["id"]) == {"\ufffd"} and rows[4]["id"] == 2
+
+
+def test_a_full_disk_on_stdout_is_one_line_error(model_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "imdb_sentiment.cli", "predict",
+                               "--model", model_path, "great", "awful"], stdout=full,
+                              stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: cannot write to stdout") and \
+        len(done.stderr.splitlines()) == 1

@@ -186,7 +186,7 @@ def test_mixed_bfloat16_trains_on_cpu_and_outputs_float32(tmp_path, processed):
 def test_precision_policy_is_restored_and_none_is_a_no_op():
     import keras
 
-    from imdb_sentiment.train import make_strategy, precision_policy
+    from imdb_sentiment.scaling import make_strategy, precision_policy
 
     with precision_policy("mixed_bfloat16"):
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"

@@ -184,7 +184,7 @@ def test_main_end_to_end(tmp_path, tiny_archive):
     ("aclImdb/train/pos/7_264.txt", "rating 264 is outside 7-10"),
     ("aclImdb/test/neg/7_0.txt", "rating 0 is outside 1-4"),
     ("aclImdb/train/unsup/7_3.txt", "rating 3 is outside 0-0"),
-    ("aclImdb/train/pos/99999999999_8.txt", "id 99999999999 is larger than"),
+    ("aclImdb/train/pos/9999999999_8.txt", "id 9999999999 is larger than"),
 ])
 def test_ratings_and_ids_outside_their_range_are_refused(tmp_path, name, message):
     archive = build_archive(tmp_path / "a.tar.gz", per_class=3,
@@ -210,3 +210,74 @@ def test_total_unpacked_size_is_limited_not_only_each_member(tmp_path):
     with pytest.raises(ingest.ArchiveError, match="unpacks to more than the 100000-byte limit"):
         ingest.read_archive(archive, MAX, 100_000)
     assert len(ingest.read_archive(archive, MAX, TOTAL)) == 3 * 4 + 10  # and 10 unlabeled
+
+
+def plain_tar(tmp_path: Path) -> bytes:
+    """The tiny archive as an uncompressed tar (tarfile stops quietly at a bad header)."""
+    import gzip
+
+    return gzip.decompress(build_archive(tmp_path / "a.tar.gz", per_class=3, unsup=20).read_bytes())
+
+
+@pytest.mark.parametrize("damage", ["cut at a header", "garbage block", "flipped gzip bytes",
+                                    "gzip cut short"])
+def test_corrupt_or_truncated_archive_is_refused_wherever_the_damage_is(tmp_path, damage):
+    import gzip
+
+    data = plain_tar(tmp_path)
+    blocks = len(data) // 512
+    if damage == "cut at a header":
+        # cut just before the header of a member three quarters in: looks like a shorter archive
+        offsets = [m.offset for m in tarfile.open(fileobj=io.BytesIO(data))]
+        data = data[: offsets[3 * len(offsets) // 4]]
+    elif damage == "garbage block":
+        offsets = [m.offset for m in tarfile.open(fileobj=io.BytesIO(data))]
+        at = offsets[len(offsets) // 2]
+        data = data[:at] + bytes(range(256)) * 2 + data[at + 512:]
+    compressed = gzip.compress(data, mtime=0)
+    if damage == "flipped gzip bytes":
+        at = int(len(compressed) * 0.9)
+        compressed = compressed[:at] + bytes(b ^ 0xFF for b in compressed[at:at + 8]) + \
+            compressed[at + 8:]
+    elif damage == "gzip cut short":
+        compressed = compressed[: int(len(compressed) * 0.8)]
+    assert blocks > 10
+    archive = tmp_path / "damaged.tar.gz"
+    archive.write_bytes(compressed)
+    with pytest.raises(ingest.ArchiveError, match="corrupt|truncated"):
+        ingest.read_archive(archive, MAX, TOTAL)
+
+
+def test_plain_bzip2_and_xz_tars_are_read_alike(tmp_path):
+    import bz2
+    import lzma
+
+    data = plain_tar(tmp_path)
+    for name, packed in (("a.tar", data), ("b.tar.bz2", bz2.compress(data)),
+                         ("c.tar.xz", lzma.compress(data))):
+        (tmp_path / name).write_bytes(packed)
+        assert len(ingest.read_archive(tmp_path / name, MAX, TOTAL)) == 3 * 4 + 20
+
+
+@pytest.mark.parametrize("name", ["aclImdb/train/unsup/" + "1" * 5000 + "_0.txt",
+                                  "aclImdb/train/unsup/\u0663_0.txt",  # an Arabic-Indic 3
+                                  "aclImdb/train/unsup/0_0.txt\n"])
+def test_odd_names_in_a_review_folder_are_refused_not_skipped(tmp_path, name):
+    archive = build_archive(tmp_path / "a.tar.gz", per_class=3,
+                            extra=lambda t: add_file(t, name, b"text"))
+    with pytest.raises(ingest.DataError, match="is not named <id>_<rating>.txt"):
+        ingest.read_archive(archive, MAX, TOTAL)
+
+
+def test_an_unlabeled_review_given_twice_is_refused(tmp_path):
+    archive = build_archive(tmp_path / "a.tar.gz", per_class=3,
+                            extra=lambda t: add_file(t, "aclImdb/train/unsup/0_0.txt", b"again"))
+    frame = ingest.read_archive(archive, MAX, TOTAL)
+    with pytest.raises(ingest.DataError, match="unsup has duplicate review ids"):
+        ingest.validate(frame, expected_per_class=3)
+
+
+@pytest.mark.parametrize("url", ["notaurl", "http://[::1", "http://127.0.0.1:abc/"])
+def test_unusable_download_url_is_one_line_error(tmp_path, url):
+    with pytest.raises(ingest.ArchiveError, match="(cannot|could not) download"):
+        ingest.download(url, tmp_path / "a.tar.gz", "0" * 64, retries=1)

@@ -120,3 +120,25 @@ def test_params_file_that_is_not_utf8_is_one_line_error(tmp_path, content):
         P.load("train", path)
     with pytest.raises(P.ParamsError):
         P.read_yaml(tmp_path)  # a directory
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("seed: 4294967296\ntrain: {}\n", "'seed' must be an integer in"),
+    ("seed: 1\ntrain: {batch_size: 2147483648}\n", "'train.batch_size' must be an integer in"),
+    ("seed: 1\ntrain: {inter_op_threads: 1000000}\n", "'train.inter_op_threads' must be"),
+    ("seed: 1\ntrain: {units: [2147483648]}\n", "'train.units' must be"),
+    ("seed: 1\ntrain: {embedding_dim: 1099511627776}\n", "'train.embedding_dim' must be"),
+    ("seed: 1\ntrain: {learning_rate: " + "9" * 400 + "}\n", "must be a finite number"),
+    ("seed: 1\ntrain: {batch_size: " + "1" * 5000 + "}\n", "not valid YAML"),
+    ("seed: 1\n? [a, b]\n: 1\ntrain: {}\n", "not valid YAML"),
+    ("seed: 1\n1: a\ntrain: {}\n", "not valid YAML"),
+    ("seed: 1\ntrain: {1: 2}\n", "not valid YAML"),
+    ("seed: 1\nx: " + "[" * 5000 + "]" * 5000 + "\ntrain: {}\n", "not valid YAML"),
+])
+def test_absurd_values_and_shapes_are_one_line_errors(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(P.ParamsError, match=message) as err:
+        P.load("train", path)
+        P.load_seed(path)
+    assert "\n" not in str(err.value)

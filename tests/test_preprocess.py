@@ -65,7 +65,7 @@ def test_stage_outputs(tiny_pipeline):
     vocabulary = processed.load_vocabulary(out)
     assert vocabulary[:1] and "" not in vocabulary and "[UNK]" not in vocabulary
     for name in processed.SPLITS:
-        split = processed.load_split(out, name)
+        split = processed.load_split(out, name, len(vocabulary) + 2)
         assert split.offsets[-1] == len(split.ids)
         assert len(split.labels) == len(split.offsets) - 1 == len(split.review_ids)
         assert split.ids.max() < len(vocabulary) + 2
@@ -83,7 +83,8 @@ def test_stage_outputs(tiny_pipeline):
 def test_model_vectorizer_matches_stored_encoding(tiny_pipeline, tiny_model):
     """The served model tokenizes exactly as training data was encoded (no skew)."""
     reviews = pd.read_parquet(tiny_pipeline["reviews"], filters=[("split", "==", "test")])
-    test = processed.load_split(tiny_pipeline["processed"], "test")
+    vocab_size = len(processed.load_vocabulary(tiny_pipeline["processed"])) + 2
+    test = processed.load_split(tiny_pipeline["processed"], "test", vocab_size)
     vectorizer = tiny_model.get_layer("vectorizer")
     truncate = tiny_model.get_layer("truncate")
     ids = truncate(vectorizer(tf.constant(reviews["text"].tolist()))).numpy()

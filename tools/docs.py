@@ -38,6 +38,7 @@ MODEL_CARD = "models/model.params.json"
 DATA = "metrics/data.json"
 PREPROCESS = "metrics/preprocess.json"
 SEEDS = "metrics/seeds.json"
+EXPERIMENTS = "metrics/experiments.json"
 BENCH = "benchmarks/results.json"
 
 BLOCK = re.compile(
@@ -218,13 +219,13 @@ def results_train(src: Sources) -> str:
     else:
         rows = [["best validation accuracy", tr["best_val_accuracy"]],
                 ["best validation loss", tr["best_val_loss"]]]
-        for part in ("train", "eval"):
+        for part in ("train", "validation"):
             if part in tr:
                 name = "training" if part == "train" else "validation"
                 rows += [[f"last epoch: {name} accuracy", tr[part]["accuracy"]],
                          [f"last epoch: {name} loss", tr[part]["loss"]]]
         rows += [["last epoch: seconds", tr.get("epoch_seconds")],
-                 ["DVCLive step of the last epoch (0-based)", tr.get("step")]]
+                 ["epochs run (DVCLive step, from 1)", tr.get("step")]]
         out.append(f"`{TRAIN}` (DVCLive):\n\n" + table(["metric", "value"], rows))
     fit = (card or {}).get("fit")
     if fit is None:
@@ -263,6 +264,17 @@ def results_preprocess(src: Sources) -> str:
     return text + "\n\n" + prose(f"Vocabulary: {d['vocabulary_size']:,} entries (padding and OOV "
                                   f"included); word vectors learned from {d['pretrain_reviews']:,} "
                                   "reviews.")
+
+
+def experiments_table(src: Sources) -> str:
+    """The workspace's run beside the seed and n-gram experiments (tools/experiments.py)."""
+    ex = src.get(EXPERIMENTS)
+    if not ex or not ex.get("runs"):
+        return missing(EXPERIMENTS)
+    rows = [[r["name"], f"`{r['model']}`", r["seed"], num(r["best_val_accuracy"]),
+             num(r["test_accuracy"]), num(r["train_seconds"], 0)] for r in ex["runs"]]
+    return table(["run", "model", "seed", "best validation accuracy", "test accuracy",
+                  "training, s"], rows)
 
 
 def seeds_runs(src: Sources) -> str:
@@ -391,6 +403,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "results-data": results_data,
     "results-preprocess": results_preprocess,
     "seeds-runs": seeds_runs,
+    "experiments-table": experiments_table,
     "bench-machine": bench_machine,
     "bench-training": bench_training,
     "bench-speedup": bench_speedup,

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from imdb_sentiment import kernels, locations
+from imdb_sentiment import locations, startup
 
 REVIEW_KEY = "review"
 
@@ -54,7 +54,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
 @st.cache_resource(show_spinner="Loading the model...", max_entries=2)
 def load_model(path: str, mtime: float):
     """The Keras model, loaded once per file version (`mtime` is only part of the cache key)."""
-    kernels.pin()  # the evaluate stage's kernels, so scores equal its scores
+    startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
     from imdb_sentiment.serve import tune_threads
     from imdb_sentiment.zoo import load_model as load
 

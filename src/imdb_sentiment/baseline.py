@@ -1,18 +1,18 @@
-"""The classical baseline, TF-IDF word 1-2-grams + logistic regression, and the NB-weighted teacher.
+"""The n-gram models: TF-IDF word 1-2-grams + logistic regression, and NB-weighted logistic
+regression on binary word 1-to-N-grams (Wang & Manning 2012).
 
-Fitted with scikit-learn, then exported as the same kind of end-to-end Keras
-model as the RNNs (raw strings in, P(positive) out), so the evaluate stage,
-the CLI and the app treat it like any other model in the zoo. The Keras model
-tokenises with the same `standardize` and reproduces scikit-learn's
-L2-normalised tf-idf exactly, so its probabilities equal `predict_proba`.
-
-`NBLogistic` (Wang & Manning 2012's NB-weighted logistic regression on binary
-word 1-3-grams) is a stronger n-gram model; it only labels the unlabeled
-reviews for distillation (`train.teacher`) and is never exported.
+Both are fitted with scikit-learn, then exported as the same kind of end-to-end
+Keras model as the RNNs (raw strings in, P(positive) out), so the evaluate
+stage, the CLI and the app treat them like any other model in the zoo
+(`train.model: tfidf_logreg | nb_logreg`). The Keras models tokenise with the
+same `standardize` and compute the same features, so their probabilities equal
+scikit-learn's. Either also serves as the teacher that labels the unlabeled
+reviews for distillation (`train.teacher`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,8 +23,10 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from imdb_sentiment import params as P
+from imdb_sentiment.processed import Split, split_texts
 from imdb_sentiment.text import standardize, tokenize
-from imdb_sentiment.zoo import TfidfLogistic
+from imdb_sentiment.zoo import SparseLogistic, TfidfLogistic
 
 
 def with_ngrams(tokens: list[str], n: int) -> list[str]:
@@ -101,3 +103,54 @@ def fit_nb(texts: Sequence[str], labels: np.ndarray, ngrams: int, c: float, seed
                                max_iter=1000)
     model.fit(features @ ratios, labels)
     return NBLogistic(vectorizer, ratios, model)
+
+
+def nb_to_keras(nb: NBLogistic, ngrams: int) -> keras.Model:
+    """The fitted NB model as an end-to-end Keras model: raw strings (batch,) -> P(positive).
+
+    Binary n-gram features scaled by r, then weights w: the same as binary features
+    times r * w, which is what the exported layer holds.
+    """
+    vocabulary = nb.vectorizer.get_feature_names_out().tolist()
+    multi_hot = layers.TextVectorization(
+        standardize=standardize, split="whitespace", ngrams=ngrams, output_mode="multi_hot",
+        vocabulary=vocabulary, sparse=True, name="vectorizer")
+    texts = keras.Input(shape=(), dtype="string", name="text")
+    head = SparseLogistic(len(vocabulary) + 1, name="logistic")  # + column 0, unseen n-grams
+    prob = head(multi_hot(texts))
+    weights = np.r_[0.0, nb.ratios.diagonal() * nb.model.coef_.ravel()]
+    head.set_weights([weights.reshape(-1, 1).astype("float32"),
+                      nb.model.intercept_.astype("float32")])
+    return keras.Model(texts, prob, name="nb_logreg")
+
+
+def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
+              data: dict[str, Split]) -> tuple[keras.Model, dict]:
+    """`cfg.model` (tfidf_logreg or nb_logreg) fitted on the training part, the same split as
+    the RNNs, as an end-to-end Keras model, and its fit summary."""
+    from sklearn.metrics import accuracy_score, log_loss
+
+    texts = split_texts(reviews_path, data)
+    started = time.perf_counter()
+    if cfg.model == "nb_logreg":
+        nb = fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, cfg.logreg_c, seed)
+        seconds = time.perf_counter() - started
+        val_probs = nb.predict_proba(texts["val"])
+        model, parameters = nb_to_keras(nb, cfg.teacher_ngrams), nb.model.coef_.size + 1
+    else:
+        vectorizer, logreg = fit(texts["train"], data["train"].labels, cfg.tfidf_max_features,
+                                 cfg.logreg_c, seed)
+        seconds = time.perf_counter() - started
+        val_probs = predict_proba(vectorizer, logreg, texts["val"])
+        model, parameters = to_keras(vectorizer, logreg), logreg.coef_.size + 1
+    summary = {
+        "epochs_run": 1,
+        "best_epoch": 1,
+        "best_val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
+        "best_val_accuracy": round(float(accuracy_score(data["val"].labels, val_probs >= 0.5)), 6),
+        "train_seconds": round(seconds, 1),
+        "train_reviews": len(texts["train"]),
+        "val_reviews": len(texts["val"]),
+        "parameters": int(parameters),
+    }
+    return model, summary

@@ -8,18 +8,17 @@ importing TensorFlow takes seconds and `--help` should not.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from imdb_sentiment import kernels, locations
+from imdb_sentiment import locations, startup
 from imdb_sentiment.artifacts import atomic_path
 from imdb_sentiment.errors import PipelineError, exit_on_error
 
@@ -136,12 +135,23 @@ def read_csv(text: str, source: str, text_column: str, id_column: str | None) ->
     return Table(rows, id_name)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_json_line(line: str) -> Any:
+    """json.loads, strict: NaN and Infinity, which Python accepts, are not JSON."""
+    return json.loads(line, parse_constant=_no_constant)
+
+
 def parse_jsonl_row(line: str, text_column: str, id_name: str | None) -> Row:
     """One JSON-lines record as a Row; problems become the row's error, not an exception."""
     try:
-        record = json.loads(line)
+        record = load_json_line(line)
     except json.JSONDecodeError as err:
         return Row(None, error=f"invalid JSON: {err.msg}")
+    except (ValueError, RecursionError) as err:  # huge numbers, deep nesting, NaN
+        return Row(None, error=f"invalid JSON: {type(err).__name__}: {str(err)[:80]}")
     if not isinstance(record, dict):
         return Row(None, error="not a JSON object")
     ident = record.get(id_name) if id_name else None
@@ -157,8 +167,8 @@ def read_jsonl(text: str, source: str, text_column: str, id_column: str | None) 
     keys: set[str] = set()
     for line in lines:
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+            record = load_json_line(line)
+        except (ValueError, RecursionError):
             continue
         if isinstance(record, dict):
             keys.update(record)
@@ -211,11 +221,18 @@ def output_format(path: Path) -> str:
     return suffix
 
 
+def writable(value: Any) -> Any:
+    """An id as it can be written out: a lone surrogate (from a JSON escape) replaced."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
 def records(table: Table, results: list[Scored]) -> list[dict[str, Any]]:
     """Output rows: [id,] label, probability (6 decimals), error."""
     out = []
     for row, result in zip(table.rows, results):
-        record: dict[str, Any] = {table.id_column: row.id} if table.id_column else {}
+        record: dict[str, Any] = {table.id_column: writable(row.id)} if table.id_column else {}
         record["label"] = result.label
         record["probability"] = (None if result.probability is None
                                  else round(result.probability, 6))
@@ -266,8 +283,8 @@ def read_table(args: argparse.Namespace) -> Table:
 
 def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     """Load the model and score the readable rows; unreadable rows keep their error."""
-    kernels.pin()  # the evaluate stage's kernels, so scores equal its scores
-    with quiet_tensorflow(args.verbose):
+    startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
+    with startup.quiet_tensorflow(args.verbose):
         from imdb_sentiment import serve
         from imdb_sentiment.zoo import load_model
     from tqdm import tqdm
@@ -285,26 +302,6 @@ def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     return results
 
 
-@contextlib.contextmanager
-def quiet_tensorflow(verbose: bool) -> Iterator[None]:
-    """Importing TensorFlow prints C++ log lines (absl, CUDA probing on machines without
-    a GPU) straight to file descriptor 2; unless `verbose`, they go to /dev/null."""
-    if verbose:
-        yield
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def predict(args: argparse.Namespace) -> int:
     """The `predict` command: returns the exit status (0 all ok, 1 some rows failed)."""
     fmt = output_format(Path(args.output)) if args.output is not None else ".csv"
@@ -315,8 +312,16 @@ def predict(args: argparse.Namespace) -> int:
     table = read_table(args)
     rows = records(table, classify(table, args))
     if args.output is None:
-        write_records(rows, sys.stdout, ".jsonl" if args.json else ".csv")
-        sys.stdout.flush()
+        if sys.stdout is None:
+            raise PipelineError("stdout is closed: pass --output FILE")
+        try:
+            write_records(rows, sys.stdout, ".jsonl" if args.json else ".csv")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, UnicodeEncodeError) as err:
+            raise PipelineError(f"cannot write to stdout: {getattr(err, 'strerror', None) or err}"
+                                ) from None
     else:
         try:
             with atomic_path(args.output) as tmp:

@@ -16,6 +16,11 @@ class PipelineError(Exception):
     """Bad input (params, archive, data, model file): the message says what and where."""
 
 
+def one_line(message: str) -> str:
+    """The message on one line: line breaks from user-supplied names shown escaped."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def exit_on_error(main: Callable[..., T]) -> Callable[..., T]:
     """Turn a PipelineError into one line on stderr and exit status 2."""
 
@@ -24,7 +29,7 @@ def exit_on_error(main: Callable[..., T]) -> Callable[..., T]:
         try:
             return main(*args, **kwargs)
         except PipelineError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {one_line(str(err))}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT) from None
 
     return wrapper

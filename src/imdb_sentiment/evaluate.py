@@ -102,7 +102,7 @@ def save_figures(out: Path, labels: np.ndarray, probs: np.ndarray, threshold: fl
         for phase in ("train", "validation"):
             tsv = live_dir / "plots" / "metrics" / phase / f"{metric}.tsv" if live_dir else None
             if tsv and tsv.is_file():
-                curve = pd.read_csv(tsv, sep="\t")
+                curve = read_curve(tsv, metric)
                 ax.plot(curve["step"], curve[metric], marker="o", label=phase)
         ax.set(xlabel="epoch", title=metric)
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -110,6 +110,15 @@ def save_figures(out: Path, labels: np.ndarray, probs: np.ndarray, threshold: fl
     fig.tight_layout()
     fig.savefig(out / "learning_curves.png", dpi=100)
     plt.close(fig)
+
+
+def read_curve(tsv: Path, metric: str) -> pd.DataFrame:
+    """One learning curve that DVCLive wrote (step, metric); a damaged file is named."""
+    try:
+        curve = pd.read_csv(tsv, sep="\t")
+        return curve[["step", metric]].astype(float)
+    except (OSError, ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise PipelineError(f"{tsv} is not a learning curve: {type(err).__name__}: {err}") from None
 
 
 @exit_on_error
@@ -125,8 +134,8 @@ def main(argv: list[str] | None = None) -> None:
 
     cfg: P.EvaluateParams = P.load("evaluate", args.params)
     test = reviews.read(args.reviews, split="test")
-    if test.empty:
-        raise PipelineError(f"{args.reviews} has no test reviews")
+    if test["label"].nunique() < 2:
+        raise PipelineError(f"{args.reviews}: the test reviews need both classes to be scored")
     tune_threads()
     model = load_model(args.model)
     with tqdm(total=len(test), desc="evaluate", unit=" reviews", file=sys.stderr,

@@ -10,7 +10,6 @@ The whole <out> directory is replaced atomically.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -57,10 +56,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="TF Serving model base path; the SavedModel goes to OUT/VERSION")
     parser.add_argument("--version", type=int, default=1, help="model version directory name")
     args = parser.parse_args(argv)
-    if args.version < 1:
-        raise PipelineError(f"--version must be a positive integer, got {args.version}")
+    if not 1 <= args.version <= 2**31 - 1:
+        raise PipelineError(f"--version must be an integer in [1, {2**31 - 1}], got {args.version}")
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     path = export_saved_model(args.model, args.out, args.version)
     print(f"export: {args.model} -> {path} (signature {SIGNATURE!r}: "
           f"{INPUT_NAME} string[None] -> {OUTPUT_NAME} float[None])", file=sys.stderr)

@@ -8,7 +8,11 @@ table is validated against the dataset's known shape before it is written.
 from __future__ import annotations
 
 import argparse
+import bz2
+import gzip
 import hashlib
+import http.client
+import lzma
 import re
 import sys
 import tarfile
@@ -27,8 +31,11 @@ from imdb_sentiment.artifacts import atomic_outputs, atomic_path, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.reviews import COLUMNS
 
-REVIEW_RE = re.compile(r"^aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
-URLS_RE = re.compile(r"^aclImdb/(train|test)/urls_(pos|neg|unsup)\.txt$")
+# ASCII digits only, at most 10 of them, and nothing after ".txt" (not even a newline)
+REVIEW_RE = re.compile(r"aclImdb/(train|test)/(pos|neg|unsup)/([0-9]{1,10})_([0-9]{1,10})\.txt")
+URLS_RE = re.compile(r"aclImdb/(train|test)/urls_(pos|neg|unsup)\.txt")
+# any text file in a review folder: one whose name REVIEW_RE refuses is an error, not skipped
+IN_REVIEW_FOLDER_RE = re.compile(r"aclImdb/(train|test)/(pos|neg|unsup)/[^/]*\.txt\s*", re.S)
 MOVIE_RE = re.compile(r"/title/(tt\d+)/")
 LABELS = {"pos": 1, "neg": 0, "unsup": -1}
 RATINGS = {"pos": range(7, 11), "neg": range(1, 5), "unsup": range(0, 1)}
@@ -76,7 +83,9 @@ def download(url: str, dest: str | Path, sha256: str, retries: int = 3) -> None:
             return
         except ArchiveError:
             raise
-        except OSError as err:
+        except ValueError as err:  # not a URL urllib can fetch, or an unusable path
+            raise ArchiveError(f"cannot download {url!r} to {dest}: {err}") from None
+        except (OSError, http.client.HTTPException) as err:
             last_error = err
             print(f"download attempt {attempt}/{retries} failed: {err}", file=sys.stderr)
             if attempt < retries:
@@ -101,16 +110,49 @@ def check_member(member: tarfile.TarInfo, max_bytes: int) -> None:
         )
 
 
+COMPRESSIONS = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File),
+                (b"\xfd7zXZ\x00", lzma.LZMAFile))
+
+
+def open_decompressed(path: str | Path, handle):
+    """The archive's tar bytes: decompressed (gzip, bzip2 or xz, which check their own
+    checksums when read to the end) or, for a plain tar, the file itself."""
+    magic = handle.read(6)
+    handle.seek(0)
+    for prefix, opener in COMPRESSIONS:
+        if magic.startswith(prefix):
+            return opener(fileobj=handle) if opener is gzip.GzipFile else opener(handle)
+    return handle
+
+
+def check_end(stream, path: str | Path) -> None:
+    """After the last member, a tar holds its end-of-archive blocks (zeros) and nothing else.
+
+    Python's tarfile stops quietly at the first header it cannot read, so a corrupt
+    archive looks like a shorter one unless what follows is checked too. Reading to
+    the end also makes the decompressor verify its checksum.
+    """
+    trailing = 0
+    while block := stream.read(1 << 20):
+        if block.count(0) != len(block):
+            raise ArchiveError(f"archive {path} is corrupt: data after the last readable member")
+        trailing += len(block)
+    if trailing < tarfile.BLOCKSIZE:
+        raise ArchiveError(f"archive {path} is truncated: no end-of-archive marker")
+
+
 def iter_files(path: str | Path, max_bytes: int, max_total_bytes: int
                ) -> Iterator[tuple[str, bytes]]:
     """Yield (name, content) of the regular files of a tar archive, in stream order.
 
     Every member counts towards `max_total_bytes`, read or skipped, since the
-    stream must be decompressed through all of them.
+    stream must be decompressed through all of them. A corrupt or truncated
+    archive is an ArchiveError, wherever the damage is.
     """
     total = 0
     try:
-        with tarfile.open(path, mode="r|*") as archive:
+        with open(path, "rb") as raw, open_decompressed(path, raw) as stream, \
+                tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
                 check_member(member, max_bytes)
                 total += member.size
@@ -119,12 +161,19 @@ def iter_files(path: str | Path, max_bytes: int, max_total_bytes: int
                         f"archive {path} unpacks to more than the {max_total_bytes}-byte limit "
                         f"(reached at member {member.name!r}); raise ingest.max_total_mb if "
                         "this is really the dataset")
+                if (member.isfile() and IN_REVIEW_FOLDER_RE.fullmatch(member.name)
+                        and not REVIEW_RE.fullmatch(member.name)):
+                    raise DataError(f"archive member {member.name[:120]!r} is in a review folder "
+                                    "but is not named <id>_<rating>.txt (ASCII digits)")
                 if member.isfile() and (
-                    REVIEW_RE.match(member.name) or URLS_RE.match(member.name)
+                    REVIEW_RE.fullmatch(member.name) or URLS_RE.fullmatch(member.name)
                 ):
                     handle = archive.extractfile(member)
                     yield member.name, handle.read() if handle else b""
-    except (tarfile.TarError, EOFError, zlib.error) as err:
+            check_end(archive.fileobj, path)  # tarfile reads ahead: its buffer first
+    except IsADirectoryError:
+        raise ArchiveError(f"archive {path} is a directory, not a file") from None
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
         raise ArchiveError(f"archive {path} is corrupt or truncated: {err}") from None
 
 
@@ -148,7 +197,7 @@ def decode(content: bytes, name: str) -> str:
 
 def parse_review_name(name: str) -> tuple[str, str, int, int]:
     """(split, kind, id, rating) of a review member; ids and ratings outside their range refused."""
-    split, kind, review_id, rating = REVIEW_RE.match(name).groups()
+    split, kind, review_id, rating = REVIEW_RE.fullmatch(name).groups()
     if int(rating) not in RATINGS[kind]:
         allowed = RATINGS[kind]
         raise DataError(f"review {name}: rating {int(rating)} is outside "
@@ -165,7 +214,7 @@ def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.D
     files = iter_files(path, max_bytes, max_total_bytes)
     for name, content in tqdm(files, desc="ingest", unit=" files", file=sys.stderr,
                               mininterval=2.0):
-        if match := URLS_RE.match(name):
+        if match := URLS_RE.fullmatch(name):
             urls[match.groups()] = movie_ids(decode(content, name), name)
             continue
         rows.append((*parse_review_name(name), decode(content, f"review {name}")))
@@ -199,9 +248,9 @@ def _movie(urls: dict[tuple[str, str], list[str]], split: str, kind: str, review
 def validate(frame: pd.DataFrame, expected_per_class: int | None) -> None:
     """Check counts, ratings against labels, unique ids and non-empty texts."""
     kind = np.where(frame["label"] == 1, "pos", np.where(frame["label"] == 0, "neg", "unsup"))
-    for (split, label), group in frame[frame["split"] != "unsup"].groupby(["split", "label"]):
-        name = f"{split}/{'pos' if label == 1 else 'neg'}"
-        if expected_per_class is not None and len(group) != expected_per_class:
+    for (split, label), group in frame.groupby(["split", "label"]):
+        name = f"{split}/{({1: 'pos', 0: 'neg'}).get(label, 'unsup')}"
+        if split != "unsup" and expected_per_class is not None and len(group) != expected_per_class:
             raise DataError(f"{name} has {len(group)} reviews, expected {expected_per_class}")
         if group["id"].duplicated().any():
             raise DataError(f"{name} has duplicate review ids")

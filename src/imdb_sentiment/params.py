@@ -20,6 +20,11 @@ import yaml
 from imdb_sentiment.errors import PipelineError
 
 PARAMS_FILE = "params.yaml"
+# Upper bounds far above any useful value, below what breaks a library (int32 sizes,
+# thread counts the OS refuses, seeds NumPy refuses).
+MAX_SEED = 2**32 - 1
+MAX_SIZE = 2**20
+MAX_THREADS = 1024
 
 
 class ParamsError(PipelineError):
@@ -38,14 +43,16 @@ class IngestParams:
     sample_per_class: int | None = None
 
     def validate(self) -> None:
-        _check(self.download_retries >= 1, "ingest.download_retries", "an integer >= 1")
-        _check(self.max_member_mb >= 1, "ingest.max_member_mb", "an integer >= 1")
-        _check(self.max_total_mb >= self.max_member_mb, "ingest.max_total_mb",
-               "an integer >= ingest.max_member_mb")
+        _check(1 <= self.download_retries <= 100, "ingest.download_retries",
+               "an integer in [1, 100]")
+        _check(1 <= self.max_member_mb <= MAX_SIZE, "ingest.max_member_mb",
+               f"an integer in [1, {MAX_SIZE}]")
+        _check(self.max_member_mb <= self.max_total_mb <= MAX_SIZE, "ingest.max_total_mb",
+               f"an integer >= ingest.max_member_mb and <= {MAX_SIZE}")
         _check(len(self.sha256) == 64, "ingest.sha256", "a 64-character hex sha256")
-        _check(self.expected_per_class is None or self.expected_per_class >= 1,
+        _check(self.expected_per_class is None or 1 <= self.expected_per_class <= 2**31 - 1,
                "ingest.expected_per_class", "null or an integer >= 1")
-        _check(self.sample_per_class is None or self.sample_per_class >= 1,
+        _check(self.sample_per_class is None or 1 <= self.sample_per_class <= 2**31 - 1,
                "ingest.sample_per_class", "null or an integer >= 1")
 
 
@@ -65,14 +72,17 @@ class PreprocessParams:
 
     def validate(self) -> None:
         _check(0.0 < self.val_fraction < 0.5, "preprocess.val_fraction", "a number in (0, 0.5)")
-        _check(self.vocab_size >= 3, "preprocess.vocab_size", "an integer >= 3")
-        _check(self.max_len >= 1, "preprocess.max_len", "an integer >= 1")
-        _check(self.min_count >= 1, "preprocess.min_count", "an integer >= 1")
-        _check(self.pretrain_dim >= 0, "preprocess.pretrain_dim", "an integer >= 0 (0 = off)")
-        _check(self.pretrain_window >= 1, "preprocess.pretrain_window", "an integer >= 1")
+        _check(3 <= self.vocab_size <= 10 * MAX_SIZE, "preprocess.vocab_size",
+               f"an integer in [3, {10 * MAX_SIZE}]")
+        _check(1 <= self.max_len <= MAX_SIZE, "preprocess.max_len", f"an integer in [1, {MAX_SIZE}]")
+        _check(1 <= self.min_count <= 2**31 - 1, "preprocess.min_count", "an integer >= 1")
+        _check(0 <= self.pretrain_dim <= 4096, "preprocess.pretrain_dim",
+               "an integer in [0, 4096] (0 = off)")
+        _check(1 <= self.pretrain_window <= 100, "preprocess.pretrain_window",
+               "an integer in [1, 100]")
 
 
-ModelType = Literal["simple_rnn", "lstm", "gru", "tfidf_logreg"]
+ModelType = Literal["simple_rnn", "lstm", "gru", "tfidf_logreg", "nb_logreg"]
 Pooling = Literal["last", "max", "mean"]
 Activation = Literal["tanh", "relu"]
 Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
@@ -115,28 +125,31 @@ class TrainParams:
     # tfidf_logreg ignores it
     distill_unlabeled: bool = True
     # the teacher, fitted on the training part with logreg_c: the tfidf_logreg baseline, or
-    # NB-weighted logistic regression on binary word 1-to-teacher_ngrams-grams
+    # NB-weighted logistic regression on binary word 1-to-teacher_ngrams-grams (nb_logreg,
+    # which is also a model of its own with the same settings)
     teacher: Teacher = "nb_logreg"
     teacher_ngrams: int = 3
 
     def validate(self) -> None:
-        _check(len(self.units) >= 1 and all(u >= 1 for u in self.units),
-               "train.units", "a non-empty list of integers >= 1 (one per stacked layer)")
-        _check(all(u >= 1 for u in self.dense_units), "train.dense_units", "a list of integers >= 1")
-        _check(self.embedding_dim >= 1, "train.embedding_dim", "an integer >= 1")
+        _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
+               "train.units", "a list of 1 to 16 integers in [1, 4096] (one per stacked layer)")
+        _check(len(self.dense_units) <= 16 and all(1 <= u <= 4096 for u in self.dense_units),
+               "train.dense_units", "a list of at most 16 integers in [1, 4096]")
+        _check(1 <= self.embedding_dim <= 4096, "train.embedding_dim", "an integer in [1, 4096]")
         _check(0.0 <= self.dropout < 1.0, "train.dropout", "a number in [0, 1)")
         _check(0.0 <= self.embedding_dropout < 1.0, "train.embedding_dropout", "a number in [0, 1)")
         _check(self.learning_rate > 0, "train.learning_rate", "a number > 0")
-        _check(self.batch_size >= 1, "train.batch_size", "an integer >= 1")
-        _check(self.epochs >= 1, "train.epochs", "an integer >= 1")
-        _check(self.tfidf_max_features >= 1, "train.tfidf_max_features", "an integer >= 1")
+        _check(1 <= self.batch_size <= 2**16, "train.batch_size", f"an integer in [1, {2**16}]")
+        _check(1 <= self.epochs <= 10_000, "train.epochs", "an integer in [1, 10000]")
+        _check(1 <= self.tfidf_max_features <= 100 * MAX_SIZE, "train.tfidf_max_features",
+               f"an integer in [1, {100 * MAX_SIZE}]")
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
-        _check(self.teacher_ngrams >= 1, "train.teacher_ngrams", "an integer >= 1")
-        _check(self.patience >= 0, "train.patience", "an integer >= 0")
-        _check(self.inter_op_threads >= 0, "train.inter_op_threads",
-               "an integer >= 0 (0 = TensorFlow's choice)")
-        _check(self.intra_op_threads >= 0, "train.intra_op_threads",
-               "an integer >= 0 (0 = TensorFlow's choice)")
+        _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
+        _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
+        _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
+               f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
+        _check(0 <= self.intra_op_threads <= MAX_THREADS, "train.intra_op_threads",
+               f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
         # zoo.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
         # inf and gives NaN; bfloat16 has float32's range and is fine
         _check(not (self.mixed_precision == "mixed_float16" and self.pooling == "max"
@@ -152,7 +165,7 @@ class EvaluateParams:
 
     def validate(self) -> None:
         _check(0.0 < self.threshold < 1.0, "evaluate.threshold", "a number in (0, 1)")
-        _check(self.batch_size >= 1, "evaluate.batch_size", "an integer >= 1")
+        _check(1 <= self.batch_size <= 2**16, "evaluate.batch_size", f"an integer in [1, {2**16}]")
 
 
 SECTIONS: dict[str, type] = {
@@ -186,7 +199,7 @@ def _matches(value: Any, annotation: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if annotation is float:
         return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value))
+                and abs(value) < 1e308 and math.isfinite(value))
     return isinstance(value, annotation)
 
 
@@ -214,7 +227,7 @@ def from_dict(section: str, raw: Any) -> Any:
         raise ParamsError(f"params: '{section}' must be a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls, globalns=globals())
     known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(map(str, set(raw) - known))
     if unknown:
         raise ParamsError(
             f"params: unknown key '{section}.{unknown[0]}' (known keys: {', '.join(sorted(known))})"
@@ -238,6 +251,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is not a name", key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -258,8 +274,9 @@ def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
         raise ParamsError(f"params: {path} is not UTF-8 text (byte {err.start})") from None
     except OSError as err:
         raise ParamsError(f"params: cannot read {path}: {err.strerror or err}") from None
-    except yaml.YAMLError as err:
-        raise ParamsError(f"params: {path} is not valid YAML: {err}") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ParamsError(f"params: {path} is not valid YAML: {reason}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"params: {path} must hold a mapping of sections")
     return data
@@ -271,8 +288,8 @@ def load_seed(path: str | Path = PARAMS_FILE) -> int:
     if "seed" not in data:
         raise ParamsError(f"params: 'seed' is missing from {path}")
     seed = data["seed"]
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ParamsError(f"params: 'seed' must be an integer >= 0, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ParamsError(f"params: 'seed' must be an integer in [0, {MAX_SEED}], got {seed!r}")
     return seed
 
 
@@ -281,7 +298,7 @@ def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
     if section not in SECTIONS:
         raise ParamsError(f"params: unknown section '{section}'")
     data = read_yaml(path)
-    unknown = sorted(set(data) - set(SECTIONS) - {"seed"})
+    unknown = sorted(map(str, set(data) - set(SECTIONS) - {"seed"}))
     if unknown:
         raise ParamsError(
             f"params: unknown top-level key '{unknown[0]}' "

@@ -42,6 +42,10 @@ def make_splits(reviews: pd.DataFrame, val_fraction: float, seed: int) -> dict[s
     """train/val from the official train set, test untouched; unlabeled reviews dropped."""
     train = reviews[reviews["split"] == "train"].reset_index(drop=True)
     test = reviews[reviews["split"] == "test"].reset_index(drop=True)
+    for name, part in (("train", train), ("test", test)):
+        if part["label"].nunique() < 2:
+            raise PipelineError(f"preprocess: the {name} reviews need both classes, "
+                                f"found {sorted(part['label'].unique().tolist())}")
     is_val = split_by_movie(train, val_fraction, seed)
     return {
         "train": train[~is_val].reset_index(drop=True),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from imdb_sentiment import params as P
+from imdb_sentiment import reviews
 from imdb_sentiment.artifacts import json_text, read_json
 from imdb_sentiment.errors import PipelineError
 
@@ -39,6 +40,22 @@ class Split:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def problem(self, vocab_size: int) -> str | None:
+        """What makes this not a well-formed split over `vocab_size` token ids, if anything."""
+        if not (np.issubdtype(self.ids.dtype, np.integer) and self.ids.ndim == 1
+                and np.issubdtype(self.offsets.dtype, np.integer) and self.offsets.ndim == 1):
+            return "ids and offsets must be 1-d integer arrays"
+        if len(self.offsets) != len(self.labels) + 1 or len(self.review_ids) != len(self.labels):
+            return "offsets, labels and review ids disagree in length"
+        if self.offsets[0] != 0 or self.offsets[-1] != len(self.ids) or \
+                (np.diff(self.offsets) < 0).any():
+            return "offsets do not run from 0 to the number of ids"
+        if len(self.ids) and (self.ids.min() < 0 or self.ids.max() >= vocab_size):
+            return f"token ids outside [0, {vocab_size})"
+        if not np.isfinite(self.labels.astype(np.float64)).all():
+            return "labels are not all finite"
+        return None
+
 
 def write(directory: Path, vocabulary: list[str], splits: dict[str, Split],
           embeddings: np.ndarray | None, cfg: P.PreprocessParams, seed: int) -> None:
@@ -53,23 +70,32 @@ def write(directory: Path, vocabulary: list[str], splits: dict[str, Split],
                                          encoding="utf-8")
 
 
-def load_split(directory: str | Path, name: str) -> Split:
+def load_split(directory: str | Path, name: str, vocab_size: int) -> Split:
+    """One split, checked against the vocabulary it was encoded with."""
     path = Path(directory) / f"{name}.npz"
     try:
         with np.load(path) as data:
-            return Split(**{key: data[key] for key in SPLIT_KEYS})
+            split = Split(**{key: data[key] for key in SPLIT_KEYS})
     except FileNotFoundError:
         raise PipelineError(f"{path} not found: run the preprocess stage first") from None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as err:
         raise PipelineError(f"{path} is not a preprocess output: {err}") from None
+    if problem := split.problem(vocab_size):
+        raise PipelineError(f"{path} is not a preprocess output: {problem}")
+    return split
 
 
 def load_vocabulary(directory: str | Path) -> list[str]:
+    """The tokens, without padding and OOV; each must be a distinct non-empty word."""
     path = Path(directory) / VOCAB_FILE
     try:
-        return path.read_text(encoding="utf-8").split("\n")[:-1]
+        tokens = path.read_text(encoding="utf-8").split("\n")[:-1]
     except (OSError, UnicodeDecodeError) as err:
         raise PipelineError(f"cannot read the vocabulary {path}: {err}") from None
+    if not tokens or len(set(tokens)) != len(tokens) or not all(t and t.strip() == t and
+                                                               " " not in t for t in tokens):
+        raise PipelineError(f"{path} is not a vocabulary: it must hold distinct words, one a line")
+    return tokens
 
 
 def load_embeddings(directory: str | Path) -> np.ndarray | None:
@@ -85,6 +111,23 @@ def load_embeddings(directory: str | Path) -> np.ndarray | None:
 
 def load_config(directory: str | Path) -> tuple[P.PreprocessParams, int]:
     """The preprocess params and seed the directory was made with."""
-    raw = dict(read_json(Path(directory) / CONFIG_FILE))
+    path = Path(directory) / CONFIG_FILE
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{path} must hold the preprocess params as a mapping")
+    raw = dict(raw)
     seed = raw.pop("seed", None)
     return P.from_dict("preprocess", raw), seed
+
+
+def split_texts(reviews_path: str | Path, data: dict[str, Split]) -> dict[str, list[str]]:
+    """The review texts of each encoded split of the official train set, in split order."""
+    train_table = reviews.read(reviews_path, split="train")
+    # review ids restart in each class folder, so a review is (label, id)
+    text_of = dict(zip(zip(train_table["label"], train_table["id"]), train_table["text"]))
+    try:
+        return {name: [text_of[key] for key in zip(split.labels, split.review_ids)]
+                for name, split in data.items()}
+    except KeyError as err:
+        raise PipelineError(f"review {err} of the preprocessed data is not in {reviews_path}: "
+                            "the two come from different ingest runs") from None

@@ -1,8 +1,9 @@
-"""Run one pipeline stage with pinned kernels: `python -m imdb_sentiment.stage NAME [ARGS...]`.
+"""Run one pipeline stage: `python -m imdb_sentiment.stage NAME [ARGS...]`.
 
-dvc.yaml starts every stage this way, so a stage's outputs do not depend on
-the CPU's instruction set (see `kernels`). Thread counts need no pinning: each
-stage's results are independent of them by construction.
+dvc.yaml starts every stage this way: the numeric kernels are pinned first, so
+a stage's outputs do not depend on the CPU's instruction set, and TensorFlow
+loads without its C++ log lines (IMDB_SENTIMENT_VERBOSE=1 keeps them); see
+`startup`. Thread counts need no pinning: no result depends on them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from imdb_sentiment import kernels
+from imdb_sentiment import startup
 
 STAGES = ("ingest", "preprocess", "train", "evaluate", "export")
 
@@ -21,8 +22,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"usage: python -m imdb_sentiment.stage {{{','.join(STAGES)}}} [ARGS...]",
               file=sys.stderr)
         raise SystemExit(2)
-    kernels.pin()  # before the stage imports NumPy or TensorFlow
-    module = importlib.import_module(f"imdb_sentiment.{argv[0]}")
+    startup.pin_kernels()  # before the stage imports NumPy or TensorFlow
+    with startup.quiet_tensorflow():
+        module = importlib.import_module(f"imdb_sentiment.{argv[0]}")
     module.main(argv[1:])
 
 

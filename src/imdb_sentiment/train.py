@@ -6,34 +6,23 @@ the result), stops early on validation loss and keeps the best weights. The
 saved model puts the preprocess vectorizer in front of the network, so it
 takes raw review strings.
 
-`train.distill_unlabeled` adds the 50,000 unlabeled reviews: an n-gram teacher
-(`train.teacher`: NB-weighted logistic regression on word 1-3-grams, or the
-`tfidf_logreg` baseline), fitted on the training part only, labels them with
-its probabilities, and the network trains on those soft targets beside the real
-labels. Validation stays labelled data, unseen by the teacher.
-
-`train.inter_op_threads` and `train.intra_op_threads` size TensorFlow's thread
-pools before it starts (0 leaves TensorFlow's choice).
-
-`train.distribute` builds and fits the model under a tf.distribute strategy
-(all local GPUs, or a cluster described by TF_CONFIG); `train.batch_size` is per
-replica. `train.mixed_precision` sets Keras' dtype policy while the model is
-built and trained.
+`train.distill_unlabeled` adds the unlabeled reviews with an n-gram teacher's
+probabilities as targets (`distill`); `train.distribute`, `train.mixed_precision`
+and `train.jit_compile` are handled by `scaling`. `train.inter_op_threads` and
+`train.intra_op_threads` size TensorFlow's thread pools before it starts (0
+leaves TensorFlow's choice).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import math
-import os
 import random
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -41,12 +30,13 @@ import numpy as np
 import tensorflow as tf
 from dvclive import Live
 
+from imdb_sentiment import baseline, distill, processed
 from imdb_sentiment import params as P
-from imdb_sentiment import processed, reviews
 from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.processed import Split
-from imdb_sentiment.text import encode, make_vectorizer
+from imdb_sentiment.scaling import distributed_fit, keep_jit_compile, make_strategy, precision_policy
+from imdb_sentiment.text import make_vectorizer
 from imdb_sentiment.zoo import (RECURRENT, TargetAccuracy, build_classifier, build_end_to_end,
                                 set_thread_pools)
 
@@ -66,102 +56,12 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def mirrored_devices() -> list[str] | None:
-    """Devices to mirror over: TF's choice (all GPUs) if there is a GPU, else all CPU devices.
-
-    Without a GPU, TF mirrors over CPU:0 alone; several logical CPU devices exist
-    only when someone configured them (to simulate replicas), so use them all.
-    """
-    if tf.config.list_physical_devices("GPU"):
-        return None
-    return [device.name for device in tf.config.list_logical_devices("CPU")]
-
-
 def thread_pools() -> str:
     """TensorFlow's thread-pool sizes as configured, for the log."""
     sizes = (tf.config.threading.get_inter_op_parallelism_threads(),
              tf.config.threading.get_intra_op_parallelism_threads())
     return ", ".join(f"{n or 'TensorFlow-chosen'} {kind}"
                      for n, kind in zip(sizes, ("inter-op", "intra-op")))
-
-
-@functools.cache
-def make_strategy(kind: str) -> tf.distribute.Strategy:
-    """The tf.distribute strategy for `train.distribute`; "none" is TF's default (no-op) strategy.
-
-    Create it before any other TensorFlow op: the multi-worker strategy must
-    configure collective ops at start-up. One per process (hence the cache):
-    a second MirroredStrategy's collectives clash with the first one's.
-    """
-    if kind == "mirrored":
-        return tf.distribute.MirroredStrategy(mirrored_devices())
-    if kind == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            print("train: warning: distribute=multi_worker but TF_CONFIG is not set: "
-                  "training as a single worker", file=sys.stderr)
-        # the cluster and this task's role come from the TF_CONFIG environment variable
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-@contextlib.contextmanager
-def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Iterator[None]:
-    """Work around Keras 3 fit() bugs under a tf.distribute strategy, inside the block.
-
-    Before fitting, Keras all-reduces the first batch across replicas only to
-    learn its shapes: that fails when replicas get batches of different shapes
-    (an odd batch split in two, a small validation set) and, with several
-    workers, on any (x, y) batch. Here the model is built from the first local
-    replica's batch instead. With several workers Keras also reduces each step's
-    scalar logs along an axis they lack (keras-team/keras#20585,
-    tensorflow/tensorflow#72388); there, per-step logs come from the first local
-    replica: they only feed the progress bar, because epoch logs (history, early
-    stopping, DVCLive) are read from metric variables summed over all replicas.
-    Uses private Keras names; tests/test_distribute.py fails when they change.
-    """
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    def symbolic_build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = tf.nest.map_structure(
-                    lambda value: strategy.experimental_local_results(value)[0], next(batches))
-                break
-        with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
-
-    reduce_per_replica = tf_trainer.reduce_per_replica
-
-    def reduce_first(values, distribution, reduction="auto"):
-        return reduce_per_replica(values, distribution,
-                                  "first" if reduction == "auto" else reduction)
-
-    model._maybe_symbolic_build = symbolic_build
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        tf_trainer.reduce_per_replica = reduce_first
-    try:
-        yield
-    finally:
-        tf_trainer.reduce_per_replica = reduce_per_replica
-        del model._maybe_symbolic_build  # the instance attribute shadowed the method
-
-
-@contextlib.contextmanager
-def precision_policy(name: str) -> Iterator[None]:
-    """Keras' global dtype policy set to `name` inside the block, restored after it."""
-    if name == "none":
-        yield
-        return
-    if not tf.config.list_physical_devices("GPU"):
-        print(f"train: warning: mixed_precision={name} but no GPU is visible; honouring it, "
-              "but reduced precision on CPU is emulated and usually slower", file=sys.stderr)
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        # later models in this process (the end-to-end wrapper, tests) must not inherit it
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def bucket_boundaries(lengths: np.ndarray, n_buckets: int = 8) -> list[int]:
@@ -242,11 +142,8 @@ def compile_classifier(model: keras.Model, cfg: P.TrainParams) -> None:
         metrics=[TargetAccuracy(name="accuracy")],
         jit_compile=cfg.jit_compile,
     )
-    if cfg.jit_compile and not model.jit_compile:
-        # Keras silently drops XLA whenever TensorFlow op determinism is on (always,
-        # here); TensorFlow itself asks XLA for deterministic ops then
-        # (xla_gpu_deterministic_ops), so keep XLA, as asked for.
-        model._jit_compile = True
+    if cfg.jit_compile:
+        keep_jit_compile(model)
 
 
 def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
@@ -330,8 +227,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"train: TensorFlow thread pools: {thread_pools()}", file=sys.stderr)
     seed = P.load_seed(args.params)
     prep, prep_seed = processed.load_config(args.data)
-    data = {name: processed.load_split(args.data, name) for name in ("train", "val")}
     vocabulary = processed.load_vocabulary(args.data)
+    data = {name: processed.load_split(args.data, name, len(vocabulary) + 2)
+            for name in ("train", "val")}
     embeddings = pretrained_embeddings(cfg, args.data)
     print(f"train: {cfg.model} on {len(data['train'])} reviews, "
           f"validating on {len(data['val'])}", file=sys.stderr)
@@ -375,111 +273,18 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
         vocabulary: list[str], embeddings: np.ndarray | None, prep: P.PreprocessParams,
         live: Live | None, strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
     """The end-to-end text model `cfg.model` names, fitted, and its fit summary."""
-    if cfg.model == "tfidf_logreg":
-        return fit_baseline(cfg, seed, reviews_path, data)
+    if cfg.model not in RECURRENT:  # an n-gram model
+        return baseline.fit_model(cfg, seed, reviews_path, data)
     distilled = {}
     if cfg.distill_unlabeled:
-        unlabeled, distilled = teacher_labelled_unlabeled(cfg, seed, reviews_path, data,
-                                                          vocabulary, prep)
-        data = {**data, "train": concat_splits(data["train"], unlabeled)}
+        unlabeled, distilled = distill.teacher_labelled_unlabeled(cfg, seed, reviews_path, data,
+                                                                  vocabulary, prep)
+        data = {**data, "train": distill.concat_splits(data["train"], unlabeled)}
     classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
                                 verbose=1 if sys.stderr.isatty() else 2, strategy=strategy)
     model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep.max_len,
                              prep.keep_tokens)
     return model, {**summary, **distilled}
-
-
-def fit_baseline(cfg: P.TrainParams, seed: int, reviews_path: str,
-                 data: dict[str, Split]) -> tuple[keras.Model, dict]:
-    """TF-IDF + logistic regression on the same train/val split as the RNNs."""
-    from sklearn.metrics import accuracy_score, log_loss
-
-    from imdb_sentiment import baseline
-
-    texts = split_texts(reviews_path, data)
-    started = time.perf_counter()
-    vectorizer, logreg = baseline.fit(texts["train"], data["train"].labels,
-                                      cfg.tfidf_max_features, cfg.logreg_c, seed)
-    seconds = time.perf_counter() - started
-    val_probs = baseline.predict_proba(vectorizer, logreg, texts["val"])
-    summary = {
-        "epochs_run": 1,
-        "best_epoch": 1,
-        "best_val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
-        "best_val_accuracy": round(float(accuracy_score(data["val"].labels, val_probs >= 0.5)), 6),
-        "train_seconds": round(seconds, 1),
-        "train_reviews": len(texts["train"]),
-        "val_reviews": len(texts["val"]),
-        "parameters": int(logreg.coef_.size + 1),
-    }
-    return baseline.to_keras(vectorizer, logreg), summary
-
-
-def split_texts(reviews_path: str | Path, data: dict[str, Split]) -> dict[str, list[str]]:
-    """The review texts of each encoded split of the official train set, in split order."""
-    train_table = reviews.read(reviews_path, split="train")
-    # review ids restart in each class folder, so a review is (label, id)
-    text_of = dict(zip(zip(train_table["label"], train_table["id"]), train_table["text"]))
-    try:
-        return {name: [text_of[key] for key in zip(split.labels, split.review_ids)]
-                for name, split in data.items()}
-    except KeyError as err:
-        raise PipelineError(f"review {err} of the preprocessed data is not in {reviews_path}: "
-                            "the two come from different ingest runs") from None
-
-
-def teacher_labelled_unlabeled(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
-                               data: dict[str, Split], vocabulary: list[str],
-                               prep: P.PreprocessParams) -> tuple[Split, dict]:
-    """The unlabeled reviews, encoded like the training part, with a teacher's P(positive) as labels.
-
-    The teacher (`cfg.teacher`) is fitted on the training part only, so
-    validation stays unseen. Returns the encoded split and a summary.
-    """
-    from sklearn.metrics import accuracy_score
-
-    texts = split_texts(reviews_path, data)
-    unlabeled = reviews.read(reviews_path, split="unsup")["text"].tolist()
-    if not unlabeled:
-        raise PipelineError("train.distill_unlabeled is true but the table has no unlabeled reviews")
-    print(f"train: fitting the {cfg.teacher} teacher and labelling {len(unlabeled)} "
-          "unlabeled reviews", file=sys.stderr)
-    started = time.perf_counter()
-    teacher = fit_teacher(cfg, seed, texts["train"], data["train"].labels)
-    targets = teacher(unlabeled).astype(np.float32)
-    val_probs = teacher(texts["val"])
-    seconds = time.perf_counter() - started
-    ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), unlabeled,
-                             prep.max_len, prep.keep_tokens)
-    summary = {"unlabeled_reviews": len(unlabeled),
-               "teacher_val_accuracy": round(float(accuracy_score(data["val"].labels,
-                                                                  val_probs >= 0.5)), 6),
-               "teacher_positive_share": round(float((targets >= 0.5).mean()), 4),
-               "teacher_seconds": round(seconds, 1)}
-    no_ids = np.full(len(unlabeled), -1, np.int32)
-    return Split(ids, offsets, targets, no_ids), summary
-
-
-def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndarray
-                ) -> Callable[[list[str]], np.ndarray]:
-    """The n-gram model `cfg.teacher` fitted on (texts, labels), as texts -> P(positive)."""
-    from imdb_sentiment import baseline
-
-    if cfg.teacher == "nb_logreg":
-        return baseline.fit_nb(texts, labels, cfg.teacher_ngrams, cfg.logreg_c, seed).predict_proba
-    vectorizer, logreg = baseline.fit(texts, labels, cfg.tfidf_max_features, cfg.logreg_c, seed)
-    return functools.partial(baseline.predict_proba, vectorizer, logreg)
-
-
-def concat_splits(first: Split, second: Split) -> Split:
-    """One encoded split holding the reviews of both, with float labels."""
-    return Split(
-        ids=np.concatenate([first.ids, second.ids]),
-        offsets=np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]]),
-        labels=np.concatenate([first.labels.astype(np.float32),
-                               second.labels.astype(np.float32)]),
-        review_ids=np.concatenate([first.review_ids, second.review_ids]),
-    )
 
 
 def save_keras(model: keras.Model, path: Path) -> None:

@@ -150,6 +150,29 @@ class TfidfLogistic(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
+class SparseLogistic(layers.Layer):
+    """Sparse features (batch, n_features) -> logistic regression P(positive) (batch,)."""
+
+    def __init__(self, n_features: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_features = n_features
+
+    def build(self, input_shape):
+        self.coef = self.add_weight(shape=(self.n_features, 1), initializer="zeros",
+                                    trainable=False, name="coef")
+        self.bias = self.add_weight(shape=(1,), initializer="zeros", trainable=False, name="bias")
+
+    def call(self, features):
+        if not isinstance(features, tf.SparseTensor):
+            features = tf.sparse.from_dense(features)
+        logits = tf.sparse.sparse_dense_matmul(tf.cast(features, "float32"), self.coef)
+        return ops.reshape(ops.sigmoid(logits + self.bias), (-1,))
+
+    def get_config(self):
+        return {**super().get_config(), "n_features": self.n_features}
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
 class TargetAccuracy(keras.metrics.BinaryAccuracy):
     """Binary accuracy against targets rounded to 0/1: a soft teacher target counts by its
     side of 0.5. Registered here because a saved model names its training metrics."""

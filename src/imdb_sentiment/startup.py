@@ -1,22 +1,26 @@
-"""Pinned numeric kernels: the same float results on every x86-64 CPU with AVX2.
+"""Process start-up before NumPy or TensorFlow load: pinned numeric kernels, a quiet TensorFlow.
 
 OpenBLAS (NumPy, SciPy) and oneDNN (TensorFlow's matrix products) pick their
 kernels by the CPU's instruction set at run time, and kernels for different
 instruction sets sum in different orders, so the last bits of a result depend
 on the CPU. Capping both at AVX2 makes every CPU that has AVX2 (and any wider
 set, such as AVX-512) run the same kernels. The libraries read these settings
-when they load, so `pin()` must run before NumPy or TensorFlow is imported: the
-pipeline's stages start through `python -m imdb_sentiment.stage`, and the
-command line calls it first thing.
+when they load, so `pin_kernels()` must run before NumPy or TensorFlow is
+imported: the pipeline's stages start through `python -m imdb_sentiment.stage`,
+and the command line and the web app call it first thing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 PINNED = {"OPENBLAS_CORETYPE": "Haswell", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+VERBOSE_ENV = "IMDB_SENTIMENT_VERBOSE"
 
 
 def cpu_has_avx2(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -34,10 +38,31 @@ def cpu_has_avx2(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return False
 
 
-def pin() -> bool:
+def pin_kernels() -> bool:
     """Set the kernel choice in the environment; False (nothing set) on CPUs without AVX2,
     where results may differ in the last bits from those of AVX2 machines."""
     if not cpu_has_avx2():
         return False
     os.environ.update(PINNED)
     return True
+
+
+@contextlib.contextmanager
+def quiet_tensorflow(verbose: bool = False) -> Iterator[None]:
+    """Import TensorFlow inside this block without its C++ log lines (absl, CUDA probing on
+    machines without a GPU), which go straight to file descriptor 2. `verbose`, or
+    IMDB_SENTIMENT_VERBOSE=1, keeps them."""
+    if verbose or os.environ.get(VERBOSE_ENV) == "1":
+        yield
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also over the Makefile's 2, which lets errors through
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -1,0 +1,78 @@
+"""Distillation: the 50,000 unlabeled reviews, labelled by an n-gram teacher, as extra training data.
+
+`train.distill_unlabeled` adds the unlabeled reviews: an n-gram teacher
+(`train.teacher`: NB-weighted logistic regression on word 1-3-grams, or the
+`tfidf_logreg` baseline), fitted on the training part only, labels them with
+its probabilities, and the network trains on those soft targets beside the real
+labels. Validation stays labelled data, unseen by the teacher.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from imdb_sentiment import params as P
+from imdb_sentiment import reviews
+from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.processed import Split, split_texts
+from imdb_sentiment.text import encode, make_vectorizer
+
+
+def teacher_labelled_unlabeled(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
+                               data: dict[str, Split], vocabulary: list[str],
+                               prep: P.PreprocessParams) -> tuple[Split, dict]:
+    """The unlabeled reviews, encoded like the training part, with a teacher's P(positive) as labels.
+
+    The teacher (`cfg.teacher`) is fitted on the training part only, so
+    validation stays unseen. Returns the encoded split and a summary.
+    """
+    from sklearn.metrics import accuracy_score
+
+    texts = split_texts(reviews_path, data)
+    unlabeled = reviews.read(reviews_path, split="unsup")["text"].tolist()
+    if not unlabeled:
+        raise PipelineError("train.distill_unlabeled is true but the table has no unlabeled reviews")
+    print(f"train: fitting the {cfg.teacher} teacher and labelling {len(unlabeled)} "
+          "unlabeled reviews", file=sys.stderr)
+    started = time.perf_counter()
+    teacher = fit_teacher(cfg, seed, texts["train"], data["train"].labels)
+    targets = teacher(unlabeled).astype(np.float32)
+    val_probs = teacher(texts["val"])
+    seconds = time.perf_counter() - started
+    ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), unlabeled,
+                             prep.max_len, prep.keep_tokens)
+    summary = {"unlabeled_reviews": len(unlabeled),
+               "teacher_val_accuracy": round(float(accuracy_score(data["val"].labels,
+                                                                  val_probs >= 0.5)), 6),
+               "teacher_positive_share": round(float((targets >= 0.5).mean()), 4),
+               "teacher_seconds": round(seconds, 1)}
+    no_ids = np.full(len(unlabeled), -1, np.int32)
+    return Split(ids, offsets, targets, no_ids), summary
+
+
+def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndarray
+                ) -> Callable[[list[str]], np.ndarray]:
+    """The n-gram model `cfg.teacher` fitted on (texts, labels), as texts -> P(positive)."""
+    from imdb_sentiment import baseline
+
+    if cfg.teacher == "nb_logreg":
+        return baseline.fit_nb(texts, labels, cfg.teacher_ngrams, cfg.logreg_c, seed).predict_proba
+    vectorizer, logreg = baseline.fit(texts, labels, cfg.tfidf_max_features, cfg.logreg_c, seed)
+    return functools.partial(baseline.predict_proba, vectorizer, logreg)
+
+
+def concat_splits(first: Split, second: Split) -> Split:
+    """One encoded split holding the reviews of both, with float labels."""
+    return Split(
+        ids=np.concatenate([first.ids, second.ids]),
+        offsets=np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]]),
+        labels=np.concatenate([first.labels.astype(np.float32),
+                               second.labels.astype(np.float32)]),
+        review_ids=np.concatenate([first.review_ids, second.review_ids]),
+    )

@@ -1,0 +1,117 @@
+"""The experiments the docs compare against: other seeds of the default, and the n-gram models.
+
+    python tools/experiments.py --seeds 1 2   # dvc exp run --temp -n seed-N -S seed=N
+    python tools/experiments.py --ngram       # dvc exp run --temp -n nb-logreg / tfidf-logreg
+    python tools/experiments.py               # only summarise what has run
+
+Each experiment runs in a temporary copy of the workspace; its results stay in
+DVC's experiment refs (`dvc exp show`). The summary, written to committed files
+so the docs are generated from them, holds the workspace's run and every
+seed-N, nb-logreg and tfidf-logreg experiment: metrics/experiments.json (one row
+each) and metrics/seeds.json (the seed runs with the mean and sample standard
+deviation of validation and test accuracy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS_OUT = ROOT / "metrics" / "seeds.json"
+RUNS_OUT = ROOT / "metrics" / "experiments.json"
+PREFIX = "seed-"
+NGRAM_MODELS = ("nb_logreg", "tfidf_logreg")
+
+
+def dvc(*args: str) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=ROOT, env=env, check=True)
+
+
+def git_json(rev: str, path: str) -> dict:
+    shown = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout
+    return json.loads(shown)
+
+
+def experiment_revs() -> dict[str, str]:
+    """{name: commit} of this checkout's seed-N and n-gram experiments (refs/exps/.../<name>)."""
+    listed = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)",
+                             "refs/exps"], cwd=ROOT, check=True, capture_output=True,
+                            text=True).stdout.splitlines()
+    revs = {}
+    for line in listed:
+        ref, commit = line.split()
+        name = ref.rsplit("/", 1)[-1]
+        if name.startswith(PREFIX) or name in {ngram_name(m) for m in NGRAM_MODELS}:
+            revs[name] = commit
+    return revs
+
+
+def ngram_name(model: str) -> str:
+    return model.replace("_", "-")
+
+
+def run_record(name: str, rev: str | None) -> dict:
+    """A revision's (None: the workspace's) model, seed, accuracies and training time."""
+    if rev is None:
+        params = yaml.safe_load((ROOT / "params.yaml").read_text())
+        card = json.loads((ROOT / "models" / "model.params.json").read_text())
+        test = json.loads((ROOT / "metrics" / "eval.json").read_text())
+    else:
+        params = yaml.safe_load(subprocess.run(["git", "show", f"{rev}:params.yaml"], cwd=ROOT,
+                                               check=True, capture_output=True, text=True).stdout)
+        card = git_json(rev, "models/model.params.json")
+        test = git_json(rev, "metrics/eval.json")
+    fit = card["fit"]
+    return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
+            "best_val_accuracy": fit["best_val_accuracy"], "test_accuracy": test["accuracy"],
+            "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0), 1)}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """The seed runs of the default model, with mean and sample standard deviation."""
+    runs = sorted(({"seed": r["seed"], "best_val_accuracy": r["best_val_accuracy"],
+                    "test_accuracy": r["test_accuracy"]} for r in runs), key=lambda r: r["seed"])
+    summary: dict = {"runs": runs}
+    for key in ("best_val_accuracy", "test_accuracy"):
+        values = [r[key] for r in runs]
+        summary[key] = {"mean": round(statistics.mean(values), 5),
+                        "std": round(statistics.stdev(values), 5) if len(values) > 1 else 0.0}
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[],
+                        help="seeds of the default to run as experiments first")
+    parser.add_argument("--ngram", action="store_true",
+                        help="run the n-gram models as experiments first")
+    args = parser.parse_args(argv)
+    for seed in args.seeds:
+        print(f"experiments: seed {seed}", file=sys.stderr, flush=True)
+        dvc("exp", "run", "--temp", "-n", f"{PREFIX}{seed}", "-S", f"seed={seed}", "-f")
+    for model in NGRAM_MODELS if args.ngram else ():
+        print(f"experiments: {model}", file=sys.stderr, flush=True)
+        dvc("exp", "run", "--temp", "-n", ngram_name(model), "-S", f"train.model={model}", "-f")
+    runs = [run_record("workspace", None)] + [run_record(name, rev)
+                                              for name, rev in experiment_revs().items()]
+    default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["model"]
+    summary = summarise([r for r in runs if r["model"] == default])
+    SEEDS_OUT.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    rows = sorted(runs, key=lambda r: -r["test_accuracy"])
+    RUNS_OUT.write_text(json.dumps({"runs": rows}, indent=2, sort_keys=True) + "\n")
+    print(json.dumps({"seeds": summary, "runs": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
