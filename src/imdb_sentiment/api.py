@@ -1,0 +1,55 @@
+"""The Python API: the trained model on plain Python strings.
+
+    from imdb_sentiment import api
+    api.predict(["A wonderful, moving film.", "Dull and far too long."])  # P(positive) each
+    model = api.load_model()          # the Keras model: raw strings in, P(positive) out
+
+Importing this module pins the numeric kernels as the evaluate stage does (so
+scores equal its scores, when nothing loaded NumPy or TensorFlow before) and
+registers the project's Keras layers, after which
+`keras.models.load_model("models/model.keras")` works as well. The package
+itself (`import imdb_sentiment`) stays light: the pipeline's stages import it,
+and one of them needs no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from imdb_sentiment import locations, startup
+
+startup.pin_kernels()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from imdb_sentiment import serve, zoo  # noqa: E402  (zoo registers the layers)
+
+_loaded: dict[Path, keras.Model] = {}
+
+
+def load_model(path: str | Path | None = None) -> keras.Model:
+    """The end-to-end model at `path` (default: $IMDB_SENTIMENT_MODEL, models/model.keras
+    here, else the project's), loaded once per path in Keras safe mode."""
+    path = Path(path) if path is not None else locations.default_model()
+    if path not in _loaded:
+        _loaded[path] = zoo.load_model(path)
+    return _loaded[path]
+
+
+def predict(texts: Iterable[str], model: keras.Model | str | Path | None = None,
+            batch_size: int = serve.DEFAULT_BATCH_SIZE) -> np.ndarray:
+    """P(positive) for each text, in order, as the CLI and the evaluate stage compute it.
+
+    `model` is a loaded model or a path (default: `load_model()`'s). Any string works,
+    empty ones included (they get the model's score for no words).
+    """
+    texts = list(texts)
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("predict takes an iterable of str")
+    if not isinstance(model, keras.Model):
+        model = load_model(model)
+    if not texts:
+        return np.zeros(0, dtype=np.float32)
+    return serve.probabilities(model, texts, batch_size)
