@@ -61,8 +61,10 @@ bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdou
 reproduce: $(VENV)/.installed ## Rebuild everything in a scratch clone; list what differs from the committed results
 	$(BIN)/python tools/reproduce.py --archive "$(if $(wildcard $(ARCHIVE)),$(ARCHIVE),$(SHARED_ARCHIVE))"
 
-experiments: $(VENV)/.installed ## Seeds and n-gram rows: make experiments SEEDS="1 2" NGRAM=1 -> metrics/{seeds,experiments}.json
-	$(BIN)/python tools/experiments.py --seeds $(SEEDS) $(if $(NGRAM),--ngram)
+SEEDS ?= 1 2
+NGRAM ?= 1
+experiments: $(VENV)/.installed ## Other seeds and the n-gram models as experiments (SEEDS="1 2" NGRAM=1) -> metrics/
+	$(BIN)/python tools/experiments.py --seeds $(SEEDS) $(if $(filter 1,$(NGRAM)),--ngram)
 
 clean-venv: ## Delete the virtual environment
 	rm -rf $(VENV)

@@ -292,8 +292,10 @@ def bench_or_note(section: str) -> Callable[[Callable[[dict], str]], Callable[[S
     def wrap(fn: Callable[[dict], str]) -> Callable[[Sources], str]:
         def gen(src: Sources) -> str:
             bench = src.get(BENCH)
-            if not bench or (section and not bench.get(section)):
-                return missing(BENCH, f"no `{section}` section" if section else "")
+            if bench and section and not bench.get(section):
+                return f"_Not measured yet: `make bench` writes the `{section}` section of `{BENCH}`._"
+            if not bench:
+                return missing(BENCH)
             return fn(bench)
         return gen
     return wrap
