@@ -184,7 +184,7 @@ def seeds_summary(src: Sources) -> str:
     n = len(seeds["runs"])
     listed = ", ".join(str(r["seed"]) for r in seeds["runs"])
     val, test = seeds["best_val_accuracy"], seeds["test_accuracy"]
-    return (prose(f"Spread over {n} training seeds ({listed}), from `{SEEDS}`:") + "\n\n"
+    return (prose(f"Spread over {n} seeds ({listed}), from `{SEEDS}`:") + "\n\n"
             + table(["metric", "mean", "std"],
                     [["best validation accuracy", val["mean"], val["std"]],
                      ["test accuracy", test["mean"], test["std"]]]))
@@ -387,11 +387,11 @@ def bench_pinning(b: dict) -> str:
     rows = [["training, reviews/s (rounds)",
              f"{speed(k['pinned']['train_reviews_per_s'])} ({runs(k['pinned']['train_reviews_per_s_runs'])})",
              f"{speed(k['native']['train_reviews_per_s'])} ({runs(k['native']['train_reviews_per_s_runs'])})",
-             f"{num(k['train_speed_ratio'], 2)}x speed"],
+             f"{num(k['train_speed_ratio'], 3)}x speed"],
             ["SVD, seconds (rounds)",
              f"{num(k['pinned']['svd_seconds'], 2)} ({runs(k['pinned']['svd_seconds_runs'])})",
              f"{num(k['native']['svd_seconds'], 2)} ({runs(k['native']['svd_seconds_runs'])})",
-             f"{num(k['svd_time_ratio'], 2)}x time"]]
+             f"{num(k['svd_time_ratio'], 3)}x time"]]
     return head + table(["measurement", "pinned", "native", "pinned / native"], rows)
 
 

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     for model in NGRAM_MODELS if args.ngram else ():
         print(f"experiments: {model}", file=sys.stderr, flush=True)
         dvc("exp", "run", "--temp", "-n", ngram_name(model), "-S", f"train.model={model}", "-f")
-    runs = [run_record("workspace", None)] + [run_record(name, rev)
+    runs = [run_record("default", None)] + [run_record(name, rev)
                                               for name, rev in experiment_revs().items()]
     default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["model"]
     summary = summarise([r for r in runs if r["model"] == default])

@@ -126,9 +126,9 @@ class MaskedPooling(layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
-@keras.saving.register_keras_serializable(package="imdb_sentiment")
-class TfidfLogistic(layers.Layer):
-    """L2-normalised tf-idf features (OOV column dropped) -> logistic regression P(positive)."""
+class LogisticHead(layers.Layer):
+    """Logistic regression over `n_features` features: fixed weights `coef` and `bias`, set
+    from a model fitted with scikit-learn. Subclasses turn their input into the features."""
 
     def __init__(self, n_features: int, **kwargs):
         super().__init__(**kwargs)
@@ -138,38 +138,34 @@ class TfidfLogistic(layers.Layer):
         self.coef = self.add_weight(shape=(self.n_features, 1), initializer="zeros",
                                     trainable=False, name="coef")
         self.bias = self.add_weight(shape=(1,), initializer="zeros", trainable=False, name="bias")
+
+    def probability(self, logits):
+        return ops.reshape(ops.sigmoid(logits + self.bias), (-1,))
+
+    def get_config(self):
+        return {**super().get_config(), "n_features": self.n_features}
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class TfidfLogistic(LogisticHead):
+    """L2-normalised tf-idf features (OOV column dropped) -> logistic regression P(positive)."""
 
     def call(self, tfidf):
         features = tfidf[:, 1:]  # column 0 counts out-of-vocabulary n-grams
         norm = ops.sqrt(ops.sum(ops.square(features), axis=1, keepdims=True))
         features = features / ops.maximum(norm, 1e-12)
-        return ops.reshape(ops.sigmoid(ops.matmul(features, self.coef) + self.bias), (-1,))
-
-    def get_config(self):
-        return {**super().get_config(), "n_features": self.n_features}
+        return self.probability(ops.matmul(features, self.coef))
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
-class SparseLogistic(layers.Layer):
+class SparseLogistic(LogisticHead):
     """Sparse features (batch, n_features) -> logistic regression P(positive) (batch,)."""
-
-    def __init__(self, n_features: int, **kwargs):
-        super().__init__(**kwargs)
-        self.n_features = n_features
-
-    def build(self, input_shape):
-        self.coef = self.add_weight(shape=(self.n_features, 1), initializer="zeros",
-                                    trainable=False, name="coef")
-        self.bias = self.add_weight(shape=(1,), initializer="zeros", trainable=False, name="bias")
 
     def call(self, features):
         if not isinstance(features, tf.SparseTensor):
             features = tf.sparse.from_dense(features)
-        logits = tf.sparse.sparse_dense_matmul(tf.cast(features, "float32"), self.coef)
-        return ops.reshape(ops.sigmoid(logits + self.bias), (-1,))
-
-    def get_config(self):
-        return {**super().get_config(), "n_features": self.n_features}
+        return self.probability(
+            tf.sparse.sparse_dense_matmul(tf.cast(features, "float32"), self.coef))
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
