@@ -100,6 +100,21 @@ def write_params(path: Path, overrides: dict | None = None, archive: str | None 
     return path
 
 
+@pytest.fixture(autouse=True)
+def unpinned_environment():
+    """Code under test may pin the numeric kernels in os.environ (the CLI and `api` do);
+    undo it after each test, so later subprocesses start as the user's would."""
+    from imdb_sentiment.startup import PINNED
+
+    before = {name: os.environ.get(name) for name in PINNED}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def tiny_archive(tmp_path: Path) -> Path:
     return build_archive(tmp_path / "raw" / "aclImdb_v1.tar.gz")

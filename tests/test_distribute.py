@@ -183,6 +183,17 @@ def test_mixed_bfloat16_trains_on_cpu_and_outputs_float32(tmp_path, processed):
     assert classifier.get_layer("probability").dtype_policy.name == "float32"
 
 
+def test_mixed_bfloat16_on_pinned_cpu_kernels_is_a_clear_error(monkeypatch):
+    """With the stages' AVX2 pin, oneDNN has no bfloat16 kernels and would abort the process."""
+    from imdb_sentiment.errors import PipelineError
+    from imdb_sentiment.scaling import precision_policy
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    with pytest.raises(PipelineError, match="mixed_bfloat16 needs a GPU"):
+        with precision_policy("mixed_bfloat16"):
+            pass
+
+
 def test_precision_policy_is_restored_and_none_is_a_no_op():
     import keras
 

@@ -24,6 +24,7 @@ README_LIMIT = 10_000
 OPTIONAL_LINK_TARGETS = {"docs/ci.md"}
 RESULT_FILES = ["metrics/eval.json", "metrics/train/metrics.json", "models/model.params.json",
                 "metrics/data.json", "metrics/preprocess.json", "metrics/seeds.json",
+                "metrics/experiments.json",
                 "benchmarks/results.json"]
 
 
@@ -185,7 +186,7 @@ def test_seeds_file_absent_then_present(copy: Path):
     assert {"README.md:seeds-summary", "docs/results.md:seeds-runs"} <= stale_names(copy)
     docs.main(["--root", str(copy)])
     readme = (copy / "README.md").read_text()
-    assert "Spread over 2 training seeds (1, 2)" in readme
+    assert "Spread over 2 seeds (1, 2)" in readme
     assert "| test accuracy | 0.9075 | 0.0035 |" in readme
     assert "| 2 | 0.89 | 0.905 |" in (copy / "docs/results.md").read_text()
     assert len(readme) <= README_LIMIT

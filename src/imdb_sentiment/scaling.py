@@ -21,6 +21,9 @@ from collections.abc import Iterator
 import keras
 import tensorflow as tf
 
+from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.startup import PINNED
+
 
 def mirrored_devices() -> list[str] | None:
     """Devices to mirror over: TF's choice (all GPUs) if there is a GPU, else all CPU devices.
@@ -101,6 +104,12 @@ def precision_policy(name: str) -> Iterator[None]:
         yield
         return
     if not tf.config.list_physical_devices("GPU"):
+        if name == "mixed_bfloat16" and os.environ.get("ONEDNN_MAX_CPU_ISA") == \
+                PINNED["ONEDNN_MAX_CPU_ISA"]:
+            # oneDNN has no bfloat16 kernels below AVX-512 and aborts the process
+            raise PipelineError(
+                "train.mixed_precision=mixed_bfloat16 needs a GPU: on CPU, bfloat16 needs "
+                "AVX-512 kernels, and the stages pin AVX2 ones for reproducible results")
         print(f"train: warning: mixed_precision={name} but no GPU is visible; honouring it, "
               "but reduced precision on CPU is emulated and usually slower", file=sys.stderr)
     previous = keras.mixed_precision.global_policy()
