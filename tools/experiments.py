@@ -36,10 +36,12 @@ def dvc(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "dvc", *args], cwd=ROOT, env=env, check=True)
 
 
-def git_json(rev: str, path: str) -> dict:
-    shown = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True,
-                           capture_output=True, text=True).stdout
-    return json.loads(shown)
+def read(rev: str | None, path: str) -> str:
+    """A file's text at a revision, or in the workspace when `rev` is None."""
+    if rev is None:
+        return (ROOT / path).read_text()
+    return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
 
 
 def experiment_revs() -> dict[str, str]:
@@ -62,16 +64,9 @@ def ngram_name(model: str) -> str:
 
 def run_record(name: str, rev: str | None) -> dict:
     """A revision's (None: the workspace's) model, seed, accuracies and training time."""
-    if rev is None:
-        params = yaml.safe_load((ROOT / "params.yaml").read_text())
-        card = json.loads((ROOT / "models" / "model.params.json").read_text())
-        test = json.loads((ROOT / "metrics" / "eval.json").read_text())
-    else:
-        params = yaml.safe_load(subprocess.run(["git", "show", f"{rev}:params.yaml"], cwd=ROOT,
-                                               check=True, capture_output=True, text=True).stdout)
-        card = git_json(rev, "models/model.params.json")
-        test = git_json(rev, "metrics/eval.json")
-    fit = card["fit"]
+    params = yaml.safe_load(read(rev, "params.yaml"))
+    fit = json.loads(read(rev, "models/model.params.json"))["fit"]
+    test = json.loads(read(rev, "metrics/eval.json"))
     return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
             "best_val_accuracy": fit["best_val_accuracy"], "test_accuracy": test["accuracy"],
             "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0), 1)}
