@@ -12,6 +12,7 @@ import pytest
 
 from conftest import add_file, build_archive, write_params
 from imdb_sentiment import ingest, reviews
+from imdb_sentiment.archive import ArchiveError, PlainHeaderInfo, download
 from imdb_sentiment.artifacts import read_json
 
 MAX = 1 << 20
@@ -68,7 +69,7 @@ def test_unsafe_members_are_refused(tmp_path, make_member, message):
         archive.addfile(info, io.BytesIO(b"") if info.isfile() else None)
 
     archive = build_archive(tmp_path / "a.tar.gz", per_class=2, extra=extra)
-    with pytest.raises(ingest.ArchiveError, match=message):
+    with pytest.raises(ArchiveError, match=message):
         ingest.read_archive(archive, MAX, TOTAL)
 
 
@@ -80,18 +81,18 @@ def _info(name: str, kind: bytes) -> tarfile.TarInfo:
 
 
 def test_oversized_member_is_refused(tiny_archive):
-    with pytest.raises(ingest.ArchiveError, match="exceeds the 10-byte limit"):
+    with pytest.raises(ArchiveError, match="exceeds the 10-byte limit"):
         ingest.read_archive(tiny_archive, 10, TOTAL)
 
 
 def test_corrupt_and_truncated_archive(tmp_path, tiny_archive):
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(tiny_archive.read_bytes()[:2000])
-    with pytest.raises(ingest.ArchiveError, match="corrupt or truncated"):
+    with pytest.raises(ArchiveError, match="corrupt or truncated"):
         ingest.read_archive(truncated, MAX, TOTAL)
     garbage = tmp_path / "garbage.tar.gz"
     garbage.write_bytes(b"not an archive at all" * 100)
-    with pytest.raises(ingest.ArchiveError, match="corrupt or truncated"):
+    with pytest.raises(ArchiveError, match="corrupt or truncated"):
         ingest.read_archive(garbage, MAX, TOTAL)
 
 
@@ -141,17 +142,17 @@ def test_download_verifies_checksum(tmp_path, tiny_archive):
     url = tiny_archive.as_uri()
     good = hashlib.sha256(tiny_archive.read_bytes()).hexdigest()
     dest = tmp_path / "dl" / "archive.tar.gz"
-    with pytest.raises(ingest.ArchiveError, match="has sha256"):
-        ingest.download(url, dest, "0" * 64, retries=1)
+    with pytest.raises(ArchiveError, match="has sha256"):
+        download(url, dest, "0" * 64, retries=1)
     assert not dest.exists() and list(dest.parent.iterdir()) == []
-    ingest.download(url, dest, good, retries=1)
+    download(url, dest, good, retries=1)
     assert dest.read_bytes() == tiny_archive.read_bytes()
 
 
 def test_download_failure_after_retries(tmp_path):
     missing = (tmp_path / "nowhere.tar.gz").as_uri()
-    with pytest.raises(ingest.ArchiveError, match="after 1 attempts"):
-        ingest.download(missing, tmp_path / "x.tar.gz", "0" * 64, retries=1)
+    with pytest.raises(ArchiveError, match="after 1 attempts"):
+        download(missing, tmp_path / "x.tar.gz", "0" * 64, retries=1)
 
 
 def test_main_writes_nothing_on_bad_archive(tmp_path, capsys):
@@ -207,7 +208,7 @@ def test_total_unpacked_size_is_limited_not_only_each_member(tmp_path):
             add_file(tar, f"aclImdb/filler/{i}.bin", b"\0" * 10_000)
 
     archive = build_archive(tmp_path / "a.tar.gz", per_class=3, extra=many)
-    with pytest.raises(ingest.ArchiveError, match="unpacks to more than the 100000-byte limit"):
+    with pytest.raises(ArchiveError, match="unpacks to more than the 100000-byte limit"):
         ingest.read_archive(archive, MAX, 100_000)
     assert len(ingest.read_archive(archive, MAX, TOTAL)) == 3 * 4 + 10  # and 10 unlabeled
 
@@ -244,7 +245,7 @@ def test_corrupt_or_truncated_archive_is_refused_wherever_the_damage_is(tmp_path
     assert blocks > 10
     archive = tmp_path / "damaged.tar.gz"
     archive.write_bytes(compressed)
-    with pytest.raises(ingest.ArchiveError, match="corrupt|truncated"):
+    with pytest.raises(ArchiveError, match="corrupt|truncated"):
         ingest.read_archive(archive, MAX, TOTAL)
 
 
@@ -279,5 +280,70 @@ def test_an_unlabeled_review_given_twice_is_refused(tmp_path):
 
 @pytest.mark.parametrize("url", ["notaurl", "http://[::1", "http://127.0.0.1:abc/"])
 def test_unusable_download_url_is_one_line_error(tmp_path, url):
-    with pytest.raises(ingest.ArchiveError, match="(cannot|could not) download"):
-        ingest.download(url, tmp_path / "a.tar.gz", "0" * 64, retries=1)
+    with pytest.raises(ArchiveError, match="(cannot|could not) download"):
+        download(url, tmp_path / "a.tar.gz", "0" * 64, retries=1)
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT,
+                                        tarfile.PAX_FORMAT])
+def test_every_tar_format_reads_the_same_table(tmp_path, tar_format):
+    """The quick header parse and tarfile's own agree: long names (ustar prefix, GNU long
+    name, pax path), pax sizes and directories read the same in each format."""
+    def longer(tar):
+        folder = "aclImdb/" + "x" * 120 + "/"
+        add_file(tar, folder + "notes.txt", b"not a review")
+        info = tarfile.TarInfo("aclImdb/train/")
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+
+    tables = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.tar"
+        build_archive(tmp_path / "gz" / f"{name}.tar.gz", per_class=5, unsup=2, extra=longer)
+        with tarfile.open(tmp_path / "gz" / f"{name}.tar.gz") as source, \
+                tarfile.open(path, "w", format=tar_format if name == "a" else tarfile.PAX_FORMAT) as out:
+            for member in source:
+                out.addfile(member, source.extractfile(member) if member.isfile() else None)
+        tables.append(ingest.read_archive(path, MAX, TOTAL))
+    pd.testing.assert_frame_equal(*tables)
+    assert len(tables[0]) == 5 * 4 + 2
+
+
+def test_quick_header_parse_equals_tarfiles_on_every_byte_change(tiny_archive):
+    """Every header of an archive, and 30 single-byte corruptions of each (a byte of the
+    name, a number, the checksum, the type...), parse to the same member or fail alike."""
+    import gzip
+    import random
+
+    def parse(cls, block):
+        try:
+            info = cls.frombuf(block, "utf-8", "surrogateescape")
+        except Exception as err:  # noqa: BLE001 (the errors themselves are compared)
+            return type(err).__name__, str(err)
+        return info.get_info(), info.chksum, getattr(info, "_sparse_structs", None)
+
+    data = gzip.decompress(tiny_archive.read_bytes())
+    blocks = [data[i:i + 512] for i in range(0, len(data), 512)]
+    headers = [block for block in blocks if block[257:262] == b"ustar"]
+    assert len(headers) > 100
+    rng = random.Random(0)
+    compared = 0
+    for header in headers:
+        for variant in [header] + [bytes(rng.randrange(256) if i == k else c
+                                         for i, c in enumerate(header))
+                                   for k in rng.sample(range(512), 30)]:
+            assert parse(PlainHeaderInfo, variant) == parse(tarfile.TarInfo, variant)
+            compared += 1
+    assert compared == 31 * len(headers)
+
+
+@pytest.mark.parametrize("texts", [
+    ["", " ", "a", " a  b c ", "x\x1cy\x1fz", "tab\tnew\nline", "", "end"],
+    ["h\xe9llo w\xf6rld", "no\u2003break\xa0space", "\u3000", "mixed ascii and \u00e9"],
+])
+def test_word_counts_equal_str_split(texts):
+    series = pd.Series(texts, dtype="str")
+    expected = [len(text.split()) for text in texts]
+    assert ingest.word_counts(series).tolist() == expected
+    assert ingest.word_counts(series, rows_per_chunk=1).tolist() == expected
+    assert ingest.word_counts(series.iloc[2:]).tolist() == expected[2:]

@@ -8,26 +8,19 @@ table is validated against the dataset's known shape before it is written.
 from __future__ import annotations
 
 import argparse
-import bz2
-import gzip
 import hashlib
-import http.client
-import lzma
 import re
 import sys
-import tarfile
-import time
-import urllib.request
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from imdb_sentiment import params as P
-from imdb_sentiment.artifacts import atomic_outputs, atomic_path, json_text
+from imdb_sentiment.archive import ArchiveError, download, iter_files, sha256_file
+from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.reviews import COLUMNS
 
@@ -42,139 +35,8 @@ RATINGS = {"pos": range(7, 11), "neg": range(1, 5), "unsup": range(0, 1)}
 MAX_REVIEW_ID = np.iinfo(np.int32).max
 
 
-class ArchiveError(PipelineError):
-    """The archive is missing, corrupt, unsafe or not the aclImdb layout."""
-
-
 class DataError(PipelineError):
     """The reviews in the archive do not have the dataset's known shape."""
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download(url: str, dest: str | Path, sha256: str, retries: int = 3) -> None:
-    """Download `url` to `dest` with a progress bar, retries and sha256 check.
-
-    The file appears at `dest` only once complete and verified.
-    """
-    dest = Path(dest)
-    last_error: Exception | None = None
-    for attempt in range(1, retries + 1):
-        try:
-            with atomic_path(dest) as tmp:
-                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {dest.name}",
-                              file=sys.stderr) as bar:
-                        while block := response.read(1 << 20):
-                            out.write(block)
-                            bar.update(len(block))
-                actual = sha256_file(tmp)
-                if actual != sha256:
-                    raise ArchiveError(
-                        f"downloaded {url} has sha256 {actual}, expected {sha256}; nothing was kept"
-                    )
-            return
-        except ArchiveError:
-            raise
-        except ValueError as err:  # not a URL urllib can fetch, or an unusable path
-            raise ArchiveError(f"cannot download {url!r} to {dest}: {err}") from None
-        except (OSError, http.client.HTTPException) as err:
-            last_error = err
-            print(f"download attempt {attempt}/{retries} failed: {err}", file=sys.stderr)
-            if attempt < retries:
-                time.sleep(2**attempt)
-    raise ArchiveError(f"could not download {url} after {retries} attempts: {last_error}")
-
-
-def check_member(member: tarfile.TarInfo, max_bytes: int) -> None:
-    """Refuse members that could escape or abuse the reader."""
-    name = member.name
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        raise ArchiveError(f"unsafe archive member {name!r}: absolute path")
-    if ".." in Path(name).parts:
-        raise ArchiveError(f"unsafe archive member {name!r}: path contains '..'")
-    if member.issym() or member.islnk():
-        raise ArchiveError(f"unsafe archive member {name!r}: links are not allowed")
-    if not (member.isfile() or member.isdir()):
-        raise ArchiveError(f"unsafe archive member {name!r}: device, fifo or other special file")
-    if member.size > max_bytes:
-        raise ArchiveError(
-            f"unsafe archive member {name!r}: {member.size} bytes exceeds the {max_bytes}-byte limit"
-        )
-
-
-COMPRESSIONS = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File),
-                (b"\xfd7zXZ\x00", lzma.LZMAFile))
-
-
-def open_decompressed(path: str | Path, handle):
-    """The archive's tar bytes: decompressed (gzip, bzip2 or xz, which check their own
-    checksums when read to the end) or, for a plain tar, the file itself."""
-    magic = handle.read(6)
-    handle.seek(0)
-    for prefix, opener in COMPRESSIONS:
-        if magic.startswith(prefix):
-            return opener(fileobj=handle) if opener is gzip.GzipFile else opener(handle)
-    return handle
-
-
-def check_end(stream, path: str | Path) -> None:
-    """After the last member, a tar holds its end-of-archive blocks (zeros) and nothing else.
-
-    Python's tarfile stops quietly at the first header it cannot read, so a corrupt
-    archive looks like a shorter one unless what follows is checked too. Reading to
-    the end also makes the decompressor verify its checksum.
-    """
-    trailing = 0
-    while block := stream.read(1 << 20):
-        if block.count(0) != len(block):
-            raise ArchiveError(f"archive {path} is corrupt: data after the last readable member")
-        trailing += len(block)
-    if trailing < tarfile.BLOCKSIZE:
-        raise ArchiveError(f"archive {path} is truncated: no end-of-archive marker")
-
-
-def iter_files(path: str | Path, max_bytes: int, max_total_bytes: int
-               ) -> Iterator[tuple[str, bytes]]:
-    """Yield (name, content) of the regular files of a tar archive, in stream order.
-
-    Every member counts towards `max_total_bytes`, read or skipped, since the
-    stream must be decompressed through all of them. A corrupt or truncated
-    archive is an ArchiveError, wherever the damage is.
-    """
-    total = 0
-    try:
-        with open(path, "rb") as raw, open_decompressed(path, raw) as stream, \
-                tarfile.open(fileobj=stream, mode="r|") as archive:
-            for member in archive:
-                check_member(member, max_bytes)
-                total += member.size
-                if total > max_total_bytes:
-                    raise ArchiveError(
-                        f"archive {path} unpacks to more than the {max_total_bytes}-byte limit "
-                        f"(reached at member {member.name!r}); raise ingest.max_total_mb if "
-                        "this is really the dataset")
-                if (member.isfile() and IN_REVIEW_FOLDER_RE.fullmatch(member.name)
-                        and not REVIEW_RE.fullmatch(member.name)):
-                    raise DataError(f"archive member {member.name[:120]!r} is in a review folder "
-                                    "but is not named <id>_<rating>.txt (ASCII digits)")
-                if member.isfile() and (
-                    REVIEW_RE.fullmatch(member.name) or URLS_RE.fullmatch(member.name)
-                ):
-                    handle = archive.extractfile(member)
-                    yield member.name, handle.read() if handle else b""
-            check_end(archive.fileobj, path)  # tarfile reads ahead: its buffer first
-    except IsADirectoryError:
-        raise ArchiveError(f"archive {path} is a directory, not a file") from None
-    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
-        raise ArchiveError(f"archive {path} is corrupt or truncated: {err}") from None
 
 
 def movie_ids(urls_text: str, source: str) -> list[str]:
@@ -207,30 +69,55 @@ def parse_review_name(name: str) -> tuple[str, str, int, int]:
     return split, kind, int(review_id), int(rating)
 
 
+def wanted_member(name: str) -> bool:
+    """Reviews and movie-url lists are read; any other text file in a review folder is refused."""
+    if REVIEW_RE.fullmatch(name) or URLS_RE.fullmatch(name):
+        return True
+    if IN_REVIEW_FOLDER_RE.fullmatch(name):
+        raise DataError(f"archive member {name[:120]!r} is in a review folder "
+                        "but is not named <id>_<rating>.txt (ASCII digits)")
+    return False
+
+
 def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.DataFrame:
     """Parse the archive into a table with columns COLUMNS, sorted by split, label, id."""
-    rows: list[tuple[str, str, int, int, str]] = []
+    columns: dict[str, list] = {"split": [], "kind": [], "id": [], "rating": [], "text": []}
     urls: dict[tuple[str, str], list[str]] = {}
-    files = iter_files(path, max_bytes, max_total_bytes)
+    files = iter_files(path, wanted_member, max_bytes, max_total_bytes)
     for name, content in tqdm(files, desc="ingest", unit=" files", file=sys.stderr,
                               mininterval=2.0):
         if match := URLS_RE.fullmatch(name):
             urls[match.groups()] = movie_ids(decode(content, name), name)
             continue
-        rows.append((*parse_review_name(name), decode(content, f"review {name}")))
-    if not rows:
+        decode(content, f"review {name}")  # checked here, decoded once into the table
+        for column, value in zip(columns, (*parse_review_name(name), content)):
+            columns[column].append(value)
+    if not columns["text"]:
         raise ArchiveError(f"archive {path} holds no aclImdb/{{train,test}}/{{pos,neg}} reviews")
-    frame = pd.DataFrame(rows, columns=["split", "kind", "id", "rating", "text"])
-    frame["movie"] = [
-        _movie(urls, split, kind, review_id)
-        for split, kind, review_id in zip(frame["split"], frame["kind"], frame["id"])
-    ]
-    frame["label"] = frame["kind"].map(LABELS).astype("int8")
-    frame.loc[frame["kind"] == "unsup", "split"] = "unsup"
-    frame["rating"] = frame["rating"].astype("int8")
-    frame["id"] = frame["id"].astype("int32")
-    frame = frame.sort_values(["split", "label", "id"], kind="stable").reset_index(drop=True)
-    return frame[COLUMNS]
+    columns["movie"] = [_movie(urls, split, kind, review_id) for split, kind, review_id
+                        in zip(columns["split"], columns["kind"], columns["id"])]
+    columns["split"] = ["unsup" if kind == "unsup" else split
+                        for split, kind in zip(columns["split"], columns["kind"])]
+    columns["label"] = [LABELS[kind] for kind in columns["kind"]]
+    split_rank = {name: rank for rank, name in enumerate(sorted(set(columns["split"])))}
+    order = np.lexsort((columns["id"], columns["label"],
+                        [split_rank[split] for split in columns["split"]]))
+    dtypes = {"id": np.int32, "rating": np.int8, "label": np.int8}
+    table = {name: np.array(columns[name], dtypes[name])[order] for name in dtypes}
+    table["split"] = [columns["split"][i] for i in order]
+    table["movie"] = [columns["movie"][i] for i in order]
+    table["text"] = text_column([columns["text"][i] for i in order])
+    return pd.DataFrame({name: table[name] for name in COLUMNS})
+
+
+def text_column(contents: list[bytes]) -> pd.Series:
+    """UTF-8 texts as a string column built from one buffer: the text is copied once,
+    never held as Python strings."""
+    offsets = np.zeros(len(contents) + 1, np.int64)
+    np.cumsum([len(content) for content in contents], out=offsets[1:])
+    array = pa.LargeStringArray.from_buffers(len(contents), pa.py_buffer(offsets),
+                                             pa.py_buffer(b"".join(contents)))
+    return pd.Series(array, dtype="str")
 
 
 def _movie(urls: dict[tuple[str, str], list[str]], split: str, kind: str, review_id: int) -> str:
@@ -267,7 +154,7 @@ def validate(frame: pd.DataFrame, expected_per_class: int | None) -> None:
             f"{len(bad)} reviews have a rating inconsistent with their label, e.g. "
             f"{row['split']} id {row['id']} label {row['label']} rating {row['rating']}"
         )
-    empty = frame["text"].str.strip() == ""
+    empty = pd.Series([not text or text.isspace() for text in frame["text"]], index=frame.index)
     if empty.any():
         row = frame[empty].iloc[0]
         raise DataError(f"{int(empty.sum())} reviews are empty, e.g. {row['split']} id {row['id']}")
@@ -294,18 +181,72 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+# the characters str.split() splits on, among the ASCII ones
+ASCII_SPACE = np.zeros(256, bool)
+ASCII_SPACE[[ord(c) for c in map(chr, range(128)) if c.isspace()]] = True
+
+
+def utf8_buffers(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string column: text i is data[offsets[i]:offsets[i + 1]], UTF-8."""
+    array = pa.array(texts)
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    array = array.cast(pa.large_string())
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int64)[array.offset:array.offset + len(array) + 1]
+    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def text_digests(texts: pd.Series) -> list[bytes]:
+    """sha256 of each text: duplicates are found on these, with no copy of the texts."""
+    offsets, data = utf8_buffers(texts)
+    bounds = offsets.tolist()
+    return [hashlib.sha256(data[begin:end]).digest() for begin, end in zip(bounds, bounds[1:])]
+
+
+def word_counts(texts: pd.Series, rows_per_chunk: int = 2048) -> np.ndarray:
+    """len(text.split()) of each text, counted on the column's UTF-8 bytes.
+
+    A word starts at a non-space byte after a space or at the text's start. Texts
+    with non-ASCII bytes (which may hold non-ASCII spaces) are split in Python.
+    """
+    offsets, data = utf8_buffers(texts)
+    counts = np.zeros(len(texts), np.int64)
+    non_ascii = []
+    for first in range(0, len(texts), rows_per_chunk):
+        bounds = offsets[first:first + rows_per_chunk + 1]
+        chunk = data[bounds[0]:bounds[-1]]
+        begins, ends = bounds[:-1] - bounds[0], bounds[1:] - bounds[0]
+        space = ASCII_SPACE[chunk]
+        starts = ~space
+        starts[1:] &= space[:-1]
+        rows = np.flatnonzero(begins < ends)  # empty texts have no words
+        if not len(rows):
+            continue
+        starts[begins[rows]] = ~space[begins[rows]]
+        counts[first + rows] = np.add.reduceat(starts, begins[rows], dtype=np.int64)
+        high = np.maximum.reduceat(chunk, begins[rows]) >= 0x80
+        non_ascii.extend(first + rows[high])
+    counts[non_ascii] = [len(text.split()) for text in texts.iloc[non_ascii]]
+    return counts
+
+
 def data_report(frame: pd.DataFrame, archive_sha256: str) -> dict:
     """Counts, duplicates, markup share and length statistics for `dvc metrics diff`."""
-    words = frame["text"].str.split().str.len()
+    words = word_counts(frame["text"])
     counts = {
         f"{split}_{name}": int(((frame["split"] == split) & (frame["label"] == label)).sum())
         for split in ("train", "test") for name, label in (("pos", 1), ("neg", 0))
     }
     counts["unsup"] = int((frame["split"] == "unsup").sum())
-    train_texts = frame.loc[frame["split"] == "train", "text"]
-    test_texts = frame.loc[frame["split"] == "test", "text"]
-    labeled = frame[frame["split"] != "unsup"]
-    conflicting = labeled.groupby("text")["label"].nunique()
+    digests = {split: [] for split in ("train", "test", "unsup")}
+    labels_of: dict[bytes, set[int]] = {}
+    for digest, split, label in zip(text_digests(frame["text"]), frame["split"].tolist(),
+                                    frame["label"].tolist()):
+        digests[split].append(digest)
+        if split != "unsup":
+            labels_of.setdefault(digest, set()).add(label)
+    train_texts = set(digests["train"])
     return {
         "counts": counts,
         "movies": {
@@ -317,14 +258,14 @@ def data_report(frame: pd.DataFrame, archive_sha256: str) -> dict:
             & set(frame.loc[frame["split"] == "test", "movie"])
         ),
         "duplicates": {
-            "within_train": int(train_texts.duplicated().sum()),
-            "within_test": int(test_texts.duplicated().sum()),
-            "test_in_train": int(test_texts.isin(set(train_texts)).sum()),
-            "conflicting_labels": int((conflicting > 1).sum()),
+            "within_train": len(digests["train"]) - len(train_texts),
+            "within_test": len(digests["test"]) - len(set(digests["test"])),
+            "test_in_train": sum(digest in train_texts for digest in digests["test"]),
+            "conflicting_labels": sum(len(labels) > 1 for labels in labels_of.values()),
         },
         "br_share": round(float(frame["text"].str.contains("<br", regex=False).mean()), 4),
         "words": {
-            "median": float(words.median()),
+            "median": float(np.median(words)),
             "mean": round(float(words.mean()), 2),
             "max": int(words.max()),
         },

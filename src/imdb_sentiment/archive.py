@@ -1,0 +1,252 @@
+"""The aclImdb archive as a stream of checked files: download, decompress, read members safely.
+
+Nothing is extracted to disk. The compressed stream is decompressed once, in
+large blocks, and Python's tarfile parses the headers from a buffer that only
+moves forward, so reading the 100,000 members costs little more than gunzip.
+Every member is checked for safety before it is read, and a corrupt or
+truncated archive is an error wherever the damage is.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import http.client
+import lzma
+import re
+import struct
+import sys
+import tarfile
+import time
+import urllib.request
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from imdb_sentiment.artifacts import atomic_path
+from imdb_sentiment.errors import PipelineError
+
+BLOCK = 1 << 20
+DRIVE_RE = re.compile(r"[A-Za-z]:")
+COMPRESSIONS = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File),
+                (b"\xfd7zXZ\x00", lzma.LZMAFile))
+
+
+class ArchiveError(PipelineError):
+    """The archive is missing, corrupt, unsafe or not the aclImdb layout."""
+
+
+def sha256_file(path: str | Path, chunk: int = BLOCK) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: str | Path, sha256: str, retries: int = 3) -> None:
+    """Download `url` to `dest` with a progress bar, retries and sha256 check.
+
+    The file appears at `dest` only once complete and verified.
+    """
+    dest = Path(dest)
+    last_error: Exception | None = None
+    for attempt in range(1, retries + 1):
+        try:
+            with atomic_path(dest) as tmp:
+                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+                    total = int(response.headers.get("Content-Length") or 0) or None
+                    with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {dest.name}",
+                              file=sys.stderr) as bar:
+                        while block := response.read(BLOCK):
+                            out.write(block)
+                            bar.update(len(block))
+                actual = sha256_file(tmp)
+                if actual != sha256:
+                    raise ArchiveError(
+                        f"downloaded {url} has sha256 {actual}, expected {sha256}; nothing was kept"
+                    )
+            return
+        except ArchiveError:
+            raise
+        except ValueError as err:  # not a URL urllib can fetch, or an unusable path
+            raise ArchiveError(f"cannot download {url!r} to {dest}: {err}") from None
+        except (OSError, http.client.HTTPException) as err:
+            last_error = err
+            print(f"download attempt {attempt}/{retries} failed: {err}", file=sys.stderr)
+            if attempt < retries:
+                time.sleep(2**attempt)
+    raise ArchiveError(f"could not download {url} after {retries} attempts: {last_error}")
+
+
+def check_member(member: tarfile.TarInfo, max_bytes: int) -> None:
+    """Refuse members that could escape or abuse the reader."""
+    name = member.name
+    if name.startswith("/") or DRIVE_RE.match(name):
+        raise ArchiveError(f"unsafe archive member {name!r}: absolute path")
+    if ".." in name.split("/"):
+        raise ArchiveError(f"unsafe archive member {name!r}: path contains '..'")
+    if member.issym() or member.islnk():
+        raise ArchiveError(f"unsafe archive member {name!r}: links are not allowed")
+    if member.issparse() or not (member.isfile() or member.isdir()):
+        raise ArchiveError(f"unsafe archive member {name!r}: sparse, device, fifo or other "
+                           "special file")
+    if member.size > max_bytes:
+        raise ArchiveError(
+            f"unsafe archive member {name!r}: {member.size} bytes exceeds the {max_bytes}-byte limit"
+        )
+
+
+def open_decompressed(handle):
+    """The archive's tar bytes: decompressed (gzip, bzip2 or xz, which check their own
+    checksums when read to the end) or, for a plain tar, the file itself."""
+    magic = handle.read(6)
+    handle.seek(0)
+    for prefix, opener in COMPRESSIONS:
+        if magic.startswith(prefix):
+            return opener(fileobj=handle) if opener is gzip.GzipFile else opener(handle)
+    return handle
+
+
+# a tar header's fields, name to prefix (tarfile.TarInfo.frombuf reads them one by one)
+HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s")
+PLAIN_TYPES = (tarfile.REGTYPE, tarfile.DIRTYPE)
+
+
+class PlainHeaderInfo(tarfile.TarInfo):
+    """tarfile's TarInfo, parsing the headers a review archive is made of (regular files
+    and directories, octal numbers, checksum right) in one step; any other header, and any
+    header this parse doubts, is parsed by tarfile itself, errors included."""
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):
+        if len(buf) != tarfile.BLOCKSIZE or buf[156:157] not in PLAIN_TYPES:
+            return super().frombuf(buf, encoding, errors)
+        (name, mode, uid, gid, size, mtime, chksum, type_, linkname, _, uname, gname,
+         devmajor, devminor, prefix) = HEADER.unpack_from(buf)
+        try:
+            mode, uid, gid, size, mtime, chksum, devmajor, devminor = (
+                int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+                for field in (mode, uid, gid, size, mtime, chksum, devmajor, devminor))
+        except ValueError:  # base-256 or garbled numbers
+            return super().frombuf(buf, encoding, errors)
+        if chksum != 256 + sum(buf[:148]) + sum(buf[156:]):  # tarfile also accepts signed sums
+            return super().frombuf(buf, encoding, errors)
+        info = cls()
+        info.name = tarfile.nts(name, encoding, errors)
+        info.mode, info.uid, info.gid, info.size, info.mtime = mode, uid, gid, size, mtime
+        info.chksum, info.type = chksum, type_
+        info.linkname = tarfile.nts(linkname, encoding, errors)
+        info.uname = tarfile.nts(uname, encoding, errors)
+        info.gname = tarfile.nts(gname, encoding, errors)
+        info.devmajor, info.devminor = devmajor, devminor
+        if info.isdir():
+            info.name = info.name.rstrip("/")
+        if prefix := tarfile.nts(prefix, encoding, errors):
+            info.name = prefix + "/" + info.name
+        return info
+
+
+class ForwardReader:
+    """A stream that tarfile may seek, as long as it only seeks forward.
+
+    tarfile's own stream mode ("r|") re-slices its buffer on every small read;
+    seekable mode ("r:") over this reader reads the stream a megabyte at a time
+    and lets each member's bytes be taken straight from the buffer.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.buffer = bytearray()
+        self.start = 0  # stream offset of buffer[0]
+        self.position = 0
+        self.exhausted = False
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        offset = offset + self.position if whence == 1 else offset
+        if whence not in (0, 1) or offset < self.start:
+            raise OSError("the archive stream can only move forward")
+        self.position = offset
+        return offset
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.position + size if size >= 0 else None
+        if end is None or end > self.start + len(self.buffer) or self.position < self.start:
+            self._fill(end)
+        begin = self.position - self.start
+        data = bytes(self.buffer[begin:None if end is None else end - self.start])
+        self.position += len(data)
+        return data
+
+    def _fill(self, end: int | None) -> None:
+        """Buffer the stream up to offset `end` (None: to its end), dropping what lies
+        before the current position."""
+        while True:
+            consumed = min(self.position - self.start, len(self.buffer))
+            if consumed >= BLOCK:
+                del self.buffer[:consumed]
+                self.start += consumed
+            if self.exhausted or (end is not None and self.start + len(self.buffer) >= end):
+                return
+            block = self.stream.read(BLOCK)
+            if not block:
+                self.exhausted = True
+            self.buffer += block
+
+
+def check_end(reader: ForwardReader, offset: int, path: str | Path) -> None:
+    """From `offset`, where the members end, a tar holds its end-of-archive blocks
+    (zeros) and nothing else.
+
+    tarfile stops quietly at the first header it cannot read, so a corrupt archive
+    looks like a shorter one unless what follows is checked too. Reading to the end
+    also makes the decompressor verify its checksum.
+    """
+    reader.seek(offset)
+    trailing = 0
+    while block := reader.read(BLOCK):
+        if block.count(0) != len(block):
+            raise ArchiveError(f"archive {path} is corrupt: data after the last readable member")
+        trailing += len(block)
+    if trailing < 2 * tarfile.BLOCKSIZE:
+        raise ArchiveError(f"archive {path} is truncated: no end-of-archive marker")
+
+
+def iter_files(path: str | Path, wanted: Callable[[str], bool], max_bytes: int,
+               max_total_bytes: int) -> Iterator[tuple[str, bytes]]:
+    """Yield (name, content) of the regular files named `wanted`, in stream order.
+
+    Every member counts towards `max_total_bytes`, read or skipped, since the
+    stream must be decompressed through all of them.
+    """
+    total = 0
+    try:
+        with open(path, "rb") as raw, open_decompressed(raw) as stream:
+            reader = ForwardReader(stream)
+            with tarfile.open(fileobj=reader, mode="r:", tarinfo=PlainHeaderInfo) as archive:
+                for member in archive:
+                    check_member(member, max_bytes)
+                    total += member.size
+                    if total > max_total_bytes:
+                        raise ArchiveError(
+                            f"archive {path} unpacks to more than the {max_total_bytes}-byte "
+                            f"limit (reached at member {member.name!r}); raise "
+                            "ingest.max_total_mb if this is really the dataset")
+                    if member.isfile() and wanted(member.name):
+                        reader.seek(member.offset_data)
+                        content = reader.read(member.size)
+                        if len(content) != member.size:
+                            raise ArchiveError(f"archive {path} is truncated inside "
+                                               f"{member.name!r}")
+                        yield member.name, content
+                check_end(reader, archive.offset, path)
+    except IsADirectoryError:
+        raise ArchiveError(f"archive {path} is a directory, not a file") from None
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
+        raise ArchiveError(f"archive {path} is corrupt or truncated: {err}") from None
