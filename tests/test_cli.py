@@ -317,6 +317,28 @@ def test_a_fresh_process_from_another_directory_is_quiet_and_finds_the_model(tmp
     assert loud.returncode == 0 and loud.stdout == done.stdout
 
 
+@pytest.mark.slow
+def test_a_fresh_process_scores_the_test_set_as_the_evaluate_stage_did(tmp_path, tiny_pipeline):
+    """The command line, started cold (it skips some of TensorFlow's imports), gives each
+    test review the probability in the evaluate stage's predictions.csv, to 1e-6."""
+    import pandas as pd
+
+    from imdb_sentiment import reviews
+
+    test = reviews.read(tiny_pipeline["reviews"], split="test")
+    source = tmp_path / "test.jsonl"
+    source.write_text("".join(json.dumps({"text": text}) + "\n" for text in test["text"]))
+    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.cli", "predict", "--input",
+                           str(source), "--model", str(tiny_pipeline["model"])],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    cli = pd.read_csv(io.StringIO(done.stdout))
+    stage = pd.read_csv(tiny_pipeline["eval_plots"] / "predictions.csv")
+    assert stage["id"].tolist() == test["id"].tolist()
+    # both files round to 6 decimals: a last-digit difference is a difference below 1e-6
+    assert abs(cli["probability"] - stage["probability"]).max() <= 1e-6 + 1e-12
+
+
 def test_default_model_is_found_from_any_directory(tmp_path, monkeypatch):
     from imdb_sentiment import locations
 
@@ -362,3 +384,15 @@ def test_a_full_disk_on_stdout_is_one_line_error(model_path):
     assert done.returncode == 2
     assert done.stderr.startswith("error: cannot write to stdout") and \
         len(done.stderr.splitlines()) == 1
+
+
+def test_skipped_imports_fail_inside_the_block_and_work_after(tmp_path, monkeypatch):
+    (tmp_path / "skipped_for_scoring.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with cli.skipping_imports(("skipped_for_scoring", "sys")):
+        with pytest.raises(ImportError):
+            import skipped_for_scoring  # noqa: F401
+        import sys as still_there  # already loaded: never skipped
+    import skipped_for_scoring
+
+    assert skipped_for_scoring.VALUE == 1 and still_there is sys

@@ -8,12 +8,13 @@ importing TensorFlow takes seconds and `--help` should not.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -281,10 +282,31 @@ def read_table(args: argparse.Namespace) -> Table:
     return table
 
 
+# Imported by TensorFlow and Keras at start-up, each inside `try: ... except ImportError`,
+# for parts that scoring with a loaded model never runs (scikit-learn wrappers, plotting,
+# pandas and SciPy input adapters). Skipping them is most of what makes a one-review call
+# quick (docs/benchmarks.md).
+UNUSED_BY_SCORING = ("sklearn", "matplotlib", "scipy", "pandas")
+
+
+@contextlib.contextmanager
+def skipping_imports(names: tuple[str, ...]) -> Iterator[None]:
+    """Inside this block, importing `names` (not yet loaded) raises ImportError; after it,
+    they import normally. Modules imported inside keep their fallbacks for the skipped ones."""
+    skipped = [name for name in names if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(skipped))
+    try:
+        yield
+    finally:
+        for name in skipped:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     """Load the model and score the readable rows; unreadable rows keep their error."""
     startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
-    with startup.quiet_tensorflow(args.verbose):
+    with startup.quiet_tensorflow(args.verbose), skipping_imports(UNUSED_BY_SCORING):
         from imdb_sentiment import serve
         from imdb_sentiment.zoo import load_model
     from tqdm import tqdm
