@@ -19,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast install app predict bench reproduce experiments clean-venv
+.PHONY: help run test test-fast install app predict bench bench-quick reproduce experiments clean-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ predict: $(VENV)/.installed ## Classify: make predict REVIEW="..."  (or INPUT=fi
 
 bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdout, JSON in benchmarks/results.json
 	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
+
+bench-quick: $(VENV)/.installed ## The headline benchmark numbers with their spread, in minutes (needs `make run` first)
+	$(BIN)/python benchmarks/bench.py --quick --json benchmarks/results.json
 
 reproduce: $(VENV)/.installed ## Rebuild everything in a scratch clone; list what differs from the committed results
 	$(BIN)/python tools/reproduce.py --archive "$(if $(wildcard $(ARCHIVE)),$(ARCHIVE),$(SHARED_ARCHIVE))"

@@ -11,8 +11,10 @@ models/model.keras.
     python benchmarks/bench.py                      # everything, tables on stdout
     python benchmarks/bench.py --json out.json      # also write the numbers as JSON
     python benchmarks/bench.py --only training --max-len 500 --limit 4000 --epochs 2 --rounds 1
+    python benchmarks/bench.py --quick              # the headline numbers in minutes (`make bench-quick`)
 
-With --json, the sections run replace theirs in the file and the others are kept.
+With --json, the sections run replace theirs in the file and the others are kept;
+--quick writes its own `quick` entry and leaves the full run's sections alone.
 """
 
 from __future__ import annotations
@@ -42,15 +44,19 @@ from imdb_sentiment import startup  # noqa: E402
 from imdb_sentiment import params as P  # noqa: E402
 from imdb_sentiment import processed, reviews as review_table, serve, text  # noqa: E402
 from imdb_sentiment.processed import Split  # noqa: E402
-from imdb_sentiment.train import compile_classifier, make_dataset, set_determinism  # noqa: E402
-from imdb_sentiment.zoo import (build_classifier, load_model, predict_texts,  # noqa: E402
-                                set_thread_pools)
+from imdb_sentiment.fitting import compile_classifier, make_dataset, set_determinism  # noqa: E402
+from imdb_sentiment.scoring import load_model, predict_texts  # noqa: E402
+from imdb_sentiment.startup import set_thread_pools  # noqa: E402
+from imdb_sentiment.zoo import build_classifier  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB_SIZE = 10_000
 EMBEDDING, UNITS = 64, 64
 TUTORIAL_EPOCHS = 5  # the fixed count of four of the five tutorials (experiments/tutorials.sh)
-SECTIONS = ("training", "settings", "stages", "inference", "pinning")
+SECTIONS = ("training", "settings", "stages", "inference", "pinning", "ingest", "cold_start")
+# --quick: the headline numbers, each with its spread over rounds
+QUICK = {"rounds": 3, "limit": 4000, "epochs": 2, "max_len": 500, "identity_reviews": 2000}
+ONE_REVIEW = "A moving, beautifully acted film; I would watch it again."
 
 
 def matmul_peak_flops(n: int = 2048, repeats: int = 10) -> float:
@@ -397,14 +403,15 @@ def peak_resident_mib(pid: int) -> float | None:
     return int(match.group(1)) / 1024 if match else None
 
 
-def run_measured(command: str, cwd: Path, log: Path) -> dict[str, float]:
+def run_measured(command: str | list[str], cwd: Path, log: Path,
+                 extra_env: dict[str, str] | None = None) -> dict[str, float]:
     """Wall seconds and peak resident memory (MiB) of one command, run to completion.
 
     The peak is polled from /proc: getrusage's ru_maxrss of a child also counts
     this (large) process's pages, which the child held until it exec'd.
     """
-    argv = shlex.split(command)
-    env = dict(os.environ)
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    env = {**os.environ, **(extra_env or {})}
     while "=" in argv[0]:  # leading NAME=value assignments, e.g. PYTHONPATH=src
         name, value = argv.pop(0).split("=", 1)
         env[name] = str(ROOT / value) if (ROOT / value).exists() else value
@@ -416,7 +423,7 @@ def run_measured(command: str, cwd: Path, log: Path) -> dict[str, float]:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         while proc.poll() is None:
             peak = max(peak, peak_resident_mib(proc.pid) or 0.0)
-            time.sleep(0.1)
+            time.sleep(0.02)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"`{command}` failed with status {proc.returncode}; see {log}")
@@ -434,10 +441,7 @@ def stages(train_epochs: int = 1, sample_per_class: int | None = None) -> list[d
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as scratch:
         work = Path(scratch)
-        (work / P.PARAMS_FILE).write_text(yaml.safe_dump(params))
-        archive = work / params["ingest"]["archive"]
-        archive.parent.mkdir(parents=True)
-        archive.symlink_to(ROOT / params["ingest"]["archive"])
+        scratch_workspace(work, params)
         for name, command in stage_commands(ROOT, params).items():
             row = {"stage": name, **run_measured(command, work, work / f"{name}.log")}
             if name == "train":
@@ -445,6 +449,60 @@ def stages(train_epochs: int = 1, sample_per_class: int | None = None) -> list[d
             print(json.dumps(row), file=sys.stderr, flush=True)
             results.append(row)
     return results
+
+
+def scratch_workspace(work: Path, params: dict) -> None:
+    """params.yaml and the archive (a link to this checkout's) in an empty directory."""
+    (work / P.PARAMS_FILE).write_text(yaml.safe_dump(params))
+    archive = work / params["ingest"]["archive"]
+    archive.parent.mkdir(parents=True)
+    archive.symlink_to(ROOT / params["ingest"]["archive"])
+
+
+def ingest(rounds: int) -> dict:
+    """The ingest stage on the full archive, as dvc.yaml runs it, in `rounds` fresh processes."""
+    params = yaml.safe_load((ROOT / P.PARAMS_FILE).read_text())
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
+        work = Path(scratch)
+        scratch_workspace(work, params)
+        command = stage_commands(ROOT, params)["ingest"]
+        for _ in range(rounds):
+            runs.append(run_measured(command, work, work / "ingest.log"))
+            print(json.dumps({"ingest": runs[-1]}), file=sys.stderr, flush=True)
+    return spread(runs, ("seconds", "peak_mib"))
+
+
+def spread(runs: list[dict], keys: tuple[str, ...]) -> dict:
+    """Median and each round's value of each key."""
+    return {"rounds": len(runs),
+            **{key: round(statistics.median(r[key] for r in runs), 2) for key in keys},
+            **{f"{key}_runs": [r[key] for r in runs] for key in keys}}
+
+
+def cold_start(model_path: Path, rounds: int, identity_reviews: int) -> dict:
+    """`imdb-sentiment predict "<one review>"` from a fresh process in an empty directory,
+    `rounds` times (wall seconds, peak MiB); then the same command line on the first
+    `identity_reviews` test reviews, against the evaluate stage's predictions.csv."""
+    env = {"IMDB_SENTIMENT_MODEL": str(model_path)}
+    command = [sys.executable, "-m", "imdb_sentiment.cli", "predict"]
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
+        work = Path(scratch)
+        for _ in range(rounds):
+            runs.append(run_measured(command + [ONE_REVIEW], work, work / "predict.log", env))
+            print(json.dumps({"cold_start": runs[-1]}), file=sys.stderr, flush=True)
+        test = pd.read_parquet(ROOT / "data/interim/reviews.parquet",
+                               filters=[("split", "==", "test")]).head(identity_reviews)
+        source = work / "test.jsonl"
+        source.write_text("".join(json.dumps({"text": t}) + "\n" for t in test["text"]))
+        scored = run_measured(command + ["--input", str(source), "--output",
+                                         str(work / "scored.csv")], work, work / "many.log", env)
+        cli = pd.read_csv(work / "scored.csv")["probability"].to_numpy()
+    stage = pd.read_csv(ROOT / "metrics/eval/predictions.csv")["probability"].to_numpy()[:len(cli)]
+    return {**spread(runs, ("seconds", "peak_mib")), "review_chars": len(ONE_REVIEW),
+            "identity_reviews": len(cli), "identity_seconds": scored["seconds"],
+            "max_abs_diff_vs_evaluate": float(np.max(np.abs(cli - stage)))}
 
 
 def score_test_set(model_path: Path, tuned: bool, n_single: int = 200) -> dict[str, float]:
@@ -528,6 +586,15 @@ def print_tables(results: dict) -> None:
               f"{k['native']['train_reviews_per_s']} native ({k['train_speed_ratio']}x); SVD "
               f"{k['pinned']['svd_seconds']} s on one BLAS thread vs {k['native']['svd_seconds']} s "
               f"({k['svd_time_ratio']}x)")
+    if results.get("ingest"):
+        g = results["ingest"]
+        print(f"\ningest (full archive, {g['rounds']} fresh processes): {g['seconds']} s, "
+              f"{g['peak_mib']} MiB peak (rounds: {g['seconds_runs']} s; {g['peak_mib_runs']} MiB)")
+    if results.get("cold_start"):
+        c = results["cold_start"]
+        print(f"\none review from a cold CLI ({c['rounds']} rounds): {c['seconds']} s, "
+              f"{c['peak_mib']} MiB peak (rounds: {c['seconds_runs']} s); max |CLI - evaluate| "
+              f"over {c['identity_reviews']} test reviews {c['max_abs_diff_vs_evaluate']:.1e}")
     if results.get("inference"):
         i = results["inference"]
         print(f"\ninference (default model, {i['reviews']} test reviews): {i['batch_reviews_per_s']} "
@@ -536,6 +603,36 @@ def print_tables(results: dict) -> None:
               f"{i['default_threads_1_worker_reviews_per_s_runs']}); "
               f"single review p50 {i['single_p50_ms']} ms, "
               f"p99 {i['single_p99_ms']} ms ({i['single_reviews']} calls)")
+
+
+def quick(model_path: Path, peak: float, today: str) -> dict:
+    """The headline numbers (each side by side or over rounds in this one run)."""
+    started = time.perf_counter()
+    result = {"date": today, "cpus": os.cpu_count(), "machine": platform.machine(),
+              "gpus": len(tf.config.list_physical_devices("GPU")),
+              "matmul_peak_gflops": round(peak / 1e9, 1), "settings": QUICK,
+              "ingest": ingest(QUICK["rounds"]),
+              "cold_start": cold_start(model_path, QUICK["rounds"], QUICK["identity_reviews"]),
+              "inference": inference(model_path, rounds=2),
+              "training": training([QUICK["max_len"]], QUICK["epochs"], QUICK["limit"], peak,
+                                   rounds=2)[0]}
+    result["minutes"] = round((time.perf_counter() - started) / 60, 1)
+    return result
+
+
+def print_quick(q: dict) -> None:
+    t, c, g, i = q["training"], q["cold_start"], q["ingest"], q["inference"]
+    print(f"\nquick bench, {q['date']}, {q['cpus']} CPUs, {q['gpus']} GPUs, {q['minutes']} min")
+    print(f"ingest (full archive): {g['seconds']} s, {g['peak_mib']} MiB peak "
+          f"(rounds: {g['seconds_runs']} s; {g['peak_mib_runs']} MiB)")
+    print(f"one review, cold CLI: {c['seconds']} s, {c['peak_mib']} MiB peak (rounds: "
+          f"{c['seconds_runs']} s); {c['identity_reviews']} test reviews: max |CLI - evaluate| "
+          f"{c['max_abs_diff_vs_evaluate']:.1e}")
+    print(f"batch scoring: {i['batch_reviews_per_s']} reviews/s (best of {i['batch_reviews_per_s_runs']})")
+    print(f"training at max_len {t['max_len']} ({t['reviews']} reviews, {t['max_epochs']} epochs): "
+          f"{t['speedup']}x the tutorial (rounds {t['speedup_runs']}), "
+          f"{t['speedup_over_tutorial_our_batch']}x at the same batch size; test accuracy "
+          f"{t['pipeline']['test_accuracy']} vs {t['tutorial']['test_accuracy']}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -554,6 +651,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128, 256])
     parser.add_argument("--stage-sample", type=int, default=None,
                         help="stages on N reviews per class and split instead of the full data")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the headline numbers, with their spread: ingest, a one-review "
+                             "cold start, batch scoring, training at max_len 500 on a slice")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # a fresh process for one measurement (see `child`)
@@ -566,6 +666,12 @@ def main(argv: list[str] | None = None) -> None:
                      "machine": platform.machine(), "gpus": len(tf.config.list_physical_devices("GPU")),
                      "dates": {**kept.get("dates", {}), **{section: today for section in args.only}}}
     peak = matmul_peak_flops()
+    if args.quick:
+        results = {**kept, "quick": quick(Path(args.model), peak, today)}
+        print_quick(results["quick"])
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        return
     results["matmul_peak_gflops"] = round(peak / 1e9, 1)
     if "training" in args.only:
         results["training"] = training(args.max_len, args.epochs, args.limit, peak, args.rounds)
@@ -582,6 +688,11 @@ def main(argv: list[str] | None = None) -> None:
                   file=sys.stderr)
     if "pinning" in args.only:
         results["pinning"] = pinning(args.settings_reviews, args.settings_epochs, args.rounds)
+    if "ingest" in args.only:
+        results["ingest"] = ingest(QUICK["rounds"])
+    if "cold_start" in args.only:
+        results["cold_start"] = cold_start(Path(args.model), QUICK["rounds"],
+                                           QUICK["identity_reviews"])
     print_tables(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

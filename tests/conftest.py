@@ -165,6 +165,6 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_pipeline):
     """The tiny pipeline's end-to-end model, loaded."""
-    from imdb_sentiment.zoo import load_model
+    from imdb_sentiment.scoring import load_model
 
     return load_model(tiny_pipeline["model"])

@@ -12,15 +12,17 @@ import pytest
 SCRIPT = """
 import json, sys
 import numpy as np
-from imdb_sentiment import api
-import keras
+import imdb_sentiment
 texts = ["A wonderful, moving film.", "Dull and far too long.", ""]
-probs = api.predict(texts, model=sys.argv[1])
-same = api.predict(texts, model=api.load_model(sys.argv[1]))
+probs = imdb_sentiment.predict(texts, model=sys.argv[1])
+same = imdb_sentiment.predict(texts, model=imdb_sentiment.load_model(sys.argv[1]))
+default = imdb_sentiment.predict(texts)  # $IMDB_SENTIMENT_MODEL
+import keras
 plain = keras.models.load_model(sys.argv[1])  # the layers are registered
 direct = np.asarray(plain(np.array(texts, dtype=object))).reshape(-1)
 print(json.dumps({"probs": probs.tolist(), "same": same.tolist(), "direct": direct.tolist(),
-                  "empty": api.predict([], model=sys.argv[1]).tolist()}))
+                  "default": default.tolist(),
+                  "empty": imdb_sentiment.predict([], model=sys.argv[1]).tolist()}))
 """
 
 
@@ -31,9 +33,33 @@ def test_predict_and_keras_load_model_in_a_fresh_interpreter(tiny_pipeline):
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(out["probs"]) == 3 and all(0 <= p <= 1 for p in out["probs"])
-    assert out["probs"] == out["same"]
+    assert out["probs"] == out["same"] == out["default"]
     assert out["probs"] == pytest.approx(out["direct"], abs=1e-6)
     assert out["empty"] == []
+
+
+@pytest.mark.parametrize("imports", [
+    "import imdb_sentiment; import keras",
+    "import keras; import imdb_sentiment",
+    "import imdb_sentiment; import tensorflow; import keras",  # TensorFlow looks Keras up first
+    "import imdb_sentiment; from keras import saving as keras_saving; import keras",
+])
+def test_keras_load_model_works_after_import_imdb_sentiment(tiny_pipeline, imports):
+    """The package registers its layers whenever Keras loads, before or after it."""
+    code = (f"{imports}\nimport sys\n"
+            "model = keras.models.load_model(sys.argv[1])\n"
+            "print(float(model(keras.ops.convert_to_tensor(['a great film'])).numpy()[0]))")
+    done = subprocess.run([sys.executable, "-c", code, str(tiny_pipeline["model"])],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 0 <= float(done.stdout.strip().splitlines()[-1]) <= 1
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import imdb_sentiment
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        imdb_sentiment.nope  # noqa: B018
 
 
 def test_package_import_is_light():

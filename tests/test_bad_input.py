@@ -108,7 +108,7 @@ def test_model_file_is_byte_identical_when_saved_twice(tiny_model, tmp_path):
     train.save_keras(tiny_model, tmp_path / "a.keras")
     train.save_keras(tiny_model, tmp_path / "b.keras")
     assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
-    from imdb_sentiment.zoo import load_model
+    from imdb_sentiment.scoring import load_model
 
     reloaded = load_model(tmp_path / "a.keras")
     assert [w.tolist() for w in reloaded.get_weights()] == \

@@ -8,7 +8,7 @@ import numpy as np
 
 from conftest import review_text
 from imdb_sentiment import baseline
-from imdb_sentiment.zoo import load_model, predict_texts
+from imdb_sentiment.scoring import load_model, predict_texts
 
 
 def test_bigrams_match_keras_ngrams():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imdb_sentiment import serve
-from imdb_sentiment.zoo import load_model, predict_texts
+from imdb_sentiment.scoring import load_model, predict_texts
 
 REAL_MODEL = Path(__file__).resolve().parents[1] / "models" / "model.keras"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from imdb_sentiment import cli
-from imdb_sentiment.zoo import predict_texts
+from imdb_sentiment.scoring import predict_texts
 
 # Different lengths in a non-sorted order: predict_texts batches by length, so
 # these catch any mix-up between output rows and input rows.

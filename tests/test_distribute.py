@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from imdb_sentiment import params, train
+from imdb_sentiment import fitting, params
 from imdb_sentiment.processed import Split
 rng = np.random.default_rng(0)
 def split(n):
@@ -52,7 +52,7 @@ data = {"train": split(33), "val": split(17)}
 for bucket in (False, True):
     cfg = params.TrainParams(units=[4], embedding_dim=4, pretrained_embeddings=False, epochs=1,
                              batch_size=16, distribute="mirrored", bucket_by_length=bucket)
-    model, summary = train.train(cfg, 1, data, 52, verbose=0)
+    model, summary = fitting.train(cfg, 1, data, 52, verbose=0)
     assert summary["replicas"] == 2 and np.isfinite(summary["best_val_loss"]), summary
     print("ok", bucket)
 """
@@ -108,7 +108,7 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> subprocess.Completed
 
 def check_model(run_dir: Path):
     """The saved end-to-end model loads and scores any text with a float32 probability."""
-    from imdb_sentiment.zoo import load_model, predict_texts
+    from imdb_sentiment.scoring import load_model, predict_texts
 
     model = load_model(run_dir / "models" / "model.keras")
     probs = predict_texts(model, TEXTS)

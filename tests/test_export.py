@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from imdb_sentiment import export
-from imdb_sentiment.zoo import predict_texts
+from imdb_sentiment.scoring import predict_texts
 
 TEXTS = [
     "",

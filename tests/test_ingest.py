@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import add_file, build_archive, write_params
-from imdb_sentiment import ingest, reviews
+from imdb_sentiment import data_report, ingest, reviews
 from imdb_sentiment.archive import ArchiveError, PlainHeaderInfo, download
 from imdb_sentiment.artifacts import read_json
 
@@ -129,13 +129,13 @@ def test_report_counts_duplicates(tiny_archive):
     test_neg = frame.index[(frame["split"] == "test") & (frame["label"] == 0)]
     frame.loc[test_neg[0], "text"] = frame.loc[train_pos[0], "text"]  # across splits, labels differ
     frame.loc[train_pos[1], "text"] = frame.loc[train_pos[2], "text"]  # within train
-    report = ingest.data_report(frame, "abc")
+    report = data_report.data_report(frame, "abc")
     assert report["counts"]["train_pos"] == 40
     assert report["archive_sha256"] == "abc"
     assert report["duplicates"] == {"within_train": 1, "within_test": 0, "test_in_train": 1,
                                     "conflicting_labels": 1}
     assert 0 < report["br_share"] < 1
-    assert report["labeled_fingerprint"] == ingest.data_report(frame, "xyz")["labeled_fingerprint"]
+    assert report["labeled_fingerprint"] == data_report.data_report(frame, "xyz")["labeled_fingerprint"]
 
 
 def test_download_verifies_checksum(tmp_path, tiny_archive):
@@ -344,6 +344,6 @@ def test_quick_header_parse_equals_tarfiles_on_every_byte_change(tiny_archive):
 def test_word_counts_equal_str_split(texts):
     series = pd.Series(texts, dtype="str")
     expected = [len(text.split()) for text in texts]
-    assert ingest.word_counts(series).tolist() == expected
-    assert ingest.word_counts(series, rows_per_chunk=1).tolist() == expected
-    assert ingest.word_counts(series.iloc[2:]).tolist() == expected[2:]
+    assert data_report.word_counts(series).tolist() == expected
+    assert data_report.word_counts(series, rows_per_chunk=1).tolist() == expected
+    assert data_report.word_counts(series.iloc[2:]).tolist() == expected[2:]

@@ -49,7 +49,7 @@ def test_tiny_model_learns_the_synthetic_task(tiny_pipeline):
 
 
 def test_model_outputs_a_probability_for_any_string(tiny_model):
-    from imdb_sentiment.zoo import predict_texts
+    from imdb_sentiment.scoring import predict_texts
 
     texts = ["", "   ", "great", "<script>alert(1)</script>", "🙂🎬", "awful " * 200_000,
              "Ünïcödé ревю 映画"]
@@ -274,7 +274,7 @@ def test_concat_splits_keeps_every_review_and_soft_labels():
 
 
 def test_training_accuracy_counts_soft_targets_by_their_side_of_one_half():
-    from imdb_sentiment.zoo import TargetAccuracy
+    from imdb_sentiment.layers import TargetAccuracy
 
     metric = TargetAccuracy()
     metric.update_state(np.array([[0.9], [0.2], [0.7]]), np.array([[0.6], [0.4], [0.3]]))
@@ -287,8 +287,8 @@ def test_jit_compile_means_xla_although_op_determinism_is_on():
     train stage always turns on; train.jit_compile must still give an XLA-compiled step."""
     import keras
 
+    from imdb_sentiment import fitting
     from imdb_sentiment import params as P
-    from imdb_sentiment import train
     from imdb_sentiment.processed import Split
 
     rng = np.random.default_rng(0)
@@ -298,7 +298,7 @@ def test_jit_compile_means_xla_although_op_determinism_is_on():
                   np.arange(32, dtype=np.int32))
     cfg = P.TrainParams(units=[4], embedding_dim=4, pretrained_embeddings=False, epochs=1,
                         batch_size=16, distill_unlabeled=False, jit_compile=True)
-    model, summary = train.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
+    model, summary = fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
     assert model.jit_compile and np.isfinite(summary["best_val_loss"])
 
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])

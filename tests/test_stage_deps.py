@@ -79,7 +79,7 @@ def stages() -> dict[str, dict]:
 
 def test_closure_follows_imports_inside_functions():
     train_files = {p.name for p in closure(f"{PACKAGE}.train")}
-    assert {"baseline.py", "zoo.py", "text.py", "processed.py", "params.py"} <= train_files
+    assert {"baseline.py", "zoo.py", "layers.py", "text.py", "processed.py", "params.py"} <= train_files
     assert "cli.py" not in train_files and "app.py" not in train_files
 
 

@@ -8,7 +8,9 @@ import pytest
 from imdb_sentiment import params as P
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.zoo import MaskedPooling, build_classifier, build_end_to_end, load_model
+from imdb_sentiment.layers import MaskedPooling
+from imdb_sentiment.scoring import load_model
+from imdb_sentiment.zoo import build_classifier, build_end_to_end
 
 VOCAB = ["good", "bad", "film", "not"]
 
@@ -83,7 +85,7 @@ def test_pretrained_embeddings_are_loaded_and_shape_checked():
 
 
 def test_truncate_keeps_first_or_last_tokens_of_each_row():
-    from imdb_sentiment.zoo import TruncateTokens
+    from imdb_sentiment.layers import TruncateTokens
 
     ids = np.array([[5, 6, 7, 8], [5, 6, 0, 0], [0, 0, 0, 0]], dtype="int32")
     assert TruncateTokens(3, "first")(ids).numpy().tolist() == [[5, 6, 7], [5, 6, 0], [0, 0, 0]]
@@ -136,7 +138,7 @@ def test_unmasked_padding_is_read_like_a_token():
 
 
 def test_predictions_do_not_depend_on_batching_or_workers():
-    from imdb_sentiment.zoo import predict_texts
+    from imdb_sentiment.scoring import predict_texts
 
     cfg = P.TrainParams(units=[4], embedding_dim=4)
     model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)

@@ -24,7 +24,7 @@ startup.pin_kernels()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from imdb_sentiment import serve, zoo  # noqa: E402  (zoo registers the layers)
+from imdb_sentiment import scoring, serve  # noqa: E402  (scoring registers the layers)
 
 _loaded: dict[Path, keras.Model] = {}
 
@@ -34,7 +34,7 @@ def load_model(path: str | Path | None = None) -> keras.Model:
     here, else the project's), loaded once per path in Keras safe mode."""
     path = Path(path) if path is not None else locations.default_model()
     if path not in _loaded:
-        _loaded[path] = zoo.load_model(path)
+        _loaded[path] = scoring.load_model(path)
     return _loaded[path]
 
 

@@ -56,7 +56,7 @@ def load_model(path: str, mtime: float):
     """The Keras model, loaded once per file version (`mtime` is only part of the cache key)."""
     startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
     from imdb_sentiment.serve import tune_threads
-    from imdb_sentiment.zoo import load_model as load
+    from imdb_sentiment.scoring import load_model as load
 
     tune_threads()  # effective only if nothing in this server ran TensorFlow before
     return load(path)

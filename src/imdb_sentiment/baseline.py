@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from imdb_sentiment import params as P
 from imdb_sentiment.processed import Split, split_texts
 from imdb_sentiment.text import standardize, tokenize
-from imdb_sentiment.zoo import SparseLogistic, TfidfLogistic
+from imdb_sentiment.layers import SparseLogistic, TfidfLogistic
 
 
 def with_ngrams(tokens: list[str], n: int) -> list[str]:

@@ -308,7 +308,7 @@ def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
     with startup.quiet_tensorflow(args.verbose), skipping_imports(UNUSED_BY_SCORING):
         from imdb_sentiment import serve
-        from imdb_sentiment.zoo import load_model
+        from imdb_sentiment.scoring import load_model
     from tqdm import tqdm
 
     serve.tune_threads()

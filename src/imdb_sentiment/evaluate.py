@@ -20,7 +20,7 @@ from imdb_sentiment import reviews
 from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
 from imdb_sentiment.serve import SCORING_WORKERS, tune_threads
-from imdb_sentiment.zoo import load_model, predict_texts
+from imdb_sentiment.scoring import load_model, predict_texts
 
 MAX_CURVE_POINTS = 400
 

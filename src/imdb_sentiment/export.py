@@ -26,7 +26,7 @@ def export_saved_model(model_path: str | Path, out: str | Path, version: int = 1
     import keras
     import tensorflow as tf
 
-    from imdb_sentiment.zoo import load_model
+    from imdb_sentiment.scoring import load_model
 
     model = load_model(model_path)
     archive = keras.export.ExportArchive()

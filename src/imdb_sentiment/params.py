@@ -150,7 +150,7 @@ class TrainParams:
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
         _check(0 <= self.intra_op_threads <= MAX_THREADS, "train.intra_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
-        # zoo.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
+        # layers.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
         # inf and gives NaN; bfloat16 has float32's range and is fine
         _check(not (self.mixed_precision == "mixed_float16" and self.pooling == "max"
                     and self.mask_padding),

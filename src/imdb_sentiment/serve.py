@@ -2,7 +2,7 @@
 
 Shared by the `imdb-sentiment` command line and the Streamlit app, so both
 label, validate and explain reviews the same way. Scoring goes through
-`zoo.predict_texts`, the same path evaluation uses.
+`scoring.predict_texts`, the same path evaluation uses.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from imdb_sentiment.zoo import predict_texts, set_thread_pools
+from imdb_sentiment.scoring import predict_texts
+
+from imdb_sentiment.startup import set_thread_pools
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 256

@@ -66,3 +66,21 @@ def quiet_tensorflow(verbose: bool = False) -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def set_thread_pools(inter_op: int, intra_op: int) -> bool:
+    """Size TensorFlow's thread pools (0 leaves a pool at TensorFlow's choice).
+
+    TensorFlow accepts this only before it runs its first op in the process:
+    call it first thing. Returns False, changing nothing, when it is too late.
+    """
+    import tensorflow as tf
+
+    try:
+        if inter_op:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+        if intra_op:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    except RuntimeError:  # the runtime is already running with its pools
+        return False
+    return True

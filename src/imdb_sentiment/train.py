@@ -1,14 +1,12 @@
 """Stage 3, train: a recurrent classifier from the zoo, exported as an end-to-end text model.
 
-Training reads the encoded sequences from preprocess, batches reviews of
-similar length together (padding changes nothing, so this changes speed, not
-the result), stops early on validation loss and keeps the best weights. The
-saved model puts the preprocess vectorizer in front of the network, so it
-takes raw review strings.
+Training reads the encoded sequences from preprocess and fits the network
+(`fitting`: length buckets, early stopping, the best weights kept). The saved
+model puts the preprocess vectorizer in front of the network, so it takes raw
+review strings. An n-gram `train.model` is fitted by `baseline` instead.
 
 `train.distill_unlabeled` adds the unlabeled reviews with an n-gram teacher's
-probabilities as targets (`distill`); `train.distribute`, `train.mixed_precision`
-and `train.jit_compile` are handled by `scaling`. `train.inter_op_threads` and
+probabilities as targets (`distill`). `train.inter_op_threads` and
 `train.intra_op_threads` size TensorFlow's thread pools before it starts (0
 leaves TensorFlow's choice).
 """
@@ -16,12 +14,8 @@ leaves TensorFlow's choice).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import math
-import random
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -34,181 +28,12 @@ from imdb_sentiment import baseline, distill, processed
 from imdb_sentiment import params as P
 from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
+from imdb_sentiment.fitting import thread_pools, train
 from imdb_sentiment.processed import Split
-from imdb_sentiment.scaling import distributed_fit, keep_jit_compile, make_strategy, precision_policy
+from imdb_sentiment.scaling import make_strategy
+from imdb_sentiment.startup import set_thread_pools
 from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.zoo import (RECURRENT, TargetAccuracy, build_classifier, build_end_to_end,
-                                set_thread_pools)
-
-OPTIMIZERS = {
-    "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
-    "rmsprop": keras.optimizers.RMSprop,
-    "sgd": keras.optimizers.SGD,
-}
-
-
-def set_determinism(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow and make TensorFlow ops deterministic."""
-    random.seed(seed)
-    np.random.seed(seed)
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def thread_pools() -> str:
-    """TensorFlow's thread-pool sizes as configured, for the log."""
-    sizes = (tf.config.threading.get_inter_op_parallelism_threads(),
-             tf.config.threading.get_intra_op_parallelism_threads())
-    return ", ".join(f"{n or 'TensorFlow-chosen'} {kind}"
-                     for n, kind in zip(sizes, ("inter-op", "intra-op")))
-
-
-def bucket_boundaries(lengths: np.ndarray, n_buckets: int = 8) -> list[int]:
-    """Length quantiles as bucket edges, so every bucket holds similar counts."""
-    edges = np.quantile(lengths, np.linspace(0, 1, n_buckets + 1)[1:-1]).astype(int) + 1
-    return sorted(set(int(e) for e in edges if e > 1))
-
-
-def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
-                 bucket_by_length: bool) -> tf.data.Dataset:
-    """(token ids padded per batch, label) batches; optionally bucketed by length."""
-    sequences = tf.RaggedTensor.from_row_splits(split.ids, split.offsets)
-    labels = split.labels.astype(np.float32)
-    ds = tf.data.Dataset.from_tensor_slices((sequences, labels))
-    ds = ds.map(lambda ids, y: (tf.concat([ids, tf.zeros([1], tf.int32)], 0), y))
-    if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    if bucket_by_length and len(labels) > batch_size:
-        boundaries = bucket_boundaries(split.lengths() + 1)
-        ds = ds.bucket_by_sequence_length(
-            element_length_func=lambda ids, y: tf.shape(ids)[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        )
-    else:
-        ds = ds.padded_batch(batch_size)
-    options = tf.data.Options()
-    options.deterministic = True
-    # The data is in memory, not in files: multi-worker training shards by element
-    # (every worker builds the same seeded pipeline). Ignored when not distributed.
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
-
-
-class LiveLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to DVCLive (train/..., validation/...), steps counting epochs from 1."""
-
-    def __init__(self, live: Live):
-        super().__init__()
-        self.live = live
-        self.started = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self.started
-        self.live.step = epoch + 1
-        for name, value in (logs or {}).items():
-            if name.startswith("val_"):
-                self.live.log_metric(f"validation/{name[4:]}", float(value))
-            elif name != "learning_rate":
-                self.live.log_metric(f"train/{name}", float(value))
-        self.live.log_metric("epoch_seconds", round(seconds, 2), plot=False)
-        self.live.make_summary()
-
-
-def train(cfg: P.TrainParams, seed: int, data: dict[str, Split],
-          vocab_size: int, embeddings: np.ndarray | None = None, live: Live | None = None,
-          verbose: int = 2, strategy: tf.distribute.Strategy | None = None
-          ) -> tuple[keras.Model, dict]:
-    """Fit the classifier on train, early-stopping on val; returns it and a summary.
-
-    `strategy` defaults to the one `cfg.distribute` names.
-    """
-    if strategy is None:
-        strategy = make_strategy(cfg.distribute)
-    with precision_policy(cfg.mixed_precision):
-        return _fit(cfg, seed, data, vocab_size, embeddings, live, verbose, strategy)
-
-
-def compile_classifier(model: keras.Model, cfg: P.TrainParams) -> None:
-    """Compile with `cfg`'s optimizer, learning rate and XLA choice; accuracy counts soft
-    targets by their side of 0.5."""
-    model.compile(
-        optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
-        loss="binary_crossentropy",
-        metrics=[TargetAccuracy(name="accuracy")],
-        jit_compile=cfg.jit_compile,
-    )
-    if cfg.jit_compile:
-        keep_jit_compile(model)
-
-
-def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
-         vocab_size: int, embeddings: np.ndarray | None, live: Live | None, verbose: int,
-         strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
-    """Build, compile and fit under `strategy` with the dtype policy already set."""
-    set_determinism(seed)
-    # Variables (model, optimizer, metrics) must be created under the scope to be mirrored.
-    with strategy.scope():
-        model = build_classifier(cfg, vocab_size, embeddings)
-        compile_classifier(model, cfg)
-    replicas = int(strategy.num_replicas_in_sync)
-    # model.fit splits each batch across the replicas, so batch the global size
-    global_batch = cfg.batch_size * replicas
-    if cfg.distribute != "none":
-        print(f"train: distribute={cfg.distribute}: {replicas} replica(s), "
-              f"global batch {global_batch}", file=sys.stderr)
-    train_ds = make_dataset(data["train"], global_batch, shuffle=True, seed=seed,
-                            bucket_by_length=cfg.bucket_by_length)
-    val_ds = make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
-                          bucket_by_length=cfg.bucket_by_length)
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
-                                      restore_best_weights=cfg.restore_best_weights),
-    ]
-    if live is not None:
-        callbacks.append(LiveLogger(live))
-    workaround = (distributed_fit(model, strategy) if cfg.distribute != "none"
-                  else contextlib.nullcontext())
-    started = time.perf_counter()
-    with workaround:
-        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
-                            callbacks=callbacks, verbose=verbose, shuffle=False)
-    seconds = time.perf_counter() - started
-    check_finite(history.history)
-    val_loss = history.history["val_loss"]
-    best = int(np.argmin(val_loss))
-    summary = {
-        "epochs_run": len(val_loss),
-        "best_epoch": best + 1,
-        "best_val_loss": round(float(val_loss[best]), 6),
-        "best_val_accuracy": round(float(history.history["val_accuracy"][best]), 6),
-        "train_seconds": round(seconds, 1),
-        "train_reviews": len(data["train"]),
-        "val_reviews": len(data["val"]),
-        "parameters": int(model.count_params()),
-        "replicas": replicas,
-        "global_batch_size": global_batch,
-    }
-    return model, summary
-
-
-def check_finite(history: dict[str, list[float]]) -> None:
-    """Stop with a PipelineError when a loss went NaN or infinite (TerminateOnNaN only stops)."""
-    for name in ("loss", "val_loss"):
-        for epoch, value in enumerate(history.get(name, []), 1):
-            if not math.isfinite(value):
-                raise PipelineError(
-                    f"train: {name} became {value} in epoch {epoch}; nothing was saved "
-                    "(lower train.learning_rate?)")
-    if not history.get("loss"):
-        raise PipelineError("train: the loss became NaN or infinite in the first epoch; "
-                            "nothing was saved (lower train.learning_rate?)")
-
+from imdb_sentiment.zoo import RECURRENT, build_end_to_end
 
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,161 @@
+"""The project's own Keras layers and metric, registered so that saved models load.
+
+Padding is handled by sequence lengths, not by Keras masks. Rows are right
+padded, so a forward recurrence reaches every real step before any padding:
+its outputs there are exact without a mask. The backward direction runs
+forward over each row's real steps reversed in place (`ReverseSteps`), and
+pooling reads only real steps (`LastStep`, `MaskedPooling`). That skips the
+per-step masking work of Keras' recurrent loop and keeps the layers eligible
+for cuDNN on GPU (docs/decisions.md).
+
+The package registers these as soon as Keras is imported (see `__init__.py`).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from imdb_sentiment import text as _text  # noqa: F401  registers `standardize` for loading
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class TruncateTokens(layers.Layer):
+    """Keep the first (or last) `max_len` token ids of right-padded rows; at least one step."""
+
+    def __init__(self, max_len: int, keep: str = "first", **kwargs):
+        super().__init__(**kwargs)
+        if keep not in ("first", "last"):
+            raise ValueError(f"TruncateTokens keep must be 'first' or 'last', got {keep!r}")
+        self.max_len = max_len
+        self.keep = keep
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int32")
+        if self.keep == "last":
+            # rows end at different places, so cut each row's own tail (0 is padding only)
+            ids = tf.RaggedTensor.from_tensor(ids, padding=0)[:, -self.max_len :].to_tensor(0)
+        pad = ops.zeros((ops.shape(ids)[0], 1), dtype="int32")
+        return ops.concatenate([ids, pad], axis=1)[:, : self.max_len]
+
+    def get_config(self):
+        return {**super().get_config(), "max_len": self.max_len, "keep": self.keep}
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class StepMask(layers.Layer):
+    """Token ids (batch, time) -> which steps are real: ids != 0, or every step when
+    padding is to be read like a token (`mask_padding` false, as the tutorials do)."""
+
+    def __init__(self, mask_padding: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_padding = mask_padding
+
+    def call(self, ids):
+        if self.mask_padding:
+            return ops.not_equal(ids, 0)
+        return ops.ones_like(ids, dtype="bool")
+
+    def get_config(self):
+        return {**super().get_config(), "mask_padding": self.mask_padding}
+
+
+def _lengths(steps):
+    return ops.sum(ops.cast(steps, "int32"), axis=1)
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class ReverseSteps(layers.Layer):
+    """Reverse each row's real steps in time; the right padding stays where it is."""
+
+    def call(self, x, steps):
+        return tf.reverse_sequence(x, _lengths(steps), seq_axis=1, batch_axis=0)
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class LastStep(layers.Layer):
+    """Each row's output at its last real step (zeros for a row with none)."""
+
+    def call(self, x, steps):
+        lengths = _lengths(steps)
+        last = tf.gather(x, ops.maximum(lengths - 1, 0), batch_dims=1)
+        return ops.where(ops.expand_dims(lengths > 0, -1), last, ops.zeros_like(last))
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class MaskedPooling(layers.Layer):
+    """Max or mean over time that ignores padded steps (Keras' global max pooling does not)."""
+
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("max", "mean"):
+            raise ValueError(f"MaskedPooling mode must be 'max' or 'mean', got {mode!r}")
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return ops.max(x, axis=1) if self.mode == "max" else ops.mean(x, axis=1)
+        weight = ops.expand_dims(ops.cast(mask, x.dtype), -1)
+        if self.mode == "mean":
+            return ops.sum(x * weight, axis=1) / ops.maximum(ops.sum(weight, axis=1), 1.0)
+        pooled = ops.max(x + (weight - 1.0) * 1e9, axis=1)
+        return ops.where(ops.sum(weight, axis=1) > 0, pooled, ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+class LogisticHead(layers.Layer):
+    """Logistic regression over `n_features` features: fixed weights `coef` and `bias`, set
+    from a model fitted with scikit-learn. Subclasses turn their input into the features."""
+
+    def __init__(self, n_features: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_features = n_features
+
+    def build(self, input_shape):
+        self.coef = self.add_weight(shape=(self.n_features, 1), initializer="zeros",
+                                    trainable=False, name="coef")
+        self.bias = self.add_weight(shape=(1,), initializer="zeros", trainable=False, name="bias")
+
+    def probability(self, logits):
+        return ops.reshape(ops.sigmoid(logits + self.bias), (-1,))
+
+    def get_config(self):
+        return {**super().get_config(), "n_features": self.n_features}
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class TfidfLogistic(LogisticHead):
+    """L2-normalised tf-idf features (OOV column dropped) -> logistic regression P(positive)."""
+
+    def call(self, tfidf):
+        features = tfidf[:, 1:]  # column 0 counts out-of-vocabulary n-grams
+        norm = ops.sqrt(ops.sum(ops.square(features), axis=1, keepdims=True))
+        features = features / ops.maximum(norm, 1e-12)
+        return self.probability(ops.matmul(features, self.coef))
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class SparseLogistic(LogisticHead):
+    """Sparse features (batch, n_features) -> logistic regression P(positive) (batch,)."""
+
+    def call(self, features):
+        if not isinstance(features, tf.SparseTensor):
+            features = tf.sparse.from_dense(features)
+        return self.probability(
+            tf.sparse.sparse_dense_matmul(tf.cast(features, "float32"), self.coef))
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class TargetAccuracy(keras.metrics.BinaryAccuracy):
+    """Binary accuracy against targets rounded to 0/1: a soft teacher target counts by its
+    side of 0.5. Registered here because a saved model names its training metrics."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(ops.round(y_true), y_pred, sample_weight)
