@@ -215,10 +215,69 @@ def child(spec: dict, env: dict[str, str] | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[int],
+                     repeats: int = 8) -> dict:
+    """Where a training epoch of the default network's architecture goes (random embeddings).
+
+    One train step on a batch of `batch_size` reviews of T real tokens is timed for each
+    T in `lengths` (after a warm-up), and a line a + b*T is fitted: a is the per-step
+    cost that does not grow with length (Keras' step dispatch, the optimizer update,
+    the dense head), b the cost of one time step of the recurrent loop (both directions,
+    forward and backward pass), compared with the FLOPs that time step does at the
+    machine's matmul peak. Then one real epoch over `limit` reviews at `max_len` is
+    timed, and the input pipeline alone (iterating the batches, no model), so the
+    epoch splits into: recurrent loop, per-step cost, input pipeline, the rest.
+    """
+    cfg = P.from_dict("train", {**P.to_dict(stage_params()), "pretrained_embeddings": False,
+                                "batch_size": batch_size})
+    set_determinism(0)
+    model = build_classifier(cfg, VOCAB_SIZE)
+    compile_classifier(model, cfg)
+    rng = np.random.default_rng(0)
+    step_ms = []
+    for length in lengths:
+        x = rng.integers(2, VOCAB_SIZE, (batch_size, length)).astype(np.int32)
+        y = rng.integers(0, 2, batch_size).astype(np.float32)
+        model.train_on_batch(x, y)
+        model.train_on_batch(x, y)  # traced for this length, warm
+        started = time.perf_counter()
+        for _ in range(repeats):
+            model.train_on_batch(x, y)
+        step_ms.append((time.perf_counter() - started) / repeats * 1000)
+    slope, intercept = np.polyfit(lengths, step_ms, 1)
+    directions = 2 if cfg.bidirectional else 1
+    inputs, units = cfg.embedding_dim, cfg.units[0]
+    # GRU: 3 gates, input and recurrent products, 2 FLOPs per multiply-add, backward = 2x forward
+    flops_per_time_step = 3 * 3 * 2 * (inputs + units) * units * batch_size * directions
+    train = encode("train", max_len, limit)
+    ds = make_dataset(train, batch_size, shuffle=True, seed=0, bucket_by_length=True)
+    started = time.perf_counter()
+    batches = [(int(tf.shape(x)[0]), int(tf.shape(x)[1])) for x, _ in ds]
+    input_seconds = time.perf_counter() - started
+    model.fit(ds.take(2), epochs=1, verbose=0)  # trace the shapes' first calls
+    started = time.perf_counter()
+    model.fit(ds, epochs=1, verbose=0)
+    epoch_seconds = time.perf_counter() - started
+    loop = sum(slope * length * rows / batch_size for rows, length in batches) / 1000
+    fixed = intercept * len(batches) / 1000
+    return {"batch_size": batch_size, "lengths": lengths,
+            "step_ms": [round(t, 2) for t in step_ms],
+            "per_step_ms": round(float(intercept), 2), "per_time_step_ms": round(float(slope), 4),
+            "time_step_gflops": round(flops_per_time_step / (slope / 1000) / 1e9, 2),
+            "reviews": len(train), "max_len": max_len, "batches": len(batches),
+            "epoch_seconds": round(epoch_seconds, 2),
+            "recurrent_loop_seconds": round(loop, 2), "per_step_seconds": round(fixed, 2),
+            "input_pipeline_seconds": round(input_seconds, 2),
+            "rest_seconds": round(epoch_seconds - loop - fixed, 2)}
+
+
 def run_child(spec: dict) -> dict:
     """The body of a child process (see `child`)."""
     if spec["section"] == "inference":
         return score_test_set(Path(spec["model"]), spec["tuned"])
+    if spec["section"] == "profile":
+        return profile_training(spec["limit"], spec["max_len"], stage_params().batch_size,
+                                [50, 100, 200, 400])
     if spec["section"] == "svd":
         return svd_seconds(spec["one_thread"])
     stage = stage_params()
@@ -615,7 +674,10 @@ def quick(model_path: Path, peak: float, today: str) -> dict:
               "cold_start": cold_start(model_path, QUICK["rounds"], QUICK["identity_reviews"]),
               "inference": inference(model_path, rounds=2),
               "training": training([QUICK["max_len"]], QUICK["epochs"], QUICK["limit"], peak,
-                                   rounds=2)[0]}
+                                   rounds=2)[0],
+              "profile": child({"section": "profile", "limit": QUICK["limit"],
+                                "max_len": QUICK["max_len"]})}
+    result["profile"]["matmul_peak_gflops"] = result["matmul_peak_gflops"]
     result["minutes"] = round((time.perf_counter() - started) / 60, 1)
     return result
 
@@ -633,6 +695,13 @@ def print_quick(q: dict) -> None:
           f"{t['speedup']}x the tutorial (rounds {t['speedup_runs']}), "
           f"{t['speedup_over_tutorial_our_batch']}x at the same batch size; test accuracy "
           f"{t['pipeline']['test_accuracy']} vs {t['tutorial']['test_accuracy']}")
+    f = q["profile"]
+    print(f"where a training epoch goes ({f['reviews']} reviews, max_len {f['max_len']}, "
+          f"{f['batches']} batches of {f['batch_size']}): {f['epoch_seconds']} s = recurrent loop "
+          f"{f['recurrent_loop_seconds']} s + per-step {f['per_step_seconds']} s + rest "
+          f"{f['rest_seconds']} s; input pipeline alone {f['input_pipeline_seconds']} s; one time "
+          f"step {f['per_time_step_ms']} ms = {f['time_step_gflops']} GFLOP/s of "
+          f"{f['matmul_peak_gflops']} peak; per step {f['per_step_ms']} ms")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ README_LIMIT = 10_000
 OPTIONAL_LINK_TARGETS = {"docs/ci.md"}
 RESULT_FILES = ["metrics/eval.json", "metrics/train/metrics.json", "models/model.params.json",
                 "metrics/data.json", "metrics/preprocess.json", "metrics/seeds.json",
-                "metrics/experiments.json",
+                "metrics/experiments.json", "metrics/ceilings.json",
                 "benchmarks/results.json"]
 
 

@@ -8,7 +8,7 @@ A generated block is the text between two marker lines:
 
 NAME picks a generator below. Every number in a block comes from the files the
 pipeline and the benchmark commit (metrics/, models/model.params.json,
-benchmarks/results.json, metrics/seeds.json); a file that is absent gives a
+benchmarks/results.json, metrics/seeds.json, metrics/ceilings.json); a file that is absent gives a
 one-line note instead of a table.
 
     python tools/docs.py            # rewrite stale blocks in place
@@ -39,6 +39,7 @@ DATA = "metrics/data.json"
 PREPROCESS = "metrics/preprocess.json"
 SEEDS = "metrics/seeds.json"
 EXPERIMENTS = "metrics/experiments.json"
+CEILINGS = "metrics/ceilings.json"
 BENCH = "benchmarks/results.json"
 
 BLOCK = re.compile(
@@ -286,6 +287,17 @@ def seeds_runs(src: Sources) -> str:
             + table(["seed", "best validation accuracy", "test accuracy"], rows))
 
 
+def ceilings(src: Sources) -> str:
+    c = src.get(CEILINGS)
+    if c is None:
+        return missing(CEILINGS, "run `python tools/ceilings.py`")
+    rows = [[r["name"], num(r["val_accuracy"]), num(r["seconds"], 1) if "seconds" in r else ""]
+            for r in c["rows"]]
+    return (prose(f"On the {c['val_reviews']:,} validation reviews, from `{CEILINGS}` "
+                  "(`python tools/ceilings.py`):") + "\n\n"
+            + table(["scored on validation", "accuracy", "seconds (fit and score)"], rows))
+
+
 # docs/benchmarks.md --------------------------------------------------------------------------
 
 def bench_or_note(section: str) -> Callable[[Callable[[dict], str]], Callable[[Sources], str]]:
@@ -395,6 +407,58 @@ def bench_pinning(b: dict) -> str:
     return head + table(["measurement", "pinned", "native", "pinned / native"], rows)
 
 
+@bench_or_note("quick")
+def bench_quick(b: dict) -> str:
+    q = b["quick"]
+    g, c, i, t = q["ingest"], q["cold_start"], q["inference"], q["training"]
+    head = prose(f"`make bench-quick` on {q['date']}: {q['cpus']} CPU cores ({q['machine']}), "
+                 f"{q['gpus']} GPUs; {q['minutes']} minutes in all. Each figure is the median "
+                 "over fresh processes (inference: the best), every round in brackets; the "
+                 f"training ratio is measured on {t['reviews']:,} training-part reviews at "
+                 f"max_len {t['max_len']} for at most {t['max_epochs']} epochs, the sides "
+                 "taking turns.") + "\n\n"
+    rows = [
+        ["ingest, full archive: wall time", f"{num(g['seconds'], 2)} s ({runs(g['seconds_runs'])})",
+         "at most 5 s"],
+        ["ingest: peak memory", f"{num(g['peak_mib'], 0)} MiB ({runs(g['peak_mib_runs'])})",
+         "at most 600 MB"],
+        ["`imdb-sentiment predict \"<one review>\"` from a cold start: wall time",
+         f"{num(c['seconds'], 2)} s ({runs(c['seconds_runs'])})", "at most 4 s"],
+        ["the same: peak memory", f"{num(c['peak_mib'], 0)} MiB ({runs(c['peak_mib_runs'])})", ""],
+        [f"the command line on {c['identity_reviews']:,} test reviews against the evaluate "
+         "stage's predictions.csv: largest difference",
+         f"{c['max_abs_diff_vs_evaluate']:.1e}", "at most 1e-6"],
+        [f"batch scoring, {i['reviews']:,} test reviews, the CLI's way",
+         f"{speed(i['batch_reviews_per_s'])} reviews/s (best of {runs(i['batch_reviews_per_s_runs'])})",
+         "at least 2,000 reviews/s"],
+        [f"training at max_len {t['max_len']}: pipeline over the tutorial way",
+         f"{num(t['speedup'], 2)}x ({', '.join(num(x, 2) + 'x' for x in t['speedup_runs'])})",
+         "at least 3x"],
+        ["the same, over the tutorial at the train stage's batch size",
+         f"{num(t['speedup_over_tutorial_our_batch'], 2)}x", "at least 2x"],
+        ["test accuracy: pipeline vs tutorial way",
+         f"{num(t['pipeline']['test_accuracy'])} vs {num(t['tutorial']['test_accuracy'])}",
+         "equal or better"],
+    ]
+    text = head + table(["measurement", "result (rounds)", "goal"], rows)
+    if f := q.get("profile"):
+        text += "\n\n" + prose(
+            f"Where a training epoch goes (the default network's architecture, {f['reviews']:,} "
+            f"reviews at max_len {f['max_len']}, {f['batches']} batches of {f['batch_size']}): "
+            f"train steps on batches of T real tokens (T = {', '.join(map(str, f['lengths']))}) "
+            f"took {', '.join(num(x, 1) for x in f['step_ms'])} ms, a line of {num(f['per_step_ms'], 1)} "
+            f"ms per step plus {num(f['per_time_step_ms'], 3)} ms per time step. A time step of "
+            f"the recurrent loop does its matrix products at {num(f['time_step_gflops'], 1)} "
+            f"GFLOP/s, against a measured matmul peak of {num(f['matmul_peak_gflops'], 1)}.") + \
+            "\n\n" + table(["part of one epoch", "seconds"], [
+                ["the recurrent loop (time steps x per-time-step cost)", num(f["recurrent_loop_seconds"], 1)],
+                ["per-step cost (dispatch, optimizer, head) x steps", num(f["per_step_seconds"], 1)],
+                ["the rest (input pipeline, callbacks, Python)", num(f["rest_seconds"], 1)],
+                ["the whole epoch", num(f["epoch_seconds"], 1)],
+                ["the input pipeline alone, iterated without a model", num(f["input_pipeline_seconds"], 1)]])
+    return text
+
+
 GENERATORS: dict[str, Callable[[Sources], str]] = {
     "model-summary": model_summary,
     "readme-results": readme_results,
@@ -406,6 +470,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "results-preprocess": results_preprocess,
     "seeds-runs": seeds_runs,
     "experiments-table": experiments_table,
+    "ceilings": ceilings,
     "bench-machine": bench_machine,
     "bench-training": bench_training,
     "bench-speedup": bench_speedup,
@@ -413,6 +478,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "bench-stages": bench_stages,
     "bench-inference": bench_inference,
     "bench-pinning": bench_pinning,
+    "bench-quick": bench_quick,
 }
 
 
