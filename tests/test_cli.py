@@ -396,3 +396,22 @@ def test_skipped_imports_fail_inside_the_block_and_work_after(tmp_path, monkeypa
     import skipped_for_scoring
 
     assert skipped_for_scoring.VALUE == 1 and still_there is sys
+
+
+@pytest.mark.slow
+def test_the_command_leaves_without_teardown_but_with_its_output_and_status(tmp_path,
+                                                                          model_path):
+    """`run` skips TensorFlow's teardown: the exit status and every output still arrive."""
+    command = [sys.executable, "-m", "imdb_sentiment.cli", "predict", "--model", model_path]
+    out = tmp_path / "scored.jsonl"
+    done = subprocess.run(command + ["--output", str(out), REVIEWS[0], "  "],
+                          capture_output=True, text=True)
+    assert done.returncode == cli.EXIT_SOME_FAILED, done.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["label"] and rows[1]["error"]
+    assert "1 of 2 reviews failed" in done.stderr
+    many = subprocess.run(command + ["--json"] + REVIEWS, capture_output=True, text=True)
+    assert many.returncode == 0 and len(many.stdout.splitlines()) == len(REVIEWS)
+    bad = subprocess.run(command[:-1] + [str(tmp_path / "missing.keras"), "x"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: model file not found")
