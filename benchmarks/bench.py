@@ -55,7 +55,7 @@ EMBEDDING, UNITS = 64, 64
 TUTORIAL_EPOCHS = 5  # the fixed count of four of the five tutorials (experiments/tutorials.sh)
 SECTIONS = ("training", "settings", "stages", "inference", "pinning", "ingest", "cold_start")
 # --quick: the headline numbers, each with its spread over rounds
-QUICK = {"rounds": 3, "limit": 4000, "epochs": 2, "max_len": 500, "identity_reviews": 2000}
+QUICK = {"rounds": 3, "limit": 8000, "epochs": 3, "max_len": 500, "identity_reviews": 2000}
 ONE_REVIEW = "A moving, beautifully acted film; I would watch it again."
 
 
@@ -220,13 +220,14 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
     """Where a training epoch of the default network's architecture goes (random embeddings).
 
     One train step on a batch of `batch_size` reviews of T real tokens is timed for each
-    T in `lengths` (after a warm-up), and a line a + b*T is fitted: a is the per-step
-    cost that does not grow with length (Keras' step dispatch, the optimizer update,
-    the dense head), b the cost of one time step of the recurrent loop (both directions,
-    forward and backward pass), compared with the FLOPs that time step does at the
-    machine's matmul peak. Then one real epoch over `limit` reviews at `max_len` is
-    timed, and the input pipeline alone (iterating the batches, no model), so the
-    epoch splits into: recurrent loop, per-step cost, input pipeline, the rest.
+    T in `lengths` (after a warm-up); T = 1 gives the per-step cost that does not grow
+    with length (Keras' step dispatch, the optimizer update, the dense head), and the
+    growth beyond it, the recurrent loop's time steps (both directions, forward and
+    backward pass), whose matrix products are compared with the machine's matmul peak.
+    Then one real epoch over `limit` reviews at `max_len` is timed, and the input
+    pipeline alone (iterating the batches, no model), so the epoch splits into the
+    recurrent loop (each batch's step time at its length, interpolated, less the
+    per-step cost), the per-step cost, and the rest.
     """
     cfg = P.from_dict("train", {**P.to_dict(stage_params()), "pretrained_embeddings": False,
                                 "batch_size": batch_size})
@@ -244,7 +245,9 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
         for _ in range(repeats):
             model.train_on_batch(x, y)
         step_ms.append((time.perf_counter() - started) / repeats * 1000)
-    slope, intercept = np.polyfit(lengths, step_ms, 1)
+    fixed_ms = step_ms[0]
+    longest = lengths[-1]
+    per_time_step_ms = (step_ms[-1] - fixed_ms) / (longest - lengths[0])
     directions = 2 if cfg.bidirectional else 1
     inputs, units = cfg.embedding_dim, cfg.units[0]
     # GRU: 3 gates, input and recurrent products, 2 FLOPs per multiply-add, backward = 2x forward
@@ -258,12 +261,13 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
     started = time.perf_counter()
     model.fit(ds, epochs=1, verbose=0)
     epoch_seconds = time.perf_counter() - started
-    loop = sum(slope * length * rows / batch_size for rows, length in batches) / 1000
-    fixed = intercept * len(batches) / 1000
+    loop = sum((float(np.interp(length, lengths, step_ms)) - fixed_ms) * rows / batch_size
+               for rows, length in batches) / 1000
+    fixed = fixed_ms * len(batches) / 1000
     return {"batch_size": batch_size, "lengths": lengths,
             "step_ms": [round(t, 2) for t in step_ms],
-            "per_step_ms": round(float(intercept), 2), "per_time_step_ms": round(float(slope), 4),
-            "time_step_gflops": round(flops_per_time_step / (slope / 1000) / 1e9, 2),
+            "per_step_ms": round(fixed_ms, 2), "per_time_step_ms": round(per_time_step_ms, 4),
+            "time_step_gflops": round(flops_per_time_step / (per_time_step_ms / 1000) / 1e9, 2),
             "reviews": len(train), "max_len": max_len, "batches": len(batches),
             "epoch_seconds": round(epoch_seconds, 2),
             "recurrent_loop_seconds": round(loop, 2), "per_step_seconds": round(fixed, 2),
@@ -277,7 +281,7 @@ def run_child(spec: dict) -> dict:
         return score_test_set(Path(spec["model"]), spec["tuned"])
     if spec["section"] == "profile":
         return profile_training(spec["limit"], spec["max_len"], stage_params().batch_size,
-                                [50, 100, 200, 400])
+                                [1, 50, 100, 200, 400])
     if spec["section"] == "svd":
         return svd_seconds(spec["one_thread"])
     stage = stage_params()
@@ -701,7 +705,7 @@ def print_quick(q: dict) -> None:
           f"{f['recurrent_loop_seconds']} s + per-step {f['per_step_seconds']} s + rest "
           f"{f['rest_seconds']} s; input pipeline alone {f['input_pipeline_seconds']} s; one time "
           f"step {f['per_time_step_ms']} ms = {f['time_step_gflops']} GFLOP/s of "
-          f"{f['matmul_peak_gflops']} peak; per step {f['per_step_ms']} ms")
+          f"{f['matmul_peak_gflops']} peak; a step of one time step {f['per_step_ms']} ms")
 
 
 def main(argv: list[str] | None = None) -> None:

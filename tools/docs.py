@@ -416,7 +416,8 @@ def bench_quick(b: dict) -> str:
                  "over fresh processes (inference: the best), every round in brackets; the "
                  f"training ratio is measured on {t['reviews']:,} training-part reviews at "
                  f"max_len {t['max_len']} for at most {t['max_epochs']} epochs, the sides "
-                 "taking turns.") + "\n\n"
+                 "taking turns. On so small a slice the accuracies only show that both sides "
+                 "learn; the full run below compares them.") + "\n\n"
     rows = [
         ["ingest, full archive: wall time", f"{num(g['seconds'], 2)} s ({runs(g['seconds_runs'])})",
          "at most 5 s"],
@@ -446,10 +447,11 @@ def bench_quick(b: dict) -> str:
             f"Where a training epoch goes (the default network's architecture, {f['reviews']:,} "
             f"reviews at max_len {f['max_len']}, {f['batches']} batches of {f['batch_size']}): "
             f"train steps on batches of T real tokens (T = {', '.join(map(str, f['lengths']))}) "
-            f"took {', '.join(num(x, 1) for x in f['step_ms'])} ms, a line of {num(f['per_step_ms'], 1)} "
-            f"ms per step plus {num(f['per_time_step_ms'], 3)} ms per time step. A time step of "
-            f"the recurrent loop does its matrix products at {num(f['time_step_gflops'], 1)} "
-            f"GFLOP/s, against a measured matmul peak of {num(f['matmul_peak_gflops'], 1)}.") + \
+            f"took {', '.join(num(x, 1) for x in f['step_ms'])} ms: {num(f['per_step_ms'], 1)} ms "
+            f"per step that does not grow with length, then {num(f['per_time_step_ms'], 3)} ms "
+            f"per time step. A time step of the recurrent loop does its matrix products at "
+            f"{num(f['time_step_gflops'], 1)} GFLOP/s, against a measured matmul peak of "
+            f"{num(f['matmul_peak_gflops'], 1)}.") + \
             "\n\n" + table(["part of one epoch", "seconds"], [
                 ["the recurrent loop (time steps x per-time-step cost)", num(f["recurrent_loop_seconds"], 1)],
                 ["per-step cost (dispatch, optimizer, head) x steps", num(f["per_step_seconds"], 1)],

@@ -1,0 +1,80 @@
+"""The aclImdb v1 layout: which archive members hold reviews, and what their names say.
+
+A review is aclImdb/{train,test}/{pos,neg,unsup}/<id>_<rating>.txt; line i of
+the folder's urls_{pos,neg,unsup}.txt is review i's IMDb page, which names its
+movie. Names that break these rules are errors, never skipped.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from imdb_sentiment.errors import PipelineError
+
+# ASCII digits only, at most 10 of them, and nothing after ".txt" (not even a newline)
+REVIEW_RE = re.compile(r"aclImdb/(train|test)/(pos|neg|unsup)/([0-9]{1,10})_([0-9]{1,10})\.txt")
+URLS_RE = re.compile(r"aclImdb/(train|test)/urls_(pos|neg|unsup)\.txt")
+# any text file in a review folder: one whose name REVIEW_RE refuses is an error, not skipped
+IN_REVIEW_FOLDER_RE = re.compile(r"aclImdb/(train|test)/(pos|neg|unsup)/[^/]*\.txt\s*", re.S)
+MOVIE_RE = re.compile(r"/title/(tt\d+)/")
+LABELS = {"pos": 1, "neg": 0, "unsup": -1}
+RATINGS = {"pos": range(7, 11), "neg": range(1, 5), "unsup": range(0, 1)}
+MAX_REVIEW_ID = np.iinfo(np.int32).max
+
+
+class DataError(PipelineError):
+    """The reviews in the archive do not have the dataset's known shape."""
+
+
+def movie_ids(urls_text: str, source: str) -> list[str]:
+    """IMDb title ids, one per line of a `urls_*.txt` file (line i is review id i)."""
+    ids = []
+    for number, line in enumerate(urls_text.splitlines()):
+        match = MOVIE_RE.search(line)
+        if not match:
+            raise DataError(f"{source} line {number + 1}: no IMDb title id in {line[:80]!r}")
+        ids.append(match.group(1))
+    return ids
+
+
+def decode(content: bytes, name: str) -> str:
+    try:
+        return content.decode("utf-8", "strict")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{name} is not valid UTF-8: {err}") from None
+
+
+def parse_review_name(name: str) -> tuple[str, str, int, int]:
+    """(split, kind, id, rating) of a review member; ids and ratings outside their range refused."""
+    split, kind, review_id, rating = REVIEW_RE.fullmatch(name).groups()
+    if int(rating) not in RATINGS[kind]:
+        allowed = RATINGS[kind]
+        raise DataError(f"review {name}: rating {int(rating)} is outside "
+                        f"{allowed.start}-{allowed.stop - 1}, the range of {kind} reviews")
+    if int(review_id) > MAX_REVIEW_ID:
+        raise DataError(f"review {name}: id {review_id} is larger than {MAX_REVIEW_ID}")
+    return split, kind, int(review_id), int(rating)
+
+
+def wanted_member(name: str) -> bool:
+    """Reviews and movie-url lists are read; any other text file in a review folder is refused."""
+    if REVIEW_RE.fullmatch(name) or URLS_RE.fullmatch(name):
+        return True
+    if IN_REVIEW_FOLDER_RE.fullmatch(name):
+        raise DataError(f"archive member {name[:120]!r} is in a review folder "
+                        "but is not named <id>_<rating>.txt (ASCII digits)")
+    return False
+
+
+def movie_of(urls: dict[tuple[str, str], list[str]], split: str, kind: str, review_id: int) -> str:
+    lines = urls.get((split, kind))
+    if lines is None:
+        raise DataError(f"aclImdb/{split}/urls_{kind}.txt is missing: reviews need their movie ids")
+    if review_id >= len(lines):
+        raise DataError(
+            f"aclImdb/{split}/{kind}/{review_id}_*.txt has no line in urls_{kind}.txt "
+            f"({len(lines)} lines)"
+        )
+    return lines[review_id]
