@@ -22,7 +22,7 @@ export DVC_NO_ANALYTICS ?= 1
 .PHONY: help run test test-fast install app predict bench bench-quick reproduce experiments clean-venv
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/activate:
 	$(if $(shell "$(PYTHON)" -c '$(PYTHON_SUPPORTED)' >/dev/null 2>&1 && echo ok),,$(error $(PYTHON_ERROR)))

@@ -84,6 +84,13 @@ TINY_PARAMS = {
 }
 
 
+def project_params(section: str, **overrides):
+    """A section of the repository's params.yaml as its dataclass, with `overrides`."""
+    from imdb_sentiment import params as P
+
+    return P.from_dict(section, {**P.read_yaml(REPO / "params.yaml")[section], **overrides})
+
+
 def write_params(path: Path, overrides: dict | None = None, archive: str | None = None) -> Path:
     """A params.yaml for tiny runs: the repo's own file with tiny overrides merged in."""
     import yaml

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import build_archive, write_params
+from conftest import REPO, build_archive, write_params
 from imdb_sentiment.artifacts import read_json
 
 # Splits the CPU into `cpus` logical devices, then runs the train stage's main.
@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import sys
 from imdb_sentiment import fitting, params
 from imdb_sentiment.processed import Split
 rng = np.random.default_rng(0)
@@ -50,8 +51,10 @@ def split(n):
                  np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, n), np.arange(n))
 data = {"train": split(33), "val": split(17)}
 for bucket in (False, True):
-    cfg = params.TrainParams(units=[4], embedding_dim=4, pretrained_embeddings=False, epochs=1,
-                             batch_size=16, distribute="mirrored", bucket_by_length=bucket)
+    project = params.read_yaml(sys.argv[1])["train"]
+    cfg = params.from_dict("train", {**project, "units": [4], "embedding_dim": 4,
+                                     "pretrained_embeddings": False, "epochs": 1, "batch_size": 16,
+                                     "distribute": "mirrored", "bucket_by_length": bucket})
     model, summary = fitting.train(cfg, 1, data, 52, verbose=0)
     assert summary["replicas"] == 2 and np.isfinite(summary["best_val_loss"]), summary
     print("ok", bucket)
@@ -137,7 +140,7 @@ def test_mirrored_over_two_logical_cpus(tmp_path, processed):
 def test_mirrored_handles_uneven_and_empty_replica_batches(tmp_path):
     """33 reviews in global batches of 32 leave a batch of 1; 17 validation reviews split 9/8."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1"}
-    done = subprocess.run([sys.executable, "-c", UNEVEN_SCRIPT], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-c", UNEVEN_SCRIPT, str(REPO / "params.yaml")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok", "False", "ok", "True"]
@@ -209,9 +212,10 @@ def test_precision_policy_is_restored_and_none_is_a_no_op():
 
 def test_mixed_float16_with_masked_max_pooling_is_refused():
     """Masked max pooling shifts padded steps by -1e9, which is -inf in float16 (NaN loss)."""
+    from conftest import project_params
     from imdb_sentiment import params as P
 
     with pytest.raises(P.ParamsError, match="train.mixed_precision"):
-        P.from_dict("train", {"mixed_precision": "mixed_float16"})
-    assert P.from_dict("train", {"mixed_precision": "mixed_float16", "pooling": "mean"})
-    assert P.from_dict("train", {"mixed_precision": "mixed_bfloat16"})
+        project_params("train", mixed_precision="mixed_float16")
+    assert project_params("train", mixed_precision="mixed_float16", pooling="mean")
+    assert project_params("train", mixed_precision="mixed_bfloat16")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY_PARAMS, build_archive, write_params
+from conftest import REPO, TINY_PARAMS, build_archive, project_params, write_params
 from imdb_sentiment.artifacts import read_json
 
 SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
@@ -296,8 +296,8 @@ def test_jit_compile_means_xla_although_op_determinism_is_on():
     split = Split(rng.integers(2, 50, lengths.sum()).astype(np.int32),
                   np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, 32),
                   np.arange(32, dtype=np.int32))
-    cfg = P.TrainParams(units=[4], embedding_dim=4, pretrained_embeddings=False, epochs=1,
-                        batch_size=16, distill_unlabeled=False, jit_compile=True)
+    cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
+                         epochs=1, batch_size=16, distill_unlabeled=False, jit_compile=True)
     model, summary = fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
     assert model.jit_compile and np.isfinite(summary["best_val_loss"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import project_params
 from imdb_sentiment import params as P
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.text import make_vectorizer
@@ -19,8 +20,8 @@ VOCAB = ["good", "bad", "film", "not"]
 @pytest.mark.parametrize(("bidirectional", "units", "pooling"),
                          [(False, [4], "last"), (True, [4, 3], "max"), (True, [4], "mean")])
 def test_architectures_build_and_fit(model, bidirectional, units, pooling):
-    cfg = P.TrainParams(model=model, bidirectional=bidirectional, units=units, pooling=pooling,
-                        embedding_dim=4, dense_units=[3])
+    cfg = project_params("train", model=model, bidirectional=bidirectional, units=units,
+                         pooling=pooling, embedding_dim=4, dense_units=[3])
     net = build_classifier(cfg, vocab_size=6)
     net.compile("adam", "binary_crossentropy")
     x = np.array([[2, 3, 0, 0], [4, 5, 2, 0]], dtype="int32")
@@ -30,7 +31,7 @@ def test_architectures_build_and_fit(model, bidirectional, units, pooling):
 
 
 def test_unknown_model_type_is_named():
-    cfg = P.TrainParams()
+    cfg = project_params("train")
     object.__setattr__(cfg, "model", "transformer")
     with pytest.raises(PipelineError, match="unknown model type 'transformer'"):
         build_classifier(cfg, 6)
@@ -38,7 +39,7 @@ def test_unknown_model_type_is_named():
 
 @pytest.mark.parametrize("pooling", ["last", "max", "mean"])
 def test_padding_does_not_change_the_prediction(pooling):
-    cfg = P.TrainParams(units=[4], embedding_dim=4, pooling=pooling, bidirectional=True)
+    cfg = project_params("train", units=[4], embedding_dim=4, pooling=pooling, bidirectional=True)
     net = build_classifier(cfg, vocab_size=6)
     short = net.predict(np.array([[2, 3, 4]], dtype="int32"), verbose=0)
     padded = net.predict(np.array([[2, 3, 4, 0, 0, 0, 0]], dtype="int32"), verbose=0)
@@ -55,7 +56,7 @@ def test_masked_pooling_ignores_padding():
 
 
 def test_end_to_end_model_round_trips_with_safe_mode(tmp_path):
-    cfg = P.TrainParams(units=[4], embedding_dim=4)
+    cfg = project_params("train", units=[4], embedding_dim=4)
     model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
     texts = np.array(["good film", "", "not good " * 500, "Bad<br />film"], dtype=object)
     before = model(texts).numpy()
@@ -76,7 +77,7 @@ def test_load_model_errors(tmp_path):
 
 
 def test_pretrained_embeddings_are_loaded_and_shape_checked():
-    cfg = P.TrainParams(units=[4], embedding_dim=3)
+    cfg = project_params("train", units=[4], embedding_dim=3)
     vectors = np.arange(18, dtype="float32").reshape(6, 3)
     net = build_classifier(cfg, 6, vectors)
     np.testing.assert_array_equal(net.get_layer("embedding").get_weights()[0], vectors)
@@ -120,8 +121,8 @@ def keras_masked_reference(cfg: P.TrainParams, ours):
 def test_length_based_padding_equals_keras_masking(model, pooling):
     """Reversing each row's real steps for the backward direction gives exactly what
     Keras' masked Bidirectional layer computes, without its per-step masking."""
-    cfg = P.TrainParams(model=model, units=[5], embedding_dim=4, pooling=pooling,
-                        bidirectional=True, dropout=0.0, embedding_dropout=0.0)
+    cfg = project_params("train", model=model, units=[5], embedding_dim=4, pooling=pooling,
+                         bidirectional=True, dropout=0.0, embedding_dropout=0.0)
     ours = build_classifier(cfg, vocab_size=6)
     reference = keras_masked_reference(cfg, ours)
     ids = np.array([[2, 3, 4, 5, 0, 0], [5, 0, 0, 0, 0, 0], [2, 2, 3, 4, 5, 1]], dtype="int32")
@@ -130,7 +131,7 @@ def test_length_based_padding_equals_keras_masking(model, pooling):
 
 
 def test_unmasked_padding_is_read_like_a_token():
-    cfg = P.TrainParams(units=[4], embedding_dim=4, mask_padding=False)
+    cfg = project_params("train", units=[4], embedding_dim=4, mask_padding=False)
     net = build_classifier(cfg, vocab_size=6)
     short = net.predict(np.array([[2, 3, 4]], dtype="int32"), verbose=0)
     padded = net.predict(np.array([[2, 3, 4, 0, 0, 0, 0]], dtype="int32"), verbose=0)
@@ -140,7 +141,7 @@ def test_unmasked_padding_is_read_like_a_token():
 def test_predictions_do_not_depend_on_batching_or_workers():
     from imdb_sentiment.scoring import predict_texts
 
-    cfg = P.TrainParams(units=[4], embedding_dim=4)
+    cfg = project_params("train", units=[4], embedding_dim=4)
     model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
     texts = ["good film", "bad", "not good film at all good", "film", "bad bad not", "good"] * 3
     one = predict_texts(model, texts, batch_size=len(texts), workers=1)

@@ -305,7 +305,8 @@ def bench_or_note(section: str) -> Callable[[Callable[[dict], str]], Callable[[S
         def gen(src: Sources) -> str:
             bench = src.get(BENCH)
             if bench and section and not bench.get(section):
-                return f"_Not measured yet: `make bench` writes the `{section}` section of `{BENCH}`._"
+                command = "make bench-quick" if section == "quick" else "make bench"
+                return f"_Not measured yet: `{command}` writes the `{section}` section of `{BENCH}`._"
             if not bench:
                 return missing(BENCH)
             return fn(bench)

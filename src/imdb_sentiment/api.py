@@ -1,15 +1,13 @@
 """The Python API: the trained model on plain Python strings.
 
-    from imdb_sentiment import api
-    api.predict(["A wonderful, moving film.", "Dull and far too long."])  # P(positive) each
-    model = api.load_model()          # the Keras model: raw strings in, P(positive) out
+    import imdb_sentiment
+    imdb_sentiment.predict(["A wonderful, moving film.", "Dull and far too long."])
+    model = imdb_sentiment.load_model()   # the Keras model: raw strings in, P(positive) out
 
-Importing this module pins the numeric kernels as the evaluate stage does (so
-scores equal its scores, when nothing loaded NumPy or TensorFlow before) and
-registers the project's Keras layers, after which
-`keras.models.load_model("models/model.keras")` works as well. The package
-itself (`import imdb_sentiment`) stays light: the pipeline's stages import it,
-and one of them needs no TensorFlow.
+The package loads this module on the first use of `predict` or `load_model`.
+Loading it pins the numeric kernels as the evaluate stage does (so scores equal
+its scores when nothing loaded NumPy or TensorFlow before) and sizes
+TensorFlow's thread pools as the CLI does (when TensorFlow has not run yet).
 """
 
 from __future__ import annotations
@@ -25,6 +23,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from imdb_sentiment import scoring, serve  # noqa: E402  (scoring registers the layers)
+
+serve.tune_threads()  # the CLI's thread pools, unless TensorFlow already runs
 
 _loaded: dict[Path, keras.Model] = {}
 

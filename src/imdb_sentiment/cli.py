@@ -1,8 +1,9 @@
 """`imdb-sentiment`: classify movie reviews with the trained model from the command line.
 
-Reading and writing rows lives here as small functions; scoring lives in
-`imdb_sentiment.serve`, which is imported only when a command runs, because
-importing TensorFlow takes seconds and `--help` should not.
+Reading and writing rows lives here as small functions; loading the model and
+scoring live in `imdb_sentiment.scoring` and `imdb_sentiment.serve`, imported only
+when a command runs, because importing TensorFlow takes seconds and `--help`
+should not.
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ def read_table(args: argparse.Namespace) -> Table:
 # Imported by TensorFlow and Keras at start-up, each inside `try: ... except ImportError`,
 # for parts that scoring with a loaded model never runs (scikit-learn wrappers, plotting,
 # pandas and SciPy input adapters). Skipping them is most of what makes a one-review call
-# quick (docs/benchmarks.md).
+# quick (docs/decisions.md).
 UNUSED_BY_SCORING = ("sklearn", "matplotlib", "scipy", "pandas")
 
 
@@ -441,7 +442,7 @@ def run() -> None:
     """The `imdb-sentiment` command: `main`, then the exit status.
 
     Once TensorFlow is loaded, the interpreter's own shutdown spends most of a second
-    tearing it down (docs/benchmarks.md); every output is written and closed by then,
+    tearing it down (docs/decisions.md); every output is written and closed by then,
     so the streams are flushed and the process leaves at once.
     """
     try:

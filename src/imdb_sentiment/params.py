@@ -1,8 +1,9 @@
 """Typed parameters: one frozen dataclass per `params.yaml` section.
 
-Unknown keys, wrong types and out-of-range values are rejected with a message
-that names the key, so a typo in `params.yaml` or `dvc exp run -S` never
-silently falls back to a default.
+`params.yaml` holds every value, defaults included, with a comment for each;
+the dataclasses hold only types and ranges. Unknown, missing, mistyped and
+out-of-range keys are rejected with a message that names the key, so a typo in
+`params.yaml` or `dvc exp run -S` never silently falls back to anything.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,14 +34,14 @@ class ParamsError(PipelineError):
 
 @dataclass(frozen=True)
 class IngestParams:
-    archive: str = "data/raw/aclImdb_v1.tar.gz"
-    url: str = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-    sha256: str = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
-    download_retries: int = 3
-    max_member_mb: int = 128
-    max_total_mb: int = 1024
-    expected_per_class: int | None = 12500
-    sample_per_class: int | None = None
+    archive: str
+    url: str
+    sha256: str
+    download_retries: int
+    max_member_mb: int
+    max_total_mb: int
+    expected_per_class: int | None
+    sample_per_class: int | None
 
     def validate(self) -> None:
         _check(1 <= self.download_retries <= 100, "ingest.download_retries",
@@ -61,14 +62,14 @@ KeepTokens = Literal["first", "last"]
 
 @dataclass(frozen=True)
 class PreprocessParams:
-    val_fraction: float = 0.2
-    vocab_size: int = 20000
-    max_len: int = 400
-    keep_tokens: KeepTokens = "last"
-    min_count: int = 2
-    pretrain_dim: int = 64
-    pretrain_window: int = 5
-    pretrain_unlabeled: bool = True
+    val_fraction: float
+    vocab_size: int
+    max_len: int
+    keep_tokens: KeepTokens
+    min_count: int
+    pretrain_dim: int
+    pretrain_window: int
+    pretrain_unlabeled: bool
 
     def validate(self) -> None:
         _check(0.0 < self.val_fraction < 0.5, "preprocess.val_fraction", "a number in (0, 0.5)")
@@ -93,42 +94,35 @@ Teacher = Literal["tfidf_logreg", "nb_logreg"]
 
 @dataclass(frozen=True)
 class TrainParams:
-    model: ModelType = "gru"
-    bidirectional: bool = True
-    units: list[int] = field(default_factory=lambda: [32])
-    activation: Activation = "tanh"
-    embedding_dim: int = 64
-    pretrained_embeddings: bool = True
-    train_embeddings: bool = True
-    mask_padding: bool = True
-    embedding_dropout: float = 0.3
-    pooling: Pooling = "max"
-    dropout: float = 0.5
-    dense_units: list[int] = field(default_factory=list)
-    optimizer: Optimizer = "adam"
-    learning_rate: float = 0.001
-    batch_size: int = 128
-    epochs: int = 8
-    patience: int = 2
-    restore_best_weights: bool = True
-    bucket_by_length: bool = True
-    jit_compile: bool = False
-    # TensorFlow's thread pools while training (0 = TensorFlow's choice)
-    inter_op_threads: int = 0
-    intra_op_threads: int = 0
-    distribute: Distribute = "none"
-    mixed_precision: MixedPrecision = "none"
-
-    tfidf_max_features: int = 200000
-    logreg_c: float = 4.0
-    # RNNs also train on the unlabeled reviews, with a teacher's probabilities as targets;
-    # tfidf_logreg ignores it
-    distill_unlabeled: bool = True
-    # the teacher, fitted on the training part with logreg_c: the tfidf_logreg baseline, or
-    # NB-weighted logistic regression on binary word 1-to-teacher_ngrams-grams (nb_logreg,
-    # which is also a model of its own with the same settings)
-    teacher: Teacher = "nb_logreg"
-    teacher_ngrams: int = 3
+    model: ModelType
+    bidirectional: bool
+    units: list[int]
+    activation: Activation
+    embedding_dim: int
+    pretrained_embeddings: bool
+    train_embeddings: bool
+    mask_padding: bool
+    embedding_dropout: float
+    pooling: Pooling
+    dropout: float
+    dense_units: list[int]
+    optimizer: Optimizer
+    learning_rate: float
+    batch_size: int
+    epochs: int
+    patience: int
+    restore_best_weights: bool
+    bucket_by_length: bool
+    jit_compile: bool
+    inter_op_threads: int
+    intra_op_threads: int
+    distribute: Distribute
+    mixed_precision: MixedPrecision
+    tfidf_max_features: int
+    logreg_c: float
+    distill_unlabeled: bool
+    teacher: Teacher
+    teacher_ngrams: int
 
     def validate(self) -> None:
         _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
@@ -160,8 +154,8 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    threshold: float = 0.5
-    batch_size: int = 256
+    threshold: float
+    batch_size: int
 
     def validate(self) -> None:
         _check(0.0 < self.threshold < 1.0, "evaluate.threshold", "a number in (0, 1)")
@@ -237,6 +231,10 @@ def from_dict(section: str, raw: Any) -> Any:
             raise ParamsError(
                 f"params: '{section}.{key}' must be {_describe(hints[key])}, got {value!r}"
             )
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in raw]
+    if missing:
+        raise ParamsError(f"params: '{section}.{missing[0]}' is missing (every key of a section "
+                          "is required; the project's params.yaml lists them all)")
     values = {k: (float(v) if hints[k] is float else v) for k, v in raw.items()}
     params = cls(**values)
     params.validate()

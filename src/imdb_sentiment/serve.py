@@ -29,7 +29,7 @@ EMPTY_REVIEW = "empty review (no text to classify)"
 LONG_TEXT_CHARS = 100_000
 MAX_OCCLUSION_WORDS = 300
 # Batches scored at once, and TensorFlow's thread pools for that (see tune_threads);
-# chosen by `make bench` (docs/benchmarks.md).
+# chosen by `make bench` (docs/decisions.md).
 SCORING_WORKERS = 3
 INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
 
