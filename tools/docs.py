@@ -272,8 +272,10 @@ def experiments_table(src: Sources) -> str:
     ex = src.get(EXPERIMENTS)
     if not ex or not ex.get("runs"):
         return missing(EXPERIMENTS)
-    rows = [[r["name"], f"`{r['model']}`", r["seed"], num(r["best_val_accuracy"]),
-             num(r["test_accuracy"]), num(r["train_seconds"], 0)] for r in ex["runs"]]
+    rows = [[r["name"], f"`{r['model']}`" + (f" with `{r['change']}`" if r.get("change") else ""),
+             r["seed"], num(r["best_val_accuracy"]),
+             num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not looked at",
+             num(r["train_seconds"], 0)] for r in ex["runs"]]
     return table(["run", "model", "seed", "best validation accuracy", "test accuracy",
                   "training, s"], rows)
 

@@ -2,14 +2,17 @@
 
     python tools/experiments.py --seeds 1 2   # dvc exp run --temp -n seed-N -S seed=N
     python tools/experiments.py --ngram       # dvc exp run --temp -n nb-logreg / tfidf-logreg
+    python tools/experiments.py --try NAME    # one of TRIES below: dvc exp run --temp -n try-NAME -S ...
     python tools/experiments.py               # only summarise what has run
 
 Each experiment runs in a temporary copy of the workspace; its results stay in
 DVC's experiment refs (`dvc exp show`). The summary, written to committed files
 so the docs are generated from them, holds the workspace's run and every
-seed-N, nb-logreg and tfidf-logreg experiment: metrics/experiments.json (one row
-each) and metrics/seeds.json (the seed runs with the mean and sample standard
-deviation of validation and test accuracy).
+seed-N, nb-logreg, tfidf-logreg and try-NAME experiment: metrics/experiments.json
+(one row each) and metrics/seeds.json (the seed runs with the mean and sample
+standard deviation of validation and test accuracy). A try-NAME row is a
+direction tried against the default: it is judged on validation accuracy, so its
+test accuracy is not recorded.
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ SEEDS_OUT = ROOT / "metrics" / "seeds.json"
 RUNS_OUT = ROOT / "metrics" / "experiments.json"
 PREFIX = "seed-"
 NGRAM_MODELS = ("nb_logreg", "tfidf_logreg")
+TRY = "try-"
+# Directions tried against the default (docs/results.md): name -> `dvc exp run -S` settings
+TRIES = {
+    "self-training": ["train.self_training_rounds=1"],
+    "max-len-800": ["preprocess.max_len=800"],
+    "units-64": ["train.units=[64]"],
+}
 
 
 def dvc(*args: str) -> None:
@@ -53,7 +63,8 @@ def experiment_revs() -> dict[str, str]:
     for line in listed:
         ref, commit = line.split()
         name = ref.rsplit("/", 1)[-1]
-        if name.startswith(PREFIX) or name in {ngram_name(m) for m in NGRAM_MODELS}:
+        if (name.startswith((PREFIX, TRY))
+                or name in {ngram_name(m) for m in NGRAM_MODELS}):
             revs[name] = commit
     return revs
 
@@ -66,9 +77,11 @@ def run_record(name: str, rev: str | None) -> dict:
     """A revision's (None: the workspace's) model, seed, accuracies and training time."""
     params = yaml.safe_load(read(rev, "params.yaml"))
     fit = json.loads(read(rev, "models/model.params.json"))["fit"]
-    test = json.loads(read(rev, "metrics/eval.json"))
+    tried = name.startswith(TRY)
+    test = None if tried else json.loads(read(rev, "metrics/eval.json"))["accuracy"]
     return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
-            "best_val_accuracy": fit["best_val_accuracy"], "test_accuracy": test["accuracy"],
+            "change": ", ".join(TRIES.get(name.removeprefix(TRY), [])) if tried else "",
+            "best_val_accuracy": fit["best_val_accuracy"], "test_accuracy": test,
             "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0), 1)}
 
 
@@ -84,12 +97,24 @@ def summarise(runs: list[dict]) -> dict:
     return summary
 
 
+def tables(runs: list[dict], default_model: str) -> tuple[dict, list[dict]]:
+    """The seed summary (the default and its seed-N runs only) and every run, the scored
+    ones by test accuracy first, then the tried directions by validation accuracy."""
+    seeds = [r for r in runs if r["model"] == default_model
+             and (r["name"] == "default" or r["name"].startswith(PREFIX))]
+    rows = sorted(runs, key=lambda r: (r["test_accuracy"] is None, -(r["test_accuracy"] or 0),
+                                       -r["best_val_accuracy"]))
+    return summarise(seeds), rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=[],
                         help="seeds of the default to run as experiments first")
     parser.add_argument("--ngram", action="store_true",
                         help="run the n-gram models as experiments first")
+    parser.add_argument("--try", dest="tries", nargs="*", default=[], choices=sorted(TRIES),
+                        help="run these directions (TRIES) as experiments first")
     args = parser.parse_args(argv)
     for seed in args.seeds:
         print(f"experiments: seed {seed}", file=sys.stderr, flush=True)
@@ -97,12 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     for model in NGRAM_MODELS if args.ngram else ():
         print(f"experiments: {model}", file=sys.stderr, flush=True)
         dvc("exp", "run", "--temp", "-n", ngram_name(model), "-S", f"train.model={model}", "-f")
+    for name in args.tries:
+        print(f"experiments: {TRY}{name}", file=sys.stderr, flush=True)
+        sets = [arg for setting in TRIES[name] for arg in ("-S", setting)]
+        dvc("exp", "run", "--temp", "-n", f"{TRY}{name}", *sets, "-f")
     runs = [run_record("default", None)] + [run_record(name, rev)
                                               for name, rev in experiment_revs().items()]
     default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["model"]
-    summary = summarise([r for r in runs if r["model"] == default])
+    summary, rows = tables(runs, default)
     SEEDS_OUT.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    rows = sorted(runs, key=lambda r: -r["test_accuracy"])
     RUNS_OUT.write_text(json.dumps({"runs": rows}, indent=2, sort_keys=True) + "\n")
     print(json.dumps({"seeds": summary, "runs": rows}, indent=2))
     return 0

@@ -1,0 +1,33 @@
+"""tools/experiments.py: which runs make the seed spread, and how the rows are ordered."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("experiments_tool", ROOT / "tools" / "experiments.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def row(name, val, test, model="gru", seed=42):
+    return {"name": name, "model": model, "seed": seed, "best_val_accuracy": val,
+            "test_accuracy": test, "train_seconds": 1.0, "change": ""}
+
+
+def test_tried_directions_stay_out_of_the_seed_spread_and_sort_after_scored_runs():
+    tool = load_tool()
+    runs = [row("default", 0.90, 0.907), row("seed-1", 0.904, 0.908, seed=1),
+            row("try-self-training", 0.95, None), row("try-units-64", 0.91, None),
+            row("nb-logreg", 0.911, 0.915, model="nb_logreg")]
+    summary, rows = tool.tables(runs, "gru")
+    assert [r["seed"] for r in summary["runs"]] == [1, 42]
+    assert summary["best_val_accuracy"]["mean"] == 0.902
+    assert [r["name"] for r in rows] == ["nb-logreg", "seed-1", "default", "try-self-training",
+                                         "try-units-64"]
+    assert set(tool.TRIES) >= {"self-training", "max-len-800", "units-64"}
