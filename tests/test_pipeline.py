@@ -258,6 +258,38 @@ def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline
     assert 0.0 <= fit["teacher_val_accuracy"] <= 1.0
 
 
+def test_self_training_retrains_on_teacher_and_network_labels(tiny_pipeline, tmp_path):
+    """train.self_training_rounds: a first network relabels the unlabeled reviews with the
+    teacher, and the saved network is the one trained on those labels."""
+    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
+                                                             "distill_unlabeled": True,
+                                                             "self_training_rounds": 1})
+    fit = read_json(model.with_name("model.params.json"))["fit"]
+    assert len(fit["self_training_rounds"]) == 1
+    assert fit["train_seconds"] >= fit["self_training_rounds"][0]["train_seconds"]
+    assert fit["unlabeled_reviews"] == 10
+
+
+def test_relabelled_mixes_teacher_and_network_by_the_teacher_share():
+    from imdb_sentiment.distill import relabelled
+    from imdb_sentiment.processed import Split
+
+    unlabeled = Split(np.array([5, 6, 7], np.int32), np.array([0, 2, 3]),
+                      np.array([0.9, 0.2], np.float32), np.array([-1, -1], np.int32))
+    mixed = relabelled(unlabeled, np.array([0.5, 0.6]), teacher_share=0.25)
+    np.testing.assert_allclose(mixed.labels, [0.25 * 0.9 + 0.75 * 0.5, 0.25 * 0.2 + 0.75 * 0.6],
+                               rtol=1e-6)
+    assert mixed.labels.dtype == np.float32 and mixed.ids is unlabeled.ids
+
+
+def test_self_training_needs_distillation():
+    from conftest import project_params
+    from imdb_sentiment import params as P
+
+    with pytest.raises(P.ParamsError, match="train.self_training_rounds"):
+        project_params("train", distill_unlabeled=False, self_training_rounds=1)
+
+
 def test_concat_splits_keeps_every_review_and_soft_labels():
     from imdb_sentiment.processed import Split
     from imdb_sentiment.distill import concat_splits

@@ -67,6 +67,14 @@ def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndar
     return functools.partial(baseline.predict_proba, vectorizer, logreg)
 
 
+def relabelled(unlabeled: Split, network_probs: np.ndarray, teacher_share: float) -> Split:
+    """The unlabeled reviews with targets mixing the teacher's (their current labels) and a
+    network's probabilities, for a round of self-training."""
+    targets = teacher_share * unlabeled.labels + (1.0 - teacher_share) * network_probs
+    return Split(unlabeled.ids, unlabeled.offsets, targets.astype(np.float32),
+                 unlabeled.review_ids)
+
+
 def concat_splits(first: Split, second: Split) -> Split:
     """One encoded split holding the reviews of both, with float labels."""
     return Split(

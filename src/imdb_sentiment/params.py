@@ -123,6 +123,8 @@ class TrainParams:
     distill_unlabeled: bool
     teacher: Teacher
     teacher_ngrams: int
+    self_training_rounds: int
+    self_training_teacher_share: float
 
     def validate(self) -> None:
         _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
@@ -139,6 +141,12 @@ class TrainParams:
                f"an integer in [1, {100 * MAX_SIZE}]")
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
+        _check(0 <= self.self_training_rounds <= 5, "train.self_training_rounds",
+               "an integer in [0, 5]")
+        _check(self.self_training_rounds == 0 or self.distill_unlabeled,
+               "train.self_training_rounds", "0 unless train.distill_unlabeled is true")
+        _check(0.0 <= self.self_training_teacher_share <= 1.0,
+               "train.self_training_teacher_share", "a number in [0, 1]")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")

@@ -6,7 +6,8 @@ model puts the preprocess vectorizer in front of the network, so it takes raw
 review strings. An n-gram `train.model` is fitted by `baseline` instead.
 
 `train.distill_unlabeled` adds the unlabeled reviews with an n-gram teacher's
-probabilities as targets (`distill`). `train.inter_op_threads` and
+probabilities as targets (`distill`); `train.self_training_rounds` then retrains
+on them relabelled by the teacher and the last network together. `train.inter_op_threads` and
 `train.intra_op_threads` size TensorFlow's thread pools before it starts (0
 leaves TensorFlow's choice).
 """
@@ -28,7 +29,7 @@ from imdb_sentiment import baseline, distill, processed
 from imdb_sentiment import params as P
 from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
-from imdb_sentiment.fitting import thread_pools, train
+from imdb_sentiment.fitting import make_dataset, thread_pools, train
 from imdb_sentiment.processed import Split
 from imdb_sentiment.scaling import make_strategy
 from imdb_sentiment.startup import set_thread_pools
@@ -101,15 +102,35 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
     if cfg.model not in RECURRENT:  # an n-gram model
         return baseline.fit_model(cfg, seed, reviews_path, data)
     distilled = {}
+    labelled = data["train"]
     if cfg.distill_unlabeled:
         unlabeled, distilled = distill.teacher_labelled_unlabeled(cfg, seed, reviews_path, data,
                                                                   vocabulary, prep)
-        data = {**data, "train": distill.concat_splits(data["train"], unlabeled)}
+        data = {**data, "train": distill.concat_splits(labelled, unlabeled)}
+    verbose = 1 if sys.stderr.isatty() else 2
+    rounds = []
+    for _ in range(cfg.self_training_rounds):  # the curves are the last round's
+        classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, None,
+                                    verbose=verbose, strategy=strategy)
+        rounds.append({key: summary[key] for key in ("best_val_accuracy", "train_seconds")})
+        network = predict_split(classifier, unlabeled)
+        data = {**data, "train": distill.concat_splits(labelled, distill.relabelled(
+            unlabeled, network, cfg.self_training_teacher_share))}
     classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
-                                verbose=1 if sys.stderr.isatty() else 2, strategy=strategy)
+                                verbose=verbose, strategy=strategy)
+    if rounds:
+        summary = {**summary, "self_training_rounds": rounds,
+                   "train_seconds": round(summary["train_seconds"]
+                                          + sum(r["train_seconds"] for r in rounds), 1)}
     model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep.max_len,
                              prep.keep_tokens)
     return model, {**summary, **distilled}
+
+
+def predict_split(classifier: keras.Model, split: Split) -> np.ndarray:
+    """The network's P(positive) for each review of an encoded split, in order."""
+    ds = make_dataset(split, 512, shuffle=False, seed=0, bucket_by_length=False)
+    return classifier.predict(ds.map(lambda ids, y: ids), verbose=0).reshape(-1)
 
 
 def save_keras(model: keras.Model, path: Path) -> None:
