@@ -267,15 +267,17 @@ def results_preprocess(src: Sources) -> str:
                                   "reviews.")
 
 
-def experiments_table(src: Sources) -> str:
-    """The workspace's run beside the seed and n-gram experiments (tools/experiments.py)."""
+def experiments_table(src: Sources, tried: bool = True) -> str:
+    """The workspace's run beside the seed, n-gram and (if `tried`) try-NAME experiments
+    (tools/experiments.py)."""
     ex = src.get(EXPERIMENTS)
     if not ex or not ex.get("runs"):
         return missing(EXPERIMENTS)
+    runs = [r for r in ex["runs"] if tried or r["test_accuracy"] is not None]
     rows = [[r["name"], f"`{r['model']}`" + (f" with `{r['change']}`" if r.get("change") else ""),
              r["seed"], num(r["best_val_accuracy"]),
              num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not looked at",
-             num(r["train_seconds"], 0)] for r in ex["runs"]]
+             num(r["train_seconds"], 0)] for r in runs]
     return table(["run", "model", "seed", "best validation accuracy", "test accuracy",
                   "training, s"], rows)
 
@@ -475,6 +477,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "results-preprocess": results_preprocess,
     "seeds-runs": seeds_runs,
     "experiments-table": experiments_table,
+    "experiments-scored": lambda src: experiments_table(src, tried=False),
     "ceilings": ceilings,
     "bench-machine": bench_machine,
     "bench-training": bench_training,
