@@ -177,7 +177,7 @@ class ForwardReader:
 
     def read(self, size: int = -1) -> bytes:
         end = self.position + size if size >= 0 else None
-        if end is None or end > self.start + len(self.buffer) or self.position < self.start:
+        if end is None or end > self.start + len(self.buffer):
             self._fill(end)
         begin = self.position - self.start
         data = bytes(self.buffer[begin:None if end is None else end - self.start])

@@ -35,7 +35,7 @@ def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.D
         if match := URLS_RE.fullmatch(name):
             urls[match.groups()] = movie_ids(decode(content, name), name)
             continue
-        decode(content, f"review {name}")  # checked here, decoded once into the table
+        decode(content, f"review {name}")  # the check only: the table is built from the bytes
         for column, value in zip(columns, (*parse_review_name(name), content)):
             columns[column].append(value)
     if not columns["text"]:
