@@ -270,6 +270,50 @@ def test_self_training_retrains_on_teacher_and_network_labels(tiny_pipeline, tmp
     assert fit["unlabeled_reviews"] == 10
 
 
+def test_augmented_copies_train_beside_the_unlabeled_reviews(tiny_pipeline, tmp_path):
+    """train.augment_copies: altered copies of the unlabeled reviews, teacher-labelled, join
+    the training data."""
+    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
+                                                             "distill_unlabeled": True,
+                                                             "augment_copies": 2})
+    fit = read_json(model.with_name("model.params.json"))["fit"]
+    plain = read_json(tiny_pipeline["model"].with_name("model.params.json"))["fit"]
+    assert fit["unlabeled_reviews"] == 10 and fit["augmented_reviews"] == 20
+    assert fit["train_reviews"] == plain["train_reviews"] + 30
+
+
+def test_augmented_takes_a_window_of_each_text_and_drops_words():
+    from imdb_sentiment.distill import augmented
+
+    texts = [" ".join(f"w{i}" for i in range(200)), "Only <br />ONE", ""]
+    copies = augmented(texts, 3, drop=0.25, min_share=0.5, seed=7)
+    assert len(copies) == 9 and copies == augmented(texts, 3, drop=0.25, min_share=0.5, seed=7)
+    assert copies != augmented(texts, 3, drop=0.25, min_share=0.5, seed=8)
+    for long in copies[0::3]:
+        numbers = [int(word[1:]) for word in long.split()]
+        assert numbers == sorted(numbers) and 200 * 0.5 * 0.5 < len(numbers) < 200
+        assert numbers[-1] - numbers[0] < 200  # one window, in order
+    assert set(copies[1::3]) <= {"only", "one", "only one"}  # standardized words
+    assert copies[2::3] == ["", "", ""]
+    assert augmented(texts, 0, drop=0.25, min_share=0.5, seed=7) == []
+    # no dropping and the whole text: the standardized words themselves
+    assert augmented(["Only <br />ONE"], 1, drop=0.0, min_share=1.0, seed=1) == ["only one"]
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"distill_unlabeled": False, "augment_copies": 1}, "train.augment_copies"),
+    ({"augment_copies": -1}, "train.augment_copies"),
+    ({"augment_drop": 1.0}, "train.augment_drop"),
+    ({"augment_min_share": 0.0}, "train.augment_min_share"),
+])
+def test_augmentation_params_are_checked(override, key):
+    from conftest import project_params
+    from imdb_sentiment import params as P
+
+    with pytest.raises(P.ParamsError, match=key):
+        project_params("train", **override)
+
+
 def test_relabelled_mixes_teacher_and_network_by_the_teacher_share():
     from imdb_sentiment.distill import relabelled
     from imdb_sentiment.processed import Split

@@ -38,6 +38,7 @@ TRIES = {
     "self-training": ["train.self_training_rounds=1"],
     "max-len-800": ["preprocess.max_len=800"],
     "units-64": ["train.units=[64]"],
+    "augment-2": ["train.augment_copies=2"],
 }
 
 

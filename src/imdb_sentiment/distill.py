@@ -5,6 +5,11 @@
 `tfidf_logreg` baseline), fitted on the training part only, labels them with
 its probabilities, and the network trains on those soft targets beside the real
 labels. Validation stays labelled data, unseen by the teacher.
+
+`train.augment_copies` adds altered copies of the unlabeled reviews (a random
+window of each, with some words dropped), labelled by the same teacher: the
+teacher costs little per review, so the network gets more of the teacher's
+behaviour to learn from than the 50,000 reviews alone show.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from imdb_sentiment import params as P
 from imdb_sentiment import reviews
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.processed import Split, split_texts
-from imdb_sentiment.text import encode, make_vectorizer
+from imdb_sentiment.text import encode, make_vectorizer, tokenize
 
 
 def teacher_labelled_unlabeled(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
@@ -42,18 +47,44 @@ def teacher_labelled_unlabeled(cfg: P.TrainParams, seed: int, reviews_path: str 
           "unlabeled reviews", file=sys.stderr)
     started = time.perf_counter()
     teacher = fit_teacher(cfg, seed, texts["train"], data["train"].labels)
+    unlabeled = unlabeled + augmented(unlabeled, cfg.augment_copies, cfg.augment_drop,
+                                      cfg.augment_min_share, seed)
     targets = teacher(unlabeled).astype(np.float32)
     val_probs = teacher(texts["val"])
     seconds = time.perf_counter() - started
     ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), unlabeled,
                              prep.max_len, prep.keep_tokens)
-    summary = {"unlabeled_reviews": len(unlabeled),
+    summary = {"unlabeled_reviews": len(unlabeled) // (1 + cfg.augment_copies),
+               "augmented_reviews": len(unlabeled) - len(unlabeled) // (1 + cfg.augment_copies),
                "teacher_val_accuracy": round(float(accuracy_score(data["val"].labels,
                                                                   val_probs >= 0.5)), 6),
                "teacher_positive_share": round(float((targets >= 0.5).mean()), 4),
                "teacher_seconds": round(seconds, 1)}
     no_ids = np.full(len(unlabeled), -1, np.int32)
     return Split(ids, offsets, targets, no_ids), summary
+
+
+def augmented(texts: list[str], copies: int, drop: float, min_share: float, seed: int
+              ) -> list[str]:
+    """`copies` altered versions of every text, copy by copy: the standardized words of a
+    random window holding a share in [`min_share`, 1] of them, each then dropped with
+    probability `drop` (the window's first word stays when all would go)."""
+    if copies == 0:
+        return []
+    rng = np.random.default_rng([seed, 8128])
+    words = list(tokenize(texts))
+    out = []
+    for _ in range(copies):
+        for tokens in words:
+            if not tokens:
+                out.append("")
+                continue
+            size = max(1, round(len(tokens) * rng.uniform(min_share, 1.0)))
+            start = int(rng.integers(0, len(tokens) - size + 1))
+            window = tokens[start : start + size]
+            kept = [token for token, roll in zip(window, rng.random(size)) if roll >= drop]
+            out.append(" ".join(kept or window[:1]))
+    return out
 
 
 def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndarray

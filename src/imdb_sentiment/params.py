@@ -125,6 +125,9 @@ class TrainParams:
     teacher_ngrams: int
     self_training_rounds: int
     self_training_teacher_share: float
+    augment_copies: int
+    augment_drop: float
+    augment_min_share: float
 
     def validate(self) -> None:
         _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
@@ -147,6 +150,12 @@ class TrainParams:
                "train.self_training_rounds", "0 unless train.distill_unlabeled is true")
         _check(0.0 <= self.self_training_teacher_share <= 1.0,
                "train.self_training_teacher_share", "a number in [0, 1]")
+        _check(0 <= self.augment_copies <= 20, "train.augment_copies", "an integer in [0, 20]")
+        _check(self.augment_copies == 0 or self.distill_unlabeled,
+               "train.augment_copies", "0 unless train.distill_unlabeled is true")
+        _check(0.0 <= self.augment_drop < 1.0, "train.augment_drop", "a number in [0, 1)")
+        _check(0.0 < self.augment_min_share <= 1.0, "train.augment_min_share",
+               "a number in (0, 1]")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
