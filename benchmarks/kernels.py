@@ -129,15 +129,15 @@ def time_variant(variant: str) -> dict:
         backward = keras.layers.GRU(units, return_sequences=True)
         forward(tf.zeros((BATCH, 1, FEATURES)))
         backward(tf.zeros((BATCH, 1, FEATURES)))
-        cells = [forward.cell, backward.cell]
-        weights = [tf.Variable(np.stack([getattr(c, name).numpy() for c in cells]))
-                   for name in ("kernel", "recurrent_kernel", "bias")]
         if variant == "keras_bigru":
             variables = forward.trainable_variables + backward.trainable_variables
 
             def layer(x):
                 return tf.concat([forward(x), tf.reverse(backward(tf.reverse(x, [1])), [1])], -1)
-        else:
+        else:  # the same weights, stacked on a first axis of 2
+            weights = [tf.Variable(np.stack([getattr(cell, name).numpy()
+                                             for cell in (forward.cell, backward.cell)]))
+                       for name in ("kernel", "recurrent_kernel", "bias")]
             variables = weights
 
             def layer(x):
