@@ -39,6 +39,7 @@ TRIES = {
     "max-len-800": ["preprocess.max_len=800"],
     "units-64": ["train.units=[64]"],
     "augment-2": ["train.augment_copies=2"],
+    "adversarial-0.3": ["train.adversarial_epsilon=0.3"],
 }
 
 

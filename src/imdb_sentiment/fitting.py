@@ -3,6 +3,7 @@
 Reviews of similar length are batched together (padding changes nothing, so
 this changes speed, not the result); training stops early on validation loss
 and keeps the best weights; each epoch's metrics go to DVCLive.
+`train.adversarial_epsilon` adds adversarial training (`adversarial`).
 `train.distribute`, `train.mixed_precision` and `train.jit_compile` are
 handled by `scaling`.
 """
@@ -21,6 +22,7 @@ import tensorflow as tf
 from dvclive import Live
 
 from imdb_sentiment import params as P
+from imdb_sentiment.adversarial import AdversarialFit
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.layers import TargetAccuracy
 from imdb_sentiment.processed import Split
@@ -141,7 +143,8 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     # Variables (model, optimizer, metrics) must be created under the scope to be mirrored.
     with strategy.scope():
         model = build_classifier(cfg, vocab_size, embeddings)
-        compile_classifier(model, cfg)
+        fitted = AdversarialFit(model, cfg.adversarial_epsilon) if cfg.adversarial_epsilon else model
+        compile_classifier(fitted, cfg)
     replicas = int(strategy.num_replicas_in_sync)
     # model.fit splits each batch across the replicas, so batch the global size
     global_batch = cfg.batch_size * replicas
@@ -159,14 +162,20 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     ]
     if live is not None:
         callbacks.append(LiveLogger(live))
-    workaround = (distributed_fit(model, strategy) if cfg.distribute != "none"
+    workaround = (distributed_fit(fitted, strategy) if cfg.distribute != "none"
                   else contextlib.nullcontext())
     started = time.perf_counter()
     with workaround:
-        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
+        history = fitted.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
                             callbacks=callbacks, verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - started
     check_finite(history.history)
+    if fitted is not model:
+        # the sub-models that adversarial training cuts out of the classifier's graph
+        # confuse Keras' saving, so the trained weights go into a fresh copy
+        fresh = build_classifier(cfg, vocab_size)
+        fresh.set_weights(model.get_weights())
+        model = fresh
     val_loss = history.history["val_loss"]
     best = int(np.argmin(val_loss))
     summary = {

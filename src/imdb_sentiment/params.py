@@ -128,6 +128,7 @@ class TrainParams:
     augment_copies: int
     augment_drop: float
     augment_min_share: float
+    adversarial_epsilon: float
 
     def validate(self) -> None:
         _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
@@ -156,6 +157,8 @@ class TrainParams:
         _check(0.0 <= self.augment_drop < 1.0, "train.augment_drop", "a number in [0, 1)")
         _check(0.0 < self.augment_min_share <= 1.0, "train.augment_min_share",
                "a number in (0, 1]")
+        _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
+               "a number in [0, 10] (0 = off)")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
