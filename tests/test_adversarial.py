@@ -1,5 +1,6 @@
 """Adversarial training: the perturbation's size and direction, the step's arithmetic,
-and a tiny pipeline run with it on."""
+and a tiny pipeline run with it on. `AdversarialFit.train_step` follows Keras' own and uses
+its private names for the loss; the arithmetic test fails when they change."""
 
 from __future__ import annotations
 

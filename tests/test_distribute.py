@@ -137,6 +137,18 @@ def test_mirrored_over_two_logical_cpus(tmp_path, processed):
 
 
 @pytest.mark.slow
+def test_adversarial_training_mirrored_in_bfloat16(tmp_path, processed):
+    """Adversarial training's own step under two replicas and mixed precision."""
+    run_dir = tmp_path / "adversarial"
+    finish(start_training(run_dir, processed, {"distribute": "mirrored", "epochs": 1,
+                                               "mixed_precision": "mixed_bfloat16",
+                                               "adversarial_epsilon": 0.3}, cpus=2))
+    card = read_json(run_dir / "models" / "model.params.json")
+    assert card["fit"]["replicas"] == 2 and np.isfinite(card["fit"]["best_val_loss"])
+    check_model(run_dir)
+
+
+@pytest.mark.slow
 def test_mirrored_handles_uneven_and_empty_replica_batches(tmp_path):
     """33 reviews in global batches of 32 leave a batch of 1; 17 validation reviews split 9/8."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1"}
