@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +33,26 @@ def test_tried_directions_stay_out_of_the_seed_spread_and_sort_after_scored_runs
     assert [r["name"] for r in rows] == ["nb-logreg", "seed-1", "default", "try-self-training",
                                          "try-units-64"]
     assert set(tool.TRIES) >= {"self-training", "max-len-800", "units-64"}
+
+
+def test_a_name_run_again_keeps_only_its_latest_run(tmp_path):
+    """Experiments live under refs/exps/<baseline>/<name>: a seed rerun from a later commit
+    must replace the earlier run, whatever order the baseline hashes list in."""
+    tool = load_tool()
+
+    def git(*args, date="2026-01-01T00:00:00"):
+        env = {**os.environ, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date,
+               "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+               "GIT_COMMITTER_EMAIL": "t@t"}
+        return subprocess.run(["git", *args], cwd=tmp_path, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "old", date="2026-01-01T00:00:00")
+    old = git("rev-parse", "HEAD")
+    git("commit", "-q", "--allow-empty", "-m", "new", date="2026-02-01T00:00:00")
+    new = git("rev-parse", "HEAD")
+    git("update-ref", "refs/exps/ff/old-baseline/seed-1", old)  # lists after the newer one
+    git("update-ref", "refs/exps/00/new-baseline/seed-1", new)
+    git("update-ref", "refs/exps/ff/old-baseline/try-units-64", old)
+    assert tool.experiment_revs(tmp_path) == {"seed-1": new, "try-units-64": old}

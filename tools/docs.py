@@ -144,6 +144,9 @@ def model_summary(src: Sources) -> str:
         grams = f"1-{t['teacher_ngrams']}" if t["teacher"] == "nb_logreg" else "1-2"
         parts.append(f"also trained on the{extra} unlabeled reviews labelled by the "
                      f"`{t['teacher']}` teacher (word {grams}-grams)")
+    if t.get("adversarial_epsilon"):
+        parts.append("adversarial training on the word vectors (epsilon "
+                     f"{num(t['adversarial_epsilon'])} x a review's mean word-vector length)")
     return prose("Model (`" + MODEL_CARD + "`): " + "; ".join(parts) + ".")
 
 

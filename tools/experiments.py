@@ -40,6 +40,7 @@ TRIES = {
     "units-64": ["train.units=[64]"],
     "augment-2": ["train.augment_copies=2"],
     "adversarial-0.3": ["train.adversarial_epsilon=0.3"],
+    "adversarial-1.0": ["train.adversarial_epsilon=1.0"],
 }
 
 
@@ -56,11 +57,13 @@ def read(rev: str | None, path: str) -> str:
                           capture_output=True, text=True).stdout
 
 
-def experiment_revs() -> dict[str, str]:
-    """{name: commit} of this checkout's seed-N and n-gram experiments (refs/exps/.../<name>)."""
-    listed = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)",
-                             "refs/exps"], cwd=ROOT, check=True, capture_output=True,
-                            text=True).stdout.splitlines()
+def experiment_revs(root: Path = ROOT) -> dict[str, str]:
+    """{name: commit} of this checkout's seed-N, n-gram and try-NAME experiments
+    (refs/exps/<baseline>/<name>). A name run again from a later baseline keeps only its
+    latest run."""
+    listed = subprocess.run(["git", "for-each-ref", "--sort=committerdate",
+                             "--format=%(refname) %(objectname)", "refs/exps"], cwd=root,
+                            check=True, capture_output=True, text=True).stdout.splitlines()
     revs = {}
     for line in listed:
         ref, commit = line.split()
