@@ -41,6 +41,8 @@ TRIES = {
     "augment-2": ["train.augment_copies=2"],
     "adversarial-0.3": ["train.adversarial_epsilon=0.3"],
     "adversarial-1.0": ["train.adversarial_epsilon=1.0"],
+    "adversarial-1.0-seed-1": ["train.adversarial_epsilon=1.0", "seed=1"],
+    "adversarial-1.0-seed-2": ["train.adversarial_epsilon=1.0", "seed=2"],
 }
 
 
