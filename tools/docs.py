@@ -279,7 +279,7 @@ def experiments_table(src: Sources, tried: bool = True) -> str:
     runs = [r for r in ex["runs"] if tried or r["test_accuracy"] is not None]
     rows = [[r["name"], f"`{r['model']}`" + (f" with `{r['change']}`" if r.get("change") else ""),
              r["seed"], num(r["best_val_accuracy"]),
-             num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not looked at",
+             num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not recorded",
              num(r["train_seconds"], 0)] for r in runs]
     return table(["run", "model", "seed", "best validation accuracy", "test accuracy",
                   "training, s"], rows)
