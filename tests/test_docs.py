@@ -211,3 +211,26 @@ def test_marker_problems_are_errors(copy: Path, capsys):
     assert docs.main(["--root", str(copy)]) == 2
     assert "has no matching" in capsys.readouterr().err
     assert readme.read_text() == original + "\n<!-- generated:val-noise -->\nno closing line\n"
+
+
+def test_tries_stay_out_of_the_readme_and_settings_sum_up_seeds(copy: Path):
+    def run(name, seed, test):
+        return {"name": name, "model": "gru", "seed": seed, "best_val_accuracy": 0.9,
+                "test_accuracy": test, "train_seconds": 10.0,
+                "change": "train.units=[64]" if name.startswith("try-") else ""}
+    experiments = {
+        "runs": [run("default", 42, 0.91), run("seed-1", 1, 0.9),
+                 run("try-units-64", 42, 0.95), run("try-units-64-seed-1", 1, None)],
+        "settings": [{"setting": "default", "change": "", "seeds": [1, 42],
+                      "best_val_accuracy": {"mean": 0.9, "std": 0.0},
+                      "test_accuracy": {"mean": 0.905, "std": 0.00707}, "train_seconds": 10.0},
+                     {"setting": "units-64", "change": "train.units=[64]", "seeds": [1, 42],
+                      "best_val_accuracy": {"mean": 0.9, "std": 0.0}, "test_accuracy": None,
+                      "train_seconds": 10.0}]}
+    (copy / "metrics/experiments.json").write_text(json.dumps(experiments))
+    docs.main(["--root", str(copy)])
+    readme, results = (copy / "README.md").read_text(), (copy / "docs/results.md").read_text()
+    assert "| seed-1 |" in readme and "try-units-64" not in readme
+    assert "| try-units-64-seed-1 | `gru` with `train.units=[64]` | 1 | 0.9 | not recorded |" in results
+    assert "| default (`params.yaml`) | 1, 42 | 0.9 (0) | 0.905 (0.0071) | 10 |" in results
+    assert "| units-64 (`train.units=[64]`) | 1, 42 | 0.9 (0) | not recorded | 10 |" in results

@@ -33,6 +33,7 @@ def test_tried_directions_stay_out_of_the_seed_spread_and_sort_after_scored_runs
     assert [r["name"] for r in rows] == ["nb-logreg", "seed-1", "default", "try-self-training",
                                          "try-units-64"]
     assert set(tool.TRIES) >= {"self-training", "max-len-800", "units-64"}
+    assert tool.FORMER_DEFAULTS <= set(tool.TRIES)
 
 
 def test_a_name_run_again_keeps_only_its_latest_run(tmp_path):
@@ -56,3 +57,45 @@ def test_a_name_run_again_keeps_only_its_latest_run(tmp_path):
     git("update-ref", "refs/exps/00/new-baseline/seed-1", new)
     git("update-ref", "refs/exps/ff/old-baseline/try-units-64", old)
     assert tool.experiment_revs(tmp_path) == {"seed-1": new, "try-units-64": old}
+
+
+def test_a_try_name_may_pick_a_seed_and_unknown_names_are_refused():
+    tool = load_tool()
+    base = tool.TRIES["adversarial-0.3"]
+    assert tool.try_settings("adversarial-0.3") == base
+    assert tool.try_settings("adversarial-0.3-seed-7") == base + ["seed=7"]
+    assert tool.tried_setting("try-adversarial-0.3-seed-7") == "adversarial-0.3"
+    for bad in ("no-such-try", "no-such-try-seed-1", "adversarial-0.3-seed-x"):
+        try:
+            tool.try_settings(bad)
+        except ValueError as err:
+            assert bad in str(err)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():
+    tool = load_tool()
+    runs = [row("default", 0.90, 0.907), row("seed-1", 0.91, 0.909, seed=1),
+            row("try-units-64", 0.92, None), row("try-units-64-seed-1", 0.93, None, seed=1),
+            row("try-self-training", 0.95, None), row("nb-logreg", 0.911, 0.915, model="nb_logreg")]
+    settings = {s["setting"]: s for s in tool.settings_summary(runs)}
+    assert set(settings) == {"default", "units-64"}  # one-seed settings are not summed up
+    assert settings["default"]["seeds"] == [1, 42]
+    assert settings["default"]["best_val_accuracy"] == {"mean": 0.905, "std": 0.00707}
+    assert settings["default"]["test_accuracy"]["mean"] == 0.908
+    assert settings["units-64"]["test_accuracy"] is None
+    assert [s["setting"] for s in tool.settings_summary(runs)] == ["units-64", "default"]
+
+
+def test_only_former_defaults_among_tries_record_test_accuracy(tmp_path, monkeypatch):
+    tool = load_tool()
+    files = {"params.yaml": "seed: 1\ntrain: {model: gru}\n",
+             "models/model.params.json": '{"fit": {"best_val_accuracy": 0.9, "train_seconds": 5}}',
+             "metrics/eval.json": '{"accuracy": 0.91}'}
+    monkeypatch.setattr(tool, "read", lambda rev, path: files[path])
+    former = sorted(tool.FORMER_DEFAULTS)[0]
+    assert tool.run_record(f"try-{former}-seed-1", "rev")["test_accuracy"] == 0.91
+    assert tool.run_record("try-units-64", "rev")["test_accuracy"] is None
+    assert tool.run_record("seed-1", "rev")["test_accuracy"] == 0.91
+    assert tool.run_record("try-units-64", "rev")["change"] == "train.units=[64]"

@@ -276,13 +276,30 @@ def experiments_table(src: Sources, tried: bool = True) -> str:
     ex = src.get(EXPERIMENTS)
     if not ex or not ex.get("runs"):
         return missing(EXPERIMENTS)
-    runs = [r for r in ex["runs"] if tried or r["test_accuracy"] is not None]
+    runs = [r for r in ex["runs"] if tried or not r["name"].startswith("try-")]
     rows = [[r["name"], f"`{r['model']}`" + (f" with `{r['change']}`" if r.get("change") else ""),
              r["seed"], num(r["best_val_accuracy"]),
              num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not recorded",
              num(r["train_seconds"], 0)] for r in runs]
     return table(["run", "model", "seed", "best validation accuracy", "test accuracy",
                   "training, s"], rows)
+
+
+def experiments_settings(src: Sources) -> str:
+    """Each setting run on several seeds (tools/experiments.py): mean and spread."""
+    ex = src.get(EXPERIMENTS)
+    if not ex or not ex.get("settings"):
+        return missing(EXPERIMENTS, "no setting has run on more than one seed")
+
+    def mean_sd(s: dict | None) -> str:
+        return "not recorded" if s is None else f"{num(s['mean'])} ({num(s['std'])})"
+
+    rows = [[s["setting"] + (f" (`{s['change']}`)" if s["change"] else
+                             " (`params.yaml`)" if s["setting"] == "default" else ""),
+             ", ".join(map(str, s["seeds"])), mean_sd(s["best_val_accuracy"]),
+             mean_sd(s["test_accuracy"]), num(s["train_seconds"], 0)] for s in ex["settings"]]
+    return table(["setting", "seeds", "best validation accuracy: mean (sd)",
+                  "test accuracy: mean (sd)", "training, s (mean)"], rows)
 
 
 def seeds_runs(src: Sources) -> str:
@@ -481,6 +498,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "seeds-runs": seeds_runs,
     "experiments-table": experiments_table,
     "experiments-scored": lambda src: experiments_table(src, tried=False),
+    "experiments-settings": experiments_settings,
     "ceilings": ceilings,
     "bench-machine": bench_machine,
     "bench-training": bench_training,

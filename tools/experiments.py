@@ -3,6 +3,7 @@
     python tools/experiments.py --seeds 1 2   # dvc exp run --temp -n seed-N -S seed=N
     python tools/experiments.py --ngram       # dvc exp run --temp -n nb-logreg / tfidf-logreg
     python tools/experiments.py --try NAME    # one of TRIES below: dvc exp run --temp -n try-NAME -S ...
+    python tools/experiments.py --try NAME-seed-N   # ... the same with -S seed=N
     python tools/experiments.py               # only summarise what has run
 
 Each experiment runs in a temporary copy of the workspace; its results stay in
@@ -12,7 +13,8 @@ seed-N, nb-logreg, tfidf-logreg and try-NAME experiment: metrics/experiments.jso
 (one row each) and metrics/seeds.json (the seed runs with the mean and sample
 standard deviation of validation and test accuracy). A try-NAME row is a
 direction tried against the default: it is judged on validation accuracy, so its
-test accuracy is not recorded.
+test accuracy is not recorded, unless the setting was once the default
+(FORMER_DEFAULTS). metrics/experiments.json also sums up each setting over its seeds.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ TRIES = {
     "max-len-800": ["preprocess.max_len=800"],
     "units-64": ["train.units=[64]"],
     "augment-2": ["train.augment_copies=2"],
+    "adversarial-0": ["train.adversarial_epsilon=0.0"],
     "adversarial-0.3": ["train.adversarial_epsilon=0.3"],
-    "adversarial-1.0": ["train.adversarial_epsilon=1.0"],
-    "adversarial-1.0-seed-1": ["train.adversarial_epsilon=1.0", "seed=1"],
-    "adversarial-1.0-seed-2": ["train.adversarial_epsilon=1.0", "seed=2"],
+    "adversarial-2.0": ["train.adversarial_epsilon=2.0"],
 }
+# Tried settings that were the default for a while, so the test set has scored them
+FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3"}
+SEED_SUFFIX = "-seed-"
 
 
 def dvc(*args: str) -> None:
@@ -80,16 +84,47 @@ def ngram_name(model: str) -> str:
     return model.replace("_", "-")
 
 
+def tried_setting(name: str) -> str:
+    """A try name's entry in TRIES: `NAME` or `NAME-seed-N` gives NAME."""
+    base, _, seed = name.removeprefix(TRY).rpartition(SEED_SUFFIX)
+    return base if base and seed.isdigit() else name.removeprefix(TRY)
+
+
+def try_settings(name: str) -> list[str]:
+    """The `dvc exp run -S` settings of a try name (`NAME` or `NAME-seed-N`, NAME in TRIES)."""
+    setting = tried_setting(name)
+    if setting not in TRIES:
+        raise ValueError(f"unknown try {name!r}: expected one of {sorted(TRIES)}, "
+                         f"optionally followed by {SEED_SUFFIX}N")
+    seed = name.removeprefix(TRY).removeprefix(setting).removeprefix(SEED_SUFFIX)
+    return TRIES[setting] + ([f"seed={seed}"] if seed else [])
+
+
+def setting_of(row: dict) -> str:
+    """The setting a run measures: `default` for the default and its seed-N runs."""
+    if row["name"].startswith(TRY):
+        return tried_setting(row["name"])
+    return "default" if row["name"] == "default" or row["name"].startswith(PREFIX) else row["name"]
+
+
 def run_record(name: str, rev: str | None) -> dict:
     """A revision's (None: the workspace's) model, seed, accuracies and training time."""
     params = yaml.safe_load(read(rev, "params.yaml"))
     fit = json.loads(read(rev, "models/model.params.json"))["fit"]
     tried = name.startswith(TRY)
-    test = None if tried else json.loads(read(rev, "metrics/eval.json"))["accuracy"]
+    scored = not tried or tried_setting(name) in FORMER_DEFAULTS
+    test = json.loads(read(rev, "metrics/eval.json"))["accuracy"] if scored else None
+    change = ", ".join(s for s in TRIES.get(tried_setting(name), []) if tried)
     return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
-            "change": ", ".join(TRIES.get(name.removeprefix(TRY), [])) if tried else "",
+            "change": change,
             "best_val_accuracy": fit["best_val_accuracy"], "test_accuracy": test,
             "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0), 1)}
+
+
+def spread(values: list[float]) -> dict:
+    """Mean and sample standard deviation (0 for one value)."""
+    return {"mean": round(statistics.mean(values), 5),
+            "std": round(statistics.stdev(values), 5) if len(values) > 1 else 0.0}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -98,10 +133,28 @@ def summarise(runs: list[dict]) -> dict:
                     "test_accuracy": r["test_accuracy"]} for r in runs), key=lambda r: r["seed"])
     summary: dict = {"runs": runs}
     for key in ("best_val_accuracy", "test_accuracy"):
-        values = [r[key] for r in runs]
-        summary[key] = {"mean": round(statistics.mean(values), 5),
-                        "std": round(statistics.stdev(values), 5) if len(values) > 1 else 0.0}
+        summary[key] = spread([r[key] for r in runs])
     return summary
+
+
+def settings_summary(rows: list[dict]) -> list[dict]:
+    """Each setting run on more than one seed: its seeds, the spread of its validation
+    accuracy, of its test accuracy where every seed's was recorded, and its mean training
+    time; best mean validation accuracy first."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(setting_of(r), []).append(r)
+    out = []
+    for setting, runs in groups.items():
+        if len(runs) < 2:
+            continue
+        tests = [r["test_accuracy"] for r in runs]
+        out.append({"setting": setting, "change": runs[0]["change"],
+                    "seeds": sorted(r["seed"] for r in runs),
+                    "best_val_accuracy": spread([r["best_val_accuracy"] for r in runs]),
+                    "test_accuracy": spread(tests) if None not in tests else None,
+                    "train_seconds": round(statistics.mean(r["train_seconds"] for r in runs), 1)})
+    return sorted(out, key=lambda s: -s["best_val_accuracy"]["mean"])
 
 
 def tables(runs: list[dict], default_model: str) -> tuple[dict, list[dict]]:
@@ -120,26 +173,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="seeds of the default to run as experiments first")
     parser.add_argument("--ngram", action="store_true",
                         help="run the n-gram models as experiments first")
-    parser.add_argument("--try", dest="tries", nargs="*", default=[], choices=sorted(TRIES),
-                        help="run these directions (TRIES) as experiments first")
+    parser.add_argument("--try", dest="tries", nargs="*", default=[], metavar="NAME",
+                        help=f"run these directions as experiments first: {', '.join(TRIES)}, "
+                             f"each optionally followed by {SEED_SUFFIX}N")
     args = parser.parse_args(argv)
+    try:
+        tries = {name: try_settings(name) for name in args.tries}
+    except ValueError as err:
+        parser.error(str(err))
     for seed in args.seeds:
         print(f"experiments: seed {seed}", file=sys.stderr, flush=True)
         dvc("exp", "run", "--temp", "-n", f"{PREFIX}{seed}", "-S", f"seed={seed}", "-f")
     for model in NGRAM_MODELS if args.ngram else ():
         print(f"experiments: {model}", file=sys.stderr, flush=True)
         dvc("exp", "run", "--temp", "-n", ngram_name(model), "-S", f"train.model={model}", "-f")
-    for name in args.tries:
+    for name, settings in tries.items():
         print(f"experiments: {TRY}{name}", file=sys.stderr, flush=True)
-        sets = [arg for setting in TRIES[name] for arg in ("-S", setting)]
+        sets = [arg for setting in settings for arg in ("-S", setting)]
         dvc("exp", "run", "--temp", "-n", f"{TRY}{name}", *sets, "-f")
     runs = [run_record("default", None)] + [run_record(name, rev)
                                               for name, rev in experiment_revs().items()]
     default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["model"]
     summary, rows = tables(runs, default)
     SEEDS_OUT.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    RUNS_OUT.write_text(json.dumps({"runs": rows}, indent=2, sort_keys=True) + "\n")
-    print(json.dumps({"seeds": summary, "runs": rows}, indent=2))
+    results = {"runs": rows, "settings": settings_summary(rows)}
+    RUNS_OUT.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(json.dumps({"seeds": summary, **results}, indent=2))
     return 0
 
 
