@@ -358,7 +358,7 @@ def test_training_accuracy_counts_soft_targets_by_their_side_of_one_half():
 
 
 @pytest.mark.slow
-def test_jit_compile_means_xla_although_op_determinism_is_on():
+def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     """Keras silently drops jit_compile while TensorFlow op determinism is on, which the
     train stage always turns on; train.jit_compile must still give an XLA-compiled step."""
     import keras
@@ -372,10 +372,17 @@ def test_jit_compile_means_xla_although_op_determinism_is_on():
     split = Split(rng.integers(2, 50, lengths.sum()).astype(np.int32),
                   np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, 32),
                   np.arange(32, dtype=np.int32))
-    cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
-                         epochs=1, batch_size=16, distill_unlabeled=False, jit_compile=True)
-    model, summary = fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
-    assert model.jit_compile and np.isfinite(summary["best_val_loss"])
+    compiled = []  # the model that fit() trains: the classifier, or its adversarial wrapper
+    compile_classifier = fitting.compile_classifier
+    monkeypatch.setattr(fitting, "compile_classifier",
+                        lambda model, cfg: (compiled.append(model), compile_classifier(model, cfg)))
+    for epsilon in (0.0, 1.0):
+        cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
+                             epochs=1, batch_size=16, distill_unlabeled=False, jit_compile=True,
+                             adversarial_epsilon=epsilon)
+        _, summary = fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
+        assert compiled[-1].jit_compile and np.isfinite(summary["best_val_loss"])
+    assert type(compiled[-1]).__name__ == "AdversarialFit"
 
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     plain.compile("adam", "mse", jit_compile=True)
