@@ -217,6 +217,7 @@ def test_tries_stay_out_of_the_readme_and_settings_sum_up_seeds(copy: Path):
     def run(name, seed, test):
         return {"name": name, "model": "gru", "seed": seed, "best_val_accuracy": 0.9,
                 "test_accuracy": test, "train_seconds": 10.0,
+                "tried": name.startswith("try-"),
                 "change": "train.units=[64]" if name.startswith("try-") else ""}
     experiments = {
         "runs": [run("default", 42, 0.91), run("seed-1", 1, 0.9),

@@ -64,7 +64,8 @@ def test_a_try_name_may_pick_a_seed_and_unknown_names_are_refused():
     base = tool.TRIES["adversarial-0.3"]
     assert tool.try_settings("adversarial-0.3") == base
     assert tool.try_settings("adversarial-0.3-seed-7") == base + ["seed=7"]
-    assert tool.tried_setting("try-adversarial-0.3-seed-7") == "adversarial-0.3"
+    assert tool.split_try("try-adversarial-0.3-seed-7") == ("adversarial-0.3", "7")
+    assert tool.split_try("try-adversarial-0.3") == ("adversarial-0.3", None)
     for bad in ("no-such-try", "no-such-try-seed-1", "adversarial-0.3-seed-x"):
         try:
             tool.try_settings(bad)
@@ -99,3 +100,4 @@ def test_only_former_defaults_among_tries_record_test_accuracy(tmp_path, monkeyp
     assert tool.run_record("try-units-64", "rev")["test_accuracy"] is None
     assert tool.run_record("seed-1", "rev")["test_accuracy"] == 0.91
     assert tool.run_record("try-units-64", "rev")["change"] == "train.units=[64]"
+    assert tool.run_record("try-units-64", "rev")["tried"] and not tool.run_record("seed-1", "rev")["tried"]

@@ -387,3 +387,44 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     plain.compile("adam", "mse", jit_compile=True)
     assert not plain.jit_compile  # Keras' own choice under op determinism, which train overrides
+
+
+def random_split(n: int, max_len: int, seed: int):
+    from imdb_sentiment.processed import Split
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, max_len, n)
+    return Split(rng.integers(2, 50, lengths.sum()).astype(np.int32),
+                 np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, n),
+                 np.arange(n, dtype=np.int32))
+
+
+@pytest.mark.parametrize("n, batch_size", [(1, 4), (37, 4), (300, 16), (1000, 128), (129, 128)])
+@pytest.mark.parametrize("bucket", [False, True])
+def test_datasets_declare_the_batch_count_they_make(n, batch_size, bucket):
+    import tensorflow as tf
+
+    from imdb_sentiment.fitting import make_dataset
+
+    ds = make_dataset(random_split(n, 60, n), batch_size, shuffle=True, seed=1,
+                      bucket_by_length=bucket)
+    declared = int(ds.cardinality())
+    assert declared > 0 and declared != tf.data.UNKNOWN_CARDINALITY
+    batches = list(ds)  # assert_cardinality raises here if the declared count is wrong
+    assert len(batches) == declared
+    assert sum(len(y) for _, y in batches) == n
+
+
+def test_fitting_bucketed_batches_does_not_warn_of_running_out_of_data():
+    import warnings
+
+    from imdb_sentiment import fitting
+
+    split = random_split(200, 40, 0)
+    cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
+                         epochs=2, batch_size=16, distill_unlabeled=False,
+                         adversarial_epsilon=0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]

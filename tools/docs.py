@@ -276,7 +276,7 @@ def experiments_table(src: Sources, tried: bool = True) -> str:
     ex = src.get(EXPERIMENTS)
     if not ex or not ex.get("runs"):
         return missing(EXPERIMENTS)
-    runs = [r for r in ex["runs"] if tried or not r["name"].startswith("try-")]
+    runs = [r for r in ex["runs"] if tried or not r.get("tried")]
     rows = [[r["name"], f"`{r['model']}`" + (f" with `{r['change']}`" if r.get("change") else ""),
              r["seed"], num(r["best_val_accuracy"]),
              num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not recorded",

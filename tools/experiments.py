@@ -84,26 +84,27 @@ def ngram_name(model: str) -> str:
     return model.replace("_", "-")
 
 
-def tried_setting(name: str) -> str:
-    """A try name's entry in TRIES: `NAME` or `NAME-seed-N` gives NAME."""
+def split_try(name: str) -> tuple[str, str | None]:
+    """A try name (`[try-]NAME` or `[try-]NAME-seed-N`) as its setting NAME and seed N (or None)."""
     base, _, seed = name.removeprefix(TRY).rpartition(SEED_SUFFIX)
-    return base if base and seed.isdigit() else name.removeprefix(TRY)
+    if base and seed.isdigit():
+        return base, seed
+    return name.removeprefix(TRY), None
 
 
 def try_settings(name: str) -> list[str]:
     """The `dvc exp run -S` settings of a try name (`NAME` or `NAME-seed-N`, NAME in TRIES)."""
-    setting = tried_setting(name)
+    setting, seed = split_try(name)
     if setting not in TRIES:
         raise ValueError(f"unknown try {name!r}: expected one of {sorted(TRIES)}, "
                          f"optionally followed by {SEED_SUFFIX}N")
-    seed = name.removeprefix(TRY).removeprefix(setting).removeprefix(SEED_SUFFIX)
     return TRIES[setting] + ([f"seed={seed}"] if seed else [])
 
 
 def setting_of(row: dict) -> str:
     """The setting a run measures: `default` for the default and its seed-N runs."""
     if row["name"].startswith(TRY):
-        return tried_setting(row["name"])
+        return split_try(row["name"])[0]
     return "default" if row["name"] == "default" or row["name"].startswith(PREFIX) else row["name"]
 
 
@@ -111,12 +112,12 @@ def run_record(name: str, rev: str | None) -> dict:
     """A revision's (None: the workspace's) model, seed, accuracies and training time."""
     params = yaml.safe_load(read(rev, "params.yaml"))
     fit = json.loads(read(rev, "models/model.params.json"))["fit"]
-    tried = name.startswith(TRY)
-    scored = not tried or tried_setting(name) in FORMER_DEFAULTS
+    setting = split_try(name)[0] if name.startswith(TRY) else None
+    scored = setting is None or setting in FORMER_DEFAULTS
     test = json.loads(read(rev, "metrics/eval.json"))["accuracy"] if scored else None
-    change = ", ".join(s for s in TRIES.get(tried_setting(name), []) if tried)
+    change = ", ".join(TRIES.get(setting, [])) if setting else ""
     return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
-            "change": change,
+            "tried": setting is not None, "change": change,
             "best_val_accuracy": fit["best_val_accuracy"], "test_accuracy": test,
             "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0), 1)}
 

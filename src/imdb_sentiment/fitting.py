@@ -59,6 +59,14 @@ def bucket_boundaries(lengths: np.ndarray, n_buckets: int = 8) -> list[int]:
     return sorted(set(int(e) for e in edges if e > 1))
 
 
+def batch_count(lengths: np.ndarray, boundaries: list[int], batch_size: int) -> int:
+    """The batches of `batch_size` that bucketing by `boundaries` makes of elements of these
+    lengths (no boundaries: one bucket); each bucket's last batch may be short."""
+    per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"),
+                             minlength=len(boundaries) + 1)
+    return int(sum(math.ceil(n / batch_size) for n in per_bucket))
+
+
 def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
                  bucket_by_length: bool) -> tf.data.Dataset:
     """(token ids padded per batch, label) batches; optionally bucketed by length."""
@@ -68,6 +76,7 @@ def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
     ds = ds.map(lambda ids, y: (tf.concat([ids, tf.zeros([1], tf.int32)], 0), y))
     if shuffle:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    boundaries: list[int] = []
     if bucket_by_length and len(labels) > batch_size:
         boundaries = bucket_boundaries(split.lengths() + 1)
         ds = ds.bucket_by_sequence_length(
@@ -77,6 +86,10 @@ def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
         )
     else:
         ds = ds.padded_batch(batch_size)
+    # Bucketing hides the batch count from tf.data; declared, Keras shows progress out of it
+    # in the first epoch too, and does not warn that the input "ran out of data".
+    batches = batch_count(split.lengths() + 1, boundaries, batch_size)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     options = tf.data.Options()
     options.deterministic = True
     # The data is in memory, not in files: multi-worker training shards by element
