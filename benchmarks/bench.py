@@ -613,8 +613,10 @@ def inference(model_path: Path, rounds: int = 2) -> dict:
 
 
 def print_tables(results: dict) -> None:
-    print(f"\nmachine: {results['cpus']} CPUs, {results['gpus']} GPUs, "
-          f"matmul peak {results['matmul_peak_gflops']} GFLOP/s, {results['date']}")
+    print(f"\nmachine: {results['cpus']} CPUs, {results['gpus']} GPUs")
+    for section, when in results.get("measured", {}).items():
+        print(f"{section}: {when['date']} at {when['commit'] or 'an unrecorded commit'}, matmul peak "
+              f"{when['matmul_peak_gflops']} GFLOP/s")
     if results.get("training"):
         print("\n| max_len | side | reviews/s (median; each round) | epochs run (best) "
               "| validation accuracy per epoch | test accuracy | padding | useful FLOP/s % of peak |")
@@ -666,6 +668,13 @@ def print_tables(results: dict) -> None:
               f"{i['default_threads_1_worker_reviews_per_s_runs']}); "
               f"single review p50 {i['single_p50_ms']} ms, "
               f"p99 {i['single_p99_ms']} ms ({i['single_reviews']} calls)")
+
+
+def head_commit() -> str | None:
+    """The checkout's short commit, or None outside git."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def quick(model_path: Path, peak: float, today: str) -> dict:
@@ -735,9 +744,6 @@ def main(argv: list[str] | None = None) -> None:
 
     kept = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).is_file() else {}
     today = time.strftime("%Y-%m-%d")
-    results: dict = {**kept, "date": today, "cpus": os.cpu_count(),
-                     "machine": platform.machine(), "gpus": len(tf.config.list_physical_devices("GPU")),
-                     "dates": {**kept.get("dates", {}), **{section: today for section in args.only}}}
     peak = matmul_peak_flops()
     if args.quick:
         results = {**kept, "quick": quick(Path(args.model), peak, today)}
@@ -745,7 +751,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         return
-    results["matmul_peak_gflops"] = round(peak / 1e9, 1)
+    # Sections are re-run one at a time, on machines of different speed: each keeps its own
+    # date, commit and matmul peak, so its numbers can be read against the others.
+    when = {"date": today, "commit": head_commit(), "matmul_peak_gflops": round(peak / 1e9, 1)}
+    results: dict = {**kept, "cpus": os.cpu_count(), "machine": platform.machine(),
+                     "gpus": len(tf.config.list_physical_devices("GPU")),
+                     "measured": {**kept.get("measured", {}),
+                                  **{section: when for section in args.only}}}
     if "training" in args.only:
         results["training"] = training(args.max_len, args.epochs, args.limit, peak, args.rounds)
     if "settings" in args.only:

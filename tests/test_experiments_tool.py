@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -101,3 +102,12 @@ def test_only_former_defaults_among_tries_record_test_accuracy(tmp_path, monkeyp
     assert tool.run_record("seed-1", "rev")["test_accuracy"] == 0.91
     assert tool.run_record("try-units-64", "rev")["change"] == "train.units=[64]"
     assert tool.run_record("try-units-64", "rev")["tried"] and not tool.run_record("seed-1", "rev")["tried"]
+
+
+def test_rows_of_experiments_missing_from_this_clone_are_kept(tmp_path):
+    tool = load_tool()
+    committed = tmp_path / "experiments.json"
+    assert tool.not_in_this_clone(committed, {"default"}) == []
+    committed.write_text(json.dumps({"runs": [{"name": "default"}, {"name": "seed-1"},
+                                              {"name": "try-units-64"}]}))
+    assert tool.not_in_this_clone(committed, {"default", "seed-1"}) == [{"name": "try-units-64"}]

@@ -43,6 +43,18 @@ def test_times_are_not_compared_but_everything_else_is(tmp_path):
     assert "accuracy" in reproduce.table(rows) and "committed" in reproduce.table(rows)
 
 
+def test_another_archive_file_is_named_not_counted_as_a_difference(tmp_path):
+    committed = fake_checkout(tmp_path / "a", 0.9, 100.0, "abc")
+    other = fake_checkout(tmp_path / "b", 0.9, 100.0, "abc")
+    for root, sha in ((committed, "repacked"), (other, "official")):
+        (root / "metrics" / "data.json").write_text(json.dumps({"archive_sha256": sha, "n": 5}))
+        (root / "dvc.yaml").write_text("metrics:\n  - metrics/eval.json\n  - metrics/data.json\n")
+    assert reproduce.differences(committed, other) == []
+    note = reproduce.archive_note(committed, other)
+    assert "official" in note and "repacked" in note
+    assert reproduce.archive_note(committed, committed) is None
+
+
 @pytest.mark.slow
 def test_reproduce_passes_on_a_faithful_commit_and_fails_on_a_tampered_one(tmp_path):
     archive = build_archive(tmp_path / "archive.tar.gz")

@@ -173,7 +173,9 @@ def readme_results(src: Sources) -> str:
     bench = src.get(BENCH)
     if bench and bench.get("inference"):
         inf = bench["inference"]
-        rows.append([f"scoring speed, CLI way ({bench['cpus']} CPUs, {bench['gpus']} GPUs)",
+        when = bench.get("measured", {}).get("inference", {})
+        rows.append([f"scoring speed, CLI way ({bench['cpus']} CPUs, {bench['gpus']} GPUs, "
+                     f"`make bench` on {when.get('date', 'an unrecorded day')})",
                      f"{num(inf['batch_reviews_per_s'], 0)} reviews/s"])
     if not rows:
         return missing(EVAL)
@@ -340,13 +342,13 @@ def bench_or_note(section: str) -> Callable[[Callable[[dict], str]], Callable[[S
 
 @bench_or_note("")
 def bench_machine(b: dict) -> str:
-    lines = [f"Machine: {b['cpus']} CPU cores ({b['machine']}), {b['gpus']} GPUs."]
-    for name, run in b.get("runs", {}).items():
-        lines.append(f"- {name.replace('_', ', ')}: measured on {run['date']}, "
-                     f"float32 matmul peak {num(run['matmul_peak_gflops'])} GFLOP/s")
-    if not b.get("runs"):
-        lines.append(f"- measured on {b['date']}, float32 matmul peak "
-                     f"{num(b['matmul_peak_gflops'])} GFLOP/s")
+    lines = [prose(f"Machine: {b['cpus']} CPU cores ({b['machine']}), {b['gpus']} GPUs. Each "
+                   "section was measured in its own run, on machines of this kind whose speed "
+                   "varies, so each gives the matmul peak measured with it:")]
+    for section, when in b.get("measured", {}).items():
+        at = f" at {when['commit']}" if when.get("commit") else ""
+        lines.append(f"- {section}: measured on {when['date']}{at}, float32 matmul peak "
+                     f"{num(when['matmul_peak_gflops'])} GFLOP/s")
     return "\n".join(lines)
 
 
@@ -416,7 +418,7 @@ def bench_inference(b: dict) -> str:
 def bench_pinning(b: dict) -> str:
     k = b["pinning"]
     pins = ", ".join(f"`{name}={value}`" for name, value in k["pinned_env"].items())
-    head = prose(f"Measured on {b.get('dates', {}).get('pinning', b['date'])}: the default model on "
+    head = prose(f"Measured on {b.get('measured', {}).get('pinning', {}).get('date', 'an unrecorded day')}: the default model on "
                  f"{k['reviews']:,} reviews for {k['epochs']} epochs with the stage launcher's "
                  f"pins ({pins}) and without them, and the word vectors' SVD on one BLAS thread "
                  f"and on the machine's default; fresh processes, {k['rounds']} rounds per "

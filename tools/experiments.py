@@ -15,6 +15,10 @@ standard deviation of validation and test accuracy). A try-NAME row is a
 direction tried against the default: it is judged on validation accuracy, so its
 test accuracy is not recorded, unless the setting was once the default
 (FORMER_DEFAULTS). metrics/experiments.json also sums up each setting over its seeds.
+
+`git clone` does not bring experiment refs, so a row whose experiment is not in
+this clone is kept as the committed file has it (and named on stderr), never
+dropped; `git fetch origin 'refs/exps/*:refs/exps/*'` brings the refs.
 """
 
 from __future__ import annotations
@@ -122,6 +126,13 @@ def run_record(name: str, rev: str | None) -> dict:
             "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0), 1)}
 
 
+def not_in_this_clone(committed: Path, names: set[str]) -> list[dict]:
+    """The committed file's rows whose names are not among `names` (runs found here)."""
+    if not committed.is_file():
+        return []
+    return [r for r in json.loads(committed.read_text())["runs"] if r["name"] not in names]
+
+
 def spread(values: list[float]) -> dict:
     """Mean and sample standard deviation (0 for one value)."""
     return {"mean": round(statistics.mean(values), 5),
@@ -194,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         dvc("exp", "run", "--temp", "-n", f"{TRY}{name}", *sets, "-f")
     runs = [run_record("default", None)] + [run_record(name, rev)
                                               for name, rev in experiment_revs().items()]
+    kept = not_in_this_clone(RUNS_OUT, {r["name"] for r in runs})
+    if kept:
+        print(f"experiments: {len(kept)} run(s) without an experiment ref in this clone, kept "
+              f"as {RUNS_OUT.name} has them: {', '.join(r['name'] for r in kept)}",
+              file=sys.stderr)
+    runs += kept
     default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["model"]
     summary, rows = tables(runs, default)
     SEEDS_OUT.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

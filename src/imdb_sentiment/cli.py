@@ -45,7 +45,8 @@ output:
 
 exit status:
   0  every review was classified
-  1  some reviews failed (e.g. empty text); listed on stderr and in the error column
+  1  some reviews failed (e.g. empty text); listed on stderr and in the error column;
+     or the reader of stdout went away (e.g. `| head`)
   2  bad usage or input: unknown option, missing file or column, unreadable model
 
 examples:
