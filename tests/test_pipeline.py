@@ -176,7 +176,9 @@ def test_real_imdb_slice_reproduces(tmp_path):
         "ingest": {"expected_per_class": 12500, "sample_per_class": 300},
         "preprocess": {"val_fraction": 0.2, "vocab_size": 5000, "max_len": 200, "min_count": 2,
                        "pretrain_dim": 16},
-        "train": {"units": [16], "embedding_dim": 16, "epochs": 2, "batch_size": 32},
+        # enough steps for so small a network to learn, whatever its shuffle order
+        "train": {"units": [16], "embedding_dim": 16, "epochs": 6, "learning_rate": 0.005,
+                  "batch_size": 32},
     }
     repo = make_repo(tmp_path / "repo", SHARED_ARCHIVE, overrides)
     dvc("repro", cwd=repo)
@@ -184,7 +186,7 @@ def test_real_imdb_slice_reproduces(tmp_path):
     assert data["counts"] == {"train_pos": 300, "train_neg": 300, "test_pos": 300,
                               "test_neg": 300, "unsup": 300}
     results = json.loads((repo / "metrics" / "eval.json").read_text())
-    assert results["n"] == 600 and results["accuracy"] > 0.5
+    assert results["n"] == 600 and results["accuracy"] > 0.6
     assert "up to date" in dvc("status", cwd=repo).stdout
     second = dvc("repro", cwd=repo)
     assert "Running stage" not in second.stdout
