@@ -366,14 +366,8 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     import keras
 
     from imdb_sentiment import fitting
-    from imdb_sentiment import params as P
-    from imdb_sentiment.processed import Split
 
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(1, 12, 32)
-    split = Split(rng.integers(2, 50, lengths.sum()).astype(np.int32),
-                  np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, 32),
-                  np.arange(32, dtype=np.int32))
+    split = random_split(32, 12, 0)
     compiled = []  # the model that fit() trains: the classifier, or its adversarial wrapper
     compile_classifier = fitting.compile_classifier
     monkeypatch.setattr(fitting, "compile_classifier",

@@ -1,7 +1,7 @@
 """Fitting a recurrent classifier: seeded, length-bucketed batches, early stopping, curves.
 
-Reviews of similar length are batched together (padding changes nothing, so
-this changes speed, not the result); training stops early on validation loss
+Reviews of similar length are batched together (with masking on, padding
+changes nothing, so this changes speed, not the result); training stops early on validation loss
 and keeps the best weights; each epoch's metrics go to DVCLive.
 `train.adversarial_epsilon` adds adversarial training (`adversarial`).
 `train.distribute`, `train.mixed_precision` and `train.jit_compile` are

@@ -46,7 +46,7 @@ class TruncateTokens(layers.Layer):
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
 class StepMask(layers.Layer):
     """Token ids (batch, time) -> which steps are real: ids != 0, or every step when
-    padding is to be read like a token (`mask_padding` false, as the tutorials do)."""
+    padding is to be read like a token (`mask_padding` false)."""
 
     def __init__(self, mask_padding: bool = True, **kwargs):
         super().__init__(**kwargs)

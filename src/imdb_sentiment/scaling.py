@@ -5,9 +5,10 @@
 replica. `train.mixed_precision` sets Keras' dtype policy while the model is
 built and trained. `train.jit_compile` compiles the training step with XLA.
 
-This is the one module that touches private Keras names, each for a reason
-given where it is used; tests/test_distribute.py and the XLA test in
-tests/test_pipeline.py fail when Keras changes them.
+This module and `adversarial` are the ones that touch private Keras names,
+each for a reason given where it is used; tests/test_distribute.py,
+tests/test_adversarial.py and the XLA test in tests/test_pipeline.py fail when
+Keras changes them.
 """
 
 from __future__ import annotations

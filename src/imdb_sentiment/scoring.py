@@ -62,7 +62,8 @@ def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 25
     """P(positive) for each text, in input order.
 
     Texts are batched by length so each batch pads only to its own longest
-    review; the result does not depend on batching because padding changes nothing.
+    review; with masking on (`train.mask_padding`), padding changes nothing, so the
+    result does not depend on batching.
     `workers` batches run at once: one batch's recurrent loop is a chain of
     small steps that leaves cores idle. serve.SCORING_WORKERS is the measured
     choice for the CLI, the app and evaluation.

@@ -25,7 +25,7 @@ EMPTY_REVIEW = "empty review (no text to classify)"
 # Texts this long are scored one at a time: the vectorizer pads a batch to its
 # longest review before truncation, so a 1 MB review (~200k tokens) batched with
 # 255 others would build a tensor of hundreds of MB. Results do not change,
-# because padding never does.
+# because padding does not, with masking (`train.mask_padding`) on.
 LONG_TEXT_CHARS = 100_000
 MAX_OCCLUSION_WORDS = 300
 # Batches scored at once, and TensorFlow's thread pools for that (see tune_threads);
