@@ -50,7 +50,7 @@ def main() -> int:
     def accuracy(probs: np.ndarray) -> float:
         return round(float(((probs >= 0.5) == labels).mean()), 6)
 
-    rows, teacher, fitted = [], {}, {}
+    rows = []
 
     def row(name: str, probs: np.ndarray, started: float | None = None) -> np.ndarray:
         rows.append({"name": name, "val_accuracy": accuracy(probs)}
@@ -59,12 +59,13 @@ def main() -> int:
 
     for ngrams in (2, 3):
         started = time.perf_counter()
-        model = fitted[ngrams] = baseline.fit_nb(texts["train"], data["train"].labels, ngrams,
-                                                 cfg.logreg_c, seed)
-        teacher[ngrams] = row(f"nb_logreg, word 1-{ngrams}-grams, C {cfg.logreg_c:g}"
-                              + (" (the teacher)" if ngrams == cfg.teacher_ngrams else ""),
-                              model.predict_proba(texts["val"]), started)
-    the_teacher = teacher[cfg.teacher_ngrams]
+        model = baseline.fit_nb(texts["train"], data["train"].labels, ngrams, cfg.logreg_c, seed)
+        is_teacher = ngrams == cfg.teacher_ngrams
+        probs = row(f"nb_logreg, word 1-{ngrams}-grams, C {cfg.logreg_c:g}"
+                    + (" (the teacher)" if is_teacher else ""),
+                    model.predict_proba(texts["val"]), started)
+        if is_teacher:
+            teacher_model, the_teacher = model, probs
     for c in (cfg.logreg_c / 4, cfg.logreg_c * 4):
         started = time.perf_counter()
         model = baseline.fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, c, seed)
@@ -74,7 +75,7 @@ def main() -> int:
     started = time.perf_counter()
     unlabeled = reviews.read(ROOT / "data" / "interim" / "reviews.parquet",
                              split="unsup")["text"].tolist()
-    guesses = fitted[cfg.teacher_ngrams].predict_proba(unlabeled)
+    guesses = teacher_model.predict_proba(unlabeled)
     sure = np.abs(guesses - 0.5) >= SELF_TRAINING_MARGIN
     model = baseline.fit_nb(texts["train"] + [t for t, keep in zip(unlabeled, sure) if keep],
                             np.r_[data["train"].labels, (guesses[sure] >= 0.5).astype(int)],
