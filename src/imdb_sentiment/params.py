@@ -103,6 +103,9 @@ class TrainParams:
     train_embeddings: bool
     mask_padding: bool
     embedding_dropout: float
+    conv_filters: int
+    conv_width: int
+    conv_stride: int
     pooling: Pooling
     dropout: float
     dense_units: list[int]
@@ -138,6 +141,11 @@ class TrainParams:
         _check(1 <= self.embedding_dim <= 4096, "train.embedding_dim", "an integer in [1, 4096]")
         _check(0.0 <= self.dropout < 1.0, "train.dropout", "a number in [0, 1)")
         _check(0.0 <= self.embedding_dropout < 1.0, "train.embedding_dropout", "a number in [0, 1)")
+        _check(0 <= self.conv_filters <= 4096, "train.conv_filters",
+               "an integer in [0, 4096] (0 = no convolution)")
+        _check(1 <= self.conv_stride <= 16, "train.conv_stride", "an integer in [1, 16]")
+        _check(self.conv_stride <= self.conv_width <= 64, "train.conv_width",
+               f"an integer in [train.conv_stride ({self.conv_stride}), 64]")
         _check(self.learning_rate > 0, "train.learning_rate", "a number > 0")
         _check(1 <= self.batch_size <= 2**16, "train.batch_size", f"an integer in [1, {2**16}]")
         _check(1 <= self.epochs <= 10_000, "train.epochs", "an integer in [1, 10000]")

@@ -1,7 +1,8 @@
 """The model zoo: recurrent classifiers over token ids, and the end-to-end text model.
 
 `build_classifier` makes SimpleRNN / LSTM / GRU networks, optionally
-bidirectional and stacked, with padding kept out of the result (by sequence
+bidirectional and stacked, optionally behind a strided convolution that
+shortens the sequence, with padding kept out of the result (by sequence
 lengths, see `layers.py`) and a choice of pooling.
 
 `build_end_to_end` puts the vectorizer in front, so the saved model takes raw
@@ -15,7 +16,8 @@ import numpy as np
 from keras import layers
 
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.layers import LastStep, MaskedPooling, ReverseSteps, StepMask, TruncateTokens
+from imdb_sentiment.layers import (LastStep, MaskedPooling, ReverseSteps, StepMask, StridedConv,
+                                   TruncateTokens)
 from imdb_sentiment.params import TrainParams
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
@@ -42,6 +44,9 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
     if cfg.embedding_dropout:
         # drops whole embedding channels across time, the usual regulariser for text RNNs
         x = layers.SpatialDropout1D(cfg.embedding_dropout, name="embedding_dropout")(x)
+    if cfg.conv_filters:
+        x, steps = StridedConv(cfg.conv_filters, cfg.conv_width, cfg.conv_stride,
+                               name="strided_conv")(x, steps)
     for depth, units in enumerate(cfg.units):
         name = f"{cfg.model}_{depth}"
         forward = _recurrent(cfg, units, name)(x)
