@@ -9,7 +9,7 @@ from conftest import project_params
 from imdb_sentiment import params as P
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.layers import MaskedPooling
+from imdb_sentiment.layers import MaskedPooling, StridedConv
 from imdb_sentiment.scoring import load_model
 from imdb_sentiment.zoo import build_classifier, build_end_to_end
 
@@ -46,6 +46,52 @@ def test_padding_does_not_change_the_prediction(pooling):
     np.testing.assert_allclose(short, padded, atol=1e-6)
 
 
+@pytest.mark.parametrize(("width", "stride"), [(1, 1), (3, 2), (3, 3), (5, 2), (4, 4)])
+@pytest.mark.parametrize("pooling", ["last", "max"])
+def test_strided_convolution_keeps_padding_and_batching_out(width, stride, pooling):
+    cfg = project_params("train", units=[4], embedding_dim=4, pooling=pooling, bidirectional=True,
+                         conv_filters=5, conv_width=width, conv_stride=stride)
+    net = build_classifier(cfg, vocab_size=9)
+    rng = np.random.default_rng(0)
+    lengths = [1, 2, 5, 6, 7]
+    rows = [rng.integers(1, 9, n).astype("int32") for n in lengths]
+    batch = np.zeros((len(rows), 7), dtype="int32")
+    for row, ids in zip(batch, rows):
+        row[: len(ids)] = ids
+    together = net.predict(batch, verbose=0)
+    more_padding = net.predict(np.pad(batch, [(0, 0), (0, 6)]), verbose=0)
+    alone = np.concatenate([net.predict(ids[None], verbose=0) for ids in rows])
+    np.testing.assert_allclose(together, more_padding, atol=1e-6)
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+
+
+@pytest.mark.parametrize(("width", "stride"), [(3, 2), (2, 2), (5, 3)])
+def test_strided_convolution_reads_every_real_step_once_per_window(width, stride):
+    conv = StridedConv(1, width, stride)
+    x = np.ones((1, 7, 1), dtype="float32")
+    steps = np.array([[True] * 5 + [False] * 2])
+    conv(x, steps)
+    conv.set_weights([np.ones((width, 1, 1), "float32"), np.zeros(1, "float32")])  # window sums
+    y, y_steps = conv(x, steps)
+    assert y.shape[1] == y_steps.shape[1] == -(-7 // stride)
+    assert int(np.sum(y_steps)) == -(-5 // stride)  # ceil(real steps / stride)
+    # every real step, the last one included, reaches some real output
+    for step in range(5):
+        nudged = x.copy()
+        nudged[0, step, 0] = 3.0
+        changed = np.any(conv(nudged, steps)[0].numpy() != y.numpy(), axis=-1)[0]
+        assert np.any(changed & y_steps[0].numpy()), step
+
+
+def test_strided_convolution_needs_a_window_as_wide_as_its_stride():
+    with pytest.raises(P.ParamsError, match="train.conv_width"):
+        project_params("train", conv_width=2, conv_stride=3)
+    with pytest.raises(P.ParamsError, match="train.conv_stride"):
+        project_params("train", conv_stride=0)
+    with pytest.raises(P.ParamsError, match="train.conv_filters"):
+        project_params("train", conv_filters=-1)
+
+
 def test_masked_pooling_ignores_padding():
     x = np.array([[[1.0], [5.0], [-9.0]]], dtype="float32")
     mask = np.array([[True, False, True]])
@@ -55,8 +101,9 @@ def test_masked_pooling_ignores_padding():
     assert MaskedPooling("max")(x, mask=empty).numpy().tolist() == [[0.0]]
 
 
-def test_end_to_end_model_round_trips_with_safe_mode(tmp_path):
-    cfg = project_params("train", units=[4], embedding_dim=4)
+@pytest.mark.parametrize("conv_filters", [0, 3])
+def test_end_to_end_model_round_trips_with_safe_mode(tmp_path, conv_filters):
+    cfg = project_params("train", units=[4], embedding_dim=4, conv_filters=conv_filters)
     model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
     texts = np.array(["good film", "", "not good " * 500, "Bad<br />film"], dtype=object)
     before = model(texts).numpy()

@@ -132,7 +132,10 @@ def model_summary(src: Sources) -> str:
     layers = "+".join(str(u) for u in t["units"])
     parts = [f"{'bidirectional ' if t['bidirectional'] else ''}{t['model'].upper()}({layers})"
              f" over {t['embedding_dim']}-d embeddings"
-             + (" started from PPMI-SVD word vectors" if t.get("pretrained_embeddings") else "")]
+             + (" started from PPMI-SVD word vectors" if t.get("pretrained_embeddings") else "")
+             + (f", behind a ReLU convolution ({t['conv_filters']} filters) over windows of "
+                f"{t['conv_width']} words moving {t['conv_stride']} at a time"
+                if t.get("conv_filters") else "")]
     parts.append(f"{t['pooling']} pooling over time, dropout {num(t['dropout'])}, "
                  f"{t['optimizer']} at {num(t['learning_rate'])}, batch {t['batch_size']}")
     if p:

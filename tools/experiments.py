@@ -49,6 +49,7 @@ TRIES = {
     "adversarial-0.3": ["train.adversarial_epsilon=0.3"],
     "adversarial-2.0": ["train.adversarial_epsilon=2.0"],
     "conv-2": ["train.conv_filters=64"],
+    "conv-2-units-64": ["train.conv_filters=64", "train.units=[64]"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3"}
