@@ -185,7 +185,8 @@ def fit_pipeline_way(cfg: P.TrainParams, train: Split, epochs: int
 
 def pipeline_way(train: Split, test: Split, epochs: int) -> dict:
     """The tutorial's architecture trained the train stage's way (its batch size, thread
-    pools, early stopping), at most `epochs` epochs; the restored best model is scored."""
+    pools, early stopping, and its strided convolution before the recurrence when
+    `train.conv_filters` has one), at most `epochs` epochs; the restored best model is scored."""
     stage = stage_params()
     cfg = P.from_dict("train", {**P.to_dict(stage), "model": "lstm", "bidirectional": False,
                                 "units": [UNITS], "embedding_dim": EMBEDDING, "pooling": "last",
@@ -222,11 +223,12 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
     One train step on a batch of `batch_size` reviews of T real tokens is timed for each
     T in `lengths` (after a warm-up); T = 1 gives the per-step cost that does not grow
     with length (Keras' step dispatch, the optimizer update, the dense head), and the
-    growth beyond it, the recurrent loop's time steps (both directions, forward and
-    backward pass), whose matrix products are compared with the machine's matmul peak.
-    Then one real epoch over `limit` reviews at `max_len` is timed, and the input
-    pipeline alone (iterating the batches, no model), so the epoch splits into the
-    recurrent loop (each batch's step time at its length, interpolated, less the
+    growth beyond it, the cost per token of the sequence layers: the strided convolution,
+    if any, and the recurrent loop's time steps, one per `train.conv_stride` tokens (both
+    directions, forward and backward pass), whose matrix products are compared with the
+    machine's matmul peak. Then one real epoch over `limit` reviews at `max_len` is timed,
+    and the input pipeline alone (iterating the batches, no model), so the epoch splits
+    into the sequence layers (each batch's step time at its length, interpolated, less the
     per-step cost), the per-step cost, and the rest.
     """
     cfg = P.from_dict("train", {**P.to_dict(stage_params()), "pretrained_embeddings": False,
@@ -247,11 +249,14 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
         step_ms.append((time.perf_counter() - started) / repeats * 1000)
     fixed_ms = step_ms[0]
     longest = lengths[-1]
-    per_time_step_ms = (step_ms[-1] - fixed_ms) / (longest - lengths[0])
+    per_token_ms = (step_ms[-1] - fixed_ms) / (longest - lengths[0])
     directions = 2 if cfg.bidirectional else 1
-    inputs, units = cfg.embedding_dim, cfg.units[0]
-    # GRU: 3 gates, input and recurrent products, 2 FLOPs per multiply-add, backward = 2x forward
-    flops_per_time_step = 3 * 3 * 2 * (inputs + units) * units * batch_size * directions
+    stride = cfg.conv_stride if cfg.conv_filters else 1
+    inputs, units = cfg.conv_filters or cfg.embedding_dim, cfg.units[0]
+    # 2 FLOPs per multiply-add, and a backward pass costs twice the forward: x 3 x 2
+    # GRU: 3 gates, input and recurrent products, one time step per `stride` tokens
+    flops_per_token = 3 * 3 * 2 * (inputs + units) * units * batch_size * directions / stride
+    flops_per_token += 3 * 2 * cfg.conv_width * cfg.embedding_dim * cfg.conv_filters * batch_size / stride
     train = encode("train", max_len, limit)
     ds = make_dataset(train, batch_size, shuffle=True, seed=0, bucket_by_length=True)
     started = time.perf_counter()
@@ -266,11 +271,12 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
     fixed = fixed_ms * len(batches) / 1000
     return {"batch_size": batch_size, "lengths": lengths,
             "step_ms": [round(t, 2) for t in step_ms],
-            "per_step_ms": round(fixed_ms, 2), "per_time_step_ms": round(per_time_step_ms, 4),
-            "time_step_gflops": round(flops_per_time_step / (per_time_step_ms / 1000) / 1e9, 2),
+            "per_step_ms": round(fixed_ms, 2), "per_token_ms": round(per_token_ms, 4),
+            "tokens_per_time_step": stride,
+            "token_gflops": round(flops_per_token / (per_token_ms / 1000) / 1e9, 2),
             "reviews": len(train), "max_len": max_len, "batches": len(batches),
             "epoch_seconds": round(epoch_seconds, 2),
-            "recurrent_loop_seconds": round(loop, 2), "per_step_seconds": round(fixed, 2),
+            "sequence_seconds": round(loop, 2), "per_step_seconds": round(fixed, 2),
             "input_pipeline_seconds": round(input_seconds, 2),
             "rest_seconds": round(epoch_seconds - loop - fixed, 2)}
 
@@ -710,11 +716,11 @@ def print_quick(q: dict) -> None:
           f"{t['pipeline']['test_accuracy']} vs {t['tutorial']['test_accuracy']}")
     f = q["profile"]
     print(f"where a training epoch goes ({f['reviews']} reviews, max_len {f['max_len']}, "
-          f"{f['batches']} batches of {f['batch_size']}): {f['epoch_seconds']} s = recurrent loop "
-          f"{f['recurrent_loop_seconds']} s + per-step {f['per_step_seconds']} s + rest "
-          f"{f['rest_seconds']} s; input pipeline alone {f['input_pipeline_seconds']} s; one time "
-          f"step {f['per_time_step_ms']} ms = {f['time_step_gflops']} GFLOP/s of "
-          f"{f['matmul_peak_gflops']} peak; a step of one time step {f['per_step_ms']} ms")
+          f"{f['batches']} batches of {f['batch_size']}): {f['epoch_seconds']} s = sequence layers "
+          f"{f['sequence_seconds']} s + per-step {f['per_step_seconds']} s + rest "
+          f"{f['rest_seconds']} s; input pipeline alone {f['input_pipeline_seconds']} s; one token "
+          f"{f['per_token_ms']} ms = {f['token_gflops']} GFLOP/s of "
+          f"{f['matmul_peak_gflops']} peak; a step of one token {f['per_step_ms']} ms")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -478,17 +478,24 @@ def bench_quick(b: dict) -> str:
             f"reviews at max_len {f['max_len']}, {f['batches']} batches of {f['batch_size']}): "
             f"train steps on batches of T real tokens (T = {', '.join(map(str, f['lengths']))}) "
             f"took {', '.join(num(x, 1) for x in f['step_ms'])} ms: {num(f['per_step_ms'], 1)} ms "
-            f"per step that does not grow with length, then {num(f['per_time_step_ms'], 3)} ms "
-            f"per time step. A time step of the recurrent loop does its matrix products at "
-            f"{num(f['time_step_gflops'], 1)} GFLOP/s, against a measured matmul peak of "
-            f"{num(f['matmul_peak_gflops'], 1)}.") + \
+            f"per step that does not grow with length, then {num(f['per_token_ms'], 3)} ms "
+            f"per token in the sequence layers ({stride_words(f['tokens_per_time_step'])}). "
+            f"They do their matrix products at {num(f['token_gflops'], 1)} GFLOP/s, against a "
+            f"measured matmul peak of {num(f['matmul_peak_gflops'], 1)}.") + \
             "\n\n" + table(["part of one epoch", "seconds"], [
-                ["the recurrent loop (time steps x per-time-step cost)", num(f["recurrent_loop_seconds"], 1)],
+                ["the sequence layers (tokens x per-token cost)", num(f["sequence_seconds"], 1)],
                 ["per-step cost (dispatch, optimizer, head) x steps", num(f["per_step_seconds"], 1)],
                 ["the rest (input pipeline, callbacks, Python)", num(f["rest_seconds"], 1)],
                 ["the whole epoch", num(f["epoch_seconds"], 1)],
                 ["the input pipeline alone, iterated without a model", num(f["input_pipeline_seconds"], 1)]])
     return text
+
+
+def stride_words(tokens_per_time_step: int) -> str:
+    if tokens_per_time_step == 1:
+        return "the recurrent loop, one time step per token"
+    return (f"a strided convolution, then the recurrent loop, one time step per "
+            f"{tokens_per_time_step} tokens")
 
 
 GENERATORS: dict[str, Callable[[Sources], str]] = {

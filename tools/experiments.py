@@ -50,6 +50,7 @@ TRIES = {
     "adversarial-2.0": ["train.adversarial_epsilon=2.0"],
     "conv-2": ["train.conv_filters=64"],
     "conv-2-units-64": ["train.conv_filters=64", "train.units=[64]"],
+    "conv-2-vocab-40000": ["train.conv_filters=64", "preprocess.vocab_size=40000"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3"}
