@@ -78,7 +78,7 @@ TINY_PARAMS = {
     "preprocess": {"val_fraction": 0.2, "vocab_size": 100, "max_len": 32, "min_count": 1,
                    "pretrain_dim": 8},
     # distillation (the default) has its own tests; the other tiny runs train on labels only
-    "train": {"units": [8], "embedding_dim": 8, "epochs": 1, "batch_size": 16,
+    "train": {"units": [8], "embedding_dim": 8, "conv_filters": 8, "epochs": 1, "batch_size": 16,
               "distill_unlabeled": False},
     "evaluate": {},
 }
@@ -136,7 +136,7 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
     archive = build_archive(root / "raw" / "aclImdb_v1.tar.gz", per_class=60, movies_per_class=15)
     overrides = {
         "ingest": {"expected_per_class": 60},
-        "train": {**TINY_PARAMS["train"], "epochs": 3},
+        "train": {**TINY_PARAMS["train"], "epochs": 6},
     }
     params = write_params(root / "params.yaml", overrides, archive=str(archive))
     paths = {

@@ -85,13 +85,15 @@ class LastStep(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
 class StridedConv(layers.Layer):
-    """A convolution over windows of `width` steps that moves `stride` steps at a time, so the
-    recurrence after it runs 1/`stride` as many steps (x, steps) -> (y, steps of y).
+    """A ReLU convolution over windows of `width` steps that moves `stride` steps at a time, so
+    the recurrence after it runs 1/`stride` as many steps: (x, steps) -> (y, steps of y).
 
     Window t ends at step (t + 1) x stride - 1: every real step is read, and a row with L
     real steps has ceil(L / stride) real outputs. Padded steps are zeroed first and the
     row is zero-padded to a whole stride, so a window reaching past a row's end reads the
-    same zeros whatever the padded length of its batch.
+    same zeros whatever the padded length of its batch. The windows are gathered and
+    multiplied by the kernel in one matrix product, because TensorFlow's CPU convolution
+    sums in an order that depends on the thread count (docs/decisions.md).
     """
 
     def __init__(self, filters: int, width: int, stride: int, **kwargs):
@@ -99,17 +101,24 @@ class StridedConv(layers.Layer):
         if not 1 <= stride <= width:
             raise ValueError(f"StridedConv needs 1 <= stride <= width, got {stride=} {width=}")
         self.filters, self.width, self.stride = filters, width, stride
-        self.conv = layers.Conv1D(filters, width, strides=stride, padding="valid",
-                                  activation="relu", name="conv")
 
     def build(self, x_shape, steps_shape=None):
-        self.conv.build((None, None, x_shape[-1]))
+        self.kernel = self.add_weight(shape=(self.width, x_shape[-1], self.filters),
+                                      initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
 
     def call(self, x, steps):
         x = x * ops.expand_dims(ops.cast(steps, x.dtype), -1)
-        to_whole_stride = (-ops.shape(x)[1]) % self.stride
-        x = ops.pad(x, [[0, 0], [self.width - self.stride, to_whole_stride], [0, 0]])
-        return self.conv(x), steps[:, :: self.stride]
+        windows = -(-ops.shape(x)[1] // self.stride)
+        x = ops.pad(x, [[0, 0], [self.width - self.stride, windows * self.stride - ops.shape(x)[1]],
+                        [0, 0]])
+        # (batch, windows, width x features): window t's steps side by side
+        gathered = ops.concatenate(
+            [x[:, offset : offset + windows * self.stride : self.stride]
+             for offset in range(self.width)], axis=-1)
+        kernel = ops.reshape(ops.cast(self.kernel, x.dtype), (-1, self.filters))
+        y = ops.relu(ops.matmul(gathered, kernel) + ops.cast(self.bias, x.dtype))
+        return y, steps[:, :: self.stride]
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "width": self.width,
