@@ -169,7 +169,7 @@ def test_length_based_padding_equals_keras_masking(model, pooling):
     """Reversing each row's real steps for the backward direction gives exactly what
     Keras' masked Bidirectional layer computes, without its per-step masking."""
     cfg = project_params("train", model=model, units=[5], embedding_dim=4, pooling=pooling,
-                         bidirectional=True, dropout=0.0, embedding_dropout=0.0)
+                         bidirectional=True, dropout=0.0, embedding_dropout=0.0, conv_filters=0)
     ours = build_classifier(cfg, vocab_size=6)
     reference = keras_masked_reference(cfg, ours)
     ids = np.array([[2, 3, 4, 5, 0, 0], [5, 0, 0, 0, 0, 0], [2, 2, 3, 4, 5, 1]], dtype="int32")
