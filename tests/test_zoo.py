@@ -177,9 +177,16 @@ def test_length_based_padding_equals_keras_masking(model, pooling):
                                atol=1e-6)
 
 
-def test_unmasked_padding_is_read_like_a_token():
-    cfg = project_params("train", units=[4], embedding_dim=4, mask_padding=False)
+@pytest.mark.parametrize("conv_filters", [0, 4])
+def test_unmasked_padding_is_read_like_a_token(conv_filters):
+    cfg = project_params("train", units=[4], embedding_dim=4, mask_padding=False,
+                         conv_filters=conv_filters)
     net = build_classifier(cfg, vocab_size=6)
+    # A padding vector far from the small initial weights, so that reading it shows
+    # above rounding whatever the random initialisation.
+    table = net.get_layer("embedding").get_weights()
+    table[0][0] = 2.0
+    net.get_layer("embedding").set_weights(table)
     short = net.predict(np.array([[2, 3, 4]], dtype="int32"), verbose=0)
     padded = net.predict(np.array([[2, 3, 4, 0, 0, 0, 0]], dtype="int32"), verbose=0)
     assert not np.allclose(short, padded, atol=1e-6)
