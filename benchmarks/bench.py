@@ -686,7 +686,8 @@ def head_commit() -> str | None:
 def quick(model_path: Path, peak: float, today: str) -> dict:
     """The headline numbers (each side by side or over rounds in this one run)."""
     started = time.perf_counter()
-    result = {"date": today, "cpus": os.cpu_count(), "machine": platform.machine(),
+    result = {"date": today, "commit": head_commit(), "cpus": os.cpu_count(),
+              "machine": platform.machine(),
               "gpus": len(tf.config.list_physical_devices("GPU")),
               "matmul_peak_gflops": round(peak / 1e9, 1), "settings": QUICK,
               "ingest": ingest(QUICK["rounds"]),

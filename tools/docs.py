@@ -441,7 +441,8 @@ def bench_pinning(b: dict) -> str:
 def bench_quick(b: dict) -> str:
     q = b["quick"]
     g, c, i, t = q["ingest"], q["cold_start"], q["inference"], q["training"]
-    head = prose(f"`make bench-quick` on {q['date']}: {q['cpus']} CPU cores ({q['machine']}), "
+    at = f" at {q['commit']}" if q.get("commit") else ""
+    head = prose(f"`make bench-quick` on {q['date']}{at}: {q['cpus']} CPU cores ({q['machine']}), "
                  f"{q['gpus']} GPUs; {q['minutes']} minutes in all. Each figure is the median "
                  "over fresh processes (inference: the best), every round in brackets; the "
                  f"training ratio is measured on {t['reviews']:,} training-part reviews at "

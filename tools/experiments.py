@@ -48,8 +48,8 @@ TRIES = {
     "adversarial-0": ["train.adversarial_epsilon=0.0"],
     "adversarial-0.3": ["train.adversarial_epsilon=0.3"],
     "adversarial-2.0": ["train.adversarial_epsilon=2.0"],
-    "conv-2": ["train.conv_filters=64"],
-    "conv-2-units-64": ["train.conv_filters=64", "train.units=[64]"],
+    "conv-2": ["train.conv_filters=64", "preprocess.vocab_size=20000"],
+    "conv-2-units-64": ["train.conv_filters=64", "train.units=[64]", "preprocess.vocab_size=20000"],
     "conv-2-vocab-40000": ["train.conv_filters=64", "preprocess.vocab_size=40000"],
     "no-conv": ["train.conv_filters=0", "preprocess.vocab_size=20000"],
 }
