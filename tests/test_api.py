@@ -75,3 +75,11 @@ def test_predict_refuses_non_strings(tiny_pipeline):
 
     with pytest.raises(TypeError, match="iterable of str"):
         api.predict([1, 2], model=tiny_pipeline["model"])
+
+
+@pytest.mark.parametrize("texts", ["one review", b"bytes", None, 5])
+def test_predict_refuses_one_string_or_a_non_iterable(tiny_pipeline, texts):
+    from imdb_sentiment import api
+
+    with pytest.raises(TypeError, match="iterable of str, not"):
+        api.predict(texts, model=tiny_pipeline["model"])

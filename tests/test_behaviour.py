@@ -113,3 +113,10 @@ def test_highlight_escapes_every_word():
     assert "<img" not in html and 'onerror="' not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html and "a&amp;b" in html
     assert html.count("<span") == 3
+
+
+def test_wordless_texts_fail_alone_and_words_in_any_script_are_scored(tiny_model):
+    texts = ["!!!", "<br /><br />", "great film", "\u4e2d\u6587", "&#39; &quot;", "x"]
+    results = serve.score_texts(tiny_model, texts)
+    assert [r.error == serve.NO_WORDS for r in results] == [True, True, False, False, True, False]
+    assert serve.wordless(texts) == [r.error == serve.NO_WORDS for r in results]

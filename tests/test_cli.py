@@ -204,6 +204,7 @@ def test_unreadable_model_exits_2(capsys, tmp_path):
     bad.write_bytes(b"this is not a zip archive")
     code, _, err = run(capsys, "predict", "--model", str(bad), "great")
     assert code == 2 and err.startswith("error: could not load model")
+    assert "not a Keras model file" in err and "not found" not in err
 
 
 @pytest.mark.parametrize("args", [
@@ -373,7 +374,7 @@ def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path,
         assert "Traceback" not in err
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["error"] is None for r in rows] == [True, False, False, False, True]
-    assert set(rows[0]["id"]) == {"\ufffd"} and rows[4]["id"] == 2
+    assert rows[0]["id"] == "\ufffd" and rows[4]["id"] == 2
 
 
 def test_a_full_disk_on_stdout_is_one_line_error(model_path):
@@ -415,3 +416,82 @@ def test_the_command_leaves_without_teardown_but_with_its_output_and_status(tmp_
     bad = subprocess.run(command[:-1] + [str(tmp_path / "missing.keras"), "x"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: model file not found")
+
+
+def test_csv_rows_with_the_wrong_field_count_fail_alone(capsys, tmp_path, model_path):
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,great film\n2\n3,good, and fun\n\n4,awful\n", encoding="utf-8")
+    code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    assert code == 1
+    rows = read_csv_text(out)
+    assert [r["id"] for r in rows] == ["1", "2", "3", "4"]
+    assert [bool(r["error"]) for r in rows] == [False, True, True, False]
+    assert "has 1 fields, the header 2" in rows[1]["error"]
+    assert "has 3 fields, the header 2" in rows[2]["error"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('text\ngood\n"unterminated, bad\nmore\n', "bad CSV"),
+    ("text,text\na,b\n", "2 columns named 'text'"),
+    ("id,text,id\n1,a,2\n", "2 columns named 'id'"),
+])
+def test_ambiguous_csv_stops_before_scoring(capsys, tmp_path, model_path, content, message):
+    source = tmp_path / "in.csv"
+    source.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    assert code == 2 and out == "" and message in err
+
+
+def test_jsonl_record_without_the_text_key_says_so(capsys, tmp_path, model_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "great"}\n{"id": "k", "other": 1}\n{"text": null}\n',
+                      encoding="utf-8")
+    code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    assert code == 1
+    errors = [r["error"] for r in read_csv_text(out)]
+    assert errors == ["", "no 'text' key", "'text' is not a string"]
+
+
+def test_wordless_reviews_fail_alone(capsys, model_path, tiny_model):
+    code, out, err = run(capsys, "predict", "--model", model_path, "!!!", REVIEWS[0],
+                         "\U0001f600\U0001f44d", "<br /><br />", "&amp; ...", "' '' '")
+    assert code == 1
+    rows = read_csv_text(out)
+    assert [bool(r["error"]) for r in rows] == [True, False, True, True, True, True]
+    assert all(r["error"].startswith("no words to classify") for r in rows if r["error"])
+    assert float(rows[1]["probability"]) == pytest.approx(expected(tiny_model, REVIEWS[:1])[0],
+                                                          abs=1e-5)
+    assert "5 of 6 reviews failed" in err
+
+
+def test_an_unwritable_output_fails_before_reading_any_review(capsys, tmp_path, monkeypatch,
+                                                              model_path):
+    stdin = io.BytesIO(b"great film\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stdin, encoding="utf-8"))
+    (tmp_path / "a-file").write_text("x")
+    code, _, err = run(capsys, "predict", "--model", model_path,
+                       "--output", str(tmp_path / "a-file" / "out.csv"))
+    assert code == 2 and "cannot write" in err
+    assert stdin.tell() == 0  # nothing was read, so nothing was scored in vain
+
+
+def test_a_pipe_as_output_is_refused_and_kept(capsys, tmp_path, model_path):
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "predict", "--model", model_path, "--output", str(fifo), "great")
+    assert code == 2 and "not a regular file" in err
+    assert fifo.is_fifo()
+
+
+def test_dash_input_is_stdin_and_lone_carriage_returns_are_warned(capsys, monkeypatch,
+                                                                  model_path):
+    set_stdin(monkeypatch, b"great film\rawful film\n")
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", "-")
+    assert code == 0 and len(read_csv_text(out)) == 1
+    assert "carriage returns" in err
+
+
+def test_one_row_written_is_one_row(capsys, tmp_path, model_path):
+    code, _, err = run(capsys, "predict", "--model", model_path, "--output",
+                       str(tmp_path / "out.csv"), "great")
+    assert code == 0 and "wrote 1 row to" in err

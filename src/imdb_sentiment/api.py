@@ -45,7 +45,13 @@ def predict(texts: Iterable[str], model: keras.Model | str | Path | None = None,
     `model` is a loaded model or a path (default: `load_model()`'s). Any string works,
     empty ones included (they get the model's score for no words).
     """
-    texts = list(texts)
+    if isinstance(texts, str | bytes):
+        raise TypeError("predict takes an iterable of str, not one string: wrap a single "
+                        "review in a list")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise TypeError(f"predict takes an iterable of str, not {type(texts).__name__}") from None
     if not all(isinstance(t, str) for t in texts):
         raise TypeError("predict takes an iterable of str")
     if not isinstance(model, keras.Model):

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,8 +36,8 @@ MAX_REPORTED_FAILURES = 20
 EPILOG = """\
 input:
   Reviews come from the arguments, or from --input FILE (.txt: one review per line;
-  .csv/.jsonl: the --text-column), or else from stdin, one review per line.
-  Bytes that are not UTF-8 are replaced (with one warning).
+  .csv/.jsonl: the --text-column), or else from stdin (or --input -), one review per
+  line. Bytes that are not UTF-8 are replaced (with one warning).
 
 output:
   CSV on stdout (JSON lines with --json), or --output FILE (.csv or .jsonl), one
@@ -45,8 +46,9 @@ output:
 
 exit status:
   0  every review was classified
-  1  some reviews failed (e.g. empty text); listed on stderr and in the error column;
-     or the reader of stdout went away (e.g. `| head`)
+  1  some reviews failed (e.g. empty text, no words, a CSV row with the wrong number of
+     fields); listed on stderr and in the error column; or the reader of stdout went
+     away (e.g. `| head`)
   2  bad usage or input: unknown option, missing file or column, unreadable model
 
 examples:
@@ -90,18 +92,23 @@ class Decoder:
             return data.decode("utf-8-sig", errors="replace")
 
 
-def split_lines(text: str) -> list[str]:
+def split_lines(text: str, source: str | None = None) -> list[str]:
     """Lines of a text file: '\\n' or '\\r\\n' separated, no phantom row after the last newline.
 
     str.splitlines is avoided on purpose: it also splits on form feeds and
-    Unicode separators, which may occur inside a review.
+    Unicode separators, which may occur inside a review. A carriage return that
+    ends no line (old Mac line ends) is kept inside its review, with a warning
+    naming `source`.
     """
     if not text:
         return []
-    lines = text.split("\n")
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     if lines[-1] == "":
         lines.pop()
-    return [line.removesuffix("\r") for line in lines]
+    if source is not None and any("\r" in line for line in lines):
+        print(f"warning: {source} has carriage returns (\\r) that end no line; lines are "
+              "split at \\n only, so they stay inside their review", file=sys.stderr)
+    return lines
 
 
 def resolve_id_column(columns: Iterable[str], id_column: str | None, source: str) -> str | None:
@@ -122,17 +129,38 @@ def require_column(columns: Iterable[str], name: str, source: str) -> None:
 
 
 def read_csv(text: str, source: str, text_column: str, id_column: str | None) -> Table:
-    """Rows of a CSV file with a header; the text column must exist."""
+    """Rows of a CSV file with a header; the text column must exist, once.
+
+    Strict: a quote left open at the end of the file is an error, not a review that
+    swallows the rest. A row whose field count differs from the header's fails alone
+    (a comma in an unquoted review would otherwise cut it short without a word).
+    """
     # Reviews can exceed the csv module's 128 KiB default field limit.
     csv.field_size_limit(2**31 - 1)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        raise PipelineError(f"{source}: empty CSV file (no header row)")
-    require_column(reader.fieldnames, text_column, source)
-    id_name = resolve_id_column(reader.fieldnames, id_column, source)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        rows = [Row(record[text_column], record[id_name] if id_name else None)
-                for record in reader]
+        header = next(reader, None)
+        if not header:
+            raise PipelineError(f"{source}: empty CSV file (no header row)")
+        require_column(header, text_column, source)
+        id_name = resolve_id_column(header, id_column, source)
+        for name in {text_column, id_name} - {None}:
+            if header.count(name) > 1:
+                raise PipelineError(f"{source}: the header has {header.count(name)} columns "
+                                    f"named {name!r}; which one to read is ambiguous")
+        text_at = header.index(text_column)
+        id_at = header.index(id_name) if id_name else None
+        rows = []
+        for record in reader:
+            if not record:
+                continue  # a blank line, as csv.DictReader skips it
+            ident = record[id_at] if id_at is not None and id_at < len(record) else None
+            if len(record) != len(header):
+                rows.append(Row(None, ident, error=f"CSV line {reader.line_num} has "
+                                f"{len(record)} fields, the header {len(header)} (quote "
+                                "fields that hold commas)"))
+            else:
+                rows.append(Row(record[text_at], ident))
     except csv.Error as err:
         raise PipelineError(f"{source}: bad CSV near line {reader.line_num}: {err}") from None
     return Table(rows, id_name)
@@ -158,15 +186,17 @@ def parse_jsonl_row(line: str, text_column: str, id_name: str | None) -> Row:
     if not isinstance(record, dict):
         return Row(None, error="not a JSON object")
     ident = record.get(id_name) if id_name else None
-    value = record.get(text_column)
-    if value is not None and not isinstance(value, str):
+    if text_column not in record:
+        return Row(None, ident, error=f"no {text_column!r} key")
+    value = record[text_column]
+    if not isinstance(value, str):
         return Row(None, ident, error=f"{text_column!r} is not a string")
     return Row(value, ident)
 
 
 def read_jsonl(text: str, source: str, text_column: str, id_column: str | None) -> Table:
     """Rows of a JSON-lines file (blank lines skipped); some record must have the text key."""
-    lines = [line for line in split_lines(text) if line.strip()]
+    lines = [line for line in split_lines(text) if line.strip()]  # a \r in a record is JSON's
     keys: set[str] = set()
     for line in lines:
         try:
@@ -197,7 +227,7 @@ def read_input(path: Path, text_column: str, id_column: str | None, decode: Deco
         return read_csv(text, str(path), text_column, id_column)
     if suffix == ".jsonl":
         return read_jsonl(text, str(path), text_column, id_column)
-    return Table([Row(line) for line in split_lines(text)])
+    return Table([Row(line) for line in split_lines(text, str(path))])
 
 
 def read_stdin(decode: Decoder) -> Table:
@@ -208,7 +238,7 @@ def read_stdin(decode: Decoder) -> Table:
         print("reading reviews from stdin, one per line (Ctrl-D to finish)", file=sys.stderr)
     buffer = getattr(sys.stdin, "buffer", None)
     text = decode(buffer.read(), "stdin") if buffer is not None else sys.stdin.read()
-    return Table([Row(line) for line in split_lines(text)])
+    return Table([Row(line) for line in split_lines(text, "stdin")])
 
 
 def from_arguments(reviews: list[str], decode: Decoder) -> Table:
@@ -225,9 +255,10 @@ def output_format(path: Path) -> str:
 
 
 def writable(value: Any) -> Any:
-    """An id as it can be written out: a lone surrogate (from a JSON escape) replaced."""
+    """An id as it can be written out: each lone surrogate (from a JSON escape) replaced
+    by one U+FFFD."""
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return re.sub("[\ud800-\udfff]", "\ufffd", value)
     return value
 
 
@@ -271,7 +302,7 @@ def report_failures(rows: list[dict[str, Any]]) -> int:
 def read_table(args: argparse.Namespace) -> Table:
     """The rows to classify, from arguments, --input or stdin."""
     decode = Decoder()
-    if args.input is not None:
+    if args.input is not None and args.input != "-":
         table = read_input(Path(args.input), args.text_column, args.id_column, decode)
     elif args.reviews:
         table = from_arguments(args.reviews, decode)
@@ -317,7 +348,7 @@ def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     model = load_model(args.model)
     readable = [i for i, row in enumerate(table.rows) if row.error is None]
     with tqdm(total=len(readable), desc="predict", unit=" reviews", file=sys.stderr,
-              mininterval=1.0, disable=args.input is None) as bar:
+              mininterval=1.0, disable=args.input in (None, "-")) as bar:
         scored = serve.score_texts(model, [table.rows[i].text for i in readable],
                                    args.threshold, args.batch_size, bar.update)
     results = [serve.Scored(error=row.error) for row in table.rows]
@@ -326,34 +357,58 @@ def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     return results
 
 
+@contextlib.contextmanager
+def output_file(path: str) -> Iterator[TextIO]:
+    """A stream onto a temporary sibling of `path`, renamed onto it only on success.
+
+    Opened before any review is read or scored, so an output that cannot be
+    written (no such folder, no permission, a link, a pipe) fails before the work.
+    """
+    with atomic_path(path) as tmp:
+        try:
+            stream = open(tmp, "w", encoding="utf-8", newline="")
+        except OSError as err:
+            raise PipelineError(f"cannot write {path}: {err.strerror or err}") from None
+        with stream:
+            yield stream
+
+
+def write_stdout(rows: list[dict[str, Any]], fmt: str) -> None:
+    if sys.stdout is None:
+        raise PipelineError("stdout is closed: pass --output FILE")
+    try:
+        write_records(rows, sys.stdout, fmt)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, UnicodeEncodeError) as err:
+        raise PipelineError(f"cannot write to stdout: {getattr(err, 'strerror', None) or err}"
+                            ) from None
+
+
 def predict(args: argparse.Namespace) -> int:
     """The `predict` command: returns the exit status (0 all ok, 1 some rows failed)."""
-    fmt = output_format(Path(args.output)) if args.output is not None else ".csv"
-    if args.output is not None and Path(args.output).is_dir():  # before any work is done
-        raise PipelineError(f"--output {args.output} is a directory; give a file name")
     if not Path(args.model).is_file():  # checked early so stdin is not read in vain
         raise PipelineError(f"model file not found: {args.model} (run `dvc repro` or pass --model)")
-    table = read_table(args)
-    rows = records(table, classify(table, args))
     if args.output is None:
-        if sys.stdout is None:
-            raise PipelineError("stdout is closed: pass --output FILE")
-        try:
-            write_records(rows, sys.stdout, ".jsonl" if args.json else ".csv")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except (OSError, UnicodeEncodeError) as err:
-            raise PipelineError(f"cannot write to stdout: {getattr(err, 'strerror', None) or err}"
-                                ) from None
+        table = read_table(args)
+        rows = records(table, classify(table, args))
+        write_stdout(rows, ".jsonl" if args.json else ".csv")
     else:
-        try:
-            with atomic_path(args.output) as tmp:
-                with open(tmp, "w", encoding="utf-8", newline="") as stream:
-                    write_records(rows, stream, fmt)
-        except OSError as err:
-            raise PipelineError(f"cannot write {args.output}: {err.strerror or err}") from None
-        print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr)
+        fmt = output_format(Path(args.output))
+        if Path(args.output).is_dir():
+            raise PipelineError(f"--output {args.output} is a directory; give a file name")
+        with output_file(args.output) as stream:
+            table = read_table(args)
+            rows = records(table, classify(table, args))
+            try:
+                write_records(rows, stream, fmt)
+                stream.flush()
+            except OSError as err:
+                raise PipelineError(f"cannot write {args.output}: {err.strerror or err}"
+                                    ) from None
+        print(f"wrote {len(rows)} row{'s' * (len(rows) != 1)} to {args.output}",
+              file=sys.stderr)
     return EXIT_SOME_FAILED if report_failures(rows) else EXIT_OK
 
 

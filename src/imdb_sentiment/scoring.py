@@ -7,6 +7,7 @@ API share, so their scores are the same numbers.
 from __future__ import annotations
 
 import weakref
+import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,9 @@ def load_model(path: str | Path) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"model file not found: {path} (run `dvc repro` or pass --model)")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise PipelineError(f"could not load model {path}: not a Keras model file (a .keras "
+                            "file is a zip archive; this one is damaged or of another kind)")
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for a bad file

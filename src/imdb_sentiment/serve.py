@@ -8,20 +8,26 @@ label, validate and explain reviews the same way. Scoring goes through
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from imdb_sentiment.scoring import predict_texts
-
 from imdb_sentiment.startup import set_thread_pools
+from imdb_sentiment.text import standardize
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 256
 POSITIVE, NEGATIVE = "positive", "negative"
 EMPTY_REVIEW = "empty review (no text to classify)"
+NO_WORDS = "no words to classify (only punctuation, symbols or markup)"
+# The markup `text.standardize` blanks out, or a letter or digit: the first match that is
+# not markup shows a text has a word (see `wordless`)
+_MARKUP_OR_WORD = re.compile(r"<[^>]{0,100}>|&[a-z]{2,8};|&#\d{1,6};|[^\W_]", re.IGNORECASE)
 # Texts this long are scored one at a time: the vectorizer pads a batch to its
 # longest review before truncation, so a 1 MB review (~200k tokens) batched with
 # 255 others would build a tensor of hundreds of MB. Results do not change,
@@ -80,6 +86,21 @@ def check_text(text: str | None) -> str | None:
     return None
 
 
+def wordless(texts: Sequence[str]) -> list[bool]:
+    """Whether each text has no word the model would read (its vectorizer sees no token).
+
+    Only texts without a letter or digit outside markup can be wordless, so only those
+    go through the model's own `standardize`, which decides."""
+    suspects = [i for i, t in enumerate(texts)
+                if all(m.end() - m.start() > 1 for m in _MARKUP_OR_WORD.finditer(t))]
+    flags = [False] * len(texts)
+    if suspects:
+        cleaned = standardize(tf.constant([clean_text(texts[i]) for i in suspects])).numpy()
+        for i, words in zip(suspects, cleaned):
+            flags[i] = not words
+    return flags
+
+
 def clean_text(text: str) -> str:
     """Replace lone surrogates (e.g. from a JSON escape) that TensorFlow cannot encode."""
     try:
@@ -106,8 +127,12 @@ def probabilities(model: keras.Model, texts: Sequence[str], batch_size: int = DE
 def score_texts(model: keras.Model, texts: Sequence[str | None],
                 threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH_SIZE,
                 progress: Callable[[int], object] | None = None) -> list[Scored]:
-    """Label every text; empty ones fail on their own and the rest are still scored."""
+    """Label every text; empty or wordless ones fail on their own, the rest are scored."""
     errors = [check_text(t) for t in texts]
+    present = [i for i, err in enumerate(errors) if err is None]
+    for i, empty in zip(present, wordless([texts[i] for i in present])):
+        if empty:
+            errors[i] = NO_WORDS
     valid = [i for i, err in enumerate(errors) if err is None]
     probs = probabilities(model, [texts[i] for i in valid], batch_size, progress)
     results = [Scored(error=err) for err in errors]
