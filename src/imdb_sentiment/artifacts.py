@@ -71,9 +71,6 @@ def _check_kind(path: Path, directory: bool) -> None:
                             "with a file (choose another path or remove it yourself)")
     if directory and path.exists() and not path.is_dir():
         raise PipelineError(f"output {path} is an existing file, not a directory")
-    if not directory and path.exists() and not path.is_file() and not path.is_dir():
-        raise PipelineError(f"output {path} is not a regular file (a pipe, socket or device); "
-                            "refusing to replace it (to stream results, write to stdout)")
 
 
 def _scratch(path: Path) -> Path:

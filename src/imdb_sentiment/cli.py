@@ -364,6 +364,10 @@ def output_file(path: str) -> Iterator[TextIO]:
     Opened before any review is read or scored, so an output that cannot be
     written (no such folder, no permission, a link, a pipe) fails before the work.
     """
+    target = Path(path)
+    if target.exists() and not target.is_file():
+        raise PipelineError(f"--output {path} is not a regular file (a pipe, socket or "
+                            "device); refusing to replace it (to stream results, use stdout)")
     with atomic_path(path) as tmp:
         try:
             stream = open(tmp, "w", encoding="utf-8", newline="")
