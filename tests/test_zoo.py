@@ -83,6 +83,25 @@ def test_strided_convolution_reads_every_real_step_once_per_window(width, stride
         assert np.any(changed & y_steps[0].numpy()), step
 
 
+@pytest.mark.parametrize(("width", "stride"), [(1, 1), (3, 1), (3, 2), (2, 2), (5, 2), (4, 3), (7, 2)])
+def test_strided_convolution_is_a_convolution_over_windows_ending_at_each_stride(width, stride):
+    rng = np.random.default_rng(width * 10 + stride)
+    x = rng.normal(size=(3, 9, 4)).astype("float32")
+    steps = np.arange(9)[None, :] < np.array([[9], [6], [1]])
+    conv = StridedConv(5, width, stride)
+    conv(x, steps)
+    kernel, bias = rng.normal(size=(width, 4, 5)), rng.normal(size=5)
+    conv.set_weights([kernel.astype("float32"), bias.astype("float32")])
+    y = conv(x, steps)[0].numpy()
+    real = np.where(steps[..., None], x, 0.0)
+    windows = -(-9 // stride)
+    padded = np.pad(real, [(0, 0), (width - stride, windows * stride - 9), (0, 0)])
+    for t in range(windows):  # window t: the `width` steps ending at step (t + 1) x stride - 1
+        window = padded[:, t * stride : t * stride + width]
+        expected = np.maximum(np.einsum("bwd,wdf->bf", window, kernel) + bias, 0.0)
+        np.testing.assert_allclose(y[:, t], expected, atol=1e-5)
+
+
 def test_strided_convolution_needs_a_window_as_wide_as_its_stride():
     with pytest.raises(P.ParamsError, match="train.conv_width"):
         project_params("train", conv_width=2, conv_stride=3)

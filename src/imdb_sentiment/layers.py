@@ -91,9 +91,15 @@ class StridedConv(layers.Layer):
     Window t ends at step (t + 1) x stride - 1: every real step is read, and a row with L
     real steps has ceil(L / stride) real outputs. Padded steps are zeroed first and the
     row is zero-padded to a whole stride, so a window reaching past a row's end reads the
-    same zeros whatever the padded length of its batch. The windows are gathered and
-    multiplied by the kernel in one matrix product, because TensorFlow's CPU convolution
-    sums in an order that depends on the thread count (docs/decisions.md).
+    same zeros whatever the padded length of its batch.
+
+    The row is cut into blocks of `stride` steps; window t is the end of the blocks before
+    block t (as many as `width` reaches back) and block t itself. So the kernel is cut into
+    one slice per block, each slice multiplies every block in one matrix product, and the
+    products are summed, each shifted by its block's distance back. Matrix products sum in
+    the same order at any thread count, which TensorFlow's CPU convolution does not, and
+    whole blocks need none of the strided copies a per-window gather would
+    (docs/decisions.md).
     """
 
     def __init__(self, filters: int, width: int, stride: int, **kwargs):
@@ -109,15 +115,22 @@ class StridedConv(layers.Layer):
 
     def call(self, x, steps):
         x = x * ops.expand_dims(ops.cast(steps, x.dtype), -1)
-        windows = -(-ops.shape(x)[1] // self.stride)
-        x = ops.pad(x, [[0, 0], [self.width - self.stride, windows * self.stride - ops.shape(x)[1]],
-                        [0, 0]])
-        # (batch, windows, width x features): window t's steps side by side
-        gathered = ops.concatenate(
-            [x[:, offset : offset + windows * self.stride : self.stride]
-             for offset in range(self.width)], axis=-1)
-        kernel = ops.reshape(ops.cast(self.kernel, x.dtype), (-1, self.filters))
-        y = ops.relu(ops.matmul(gathered, kernel) + ops.cast(self.bias, x.dtype))
+        batch, length, features = ops.shape(x)[0], ops.shape(x)[1], x.shape[-1]
+        windows = -(-length // self.stride)
+        x = ops.pad(x, [[0, 0], [0, windows * self.stride - length], [0, 0]])
+        blocks = ops.reshape(x, (-1, self.stride * features))  # (batch x windows, block)
+        back = -(-(self.width - self.stride) // self.stride)  # earlier blocks a window reaches
+        # zero rows in front, so that the kernel spans whole blocks: slice j meets block t - back + j
+        kernel = ops.pad(ops.cast(self.kernel, x.dtype),
+                         [[(back + 1) * self.stride - self.width, 0], [0, 0], [0, 0]])
+        y = None
+        for j in range(back + 1):
+            part = ops.reshape(kernel[j * self.stride : (j + 1) * self.stride], (-1, self.filters))
+            z = ops.reshape(ops.matmul(blocks, part), (batch, windows, self.filters))
+            if j < back:  # block t - (back - j) feeds window t
+                z = ops.pad(z, [[0, 0], [back - j, 0], [0, 0]])[:, :windows]
+            y = z if y is None else y + z
+        y = ops.relu(y + ops.cast(self.bias, x.dtype))
         return y, steps[:, :: self.stride]
 
     def get_config(self):
