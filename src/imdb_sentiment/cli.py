@@ -196,7 +196,7 @@ def parse_jsonl_row(line: str, text_column: str, id_name: str | None) -> Row:
 
 def read_jsonl(text: str, source: str, text_column: str, id_column: str | None) -> Table:
     """Rows of a JSON-lines file (blank lines skipped); some record must have the text key."""
-    lines = [line for line in split_lines(text) if line.strip()]  # a \r in a record is JSON's
+    lines = [line for line in split_lines(text) if line.strip()]
     keys: set[str] = set()
     for line in lines:
         try:
