@@ -365,6 +365,8 @@ def output_file(path: str) -> Iterator[TextIO]:
     written (no such folder, no permission, a link, a pipe) fails before the work.
     """
     target = Path(path)
+    if target.is_dir():
+        raise PipelineError(f"--output {path} is a directory; give a file name")
     if target.exists() and not target.is_file():
         raise PipelineError(f"--output {path} is not a regular file (a pipe, socket or "
                             "device); refusing to replace it (to stream results, use stdout)")
@@ -400,8 +402,6 @@ def predict(args: argparse.Namespace) -> int:
         write_stdout(rows, ".jsonl" if args.json else ".csv")
     else:
         fmt = output_format(Path(args.output))
-        if Path(args.output).is_dir():
-            raise PipelineError(f"--output {args.output} is a directory; give a file name")
         with output_file(args.output) as stream:
             table = read_table(args)
             rows = records(table, classify(table, args))
