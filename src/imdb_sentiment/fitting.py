@@ -3,7 +3,9 @@
 Reviews of similar length are batched together (with masking on, padding
 changes nothing, so this changes speed, not the result); training stops early on validation loss
 and keeps the best weights; each epoch's metrics go to DVCLive.
-`train.adversarial_epsilon` adds adversarial training (`adversarial`).
+`train.adversarial_epsilon` adds adversarial training (`adversarial`);
+`train.ema_momentum` has validation, early stopping and the saved model use a
+moving average of the weights (`AveragedWeights`).
 `train.distribute`, `train.mixed_precision` and `train.jit_compile` are
 handled by `scaling`.
 """
@@ -15,6 +17,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -69,33 +72,123 @@ def batch_count(lengths: np.ndarray, boundaries: list[int], batch_size: int) -> 
 
 def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
                  bucket_by_length: bool) -> tf.data.Dataset:
-    """(token ids padded per batch, label) batches; optionally bucketed by length."""
-    sequences = tf.RaggedTensor.from_row_splits(split.ids, split.offsets)
+    """(token ids padded per batch, label) batches; optionally bucketed by length.
+
+    Every review ends in one padding step. With `shuffle`, each pass over the dataset (each
+    epoch) takes the review order from the next of tf.data's seeded shuffles. The batches
+    are those of tf.data's `bucket_by_sequence_length` over that order (`bucketed`), built
+    with NumPy: tf.data's per-review ops took cores from training (docs/decisions.md).
+    """
+    lengths = split.lengths() + 1
     labels = split.labels.astype(np.float32)
-    ds = tf.data.Dataset.from_tensor_slices((sequences, labels))
-    ds = ds.map(lambda ids, y: (tf.concat([ids, tf.zeros([1], tf.int32)], 0), y))
-    if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     boundaries: list[int] = []
     if bucket_by_length and len(labels) > batch_size:
-        boundaries = bucket_boundaries(split.lengths() + 1)
-        ds = ds.bucket_by_sequence_length(
-            element_length_func=lambda ids, y: tf.shape(ids)[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        )
-    else:
-        ds = ds.padded_batch(batch_size)
-    # Bucketing hides the batch count from tf.data; declared, Keras shows progress out of it
-    # in the first epoch too, and does not warn that the input "ran out of data".
-    batches = batch_count(split.lengths() + 1, boundaries, batch_size)
-    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+        boundaries = bucket_boundaries(lengths)
+    buckets = np.searchsorted(boundaries, lengths, side="right")
+    orders = tf.data.Dataset.range(len(labels))
+    if shuffle:
+        orders = orders.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+
+    def batches(order: np.ndarray):
+        for rows in bucketed(order, buckets, batch_size):
+            yield padded_rows(split, rows, int(lengths[rows].max())), labels[rows]
+
+    signature = (tf.TensorSpec([None, None], tf.as_dtype(split.ids.dtype)),
+                 tf.TensorSpec([None], tf.float32))
+    # The order is an input of the generator, not drawn inside it: a pass over the dataset
+    # then draws its shuffle when it starts, as a shuffle of the reviews themselves would.
+    ds = orders.batch(max(len(labels), 1)).flat_map(
+        lambda order: tf.data.Dataset.from_generator(batches, args=(order,),
+                                                     output_signature=signature))
+    # Declared, the batch count lets Keras show progress out of it in the first epoch too,
+    # and not warn that the input "ran out of data".
+    ds = ds.apply(tf.data.experimental.assert_cardinality(
+        batch_count(lengths, boundaries, batch_size)))
     options = tf.data.Options()
     options.deterministic = True
+    # tf.data's autotuning stalled training now and then for seconds (docs/decisions.md);
+    # one generator feeds the batches, so there is nothing for it to tune.
+    options.autotune.enabled = False
     # The data is in memory, not in files: multi-worker training shards by element
     # (every worker builds the same seeded pipeline). Ignored when not distributed.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(options).prefetch(2)
+
+
+def bucketed(order: np.ndarray, buckets: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Row numbers, batch by batch, as tf.data's `group_by_window` groups them: taken in
+    `order`, each row joins the open batch of its bucket, which is emitted once it holds
+    `batch_size` rows; at the end the unfilled batches follow, lowest bucket first."""
+    keys = buckets.tolist()
+    open_batches: dict[int, list[int]] = {}
+    for row in order.tolist():
+        batch = open_batches.setdefault(keys[row], [])
+        batch.append(row)
+        if len(batch) == batch_size:
+            yield np.array(batch)
+            del open_batches[keys[row]]
+    for key in sorted(open_batches):
+        yield np.array(open_batches[key])
+
+
+def padded_rows(split: Split, rows: np.ndarray, width: int) -> np.ndarray:
+    """The token ids of reviews `rows` of `split`, one per line, padded with 0 to `width`."""
+    starts = split.offsets[rows]
+    counts = split.offsets[rows + 1] - starts
+    line = np.repeat(np.arange(len(rows)), counts)
+    column = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    out = np.zeros((len(rows), width), split.ids.dtype)
+    out[line, column] = split.ids[np.repeat(starts, counts) + column]
+    return out
+
+
+class AveragedWeights(keras.callbacks.Callback):
+    """Polyak averaging: training steps move the raw weights, while validation, early
+    stopping and the model left at the end see their exponential moving average.
+
+    After step t the average moves toward the weights by 1 - m, with
+    m = min(`momentum`, (1 + t) / (10 + t)), so the first steps' weights fade fast.
+    """
+
+    def __init__(self, momentum: float):
+        super().__init__()
+        self.momentum = momentum
+        self.steps = 0
+        self.average: list[tf.Variable] = []
+        self.raw: list[np.ndarray] | None = None  # set while the average is in the model
+
+    def on_train_begin(self, logs=None):
+        self.average = [tf.Variable(tf.identity(v), trainable=False)
+                        for v in self.model.trainable_variables]
+        self._update = tf.function(self._moved_toward_weights)
+
+    def _moved_toward_weights(self, m: tf.Tensor) -> None:
+        for average, weight in zip(self.average, self.model.trainable_variables):
+            average.assign(m * average + (1.0 - m) * tf.cast(weight, average.dtype))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        m = min(self.momentum, (1 + self.steps) / (10 + self.steps))
+        self._update(tf.constant(m, tf.float32))
+
+    def _put_average_in(self) -> None:
+        if self.raw is None:
+            self.raw = [v.numpy() for v in self.model.trainable_variables]
+            for weight, average in zip(self.model.trainable_variables, self.average):
+                weight.assign(average)
+
+    def on_test_begin(self, logs=None):
+        # it stays in through on_epoch_end, where early stopping keeps the best weights
+        self._put_average_in()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.raw is not None:
+            for weight, raw in zip(self.model.trainable_variables, self.raw):
+                weight.assign(raw)
+            self.raw = None
+
+    def on_train_end(self, logs=None):
+        self._put_average_in()
 
 
 class LiveLogger(keras.callbacks.Callback):
@@ -169,6 +262,7 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     val_ds = make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
                           bucket_by_length=cfg.bucket_by_length)
     callbacks: list[keras.callbacks.Callback] = [
+        *([AveragedWeights(cfg.ema_momentum)] if cfg.ema_momentum else []),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
                                       restore_best_weights=cfg.restore_best_weights),

@@ -132,6 +132,7 @@ class TrainParams:
     augment_drop: float
     augment_min_share: float
     adversarial_epsilon: float
+    ema_momentum: float
 
     def validate(self) -> None:
         _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
@@ -167,6 +168,7 @@ class TrainParams:
                "a number in (0, 1]")
         _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
                "a number in [0, 10] (0 = off)")
+        _check(0.0 <= self.ema_momentum < 1.0, "train.ema_momentum", "a number in [0, 1) (0 = off)")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
