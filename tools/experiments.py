@@ -53,6 +53,7 @@ TRIES = {
     "conv-2-vocab-40000": ["train.conv_filters=64", "preprocess.vocab_size=40000"],
     "no-conv": ["train.conv_filters=0", "preprocess.vocab_size=20000"],
     "ema-0.998": ["train.ema_momentum=0.998"],
+    "conv-width-5": ["train.conv_width=5"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv"}
