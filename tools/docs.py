@@ -159,6 +159,8 @@ def model_summary(src: Sources) -> str:
     if t.get("adversarial_epsilon"):
         parts.append("adversarial training on the word vectors (epsilon "
                      f"{num(t['adversarial_epsilon'])} x a review's mean word-vector length)")
+    if t.get("virtual_adversarial"):
+        parts.append("virtual adversarial training (the pushed reviews also learn the clean answer)")
     if t.get("ema_momentum"):
         parts.append("validated and saved as the moving average of its weights over training "
                      f"steps (momentum {num(t['ema_momentum'])})")

@@ -54,6 +54,8 @@ TRIES = {
     "no-conv": ["train.conv_filters=0", "preprocess.vocab_size=20000"],
     "ema-0.998": ["train.ema_momentum=0.998"],
     "conv-width-5": ["train.conv_width=5"],
+    "virtual-adversarial": ["train.virtual_adversarial=true"],
+    "dim-128": ["train.embedding_dim=128", "preprocess.pretrain_dim=128"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv"}

@@ -249,7 +249,8 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     # Variables (model, optimizer, metrics) must be created under the scope to be mirrored.
     with strategy.scope():
         model = build_classifier(cfg, vocab_size, embeddings)
-        fitted = AdversarialFit(model, cfg.adversarial_epsilon) if cfg.adversarial_epsilon else model
+        fitted = (AdversarialFit(model, cfg.adversarial_epsilon, cfg.virtual_adversarial)
+                  if cfg.adversarial_epsilon else model)
         compile_classifier(fitted, cfg)
     replicas = int(strategy.num_replicas_in_sync)
     # model.fit splits each batch across the replicas, so batch the global size

@@ -132,6 +132,7 @@ class TrainParams:
     augment_drop: float
     augment_min_share: float
     adversarial_epsilon: float
+    virtual_adversarial: bool
     ema_momentum: float
 
     def validate(self) -> None:
@@ -168,6 +169,8 @@ class TrainParams:
                "a number in (0, 1]")
         _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
                "a number in [0, 10] (0 = off)")
+        _check(not self.virtual_adversarial or self.adversarial_epsilon > 0,
+               "train.virtual_adversarial", "false unless train.adversarial_epsilon > 0")
         _check(0.0 <= self.ema_momentum < 1.0, "train.ema_momentum", "a number in [0, 1) (0 = off)")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
