@@ -104,6 +104,32 @@ def test_the_virtual_term_adds_the_gradient_of_kl_clean_to_perturbed():
     assert moved > 0
 
 
+def test_virtual_adversarial_direction_is_the_adversarial_one_up_to_sign():
+    """Why one pass serves both terms: a power-iteration step of virtual adversarial
+    training, from random directions, lands on the loss gradient's direction, per review."""
+    fit = AdversarialFit(classifier(), epsilon=1.0)
+    ids = tf.constant(IDS)
+    embedded = fit.embed(ids)
+    with tf.GradientTape() as tape:
+        tape.watch(embedded)
+        clean = fit.from_embedded([ids, embedded])
+        loss = tf.reduce_sum(keras.losses.binary_crossentropy(LABELS[:, None], clean))
+    adversarial = tape.gradient(loss, embedded).numpy()
+    real = (IDS > 0)[:, :, None]
+    for seed in range(3):
+        start = tf.random.stateless_normal(embedded.shape, seed=[seed, 7]) * real
+        # small enough for the KL's quadratic term to rule, large enough for float32
+        probe = 1e-4 * start / tf.norm(start, axis=[1, 2], keepdims=True)
+        with tf.GradientTape() as tape:
+            tape.watch(probe)
+            kl = tf.reduce_sum(bernoulli_kl(clean, fit.from_embedded([ids, embedded + probe])))
+        virtual = tape.gradient(kl, probe).numpy()
+        for row in range(len(IDS)):
+            a, v = adversarial[row].ravel(), virtual[row].ravel()
+            cosine = a @ v / (np.linalg.norm(a) * np.linalg.norm(v))
+            assert abs(cosine) == pytest.approx(1.0, abs=1e-3)
+
+
 def test_bernoulli_kl_is_zero_only_for_equal_answers():
     p = tf.constant([0.2, 0.5, 0.9, 0.9])
     q = tf.constant([0.2, 0.6, 0.9, 0.5])
@@ -119,16 +145,17 @@ def test_virtual_adversarial_needs_adversarial_training():
     assert project_params("train", adversarial_epsilon=0.5, virtual_adversarial=True)
 
 
+@pytest.mark.parametrize("virtual", [False, True])
 def test_tiny_pipeline_with_adversarial_training_saves_the_plain_network(tiny_pipeline,
-                                                                       tmp_path):
+                                                                       tmp_path, virtual):
     from imdb_sentiment.scoring import load_model, predict_texts
 
     _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
                                                              "adversarial_epsilon": 0.3,
-                                                             "virtual_adversarial": True})
+                                                             "virtual_adversarial": virtual})
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["adversarial_epsilon"] == 0.3
-    assert card["train"]["virtual_adversarial"] is True
+    assert card["train"]["virtual_adversarial"] is virtual
     loaded = load_model(model)  # safe mode: nothing of the wrapper is saved
     assert "adversarial" not in model.read_bytes().decode("latin-1")
     probs = predict_texts(loaded, ["a great film", "awful"], batch_size=2)

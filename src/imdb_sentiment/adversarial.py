@@ -8,13 +8,18 @@ It makes the network's answer stable under small changes of word meaning,
 which is where a network trained on few labels overfits.
 
 With `virtual` on, each perturbed review also learns to keep the network's own
-clean answer (virtual adversarial training, Miyato et al. 2017), a target that
-needs no label. Virtual adversarial training pushes the word vectors where the
-answer changes most, found by power iteration; for a network with one output
-that is the direction of the gradient of its logit, which is also the direction
-adversarial training takes (the loss's gradient is that one times a number per
-review), so both terms are scored at the same perturbed point, in one pass.
-Only fitting changes: the wrapped classifier is what gets saved.
+clean answer, by KL(clean answer || perturbed answer): the term of virtual
+adversarial training (Miyato et al. 2017), whose target is the network's answer,
+not a label. Virtual adversarial training pushes the word vectors where that
+KL grows fastest, found by power iteration. For a network with one output, the
+KL's Hessian in the push, at no push, is p(1 - p) g g^T, with g the gradient of
+the review's logit in its word vectors: its one direction is g. The loss's
+gradient, which adversarial training follows, is (p - y) g. So, up to sign,
+the two pushes are the same, and both terms are scored at one perturbed point,
+with no extra pass. The clean and perturbed passes draw different dropout
+masks, as in Miyato et al.'s code, so the term also asks for an answer that
+dropout does not move. Only fitting changes: the wrapped classifier is what
+gets saved.
 """
 
 from __future__ import annotations
