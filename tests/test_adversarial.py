@@ -57,16 +57,23 @@ def test_a_vanishing_perturbation_doubles_the_plain_step(virtual):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_the_perturbation_raises_the_loss():
-    """The step learns from the point of a higher loss than the clean one."""
-    fit = AdversarialFit(classifier(), epsilon=1.0)
+def clean_pass(fit: AdversarialFit):
+    """IDS as tokens, their word vectors, the clean answers, each review's loss, and the
+    gradient of the summed loss in the word vectors (the adversarial direction)."""
     ids = tf.constant(IDS)
     with tf.GradientTape() as tape:
         embedded = fit.embed(ids)
         tape.watch(embedded)
-        loss = keras.losses.binary_crossentropy(LABELS[:, None], fit.from_embedded([ids, embedded]))
-        total = tf.reduce_sum(loss)
-    gradient = tape.gradient(total, embedded)
+        answers = fit.from_embedded([ids, embedded])
+        losses = keras.losses.binary_crossentropy(LABELS[:, None], answers)
+        total = tf.reduce_sum(losses)
+    return ids, embedded, answers, losses, tape.gradient(total, embedded)
+
+
+def test_the_perturbation_raises_the_loss():
+    """The step learns from the point of a higher loss than the clean one."""
+    fit = AdversarialFit(classifier(), epsilon=1.0)
+    ids, embedded, _, loss, gradient = clean_pass(fit)
     shifted = embedded + fit.perturbation(ids, embedded, gradient)
     raised = keras.losses.binary_crossentropy(LABELS[:, None], fit.from_embedded([ids, shifted]))
     assert np.all(raised.numpy() > loss.numpy())
@@ -76,7 +83,7 @@ def test_the_virtual_term_adds_the_gradient_of_kl_clean_to_perturbed():
     """One SGD step with the virtual term moves the weights further than without it by
     the gradient of KL(clean answer || answer at the adversarial point), the clean answer
     held fixed and the point the one adversarial training uses."""
-    ids, labels, rate = tf.constant(IDS), LABELS[:, None], 0.1
+    rate = 0.1
     weights = {}
     for virtual in (False, True):
         fit = AdversarialFit(classifier(), epsilon=1.0, virtual=virtual)
@@ -84,12 +91,8 @@ def test_the_virtual_term_adds_the_gradient_of_kl_clean_to_perturbed():
         fit.fit(IDS, LABELS, batch_size=3, epochs=1, verbose=0, shuffle=False)
         weights[virtual] = fit.classifier.trainable_weights
     fit = AdversarialFit(classifier(), epsilon=1.0)  # the starting weights, stepped by hand
-    with tf.GradientTape() as tape:
-        embedded = fit.embed(ids)
-        tape.watch(embedded)
-        clean = fit.from_embedded([ids, embedded])
-        loss = tf.reduce_mean(keras.losses.binary_crossentropy(labels, clean))
-    push = fit.perturbation(ids, embedded, tape.gradient(loss, embedded))
+    ids, embedded, clean, _, gradient = clean_pass(fit)
+    push = fit.perturbation(ids, embedded, gradient)
     with tf.GradientTape() as tape:
         perturbed = fit.from_embedded([ids, fit.embed(ids) + push])
         kl = tf.reduce_mean(bernoulli_kl(tf.stop_gradient(clean), perturbed))
@@ -108,13 +111,8 @@ def test_virtual_adversarial_direction_is_the_adversarial_one_up_to_sign():
     """Why one pass serves both terms: a power-iteration step of virtual adversarial
     training, from random directions, lands on the loss gradient's direction, per review."""
     fit = AdversarialFit(classifier(), epsilon=1.0)
-    ids = tf.constant(IDS)
-    embedded = fit.embed(ids)
-    with tf.GradientTape() as tape:
-        tape.watch(embedded)
-        clean = fit.from_embedded([ids, embedded])
-        loss = tf.reduce_sum(keras.losses.binary_crossentropy(LABELS[:, None], clean))
-    adversarial = tape.gradient(loss, embedded).numpy()
+    ids, embedded, clean, _, adversarial = clean_pass(fit)
+    adversarial = adversarial.numpy()
     real = (IDS > 0)[:, :, None]
     for seed in range(3):
         start = tf.random.stateless_normal(embedded.shape, seed=[seed, 7]) * real

@@ -453,7 +453,7 @@ def test_batches_are_tf_datas_pass_after_pass(n, batch_size, bucket, shuffle):
             np.testing.assert_array_equal(y.numpy(), y_ref.numpy())
 
 
-def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle():
+def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle(monkeypatch):
     """Fitted on `make_dataset`'s batches or on tf.data's own, the weights are the same
     bytes: each pass Keras starts over the data draws its shuffle when it starts."""
     from imdb_sentiment import fitting
@@ -471,11 +471,8 @@ def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle()
         return tf_data_batches(split, batch_size, **kw).apply(
             tf.data.experimental.assert_cardinality(len(list(original(split, batch_size, **kw)))))
 
-    fitting.make_dataset = reference
-    try:
-        theirs, _ = fitting.train(cfg, 0, data, 50, verbose=0)
-    finally:
-        fitting.make_dataset = original
+    monkeypatch.setattr(fitting, "make_dataset", reference)
+    theirs, _ = fitting.train(cfg, 0, data, 50, verbose=0)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_array_equal(a, b)
 
