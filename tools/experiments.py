@@ -58,6 +58,7 @@ TRIES = {
     "dim-128": ["train.embedding_dim=128", "preprocess.pretrain_dim=128"],
     "conv-max-len-800": ["preprocess.max_len=800"],
     "teacher-4-grams": ["train.teacher_ngrams=4"],
+    "lm-2": ["train.lm_pretrain_epochs=2"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv"}

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 from dvclive import Live
 
+from imdb_sentiment import language_model
 from imdb_sentiment import params as P
 from imdb_sentiment.adversarial import AdversarialFit
 from imdb_sentiment.errors import PipelineError
@@ -249,17 +250,22 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     # Variables (model, optimizer, metrics) must be created under the scope to be mirrored.
     with strategy.scope():
         model = build_classifier(cfg, vocab_size, embeddings)
-        fitted = (AdversarialFit(model, cfg.adversarial_epsilon, cfg.virtual_adversarial)
-                  if cfg.adversarial_epsilon else model)
-        compile_classifier(fitted, cfg)
     replicas = int(strategy.num_replicas_in_sync)
     # model.fit splits each batch across the replicas, so batch the global size
     global_batch = cfg.batch_size * replicas
+    train_ds = make_dataset(data["train"], global_batch, shuffle=True, seed=seed,
+                            bucket_by_length=cfg.bucket_by_length)
+    pretrained = {}
+    if cfg.lm_pretrain_epochs:
+        with strategy.scope():
+            pretrained = language_model.pretrain(model, cfg, vocab_size, train_ds, verbose)
+    with strategy.scope():
+        fitted = (AdversarialFit(model, cfg.adversarial_epsilon, cfg.virtual_adversarial)
+                  if cfg.adversarial_epsilon else model)
+        compile_classifier(fitted, cfg)
     if cfg.distribute != "none":
         print(f"train: distribute={cfg.distribute}: {replicas} replica(s), "
               f"global batch {global_batch}", file=sys.stderr)
-    train_ds = make_dataset(data["train"], global_batch, shuffle=True, seed=seed,
-                            bucket_by_length=cfg.bucket_by_length)
     val_ds = make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
                           bucket_by_length=cfg.bucket_by_length)
     callbacks: list[keras.callbacks.Callback] = [
@@ -297,6 +303,7 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
         "parameters": int(model.count_params()),
         "replicas": replicas,
         "global_batch_size": global_batch,
+        **pretrained,
     }
     return model, summary
 

@@ -134,6 +134,8 @@ class TrainParams:
     adversarial_epsilon: float
     virtual_adversarial: bool
     ema_momentum: float
+    lm_pretrain_epochs: int
+    lm_pretrain_words: int
 
     def validate(self) -> None:
         _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
@@ -172,6 +174,10 @@ class TrainParams:
         _check(not self.virtual_adversarial or self.adversarial_epsilon > 0,
                "train.virtual_adversarial", "false unless train.adversarial_epsilon > 0")
         _check(0.0 <= self.ema_momentum < 1.0, "train.ema_momentum", "a number in [0, 1) (0 = off)")
+        _check(0 <= self.lm_pretrain_epochs <= 100, "train.lm_pretrain_epochs",
+               "an integer in [0, 100] (0 = off)")
+        _check(2 <= self.lm_pretrain_words <= MAX_SIZE, "train.lm_pretrain_words",
+               f"an integer in [2, {MAX_SIZE}]")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
