@@ -161,6 +161,9 @@ def model_summary(src: Sources) -> str:
                      f"{num(t['adversarial_epsilon'])} x a review's mean word-vector length)")
     if t.get("virtual_adversarial"):
         parts.append("virtual adversarial training (the pushed reviews also learn the clean answer)")
+    if t.get("lm_pretrain_epochs"):
+        parts.append(f"first pretrained for {t['lm_pretrain_epochs']} epoch(s) as a language "
+                     f"model over the {t['lm_pretrain_words']:,} most frequent words")
     if t.get("ema_momentum"):
         parts.append("validated and saved as the moving average of its weights over training "
                      f"steps (momentum {num(t['ema_momentum'])})")

@@ -1,7 +1,7 @@
 """Language-model pretraining: the network first learns to guess nearby words, then sentiment.
 
 With `train.lm_pretrain_epochs` > 0, the classifier's embeddings, convolution
-and recurrent layers first learn to predict the words next to each step of the
+and first recurrent layer first learn to predict the words next to each step of the
 training and unlabeled reviews (Dai & Le 2015; Peters et al. 2018), and only
 then learn the labels. The forward direction predicts the words just after
 what it has read, the backward one the words just before. Targets are the
@@ -43,7 +43,7 @@ def word_classes(ids: tf.Tensor, words: int) -> tf.Tensor:
 
 
 class LanguageModelFit(keras.Model):
-    """Trains `classifier`'s layers up to its last recurrent layer to predict nearby words.
+    """Trains `classifier`'s layers up to its first recurrent layer to predict nearby words.
 
     `classifier` is a functional model from `zoo.build_classifier`; the weights are
     shared, so fitting this pretrains the classifier in place. A one-directional
@@ -52,12 +52,13 @@ class LanguageModelFit(keras.Model):
 
     def __init__(self, classifier: keras.Model, cfg: P.TrainParams, vocab_size: int, **kwargs):
         super().__init__(name=f"language_model_{classifier.name}", **kwargs)
-        last = f"{cfg.model}_{len(cfg.units) - 1}"
+        # the first layer: above it, a forward state would read the backward states below
+        first = f"{cfg.model}_0"
         steps = (classifier.get_layer("strided_conv").output[1] if cfg.conv_filters
                  else classifier.get_layer("real_steps").output)
-        directions = [classifier.get_layer(last).output]
+        directions = [classifier.get_layer(first).output]
         if cfg.bidirectional:  # each row's real steps reversed
-            directions.append(classifier.get_layer(f"{last}_backward").output)
+            directions.append(classifier.get_layer(f"{first}_backward").output)
         self.states = keras.Model(classifier.input, [steps, *directions], name="states")
         self.words = min(cfg.lm_pretrain_words, vocab_size)
         self.width, self.stride = ((cfg.conv_width, cfg.conv_stride) if cfg.conv_filters

@@ -1,0 +1,123 @@
+"""Language-model pretraining: no state sees a word it predicts, the loss's arithmetic,
+pretraining that learns and changes the classifier in place, and a tiny pipeline run."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import TINY_PARAMS, project_params
+from imdb_sentiment import language_model as lm
+from imdb_sentiment import params as P
+from imdb_sentiment.artifacts import read_json
+from imdb_sentiment.zoo import build_classifier
+from test_pipeline import train_on_tiny_data
+
+VOCAB = 12
+IDS = np.array([[5, 6, 7, 8, 9, 10, 11, 4, 3, 0, 0],
+                [3, 4, 11, 2, 0, 0, 0, 0, 0, 0, 0],
+                [7, 1, 9, 2, 2, 5, 8, 6, 10, 11, 0]], dtype="int32")
+
+
+def language_model(words: int = 6, **override) -> lm.LanguageModelFit:
+    cfg = project_params("train", **{"units": [4], "embedding_dim": 3, "conv_filters": 5,
+                                     "embedding_dropout": 0.0, "dropout": 0.0,
+                                     "lm_pretrain_epochs": 1, "lm_pretrain_words": words,
+                                     **override})
+    keras.utils.set_random_seed(0)
+    return lm.LanguageModelFit(build_classifier(cfg, VOCAB), cfg, VOCAB)
+
+
+@pytest.mark.parametrize(("width", "stride"), [(3, 2), (1, 1), (4, 4), (5, 2)])
+def test_targets_are_the_nearest_words_a_state_has_not_read(width, stride):
+    forward, backward = (p.numpy() for p in lm.target_positions(6, width, stride))
+    for t in range(6):
+        last_read = (t + 1) * stride - 1  # window t ends there (layers.StridedConv)
+        first_read = last_read - width + 1
+        assert forward[t].tolist() == list(range(last_read + 1, last_read + 1 + stride))
+        assert backward[t].tolist() == list(range(first_read - 1, first_read - 1 - stride, -1))
+
+
+@pytest.mark.parametrize("override", [{}, {"conv_filters": 0}, {"bidirectional": False},
+                                      {"units": [4, 3]}, {"pooling": "last"}])
+def test_no_state_sees_a_word_it_predicts(override):
+    """Changing any word a real step predicts leaves that step's logits as they were."""
+    model = language_model(**override)
+    steps, *logits = (np.asarray(x) for x in model(IDS))
+    forward_and_backward = lm.target_positions(steps.shape[1], model.width, model.stride)
+    for row in range(len(IDS)):
+        for direction, positions in zip(range(len(logits)), forward_and_backward):
+            for t in np.flatnonzero(steps[row]):
+                for position in positions.numpy()[t]:
+                    if not 0 <= position < len(IDS[row]) or IDS[row, position] == 0:
+                        continue
+                    changed = IDS.copy()
+                    changed[row, position] = 2 if IDS[row, position] != 2 else 3
+                    after = np.asarray(model(changed)[1 + direction])
+                    np.testing.assert_array_equal(after[row, t], logits[direction][row, t])
+
+
+def test_word_loss_is_the_mean_cross_entropy_of_the_real_targets():
+    model = language_model(words=6)
+    steps, forward, backward = (np.asarray(x) for x in model(IDS))
+    positions = [p.numpy() for p in lm.target_positions(steps.shape[1], 3, 2)]
+    terms = []
+    for logits, where in zip((forward, backward), positions):
+        log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        for row in range(len(IDS)):
+            for t in np.flatnonzero(steps[row]):
+                for position in where[t]:
+                    if 0 <= position < IDS.shape[1] and IDS[row, position] > 0:
+                        word = IDS[row, position]
+                        terms.append(-log_probs[row, t, word if word < 6 else 1])
+    loss = model.word_loss(tf.constant(IDS), *model(IDS)).numpy()
+    assert loss == pytest.approx(np.mean(terms), rel=1e-5)
+
+
+def test_rare_words_are_one_class_and_padding_stays_none():
+    assert lm.word_classes(tf.constant([0, 1, 2, 5, 6, 11]), 6).numpy().tolist() == [
+        0, 1, 2, 5, 1, 1]
+
+
+def test_pretraining_lowers_the_word_loss_and_changes_the_classifier_in_place():
+    cfg = project_params("train", units=[8], embedding_dim=8, conv_filters=8,
+                         embedding_dropout=0.0, lm_pretrain_epochs=8, lm_pretrain_words=VOCAB,
+                         learning_rate=0.02)
+    keras.utils.set_random_seed(0)
+    classifier = build_classifier(cfg, VOCAB)
+    before = [w.copy() for w in classifier.get_weights()]
+    repeated = np.tile(np.arange(2, 12, dtype="int32"), (32, 3))  # a corpus of one pattern
+    dataset = tf.data.Dataset.from_tensor_slices((repeated, np.zeros(32, "float32"))).batch(8)
+    summary = lm.pretrain(classifier, cfg, VOCAB, dataset, verbose=0)
+    assert summary["lm_losses"][-1] < 0.5 * summary["lm_losses"][0]
+    changed = [not np.array_equal(a, b) for a, b in zip(before, classifier.get_weights())]
+    # the embedding, convolution and recurrences learn; the classifier's output layer does not
+    assert sum(changed) == len(changed) - 2
+    np.testing.assert_array_equal(classifier.get_layer("probability").get_weights()[0],
+                                  before[-2])
+
+
+@pytest.mark.parametrize(("key", "value"), [("lm_pretrain_epochs", -1),
+                                            ("lm_pretrain_epochs", 101),
+                                            ("lm_pretrain_words", 1)])
+def test_pretraining_params_are_checked(key, value):
+    with pytest.raises(P.ParamsError, match=f"train.{key}"):
+        project_params("train", **{key: value})
+
+
+@pytest.mark.slow
+def test_tiny_pipeline_with_pretraining_saves_the_plain_network(tiny_pipeline, tmp_path):
+    from imdb_sentiment.scoring import load_model, predict_texts
+
+    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
+                                                             "lm_pretrain_epochs": 2,
+                                                             "lm_pretrain_words": 50})
+    card = read_json(model.with_name("model.params.json"))
+    assert card["train"]["lm_pretrain_epochs"] == 2
+    assert len(card["fit"]["lm_losses"]) == 2 and card["fit"]["lm_seconds"] > 0
+    loaded = load_model(model)
+    assert "next_words" not in model.read_bytes().decode("latin-1")
+    probs = predict_texts(loaded, ["a great film", "awful"], batch_size=2)
+    assert probs.shape == (2,) and np.all(np.isfinite(probs))
