@@ -188,6 +188,8 @@ def readme_results(src: Sources) -> str:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
     if "train_seconds" in fit:
         teacher = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
+        if "lm_seconds" in fit:
+            teacher += f" + {num(fit['lm_seconds'])} s language-model pretraining"
         rows.append(["training time", f"{num(fit['train_seconds'])} s fit{teacher}, "
                                       f"{fit['epochs_run']} epochs (best: {fit['best_epoch']})"])
     bench = src.get(BENCH)

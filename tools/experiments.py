@@ -134,7 +134,8 @@ def run_record(name: str, rev: str | None) -> dict:
     return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
             "tried": setting is not None, "change": change,
             "best_val_accuracy": fit["best_val_accuracy"], "test_accuracy": test,
-            "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0), 1)}
+            "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0)
+                                   + fit.get("lm_seconds", 0.0), 1)}
 
 
 def not_in_this_clone(committed: Path, names: set[str]) -> list[dict]:
