@@ -163,7 +163,7 @@ def model_summary(src: Sources) -> str:
         parts.append("virtual adversarial training (the pushed reviews also learn the clean answer)")
     if t.get("lm_pretrain_epochs"):
         parts.append(f"first pretrained for {t['lm_pretrain_epochs']} epoch(s) as a language "
-                     f"model over the {t['lm_pretrain_words']:,} most frequent words")
+                     f"model over {t['lm_pretrain_words']:,} word classes")
     if t.get("ema_momentum"):
         parts.append("validated and saved as the moving average of its weights over training "
                      f"steps (momentum {num(t['ema_momentum'])})")

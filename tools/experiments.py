@@ -59,6 +59,7 @@ TRIES = {
     "conv-max-len-800": ["preprocess.max_len=800"],
     "teacher-4-grams": ["train.teacher_ngrams=4"],
     "lm-2": ["train.lm_pretrain_epochs=2"],
+    "lm-1": ["train.lm_pretrain_epochs=1"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv"}

@@ -5,7 +5,8 @@ changes nothing, so this changes speed, not the result); training stops early on
 and keeps the best weights; each epoch's metrics go to DVCLive.
 `train.adversarial_epsilon` adds adversarial training (`adversarial`);
 `train.ema_momentum` has validation, early stopping and the saved model use a
-moving average of the weights (`AveragedWeights`).
+moving average of the weights (`AveragedWeights`); `train.lm_pretrain_epochs` first
+pretrains the network as a language model (`language_model`).
 `train.distribute`, `train.mixed_precision` and `train.jit_compile` are
 handled by `scaling`.
 """
@@ -257,8 +258,11 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
                             bucket_by_length=cfg.bucket_by_length)
     pretrained = {}
     if cfg.lm_pretrain_epochs:
+        # its own order, so that the classifier's batches are those of a run without it
+        words_ds = make_dataset(data["train"], global_batch, shuffle=True, seed=seed + 1,
+                                bucket_by_length=cfg.bucket_by_length)
         with strategy.scope():
-            pretrained = language_model.pretrain(model, cfg, vocab_size, train_ds, verbose)
+            pretrained = language_model.pretrain(model, cfg, vocab_size, words_ds, verbose)
     with strategy.scope():
         fitted = (AdversarialFit(model, cfg.adversarial_epsilon, cfg.virtual_adversarial)
                   if cfg.adversarial_epsilon else model)

@@ -4,9 +4,12 @@ With `train.lm_pretrain_epochs` > 0, the classifier's embeddings, convolution
 and first recurrent layer first learn to predict the words next to each step of the
 training and unlabeled reviews (Dai & Le 2015; Peters et al. 2018), and only
 then learn the labels. The forward direction predicts the words just after
-what it has read, the backward one the words just before. Targets are the
-`lm_pretrain_words` most frequent words; rarer ones count as one "rare" word,
-so the softmax stays small enough for a CPU. Validation text is never read.
+what it has read, the backward one the words just before. The softmax has
+`lm_pretrain_words` classes: the most frequent words, and one class for every
+rarer word, so that it stays small enough for a CPU. Validation text is never read.
+Pretraining uses Adam at `train.learning_rate`, whatever `train.optimizer` says,
+and reads the reviews in its own seeded order, so the fit after it sees the
+batches that it would see without it.
 
 Behind the strided convolution, step t has read words up to (t + 1) x stride - 1
 going forward and from (t + 1) x stride - width going backward, so the forward
@@ -22,9 +25,9 @@ import time
 import keras
 import tensorflow as tf
 from keras import layers
+from keras.src.losses import loss as loss_module
 
 from imdb_sentiment import params as P
-from imdb_sentiment.processed import Split
 
 
 def target_positions(windows: tf.Tensor, width: int, stride: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -36,9 +39,9 @@ def target_positions(windows: tf.Tensor, width: int, stride: int) -> tuple[tf.Te
 
 
 def word_classes(ids: tf.Tensor, words: int) -> tf.Tensor:
-    """Token ids -> language-model classes: the `words` - 1 most frequent words keep their id
-    (the vocabulary is in frequency order), every other real word becomes class 1 (rare);
-    0 stays padding."""
+    """Token ids -> language-model classes: ids below `words` (the most frequent words, as the
+    vocabulary is in frequency order) stay, every other id becomes 1, the out-of-vocabulary
+    id, which stands for every rarer word; 0 stays padding, which is never a target."""
     return tf.where(ids < words, ids, tf.ones_like(ids))
 
 
@@ -53,6 +56,7 @@ class LanguageModelFit(keras.Model):
     def __init__(self, classifier: keras.Model, cfg: P.TrainParams, vocab_size: int, **kwargs):
         super().__init__(name=f"language_model_{classifier.name}", **kwargs)
         # the first layer: above it, a forward state would read the backward states below
+        # (one-directional stacks stop there too, for one rule)
         first = f"{cfg.model}_0"
         steps = (classifier.get_layer("strided_conv").output[1] if cfg.conv_filters
                  else classifier.get_layer("real_steps").output)
@@ -84,15 +88,18 @@ class LanguageModelFit(keras.Model):
         ids = tf.cast(data[0] if isinstance(data, tuple) else data, tf.int32)
         with tf.GradientTape() as tape:
             loss = self.word_loss(ids, *self(ids, training=True))
-        gradients = tape.gradient(loss, self.trainable_weights)
+            # as Keras' own step: a replica's share of the mean, scaled against float16 underflow
+            scaled = self.optimizer.scale_loss(loss_module.scale_loss_for_distribution(loss))
+        gradients = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         self.word_loss_mean.update_state(loss)
         return {"word_loss": self.word_loss_mean.result()}
 
     def word_loss(self, ids: tf.Tensor, steps: tf.Tensor, *logits_by_direction: tf.Tensor
                   ) -> tf.Tensor:
-        """Mean cross-entropy over the real words that real steps predict. (A padding step's
-        backward state has read the whole review, so it predicts nothing.)"""
+        """Mean cross-entropy over the real words that real steps predict. (With padding
+        masked, a padding step's backward state has read the whole review, so padding steps
+        predict nothing.)"""
         positions_by_direction = target_positions(tf.shape(steps)[1], self.width, self.stride)
         # enough padding on the right for the last window's forward targets
         ids = tf.pad(ids, [[0, 0], [0, 2 * self.stride]])
@@ -117,8 +124,8 @@ def pretrain(classifier: keras.Model, cfg: P.TrainParams, vocab_size: int,
     `cfg.lm_pretrain_epochs` epochs; returns the per-epoch losses and the time taken."""
     model = LanguageModelFit(classifier, cfg, vocab_size)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate))
-    print(f"train: language-model pretraining, {cfg.lm_pretrain_epochs} epoch(s) over the "
-          f"{model.words} most frequent words", file=sys.stderr)
+    print(f"train: language-model pretraining, {cfg.lm_pretrain_epochs} epoch(s) over "
+          f"{model.words} word classes", file=sys.stderr)
     started = time.perf_counter()
     history = model.fit(dataset.map(lambda ids, labels: ids), epochs=cfg.lm_pretrain_epochs,
                         verbose=verbose, shuffle=False)

@@ -176,8 +176,9 @@ class TrainParams:
         _check(0.0 <= self.ema_momentum < 1.0, "train.ema_momentum", "a number in [0, 1) (0 = off)")
         _check(0 <= self.lm_pretrain_epochs <= 100, "train.lm_pretrain_epochs",
                "an integer in [0, 100] (0 = off)")
-        _check(2 <= self.lm_pretrain_words <= MAX_SIZE, "train.lm_pretrain_words",
-               f"an integer in [2, {MAX_SIZE}]")
+        # classes 0 (padding, never a target) and 1 (every rarer word), then the words
+        _check(3 <= self.lm_pretrain_words <= MAX_SIZE, "train.lm_pretrain_words",
+               f"an integer in [3, {MAX_SIZE}]")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")

@@ -112,7 +112,8 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
     for _ in range(cfg.self_training_rounds):  # the curves are the last round's
         classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, None,
                                     verbose=verbose, strategy=strategy)
-        rounds.append({key: summary[key] for key in ("best_val_accuracy", "train_seconds")})
+        rounds.append({key: summary[key] for key in ("best_val_accuracy", "train_seconds",
+                                                      "lm_seconds") if key in summary})
         network = predict_split(classifier, unlabeled)
         data = {**data, "train": distill.concat_splits(labelled, distill.relabelled(
             unlabeled, network, cfg.self_training_teacher_share))}
@@ -120,8 +121,8 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
                                 verbose=verbose, strategy=strategy)
     if rounds:
         summary = {**summary, "self_training_rounds": rounds,
-                   "train_seconds": round(summary["train_seconds"]
-                                          + sum(r["train_seconds"] for r in rounds), 1)}
+                   **{key: round(summary[key] + sum(r[key] for r in rounds), 1)
+                      for key in ("train_seconds", "lm_seconds") if key in summary}}
     model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep.max_len,
                              prep.keep_tokens)
     return model, {**summary, **distilled}
