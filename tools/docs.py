@@ -187,10 +187,10 @@ def readme_results(src: Sources) -> str:
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
     if "train_seconds" in fit:
-        teacher = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
+        extra = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
         if "lm_seconds" in fit:
-            teacher += f" + {num(fit['lm_seconds'])} s language-model pretraining"
-        rows.append(["training time", f"{num(fit['train_seconds'])} s fit{teacher}, "
+            extra += f" + {num(fit['lm_seconds'])} s language-model pretraining"
+        rows.append(["training time", f"{num(fit['train_seconds'])} s fit{extra}, "
                                       f"{fit['epochs_run']} epochs (best: {fit['best_epoch']})"])
     bench = src.get(BENCH)
     if bench and bench.get("inference"):
