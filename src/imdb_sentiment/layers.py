@@ -208,6 +208,21 @@ class SparseLogistic(LogisticHead):
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
+class Blend(layers.Layer):
+    """Two P(positive) tensors -> (1 - `second_share`) x the first + `second_share` x the second."""
+
+    def __init__(self, second_share: float, **kwargs):
+        super().__init__(**kwargs)
+        self.second_share = second_share
+
+    def call(self, first, second):
+        return (1.0 - self.second_share) * first + self.second_share * second
+
+    def get_config(self):
+        return {**super().get_config(), "second_share": self.second_share}
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
 class TargetAccuracy(keras.metrics.BinaryAccuracy):
     """Binary accuracy against targets rounded to 0/1: a soft teacher target counts by its
     side of 0.5. Registered here because a saved model names its training metrics."""

@@ -128,6 +128,7 @@ class TrainParams:
     teacher_ngrams: int
     self_training_rounds: int
     self_training_teacher_share: float
+    ensemble_teacher_share: float
     augment_copies: int
     augment_drop: float
     augment_min_share: float
@@ -163,6 +164,8 @@ class TrainParams:
                "train.self_training_rounds", "0 unless train.distill_unlabeled is true")
         _check(0.0 <= self.self_training_teacher_share <= 1.0,
                "train.self_training_teacher_share", "a number in [0, 1]")
+        _check(0.0 <= self.ensemble_teacher_share < 1.0, "train.ensemble_teacher_share",
+               "a number in [0, 1) (0 = the network alone)")
         _check(0 <= self.augment_copies <= 20, "train.augment_copies", "an integer in [0, 20]")
         _check(self.augment_copies == 0 or self.distill_unlabeled,
                "train.augment_copies", "0 unless train.distill_unlabeled is true")

@@ -7,7 +7,9 @@ review strings. An n-gram `train.model` is fitted by `baseline` instead.
 
 `train.distill_unlabeled` adds the unlabeled reviews with an n-gram teacher's
 probabilities as targets (`distill`); `train.self_training_rounds` then retrains
-on them relabelled by the teacher and the last network together. `train.inter_op_threads` and
+on them relabelled by the teacher and the last network together. With
+`train.ensemble_teacher_share` the saved model averages the network and that
+teacher (`zoo.build_ensemble`). `train.inter_op_threads` and
 `train.intra_op_threads` size TensorFlow's thread pools before it starts (0
 leaves TensorFlow's choice).
 """
@@ -34,7 +36,7 @@ from imdb_sentiment.processed import Split
 from imdb_sentiment.scaling import make_strategy
 from imdb_sentiment.startup import set_thread_pools
 from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.zoo import RECURRENT, build_end_to_end
+from imdb_sentiment.zoo import RECURRENT, build_end_to_end, build_ensemble
 
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
@@ -75,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         with Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
             model, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep,
                                  live, strategy)
-            live.summary.update({"best_val_accuracy": summary["best_val_accuracy"],
-                                 "best_val_loss": summary["best_val_loss"]})
+            live.summary.update({key: summary[key] for key in (
+                "best_val_accuracy", "best_val_loss", "ensemble_val_accuracy") if key in summary})
         save_keras(model, model_tmp)
         card = {"train": P.to_dict(cfg), "seed": seed,
                 "preprocess": {**P.to_dict(prep), "seed": prep_seed}, "fit": summary}
@@ -101,11 +103,14 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
     """The end-to-end text model `cfg.model` names, fitted, and its fit summary."""
     if cfg.model not in RECURRENT:  # an n-gram model
         return baseline.fit_model(cfg, seed, reviews_path, data)
-    distilled = {}
+    teacher = (distill.fitted_teacher(cfg, seed, reviews_path, data)
+               if cfg.distill_unlabeled or cfg.ensemble_teacher_share else None)
+    distilled = teacher.summary if teacher else {}
     labelled = data["train"]
     if cfg.distill_unlabeled:
-        unlabeled, distilled = distill.teacher_labelled_unlabeled(cfg, seed, reviews_path, data,
+        unlabeled, labelling = distill.teacher_labelled_unlabeled(cfg, seed, reviews_path, teacher,
                                                                   vocabulary, prep)
+        distilled = {**distilled, **labelling}
         data = {**data, "train": distill.concat_splits(labelled, unlabeled)}
     verbose = 1 if sys.stderr.isatty() else 2
     rounds = []
@@ -125,6 +130,12 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
                       for key in ("train_seconds", "lm_seconds") if key in summary}}
     model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep.max_len,
                              prep.keep_tokens)
+    if cfg.ensemble_teacher_share:
+        model = build_ensemble(model, teacher.to_keras(), cfg.ensemble_teacher_share)
+        blended = (cfg.ensemble_teacher_share * teacher.val_probs
+                   + (1.0 - cfg.ensemble_teacher_share) * predict_split(classifier, data["val"]))
+        summary["ensemble_val_accuracy"] = round(
+            float(((blended >= 0.5) == data["val"].labels).mean()), 6)
     return model, {**summary, **distilled}
 
 

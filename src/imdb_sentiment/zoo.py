@@ -6,7 +6,8 @@ shortens the sequence, with padding kept out of the result (by sequence
 lengths, see `layers.py`) and a choice of pooling.
 
 `build_end_to_end` puts the vectorizer in front, so the saved model takes raw
-review strings and returns P(positive).
+review strings and returns P(positive). `build_ensemble` averages such a
+network with an n-gram model that also takes raw strings (the teacher).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 from keras import layers
 
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.layers import (LastStep, MaskedPooling, ReverseSteps, StepMask, StridedConv,
-                                   TruncateTokens)
+from imdb_sentiment.layers import (Blend, LastStep, MaskedPooling, ReverseSteps, StepMask,
+                                   StridedConv, TruncateTokens)
 from imdb_sentiment.params import TrainParams
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
@@ -92,4 +93,15 @@ def build_end_to_end(vectorizer: layers.TextVectorization, classifier: keras.Mod
     ids = TruncateTokens(max_len, keep, name="truncate")(vectorizer(texts))
     prob = classifier(ids)
     prob = layers.Reshape((), name="p_positive")(prob)
+    return keras.Model(texts, prob, name="sentiment")
+
+
+def build_ensemble(network: keras.Model, ngram_model: keras.Model, ngram_share: float
+                   ) -> keras.Model:
+    """Raw review strings (batch,) -> (1 - `ngram_share`) x the network's P(positive) +
+    `ngram_share` x the n-gram model's; both take the same strings."""
+    texts = keras.Input(shape=(), dtype="string", name="text")
+    network = keras.Model(network.input, network.output, name="network")
+    ngram_model = keras.Model(ngram_model.input, ngram_model.output, name="ngram_model")
+    prob = Blend(ngram_share, name="p_positive")(network(texts), ngram_model(texts))
     return keras.Model(texts, prob, name="sentiment")
