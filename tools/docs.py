@@ -167,6 +167,10 @@ def model_summary(src: Sources) -> str:
     if t.get("ema_momentum"):
         parts.append("validated and saved as the moving average of its weights over training "
                      f"steps (momentum {num(t['ema_momentum'])})")
+    if t.get("ensemble_teacher_share"):
+        share = t["ensemble_teacher_share"]
+        parts.append(f"the saved model's P(positive) is {num(1 - share)} x the network's + "
+                     f"{num(share)} x the `{t['teacher']}` teacher's")
     return prose("Model (`" + MODEL_CARD + "`): " + "; ".join(parts) + ".")
 
 
@@ -182,10 +186,14 @@ def readme_results(src: Sources) -> str:
                   f"{num(ev['f1'])} / {num(ev['precision'])} / {num(ev['recall'])}"]]
     if tr is not None:
         n = f" ({fit['val_reviews']:,} reviews)" if "val_reviews" in fit else ""
-        rows += [[f"best validation accuracy{n}", tr["best_val_accuracy"]],
-                 ["best validation loss", tr["best_val_loss"]]]
+        network = "the network's best" if "ensemble_val_accuracy" in fit else "best"
+        rows += [[f"{network} validation accuracy{n}", tr["best_val_accuracy"]],
+                 [f"{network} validation loss", tr["best_val_loss"]]]
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
+    if "ensemble_val_accuracy" in fit:
+        rows.append(["validation accuracy of the saved model (network and teacher averaged)",
+                     fit["ensemble_val_accuracy"]])
     if "train_seconds" in fit:
         extra = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
         if "lm_seconds" in fit:

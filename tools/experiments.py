@@ -60,9 +60,11 @@ TRIES = {
     "teacher-4-grams": ["train.teacher_ngrams=4"],
     "lm-2": ["train.lm_pretrain_epochs=2"],
     "lm-1": ["train.lm_pretrain_epochs=1"],
+    "ensemble-0": ["train.ensemble_teacher_share=0.0"],
+    "ensemble-no-distill": ["train.distill_unlabeled=false"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
-FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv"}
+FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0"}
 SEED_SUFFIX = "-seed-"
 
 
@@ -134,7 +136,9 @@ def run_record(name: str, rev: str | None) -> dict:
     change = ", ".join(TRIES.get(setting, [])) if setting else ""
     return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
             "tried": setting is not None, "change": change,
-            "best_val_accuracy": fit["best_val_accuracy"], "test_accuracy": test,
+            # the saved model's: with train.ensemble_teacher_share, network and teacher averaged
+            "best_val_accuracy": fit.get("ensemble_val_accuracy", fit["best_val_accuracy"]),
+            "test_accuracy": test,
             "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0)
                                    + fit.get("lm_seconds", 0.0), 1)}
 
