@@ -192,7 +192,7 @@ def readme_results(src: Sources) -> str:
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
     if "ensemble_val_accuracy" in fit:
-        rows.append(["validation accuracy of the saved model (network and teacher averaged)",
+        rows.append(["the saved model's validation accuracy (network + teacher)",
                      fit["ensemble_val_accuracy"]])
     if "train_seconds" in fit:
         extra = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
@@ -222,7 +222,7 @@ def seeds_summary(src: Sources) -> str:
     val, test = seeds["best_val_accuracy"], seeds["test_accuracy"]
     return (prose(f"Spread over {n} seeds ({listed}), from `{SEEDS}`:") + "\n\n"
             + table(["metric", "mean", "std"],
-                    [["best validation accuracy", val["mean"], val["std"]],
+                    [["validation accuracy", val["mean"], val["std"]],
                      ["test accuracy", test["mean"], test["std"]]]))
 
 
@@ -232,7 +232,7 @@ def val_noise(src: Sources) -> str:
     n = (card or {}).get("fit", {}).get("val_reviews")
     if tr is None or not n:
         return missing(TRAIN, "no validation size to compute the noise floor from")
-    p = tr["best_val_accuracy"]
+    p = card["fit"].get("ensemble_val_accuracy", tr["best_val_accuracy"])
     se = math.sqrt(p * (1 - p) / n)
     return prose(f"With {n:,} validation reviews at accuracy {num(p)}, one standard error is "
                  f"{se * 100:.2f} points: differences smaller than that are noise.")
@@ -313,7 +313,7 @@ def experiments_table(src: Sources, tried: bool = True) -> str:
              r["seed"], num(r["best_val_accuracy"]),
              num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not recorded",
              num(r["train_seconds"], 0)] for r in runs]
-    return table(["run", "model", "seed", "best validation accuracy", "test accuracy",
+    return table(["run", "model", "seed", "validation accuracy", "test accuracy",
                   "training, s"], rows)
 
 
@@ -330,7 +330,7 @@ def experiments_settings(src: Sources) -> str:
                              " (`params.yaml`)" if s["setting"] == "default" else ""),
              ", ".join(map(str, s["seeds"])), mean_sd(s["best_val_accuracy"]),
              mean_sd(s["test_accuracy"]), num(s["train_seconds"], 0)] for s in ex["settings"]]
-    return table(["setting", "seeds", "best validation accuracy: mean (sd)",
+    return table(["setting", "seeds", "validation accuracy: mean (sd)",
                   "test accuracy: mean (sd)", "training, s (mean)"], rows)
 
 
@@ -340,7 +340,7 @@ def seeds_runs(src: Sources) -> str:
         return seeds_summary(src)
     rows = [[r["seed"], r["best_val_accuracy"], r["test_accuracy"]] for r in seeds["runs"]]
     return (seeds_summary(src) + "\n\nEach run:\n\n"
-            + table(["seed", "best validation accuracy", "test accuracy"], rows))
+            + table(["seed", "validation accuracy", "test accuracy"], rows))
 
 
 def ceilings(src: Sources) -> str:
