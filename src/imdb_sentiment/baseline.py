@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-from keras import layers
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -26,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from imdb_sentiment import params as P
 from imdb_sentiment.processed import Split, split_texts
 from imdb_sentiment.text import standardize, tokenize
-from imdb_sentiment.layers import SparseLogistic, TfidfLogistic
+from imdb_sentiment.layers import NgramVectorization, SparseLogistic, TfidfLogistic
 
 
 def with_ngrams(tokens: list[str], n: int) -> list[str]:
@@ -60,7 +59,7 @@ def predict_proba(vectorizer: TfidfVectorizer, model: LogisticRegression,
 def to_keras(vectorizer: TfidfVectorizer, model: LogisticRegression) -> keras.Model:
     """The fitted pair as an end-to-end Keras model: raw strings (batch,) -> P(positive) (batch,)."""
     vocabulary = vectorizer.get_feature_names_out().tolist()
-    tfidf = layers.TextVectorization(
+    tfidf = NgramVectorization(
         standardize=standardize, split="whitespace", ngrams=2, output_mode="tf_idf",
         vocabulary=vocabulary, idf_weights=vectorizer.idf_.tolist(), name="vectorizer")
     texts = keras.Input(shape=(), dtype="string", name="text")
@@ -112,7 +111,7 @@ def nb_to_keras(nb: NBLogistic, ngrams: int) -> keras.Model:
     times r * w, which is what the exported layer holds.
     """
     vocabulary = nb.vectorizer.get_feature_names_out().tolist()
-    multi_hot = layers.TextVectorization(
+    multi_hot = NgramVectorization(
         standardize=standardize, split="whitespace", ngrams=ngrams, output_mode="multi_hot",
         vocabulary=vocabulary, sparse=True, name="vectorizer")
     texts = keras.Input(shape=(), dtype="string", name="text")

@@ -14,6 +14,7 @@ The package registers these as soon as Keras is imported (see `__init__.py`).
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
@@ -136,6 +137,19 @@ class StridedConv(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "width": self.width,
                 "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class NgramVectorization(layers.TextVectorization):
+    """Keras' TextVectorization, loading a long vocabulary fast. Given a list, as a saved
+    config holds it, Keras tracks each entry as a Python object, seconds for the n-gram
+    models' hundreds of thousands of n-grams; given an array, it does not."""
+
+    @classmethod
+    def from_config(cls, config):
+        if isinstance(config.get("vocabulary"), list):
+            config = {**config, "vocabulary": np.array(config["vocabulary"], dtype=object)}
+        return super().from_config(config)
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
