@@ -187,8 +187,7 @@ def readme_results(src: Sources) -> str:
     if tr is not None:
         n = f" ({fit['val_reviews']:,} reviews)" if "val_reviews" in fit else ""
         network = "the network's best" if "ensemble_val_accuracy" in fit else "best"
-        rows += [[f"{network} validation accuracy{n}", tr["best_val_accuracy"]],
-                 [f"{network} validation loss", tr["best_val_loss"]]]
+        rows.append([f"{network} validation accuracy{n}", tr["best_val_accuracy"]])
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
     if "ensemble_val_accuracy" in fit:
