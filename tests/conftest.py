@@ -77,10 +77,9 @@ TINY_PARAMS = {
     "ingest": {"expected_per_class": 40},
     "preprocess": {"val_fraction": 0.2, "vocab_size": 100, "max_len": 32, "min_count": 1,
                    "pretrain_dim": 8},
-    # distillation and the teacher ensemble (the defaults) have their own tests; the other
-    # tiny runs train on labels only and save the network alone
+    # distillation (the default) has its own tests; the other tiny runs train on labels only
     "train": {"units": [8], "embedding_dim": 8, "conv_filters": 8, "epochs": 1, "batch_size": 16,
-              "distill_unlabeled": False, "ensemble_teacher_share": 0.0},
+              "distill_unlabeled": False},
     "evaluate": {},
 }
 

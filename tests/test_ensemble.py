@@ -96,3 +96,8 @@ def test_the_train_stage_saves_the_ensemble_it_reports(tiny_pipeline, tmp_path, 
     served = tf.saved_model.load(str(out)).signatures["serving_default"](
         text=tf.constant(HELD_OUT))["probability"].numpy()
     np.testing.assert_allclose(served, predict_texts(model, HELD_OUT), atol=1e-5)
+
+
+def test_the_default_serves_the_network_alone():
+    """The served model is one recurrent network; the teacher only teaches (issue 15)."""
+    assert project_params("train").ensemble_teacher_share == 0.0

@@ -60,11 +60,12 @@ TRIES = {
     "teacher-4-grams": ["train.teacher_ngrams=4"],
     "lm-2": ["train.lm_pretrain_epochs=2"],
     "lm-1": ["train.lm_pretrain_epochs=1"],
-    "ensemble-0": ["train.ensemble_teacher_share=0.0"],
-    "ensemble-no-distill": ["train.distill_unlabeled=false"],
+    "ensemble-0.5": ["train.ensemble_teacher_share=0.5"],
+    "ensemble-0.5-no-distill": ["train.ensemble_teacher_share=0.5",
+                                "train.distill_unlabeled=false"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
-FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0"}
+FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5"}
 SEED_SUFFIX = "-seed-"
 
 

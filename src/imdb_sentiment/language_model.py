@@ -28,6 +28,7 @@ from keras import layers
 from keras.src.losses import loss as loss_module
 
 from imdb_sentiment import params as P
+from imdb_sentiment.layers import ReverseSteps
 
 
 def target_positions(windows: tf.Tensor, width: int, stride: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -69,6 +70,7 @@ class LanguageModelFit(keras.Model):
                                    else (1, 1))
         self.heads = [layers.Dense(self.words, name=name)
                       for name in ("next_words", "previous_words")[: len(directions)]]
+        self.unreverse = ReverseSteps(name="unreverse")  # the backward states back in time order
         self.word_loss_mean = keras.metrics.Mean(name="word_loss")
 
     @property
@@ -80,8 +82,7 @@ class LanguageModelFit(keras.Model):
         (batch, steps, words)."""
         steps, *directions = self.states(ids, training=training)
         if len(directions) == 2:
-            lengths = tf.reduce_sum(tf.cast(steps, tf.int32), axis=1)
-            directions[1] = tf.reverse_sequence(directions[1], lengths, seq_axis=1, batch_axis=0)
+            directions[1] = self.unreverse(directions[1], steps)
         return steps, *(head(states) for head, states in zip(self.heads, directions))
 
     def train_step(self, data):
