@@ -78,8 +78,8 @@ TINY_PARAMS = {
     "preprocess": {"val_fraction": 0.2, "vocab_size": 100, "max_len": 32, "min_count": 1,
                    "pretrain_dim": 8},
     # distillation (the default) has its own tests; the other tiny runs train on labels only
-    "train": {"units": [8], "embedding_dim": 8, "conv_filters": 8, "epochs": 1, "batch_size": 16,
-              "distill_unlabeled": False},
+    "train": {"units": [8], "embedding_dim": 8, "word_pair_buckets": 64, "word_pair_dim": 4,
+              "conv_filters": 8, "epochs": 1, "batch_size": 16, "distill_unlabeled": False},
     "evaluate": {},
 }
 

@@ -27,9 +27,16 @@ def classifier(**override) -> keras.Model:
     return build_classifier(cfg, vocab_size=6)
 
 
-def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient():
-    fit = AdversarialFit(classifier(), epsilon=0.5)
+WORD_PAIRS = {"word_pair_buckets": 11, "word_pair_dim": 2}
+
+
+@pytest.mark.parametrize("override", [{"word_pair_buckets": 0}, WORD_PAIRS])
+def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(override):
+    fit = AdversarialFit(classifier(**override), epsilon=0.5)
     embedded = fit.embed(IDS)
+    # with word pairs, each word's vector and its pair's are pushed together
+    assert embedded.shape[-1] == 3 + (override["word_pair_dim"] if override["word_pair_buckets"]
+                                      else 0)
     gradient = tf.random.stateless_normal(embedded.shape, seed=[1, 2])
     r = fit.perturbation(tf.constant(IDS), embedded, gradient).numpy()
     lengths = np.linalg.norm(embedded.numpy(), axis=-1)
@@ -42,12 +49,13 @@ def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient()
         assert cosine == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("override", [{"word_pair_buckets": 0}, WORD_PAIRS])
 @pytest.mark.parametrize("virtual", [False, True])
-def test_a_vanishing_perturbation_doubles_the_plain_step(virtual):
+def test_a_vanishing_perturbation_doubles_the_plain_step(virtual, override):
     """With epsilon near 0 the perturbed loss equals the clean one, so one SGD step of
     adversarial training moves the weights as a plain step at twice the learning rate; the
     virtual term, KL(clean || perturbed), is then 0 with a zero gradient."""
-    plain, wrapped = classifier(), classifier()
+    plain, wrapped = classifier(**override), classifier(**override)
     plain.compile(keras.optimizers.SGD(0.2), "binary_crossentropy")
     fit = AdversarialFit(wrapped, epsilon=1e-9, virtual=virtual)
     fit.compile(keras.optimizers.SGD(0.1), "binary_crossentropy")

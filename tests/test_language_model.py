@@ -23,7 +23,10 @@ IDS = np.array([[5, 6, 7, 8, 9, 10, 11, 4, 3, 0, 0],
 
 
 def language_model(words: int = 6, **override) -> lm.LanguageModelFit:
+    # no word-pair vectors: a word's pair holds the word before it, which the backward
+    # direction predicts (pretraining is not defined with them)
     cfg = project_params("train", **{"units": [4], "embedding_dim": 3, "conv_filters": 5,
+                                     "word_pair_buckets": 0,
                                      "embedding_dropout": 0.0, "dropout": 0.0,
                                      "lm_pretrain_epochs": 1, "lm_pretrain_words": words,
                                      **override})
@@ -107,6 +110,7 @@ def pretrained(**override) -> tuple[keras.Model, list[np.ndarray], dict]:
     """A small two-layer classifier before (its weights) and after 8 epochs of pretraining
     on a corpus of one repeated pattern, with its pretraining summary."""
     cfg = project_params("train", **{"units": [8, 4], "embedding_dim": 8, "conv_filters": 8,
+                                     "word_pair_buckets": 0,
                                      "embedding_dropout": 0.0, "lm_pretrain_epochs": 8,
                                      "lm_pretrain_words": 8, "learning_rate": 0.02,
                                      "pooling": "mean", **override})
@@ -149,6 +153,7 @@ def test_tiny_pipeline_with_pretraining_saves_the_plain_network(tiny_pipeline, t
     from imdb_sentiment.scoring import load_model, predict_texts
 
     _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
+                                                             "word_pair_buckets": 0,
                                                              "lm_pretrain_epochs": 2,
                                                              "lm_pretrain_words": 50})
     card = read_json(model.with_name("model.params.json"))

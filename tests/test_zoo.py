@@ -9,7 +9,7 @@ from conftest import project_params
 from imdb_sentiment import params as P
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.layers import MaskedPooling, StridedConv
+from imdb_sentiment.layers import MaskedPooling, StridedConv, WordPairIds
 from imdb_sentiment.scoring import load_model
 from imdb_sentiment.zoo import build_classifier, build_end_to_end
 
@@ -188,7 +188,8 @@ def test_length_based_padding_equals_keras_masking(model, pooling):
     """Reversing each row's real steps for the backward direction gives exactly what
     Keras' masked Bidirectional layer computes, without its per-step masking."""
     cfg = project_params("train", model=model, units=[5], embedding_dim=4, pooling=pooling,
-                         bidirectional=True, dropout=0.0, embedding_dropout=0.0, conv_filters=0)
+                         bidirectional=True, dropout=0.0, embedding_dropout=0.0, conv_filters=0,
+                         word_pair_buckets=0)
     ours = build_classifier(cfg, vocab_size=6)
     reference = keras_masked_reference(cfg, ours)
     ids = np.array([[2, 3, 4, 5, 0, 0], [5, 0, 0, 0, 0, 0], [2, 2, 3, 4, 5, 1]], dtype="int32")
@@ -221,3 +222,49 @@ def test_predictions_do_not_depend_on_batching_or_workers():
     for batch_size, workers in ((1, 1), (2, 2), (4, 3)):
         np.testing.assert_allclose(predict_texts(model, texts, batch_size, workers=workers), one,
                                    atol=1e-6)
+
+
+def test_word_pair_ids_name_each_pair_and_keep_padding_out():
+    ids = np.array([[2, 3, 2, 3, 0, 0], [3, 2, 3, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype="int32")
+    pairs = WordPairIds(buckets=1000, vocab_size=6)(ids).numpy()
+    assert pairs.dtype == np.int32
+    assert (pairs[ids == 0] == 0).all() and ((pairs[ids != 0] >= 1) & (pairs[ids != 0] < 1000)).all()
+    # (2, 3) twice in the first row and once in the second; (3, 2) likewise; each first word
+    # pairs with the start of the review
+    assert pairs[0, 1] == pairs[0, 3] == pairs[1, 2]
+    assert pairs[0, 2] == pairs[1, 1] != pairs[0, 1]
+    assert pairs[0, 0] != pairs[0, 2] and pairs[1, 0] != pairs[0, 1]
+    # a pair's id depends on the pair only, not on the batch or the padded length
+    alone = WordPairIds(buckets=1000, vocab_size=6)(ids[1:2, :3]).numpy()
+    np.testing.assert_array_equal(alone, pairs[1:2, :3])
+    assert WordPairIds(buckets=1000, vocab_size=6)(ids[:, :0]).shape == (3, 0)
+
+
+def test_word_pair_ids_spread_over_the_buckets():
+    vocab = 40002
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, vocab, size=(200, 500)).astype("int32")
+    pairs = WordPairIds(buckets=257, vocab_size=vocab)(ids).numpy()
+    counts = np.bincount(pairs.ravel(), minlength=257)
+    assert counts[0] == 0
+    assert counts[1:].min() > 0.8 * counts[1:].mean() and counts[1:].max() < 1.2 * counts[1:].mean()
+
+
+@pytest.mark.parametrize("conv_filters", [0, 3])
+def test_word_pairs_build_train_round_trip_and_keep_padding_out(tmp_path, conv_filters):
+    cfg = project_params("train", units=[4], embedding_dim=4, conv_filters=conv_filters,
+                         word_pair_buckets=50, word_pair_dim=3)
+    net = build_classifier(cfg, vocab_size=6)
+    assert net.get_layer("pair_embedding").get_weights()[0].shape == (50, 3)
+    net.compile("adam", "binary_crossentropy")
+    x = np.array([[2, 3, 0, 0], [4, 5, 2, 0]], dtype="int32")
+    net.fit(x, np.array([1.0, 0.0]), epochs=1, verbose=0)
+    short = net.predict(np.array([[2, 3, 4]], dtype="int32"), verbose=0)
+    padded = net.predict(np.array([[2, 3, 4, 0, 0, 0, 0]], dtype="int32"), verbose=0)
+    np.testing.assert_allclose(short, padded, atol=1e-6)
+    model = build_end_to_end(make_vectorizer(VOCAB), net, max_len=5)
+    texts = np.array(["good film", "", "not good " * 500, "film good"], dtype=object)
+    before = model(texts).numpy()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    np.testing.assert_allclose(load_model(path)(texts).numpy(), before, atol=1e-7)

@@ -142,6 +142,9 @@ def model_summary(src: Sources) -> str:
     parts = [f"{'bidirectional ' if t['bidirectional'] else ''}{t['model'].upper()}({layers})"
              f" over {t['embedding_dim']}-d embeddings"
              + (" started from PPMI-SVD word vectors" if t.get("pretrained_embeddings") else "")
+             + (f", each followed by a {t['word_pair_dim']}-d vector for the pair (previous word, "
+                f"word), hashed into {t['word_pair_buckets']:,} buckets"
+                if t.get("word_pair_buckets") else "")
              + (f", behind a ReLU convolution ({t['conv_filters']} filters) over windows of "
                 f"{t['conv_width']} words moving {t['conv_stride']} at a time"
                 if t.get("conv_filters") else "")]

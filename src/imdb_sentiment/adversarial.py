@@ -5,7 +5,8 @@ small distance in the direction that raises its loss most, and learns from
 both. The distance is `epsilon` times the mean length of the review's word
 vectors, over the whole review, so it does not depend on the embeddings' scale.
 It makes the network's answer stable under small changes of word meaning,
-which is where a network trained on few labels overfits.
+which is where a network trained on few labels overfits. With word-pair vectors
+(`train.word_pair_buckets`), each word's vector and its pair's are pushed together.
 
 With `virtual` on, each perturbed review also learns to keep the network's own
 clean answer, by KL(clean answer || perturbed answer): the term of virtual
@@ -36,8 +37,9 @@ class AdversarialFit(keras.Model):
     `virtual`, the perturbed answers also learn the clean ones (KL divergence).
 
     `classifier` is a functional model from `zoo.build_classifier`, with a layer
-    named "embedding" fed by its token-id input. Prediction and evaluation are
-    the classifier's own; the weights are shared.
+    named "embedding" fed by its token-id input (and "words_and_pairs" after it when
+    it has word-pair vectors). Prediction and evaluation are the classifier's own;
+    the weights are shared.
     """
 
     def __init__(self, classifier: keras.Model, epsilon: float, virtual: bool = False,
@@ -47,7 +49,9 @@ class AdversarialFit(keras.Model):
         self.epsilon = float(epsilon)
         self.virtual = bool(virtual)
         ids = classifier.input
-        embedded = classifier.get_layer("embedding").output
+        names = {layer.name for layer in classifier.layers}
+        embedded = classifier.get_layer(
+            "words_and_pairs" if "words_and_pairs" in names else "embedding").output
         self.embed = keras.Model(ids, embedded, name="embed")
         # the rest of the network, from the embedded words (token ids still give the lengths)
         self.from_embedded = keras.Model([ids, embedded], classifier.output, name="from_embedded")

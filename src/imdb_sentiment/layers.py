@@ -62,6 +62,33 @@ class StepMask(layers.Layer):
         return {**super().get_config(), "mask_padding": self.mask_padding}
 
 
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class WordPairIds(layers.Layer):
+    """Token ids (batch, time) -> ids of the pairs (previous word, word) hashed into
+    `buckets`, 1 to `buckets` - 1; 0 (padding) where the word is padding. The first word
+    pairs with padding, so it has a pair id of its own."""
+
+    # a multiplicative hash modulo the prime 2^31 - 1: neighbouring pair numbers land in
+    # unrelated buckets, and every product stays inside int64
+    MULTIPLIER = 2654435761
+    PRIME = 2**31 - 1
+
+    def __init__(self, buckets: int, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.buckets = buckets
+        self.vocab_size = vocab_size
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int64")
+        previous = ops.concatenate([ops.zeros_like(ids[:, :1]), ids], axis=1)[:, :-1]
+        pair = ops.mod(previous * self.vocab_size + ids, self.PRIME)
+        hashed = ops.mod(ops.mod(pair * self.MULTIPLIER, self.PRIME), self.buckets - 1) + 1
+        return ops.cast(ops.where(ids != 0, hashed, 0), "int32")
+
+    def get_config(self):
+        return {**super().get_config(), "buckets": self.buckets, "vocab_size": self.vocab_size}
+
+
 def _lengths(steps):
     return ops.sum(ops.cast(steps, "int32"), axis=1)
 

@@ -103,6 +103,8 @@ class TrainParams:
     train_embeddings: bool
     mask_padding: bool
     embedding_dropout: float
+    word_pair_buckets: int
+    word_pair_dim: int
     conv_filters: int
     conv_width: int
     conv_stride: int
@@ -146,6 +148,9 @@ class TrainParams:
         _check(1 <= self.embedding_dim <= 4096, "train.embedding_dim", "an integer in [1, 4096]")
         _check(0.0 <= self.dropout < 1.0, "train.dropout", "a number in [0, 1)")
         _check(0.0 <= self.embedding_dropout < 1.0, "train.embedding_dropout", "a number in [0, 1)")
+        _check(self.word_pair_buckets == 0 or 2 <= self.word_pair_buckets <= 2**24,
+               "train.word_pair_buckets", "0 or an integer in [2, 16777216]")
+        _check(1 <= self.word_pair_dim <= 4096, "train.word_pair_dim", "an integer in [1, 4096]")
         _check(0 <= self.conv_filters <= 4096, "train.conv_filters",
                "an integer in [0, 4096] (0 = no convolution)")
         _check(1 <= self.conv_stride <= 16, "train.conv_stride", "an integer in [1, 16]")

@@ -18,7 +18,7 @@ from keras import layers
 
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.layers import (Blend, LastStep, MaskedPooling, ReverseSteps, StepMask,
-                                   StridedConv, TruncateTokens)
+                                   StridedConv, TruncateTokens, WordPairIds)
 from imdb_sentiment.params import TrainParams
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
@@ -42,6 +42,11 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
     steps = StepMask(cfg.mask_padding, name="real_steps")(ids)
     x = layers.Embedding(vocab_size, cfg.embedding_dim, trainable=cfg.train_embeddings,
                          name="embedding")(ids)
+    if cfg.word_pair_buckets:
+        # a vector per word pair holds what the pair means beyond its two words ("not good")
+        pairs = WordPairIds(cfg.word_pair_buckets, vocab_size, name="word_pairs")(ids)
+        x = layers.Concatenate(name="words_and_pairs")([x, layers.Embedding(
+            cfg.word_pair_buckets, cfg.word_pair_dim, name="pair_embedding")(pairs)])
     if cfg.embedding_dropout:
         # drops whole embedding channels across time, the usual regulariser for text RNNs
         x = layers.SpatialDropout1D(cfg.embedding_dropout, name="embedding_dropout")(x)
