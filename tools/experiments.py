@@ -64,6 +64,7 @@ TRIES = {
     "ensemble-0.5-no-distill": ["train.ensemble_teacher_share=0.5",
                                 "train.distill_unlabeled=false"],
     "word-pairs-0": ["train.word_pair_buckets=0"],
+    "word-triples": ["train.word_triples=true"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5", "word-pairs-0"}

@@ -5,8 +5,8 @@ small distance in the direction that raises its loss most, and learns from
 both. The distance is `epsilon` times the mean length of the review's word
 vectors, over the whole review, so it does not depend on the embeddings' scale.
 It makes the network's answer stable under small changes of word meaning,
-which is where a network trained on few labels overfits. With word-pair vectors
-(`train.word_pair_buckets`), each word's vector and its pair's are pushed together.
+which is where a network trained on few labels overfits. With word-pair (and triple)
+vectors (`train.word_pair_buckets`), each word's vector and its n-grams' are pushed together.
 
 With `virtual` on, each perturbed review also learns to keep the network's own
 clean answer, by KL(clean answer || perturbed answer): the term of virtual
@@ -31,15 +31,16 @@ from keras.src import tree
 from keras.src.losses import loss as loss_module
 from keras.src.trainers.data_adapters import data_adapter_utils
 
+from imdb_sentiment.zoo import input_vectors
+
 
 class AdversarialFit(keras.Model):
     """Fits `classifier` on clean and adversarially perturbed embeddings, 1:1; with
     `virtual`, the perturbed answers also learn the clean ones (KL divergence).
 
-    `classifier` is a functional model from `zoo.build_classifier`, with a layer
-    named "embedding" fed by its token-id input (and "words_and_pairs" after it when
-    it has word-pair vectors). Prediction and evaluation are the classifier's own;
-    the weights are shared.
+    `classifier` is a functional model from `zoo.build_classifier`; what gets pushed is
+    `zoo.input_vectors`. Prediction and evaluation are the classifier's own; the weights
+    are shared.
     """
 
     def __init__(self, classifier: keras.Model, epsilon: float, virtual: bool = False,
@@ -49,9 +50,7 @@ class AdversarialFit(keras.Model):
         self.epsilon = float(epsilon)
         self.virtual = bool(virtual)
         ids = classifier.input
-        names = {layer.name for layer in classifier.layers}
-        embedded = classifier.get_layer(
-            "words_and_pairs" if "words_and_pairs" in names else "embedding").output
+        embedded = input_vectors(classifier)
         self.embed = keras.Model(ids, embedded, name="embed")
         # the rest of the network, from the embedded words (token ids still give the lengths)
         self.from_embedded = keras.Model([ids, embedded], classifier.output, name="from_embedded")

@@ -105,6 +105,7 @@ class TrainParams:
     embedding_dropout: float
     word_pair_buckets: int
     word_pair_dim: int
+    word_triples: bool
     conv_filters: int
     conv_width: int
     conv_stride: int
@@ -151,6 +152,8 @@ class TrainParams:
         _check(self.word_pair_buckets == 0 or 2 <= self.word_pair_buckets <= 2**24,
                "train.word_pair_buckets", "0 or an integer in [2, 16777216]")
         _check(1 <= self.word_pair_dim <= 4096, "train.word_pair_dim", "an integer in [1, 4096]")
+        _check(not self.word_triples or self.word_pair_buckets > 0, "train.word_triples",
+               "false unless train.word_pair_buckets > 0 (triples share the pairs' table)")
         _check(0 <= self.conv_filters <= 4096, "train.conv_filters",
                "an integer in [0, 4096] (0 = no convolution)")
         _check(1 <= self.conv_stride <= 16, "train.conv_stride", "an integer in [1, 16]")
@@ -184,6 +187,10 @@ class TrainParams:
         _check(0.0 <= self.ema_momentum < 1.0, "train.ema_momentum", "a number in [0, 1) (0 = off)")
         _check(0 <= self.lm_pretrain_epochs <= 100, "train.lm_pretrain_epochs",
                "an integer in [0, 100] (0 = off)")
+        # a word's pair vector holds the word before it, the very word the backward direction
+        # predicts there, so pretraining would learn to copy it
+        _check(self.lm_pretrain_epochs == 0 or self.word_pair_buckets == 0,
+               "train.lm_pretrain_epochs", "0 unless train.word_pair_buckets is 0")
         # classes 0 (padding, never a target) and 1 (every rarer word), then the words
         _check(3 <= self.lm_pretrain_words <= MAX_SIZE, "train.lm_pretrain_words",
                f"an integer in [3, {MAX_SIZE}]")

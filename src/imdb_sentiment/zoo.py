@@ -18,10 +18,12 @@ from keras import layers
 
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.layers import (Blend, LastStep, MaskedPooling, ReverseSteps, StepMask,
-                                   StridedConv, TruncateTokens, WordPairIds)
+                                   StridedConv, TruncateTokens, WordNgramIds)
 from imdb_sentiment.params import TrainParams
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
+NGRAM_IDS = {2: "word_pairs", 3: "word_triples"}
+WORDS_AND_NGRAMS = "words_and_ngrams"
 
 
 def _recurrent(cfg: TrainParams, units: int, name: str) -> layers.Layer:
@@ -43,10 +45,13 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
     x = layers.Embedding(vocab_size, cfg.embedding_dim, trainable=cfg.train_embeddings,
                          name="embedding")(ids)
     if cfg.word_pair_buckets:
-        # a vector per word pair holds what the pair means beyond its two words ("not good")
-        pairs = WordPairIds(cfg.word_pair_buckets, vocab_size, name="word_pairs")(ids)
-        x = layers.Concatenate(name="words_and_pairs")([x, layers.Embedding(
-            cfg.word_pair_buckets, cfg.word_pair_dim, name="pair_embedding")(pairs)])
+        # a vector per word pair holds what the pair means beyond its two words ("not good");
+        # triples share the pairs' table, each in a slot of its own
+        table = layers.Embedding(cfg.word_pair_buckets, cfg.word_pair_dim, name="pair_embedding")
+        lengths = (2, 3) if cfg.word_triples else (2,)
+        x = layers.Concatenate(name=WORDS_AND_NGRAMS)([x, *(
+            table(WordNgramIds(cfg.word_pair_buckets, vocab_size, words, name=NGRAM_IDS[words])(ids))
+            for words in lengths)])
     if cfg.embedding_dropout:
         # drops whole embedding channels across time, the usual regulariser for text RNNs
         x = layers.SpatialDropout1D(cfg.embedding_dropout, name="embedding_dropout")(x)
@@ -89,6 +94,13 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
             )
         model.get_layer("embedding").set_weights([embeddings])
     return model
+
+
+def input_vectors(classifier: keras.Model) -> keras.KerasTensor:
+    """What a classifier from `build_classifier` reads each word as: its word vector, and its
+    n-gram vectors beside it when it has them (the tensor adversarial training pushes)."""
+    names = {layer.name for layer in classifier.layers}
+    return classifier.get_layer(WORDS_AND_NGRAMS if WORDS_AND_NGRAMS in names else "embedding").output
 
 
 def build_end_to_end(vectorizer: layers.TextVectorization, classifier: keras.Model,
