@@ -27,16 +27,17 @@ def classifier(**override) -> keras.Model:
     return build_classifier(cfg, vocab_size=6)
 
 
-WORD_PAIRS = {"word_pair_buckets": 11, "word_pair_dim": 2}
+WORD_PAIRS = {"word_pair_buckets": 11, "word_pair_dim": 2, "word_triples": False}
+WORD_TRIPLES = {**WORD_PAIRS, "word_triples": True}
 
 
-@pytest.mark.parametrize("override", [{"word_pair_buckets": 0}, WORD_PAIRS])
-def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(override):
+@pytest.mark.parametrize(("override", "width"), [({"word_pair_buckets": 0}, 3),
+                                               (WORD_PAIRS, 3 + 2), (WORD_TRIPLES, 3 + 2 + 2)])
+def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(override, width):
     fit = AdversarialFit(classifier(**override), epsilon=0.5)
     embedded = fit.embed(IDS)
-    # with word pairs, each word's vector and its pair's are pushed together
-    assert embedded.shape[-1] == 3 + (override["word_pair_dim"] if override["word_pair_buckets"]
-                                      else 0)
+    # with word pairs (and triples), each word's vector and its n-grams' are pushed together
+    assert embedded.shape[-1] == width
     gradient = tf.random.stateless_normal(embedded.shape, seed=[1, 2])
     r = fit.perturbation(tf.constant(IDS), embedded, gradient).numpy()
     lengths = np.linalg.norm(embedded.numpy(), axis=-1)
@@ -49,7 +50,7 @@ def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(o
         assert cosine == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("override", [{"word_pair_buckets": 0}, WORD_PAIRS])
+@pytest.mark.parametrize("override", [{"word_pair_buckets": 0}, WORD_PAIRS, WORD_TRIPLES])
 @pytest.mark.parametrize("virtual", [False, True])
 def test_a_vanishing_perturbation_doubles_the_plain_step(virtual, override):
     """With epsilon near 0 the perturbed loss equals the clean one, so one SGD step of
