@@ -65,6 +65,8 @@ TRIES = {
                                 "train.distill_unlabeled=false"],
     "word-pairs-0": ["train.word_pair_buckets=0"],
     "word-triples": ["train.word_triples=true"],
+    "embedding-dropout-0.5": ["train.embedding_dropout=0.5"],
+    "pair-buckets-524288": ["train.word_pair_buckets=524288"],
 }
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5", "word-pairs-0"}
