@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from conftest import TINY_PARAMS, project_params
 from imdb_sentiment import params as P
-from imdb_sentiment.adversarial import AdversarialFit, bernoulli_kl
+from imdb_sentiment.adversarial import AdversarialFit
 from imdb_sentiment.artifacts import read_json
 from imdb_sentiment.zoo import build_classifier
 from test_pipeline import train_on_tiny_data
@@ -27,16 +27,15 @@ def classifier(**override) -> keras.Model:
     return build_classifier(cfg, vocab_size=6)
 
 
-WORD_PAIRS = {"word_pair_buckets": 11, "word_pair_dim": 2, "word_triples": False}
-WORD_TRIPLES = {**WORD_PAIRS, "word_triples": True}
+WORD_PAIRS = {"word_pair_buckets": 11, "word_pair_dim": 2}
 
 
 @pytest.mark.parametrize(("override", "width"), [({"word_pair_buckets": 0}, 3),
-                                               (WORD_PAIRS, 3 + 2), (WORD_TRIPLES, 3 + 2 + 2)])
+                                               (WORD_PAIRS, 3 + 2)])
 def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(override, width):
     fit = AdversarialFit(classifier(**override), epsilon=0.5)
     embedded = fit.embed(IDS)
-    # with word pairs (and triples), each word's vector and its n-grams' are pushed together
+    # with word pairs, each word's vector and its pair's are pushed together
     assert embedded.shape[-1] == width
     gradient = tf.random.stateless_normal(embedded.shape, seed=[1, 2])
     r = fit.perturbation(tf.constant(IDS), embedded, gradient).numpy()
@@ -50,15 +49,13 @@ def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(o
         assert cosine == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("override", [{"word_pair_buckets": 0}, WORD_PAIRS, WORD_TRIPLES])
-@pytest.mark.parametrize("virtual", [False, True])
-def test_a_vanishing_perturbation_doubles_the_plain_step(virtual, override):
+@pytest.mark.parametrize("override", [{"word_pair_buckets": 0}, WORD_PAIRS])
+def test_a_vanishing_perturbation_doubles_the_plain_step(override):
     """With epsilon near 0 the perturbed loss equals the clean one, so one SGD step of
-    adversarial training moves the weights as a plain step at twice the learning rate; the
-    virtual term, KL(clean || perturbed), is then 0 with a zero gradient."""
+    adversarial training moves the weights as a plain step at twice the learning rate."""
     plain, wrapped = classifier(**override), classifier(**override)
     plain.compile(keras.optimizers.SGD(0.2), "binary_crossentropy")
-    fit = AdversarialFit(wrapped, epsilon=1e-9, virtual=virtual)
+    fit = AdversarialFit(wrapped, epsilon=1e-9)
     fit.compile(keras.optimizers.SGD(0.1), "binary_crossentropy")
     plain.fit(IDS, LABELS, batch_size=3, epochs=1, verbose=0, shuffle=False)
     fit.fit(IDS, LABELS, batch_size=3, epochs=1, verbose=0, shuffle=False)
@@ -88,81 +85,14 @@ def test_the_perturbation_raises_the_loss():
     assert np.all(raised.numpy() > loss.numpy())
 
 
-def test_the_virtual_term_adds_the_gradient_of_kl_clean_to_perturbed():
-    """One SGD step with the virtual term moves the weights further than without it by
-    the gradient of KL(clean answer || answer at the adversarial point), the clean answer
-    held fixed and the point the one adversarial training uses."""
-    rate = 0.1
-    weights = {}
-    for virtual in (False, True):
-        fit = AdversarialFit(classifier(), epsilon=1.0, virtual=virtual)
-        fit.compile(keras.optimizers.SGD(rate), "binary_crossentropy")
-        fit.fit(IDS, LABELS, batch_size=3, epochs=1, verbose=0, shuffle=False)
-        weights[virtual] = fit.classifier.trainable_weights
-    fit = AdversarialFit(classifier(), epsilon=1.0)  # the starting weights, stepped by hand
-    ids, embedded, clean, _, gradient = clean_pass(fit)
-    push = fit.perturbation(ids, embedded, gradient)
-    with tf.GradientTape() as tape:
-        perturbed = fit.from_embedded([ids, fit.embed(ids) + push])
-        kl = tf.reduce_mean(bernoulli_kl(tf.stop_gradient(clean), perturbed))
-    kl_gradients = tape.gradient(kl, fit.classifier.trainable_weights)
-    assert kl.numpy() > 0
-    moved = 0.0
-    for without, with_, gradient in zip(weights[False], weights[True], kl_gradients):
-        gradient = tf.convert_to_tensor(gradient).numpy()
-        np.testing.assert_allclose(without.numpy() - with_.numpy(), rate * gradient,
-                                   rtol=1e-3, atol=1e-7)
-        moved += np.abs(gradient).sum()
-    assert moved > 0
-
-
-def test_virtual_adversarial_direction_is_the_adversarial_one_up_to_sign():
-    """Why one pass serves both terms: a power-iteration step of virtual adversarial
-    training, from random directions, lands on the loss gradient's direction, per review."""
-    fit = AdversarialFit(classifier(), epsilon=1.0)
-    ids, embedded, clean, _, adversarial = clean_pass(fit)
-    adversarial = adversarial.numpy()
-    real = (IDS > 0)[:, :, None]
-    for seed in range(3):
-        start = tf.random.stateless_normal(embedded.shape, seed=[seed, 7]) * real
-        # small enough for the KL's quadratic term to rule, large enough for float32
-        probe = 1e-4 * start / tf.norm(start, axis=[1, 2], keepdims=True)
-        with tf.GradientTape() as tape:
-            tape.watch(probe)
-            kl = tf.reduce_sum(bernoulli_kl(clean, fit.from_embedded([ids, embedded + probe])))
-        virtual = tape.gradient(kl, probe).numpy()
-        for row in range(len(IDS)):
-            a, v = adversarial[row].ravel(), virtual[row].ravel()
-            cosine = a @ v / (np.linalg.norm(a) * np.linalg.norm(v))
-            assert abs(cosine) == pytest.approx(1.0, abs=1e-3)
-
-
-def test_bernoulli_kl_is_zero_only_for_equal_answers():
-    p = tf.constant([0.2, 0.5, 0.9, 0.9])
-    q = tf.constant([0.2, 0.6, 0.9, 0.5])
-    kl = bernoulli_kl(p, q).numpy()
-    expected = 0.9 * np.log(0.9 / 0.5) + 0.1 * np.log(0.1 / 0.5)
-    np.testing.assert_allclose(kl, [0.0, 0.5 * np.log(0.5 / 0.6) + 0.5 * np.log(0.5 / 0.4),
-                                    0.0, expected], rtol=1e-5, atol=1e-7)
-
-
-def test_virtual_adversarial_needs_adversarial_training():
-    with pytest.raises(P.ParamsError, match="train.virtual_adversarial"):
-        project_params("train", adversarial_epsilon=0.0, virtual_adversarial=True)
-    assert project_params("train", adversarial_epsilon=0.5, virtual_adversarial=True)
-
-
-@pytest.mark.parametrize("virtual", [False, True])
 def test_tiny_pipeline_with_adversarial_training_saves_the_plain_network(tiny_pipeline,
-                                                                       tmp_path, virtual):
+                                                                       tmp_path):
     from imdb_sentiment.scoring import load_model, predict_texts
 
     _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
-                                                             "adversarial_epsilon": 0.3,
-                                                             "virtual_adversarial": virtual})
+                                                             "adversarial_epsilon": 0.3})
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["adversarial_epsilon"] == 0.3
-    assert card["train"]["virtual_adversarial"] is virtual
     loaded = load_model(model)  # safe mode: nothing of the wrapper is saved
     assert "adversarial" not in model.read_bytes().decode("latin-1")
     probs = predict_texts(loaded, ["a great film", "awful"], batch_size=2)

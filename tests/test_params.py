@@ -63,10 +63,6 @@ def test_every_key_is_required_and_a_missing_one_is_named(tmp_path, section):
         ("train", {"learning_rate": float("nan")}, "'train.learning_rate' must be a finite number"),
         ("train", {"logreg_c": float("-inf")}, "'train.logreg_c' must be a finite number"),
         ("ingest", {"max_total_mb": 1}, "'ingest.max_total_mb' must be an integer >= ingest.max_member_mb"),
-        ("train", {"lm_pretrain_epochs": 1, "word_pair_buckets": 64},
-         "'train.lm_pretrain_epochs' must be 0 unless train.word_pair_buckets is 0"),
-        ("train", {"word_triples": True, "word_pair_buckets": 0},
-         "'train.word_triples' must be false unless train.word_pair_buckets > 0"),
     ],
 )
 def test_bad_values_are_named(tmp_path, section, values, message):

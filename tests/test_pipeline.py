@@ -250,6 +250,10 @@ def test_ngram_models_go_through_the_same_stages(tiny_pipeline, tmp_path, ngram_
 @pytest.mark.parametrize("teacher", ["nb_logreg", "tfidf_logreg"])
 def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline, tmp_path, teacher):
     """train.distill_unlabeled adds the unlabeled reviews with the teacher's probabilities."""
+    import keras
+
+    from imdb_sentiment.scoring import load_model
+
     _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
                                                              "distill_unlabeled": True,
                                                              "teacher": teacher})
@@ -258,82 +262,12 @@ def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline
     assert fit["unlabeled_reviews"] == 10  # conftest's archive has 10 unlabeled reviews
     assert fit["train_reviews"] == plain["train_reviews"] + 10
     assert 0.0 <= fit["teacher_val_accuracy"] <= 1.0
-
-
-def test_self_training_retrains_on_teacher_and_network_labels(tiny_pipeline, tmp_path):
-    """train.self_training_rounds: a first network relabels the unlabeled reviews with the
-    teacher, and the saved network is the one trained on those labels."""
-    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
-                                                             "distill_unlabeled": True,
-                                                             "self_training_rounds": 1})
-    fit = read_json(model.with_name("model.params.json"))["fit"]
-    assert len(fit["self_training_rounds"]) == 1
-    assert fit["train_seconds"] >= fit["self_training_rounds"][0]["train_seconds"]
-    assert fit["unlabeled_reviews"] == 10
-
-
-def test_augmented_copies_train_beside_the_unlabeled_reviews(tiny_pipeline, tmp_path):
-    """train.augment_copies: altered copies of the unlabeled reviews, teacher-labelled, join
-    the training data."""
-    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
-                                                             "distill_unlabeled": True,
-                                                             "augment_copies": 2})
-    fit = read_json(model.with_name("model.params.json"))["fit"]
-    plain = read_json(tiny_pipeline["model"].with_name("model.params.json"))["fit"]
-    assert fit["unlabeled_reviews"] == 10 and fit["augmented_reviews"] == 20
-    assert fit["train_reviews"] == plain["train_reviews"] + 30
-
-
-def test_augmented_takes_a_window_of_each_text_and_drops_words():
-    from imdb_sentiment.distill import augmented
-
-    texts = [" ".join(f"w{i}" for i in range(200)), "Only <br />ONE", ""]
-    copies = augmented(texts, 3, drop=0.25, min_share=0.5, seed=7)
-    assert len(copies) == 9 and copies == augmented(texts, 3, drop=0.25, min_share=0.5, seed=7)
-    assert copies != augmented(texts, 3, drop=0.25, min_share=0.5, seed=8)
-    for long in copies[0::3]:
-        numbers = [int(word[1:]) for word in long.split()]
-        assert numbers == sorted(numbers) and 200 * 0.5 * 0.5 < len(numbers) < 200
-        assert numbers[-1] - numbers[0] < 200  # one window, in order
-    assert set(copies[1::3]) <= {"only", "one", "only one"}  # standardized words
-    assert copies[2::3] == ["", "", ""]
-    assert augmented(texts, 0, drop=0.25, min_share=0.5, seed=7) == []
-    # no dropping and the whole text: the standardized words themselves
-    assert augmented(["Only <br />ONE"], 1, drop=0.0, min_share=1.0, seed=1) == ["only one"]
-
-
-@pytest.mark.parametrize("override, key", [
-    ({"distill_unlabeled": False, "augment_copies": 1}, "train.augment_copies"),
-    ({"augment_copies": -1}, "train.augment_copies"),
-    ({"augment_drop": 1.0}, "train.augment_drop"),
-    ({"augment_min_share": 0.0}, "train.augment_min_share"),
-])
-def test_augmentation_params_are_checked(override, key):
-    from conftest import project_params
-    from imdb_sentiment import params as P
-
-    with pytest.raises(P.ParamsError, match=key):
-        project_params("train", **override)
-
-
-def test_relabelled_mixes_teacher_and_network_by_the_teacher_share():
-    from imdb_sentiment.distill import relabelled
-    from imdb_sentiment.processed import Split
-
-    unlabeled = Split(np.array([5, 6, 7], np.int32), np.array([0, 2, 3]),
-                      np.array([0.9, 0.2], np.float32), np.array([-1, -1], np.int32))
-    mixed = relabelled(unlabeled, np.array([0.5, 0.6]), teacher_share=0.25)
-    np.testing.assert_allclose(mixed.labels, [0.25 * 0.9 + 0.75 * 0.5, 0.25 * 0.2 + 0.75 * 0.6],
-                               rtol=1e-6)
-    assert mixed.labels.dtype == np.float32 and mixed.ids is unlabeled.ids
-
-
-def test_self_training_needs_distillation():
-    from conftest import project_params
-    from imdb_sentiment import params as P
-
-    with pytest.raises(P.ParamsError, match="train.self_training_rounds"):
-        project_params("train", distill_unlabeled=False, self_training_rounds=1)
+    # the teacher only teaches: the served model is the recurrent network alone (issue 15)
+    saved = load_model(model)
+    assert [layer.__class__.__name__ for layer in saved.layers] == [
+        "InputLayer", "TextVectorization", "TruncateTokens", "Functional", "Reshape"]
+    assert any(isinstance(layer, keras.layers.GRU)
+               for layer in saved.get_layer(index=3).layers)
 
 
 def test_concat_splits_keeps_every_review_and_soft_labels():

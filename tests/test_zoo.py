@@ -9,7 +9,7 @@ from conftest import project_params
 from imdb_sentiment import params as P
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.layers import MaskedPooling, StridedConv, WordNgramIds
+from imdb_sentiment.layers import MaskedPooling, StridedConv, WordPairIds
 from imdb_sentiment.scoring import load_model
 from imdb_sentiment.zoo import build_classifier, build_end_to_end, input_vectors
 
@@ -226,7 +226,7 @@ def test_predictions_do_not_depend_on_batching_or_workers():
 
 def test_word_pair_ids_name_each_pair_and_keep_padding_out():
     ids = np.array([[2, 3, 2, 3, 0, 0], [3, 2, 3, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype="int32")
-    pairs = WordNgramIds(buckets=1000, vocab_size=6)(ids).numpy()
+    pairs = WordPairIds(buckets=1000, vocab_size=6)(ids).numpy()
     assert pairs.dtype == np.int32
     assert (pairs[ids == 0] == 0).all() and ((pairs[ids != 0] >= 1) & (pairs[ids != 0] < 1000)).all()
     # (2, 3) twice in the first row and once in the second; (3, 2) likewise; each first word
@@ -235,46 +235,28 @@ def test_word_pair_ids_name_each_pair_and_keep_padding_out():
     assert pairs[0, 2] == pairs[1, 1] != pairs[0, 1]
     assert pairs[0, 0] != pairs[0, 2] and pairs[1, 0] != pairs[0, 1]
     # a pair's id depends on the pair only, not on the batch or the padded length
-    alone = WordNgramIds(buckets=1000, vocab_size=6)(ids[1:2, :3]).numpy()
+    alone = WordPairIds(buckets=1000, vocab_size=6)(ids[1:2, :3]).numpy()
     np.testing.assert_array_equal(alone, pairs[1:2, :3])
-    assert WordNgramIds(buckets=1000, vocab_size=6)(ids[:, :0]).shape == (3, 0)
+    assert WordPairIds(buckets=1000, vocab_size=6)(ids[:, :0]).shape == (3, 0)
 
 
-def test_word_triple_ids_name_each_triple_apart_from_its_pair():
-    ids = np.array([[2, 3, 4, 2, 3, 4, 0], [5, 2, 3, 4, 0, 0, 0]], dtype="int32")
-    triples = WordNgramIds(buckets=10_000, vocab_size=6, words=3)(ids).numpy()
-    pairs = WordNgramIds(buckets=10_000, vocab_size=6, words=2)(ids).numpy()
-    assert (triples[ids == 0] == 0).all() and (triples[ids != 0] >= 1).all()
-    # (2, 3, 4) at three places, in two rows; (3, 4, 2) once; (4, 2, 3) and (5, 2, 3) differ
-    assert triples[0, 2] == triples[0, 5] == triples[1, 3]
-    assert len({triples[0, 2], triples[0, 3], triples[0, 4], triples[1, 2]}) == 4
-    # a review's first words: (start, start, 2) and (start, 2, 3) are not the pairs
-    # (start, 2) and (2, 3), nor each other
-    assert len({triples[0, 0], triples[0, 1], pairs[0, 0], pairs[0, 1]}) == 4
-    np.testing.assert_array_equal(
-        WordNgramIds(buckets=10_000, vocab_size=6, words=3)(ids[1:, :4]).numpy(), triples[1:, :4])
-    with pytest.raises(ValueError, match="words must be one of"):
-        WordNgramIds(buckets=10, vocab_size=6, words=4)
-
-
-@pytest.mark.parametrize("words", [2, 3])
-def test_word_ngram_ids_spread_over_the_buckets(words):
+def test_word_pair_ids_spread_over_the_buckets():
     vocab = 40002
     rng = np.random.default_rng(0)
     ids = rng.integers(1, vocab, size=(200, 500)).astype("int32")
-    pairs = WordNgramIds(buckets=257, vocab_size=vocab, words=words)(ids).numpy()
+    pairs = WordPairIds(buckets=257, vocab_size=vocab)(ids).numpy()
     counts = np.bincount(pairs.ravel(), minlength=257)
     assert counts[0] == 0
     assert counts[1:].min() > 0.8 * counts[1:].mean() and counts[1:].max() < 1.2 * counts[1:].mean()
 
 
-@pytest.mark.parametrize("conv_filters,triples", [(0, False), (3, False), (3, True)])
-def test_word_ngrams_build_train_round_trip_and_keep_padding_out(tmp_path, conv_filters, triples):
+@pytest.mark.parametrize("conv_filters", [0, 3])
+def test_word_pairs_build_train_round_trip_and_keep_padding_out(tmp_path, conv_filters):
     cfg = project_params("train", units=[4], embedding_dim=4, conv_filters=conv_filters,
-                         word_pair_buckets=50, word_pair_dim=3, word_triples=triples)
+                         word_pair_buckets=50, word_pair_dim=3)
     net = build_classifier(cfg, vocab_size=6)
     assert net.get_layer("pair_embedding").get_weights()[0].shape == (50, 3)
-    assert input_vectors(net).shape[-1] == 4 + 3 * (2 if triples else 1)
+    assert input_vectors(net).shape[-1] == 4 + 3  # each word's vector, then its pair's
     net.compile("adam", "binary_crossentropy")
     x = np.array([[2, 3, 0, 0], [4, 5, 2, 0]], dtype="int32")
     net.fit(x, np.array([1.0, 0.0]), epochs=1, verbose=0)

@@ -8,10 +8,9 @@ network learns from its teacher, so a stronger teacher is the first way up:
 the rows try the teacher's n-gram length and regularisation, character
 n-grams beside the words, and a teacher self-trained on the unlabeled reviews
 it labels confidently. The average of the teacher and the committed network is
-what a second round of self-training would learn from, and what the saved
-model is when `train.ensemble_teacher_share` is 0.5 (its network is scored
-alone here). The table in docs/results.md is generated from
-the JSON.
+the ceiling of an ensemble, which the project does not serve (the served model
+is one recurrent network). The table in docs/results.md is generated from the
+JSON.
 """
 
 from __future__ import annotations
@@ -96,8 +95,6 @@ def main() -> int:
 
     started = time.perf_counter()
     saved = imdb_sentiment.load_model(ROOT / "models" / "model.keras")
-    if "network" in {layer.name for layer in saved.layers}:  # an ensemble with the teacher
-        saved = saved.get_layer("network")
     network = row("the committed network (models/model.keras)",
                   imdb_sentiment.predict(texts["val"], model=saved), started)
     for weight in (0.5, 0.7):

@@ -162,18 +162,6 @@ def model_summary(src: Sources) -> str:
     if t.get("adversarial_epsilon"):
         parts.append("adversarial training on the word vectors (epsilon "
                      f"{num(t['adversarial_epsilon'])} x a review's mean word-vector length)")
-    if t.get("virtual_adversarial"):
-        parts.append("virtual adversarial training (the pushed reviews also learn the clean answer)")
-    if t.get("lm_pretrain_epochs"):
-        parts.append(f"first pretrained for {t['lm_pretrain_epochs']} epoch(s) as a language "
-                     f"model over {t['lm_pretrain_words']:,} word classes")
-    if t.get("ema_momentum"):
-        parts.append("validated and saved as the moving average of its weights over training "
-                     f"steps (momentum {num(t['ema_momentum'])})")
-    if t.get("ensemble_teacher_share"):
-        share = t["ensemble_teacher_share"]
-        parts.append(f"the saved model's P(positive) is {num(1 - share)} x the network's + "
-                     f"{num(share)} x the `{t['teacher']}` teacher's")
     return prose("Model (`" + MODEL_CARD + "`): " + "; ".join(parts) + ".")
 
 
@@ -189,17 +177,11 @@ def readme_results(src: Sources) -> str:
                   f"{num(ev['f1'])} / {num(ev['precision'])} / {num(ev['recall'])}"]]
     if tr is not None:
         n = f" ({fit['val_reviews']:,} reviews)" if "val_reviews" in fit else ""
-        network = "the network's best" if "ensemble_val_accuracy" in fit else "best"
-        rows.append([f"{network} validation accuracy{n}", tr["best_val_accuracy"]])
+        rows.append([f"best validation accuracy{n}", tr["best_val_accuracy"]])
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
-    if "ensemble_val_accuracy" in fit:
-        rows.append(["the saved model's validation accuracy (network + teacher)",
-                     fit["ensemble_val_accuracy"]])
     if "train_seconds" in fit:
         extra = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
-        if "lm_seconds" in fit:
-            extra += f" + {num(fit['lm_seconds'])} s language-model pretraining"
         rows.append(["training time", f"{num(fit['train_seconds'])} s fit{extra}, "
                                       f"{fit['epochs_run']} epochs (best: {fit['best_epoch']})"])
     bench = src.get(BENCH)
@@ -234,7 +216,7 @@ def val_noise(src: Sources) -> str:
     n = (card or {}).get("fit", {}).get("val_reviews")
     if tr is None or not n:
         return missing(TRAIN, "no validation size to compute the noise floor from")
-    p = card["fit"].get("ensemble_val_accuracy", tr["best_val_accuracy"])
+    p = tr["best_val_accuracy"]
     se = math.sqrt(p * (1 - p) / n)
     return prose(f"With {n:,} validation reviews at accuracy {num(p)}, one standard error is "
                  f"{se * 100:.2f} points: differences smaller than that are noise.")

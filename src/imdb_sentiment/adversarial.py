@@ -5,22 +5,9 @@ small distance in the direction that raises its loss most, and learns from
 both. The distance is `epsilon` times the mean length of the review's word
 vectors, over the whole review, so it does not depend on the embeddings' scale.
 It makes the network's answer stable under small changes of word meaning,
-which is where a network trained on few labels overfits. With word-pair (and triple)
-vectors (`train.word_pair_buckets`), each word's vector and its n-grams' are pushed together.
-
-With `virtual` on, each perturbed review also learns to keep the network's own
-clean answer, by KL(clean answer || perturbed answer): the term of virtual
-adversarial training (Miyato et al. 2017), whose target is the network's answer,
-not a label. Virtual adversarial training pushes the word vectors where that
-KL grows fastest, found by power iteration. For a network with one output, the
-KL's Hessian in the push, at no push, is p(1 - p) g g^T, with g the gradient of
-the review's logit in its word vectors: its one direction is g. The loss's
-gradient, which adversarial training follows, is (p - y) g. So, up to sign,
-the two pushes are the same, and both terms are scored at one perturbed point,
-with no extra pass. The clean and perturbed passes draw different dropout
-masks, as in Miyato et al.'s code, so the term also asks for an answer that
-dropout does not move. Only fitting changes: the wrapped classifier is what
-gets saved.
+which is where a network trained on few labels overfits. With word-pair vectors
+(`train.word_pair_buckets`), each word's vector and its pair's are pushed together. Only
+fitting changes: the wrapped classifier is what gets saved.
 """
 
 from __future__ import annotations
@@ -35,20 +22,17 @@ from imdb_sentiment.zoo import input_vectors
 
 
 class AdversarialFit(keras.Model):
-    """Fits `classifier` on clean and adversarially perturbed embeddings, 1:1; with
-    `virtual`, the perturbed answers also learn the clean ones (KL divergence).
+    """Fits `classifier` on clean and adversarially perturbed embeddings, 1:1.
 
     `classifier` is a functional model from `zoo.build_classifier`; what gets pushed is
     `zoo.input_vectors`. Prediction and evaluation are the classifier's own; the weights
     are shared.
     """
 
-    def __init__(self, classifier: keras.Model, epsilon: float, virtual: bool = False,
-                 **kwargs):
+    def __init__(self, classifier: keras.Model, epsilon: float, **kwargs):
         super().__init__(name=f"adversarial_{classifier.name}", **kwargs)
         self.classifier = classifier
         self.epsilon = float(epsilon)
-        self.virtual = bool(virtual)
         ids = classifier.input
         embedded = input_vectors(classifier)
         self.embed = keras.Model(ids, embedded, name="embed")
@@ -83,9 +67,6 @@ class AdversarialFit(keras.Model):
             adversarial_pred = self.from_embedded([x, shifted], training=True)
             adversarial_loss = self._compute_loss(x=x, y=y, y_pred=adversarial_pred,
                                                   sample_weight=sample_weight, training=True)
-            if self.virtual:
-                adversarial_loss += loss_module.scale_loss_for_distribution(tf.reduce_mean(
-                    bernoulli_kl(tf.stop_gradient(y_pred), adversarial_pred)))
         adversarial_gradients = tape.gradient(self.optimizer.scale_loss(adversarial_loss),
                                               self.trainable_weights)
         del tape
@@ -96,13 +77,6 @@ class AdversarialFit(keras.Model):
             loss_module.unscale_loss_for_distribution(loss),
             sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0])
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-
-
-def bernoulli_kl(p: tf.Tensor, q: tf.Tensor) -> tf.Tensor:
-    """KL(p || q) between Bernoulli distributions given by P(positive), per review."""
-    p = tf.clip_by_value(tf.reshape(p, [-1]), 1e-7, 1 - 1e-7)
-    q = tf.clip_by_value(tf.reshape(q, [-1]), 1e-7, 1 - 1e-7)
-    return p * tf.math.log(p / q) + (1 - p) * tf.math.log((1 - p) / (1 - q))
 
 
 def _add(a, b):

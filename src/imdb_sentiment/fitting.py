@@ -3,10 +3,7 @@
 Reviews of similar length are batched together (with masking on, padding
 changes nothing, so this changes speed, not the result); training stops early on validation loss
 and keeps the best weights; each epoch's metrics go to DVCLive.
-`train.adversarial_epsilon` adds adversarial training (`adversarial`);
-`train.ema_momentum` has validation, early stopping and the saved model use a
-moving average of the weights (`AveragedWeights`); `train.lm_pretrain_epochs` first
-pretrains the network as a language model (`language_model`).
+`train.adversarial_epsilon` adds adversarial training (`adversarial`).
 `train.distribute`, `train.mixed_precision` and `train.jit_compile` are
 handled by `scaling`.
 """
@@ -25,7 +22,6 @@ import numpy as np
 import tensorflow as tf
 from dvclive import Live
 
-from imdb_sentiment import language_model
 from imdb_sentiment import params as P
 from imdb_sentiment.adversarial import AdversarialFit
 from imdb_sentiment.errors import PipelineError
@@ -144,55 +140,6 @@ def padded_rows(split: Split, rows: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-class AveragedWeights(keras.callbacks.Callback):
-    """Polyak averaging: training steps move the raw weights, while validation, early
-    stopping and the model left at the end see their exponential moving average.
-
-    After step t the average moves toward the weights by 1 - m, with
-    m = min(`momentum`, (1 + t) / (10 + t)), so the first steps' weights fade fast.
-    """
-
-    def __init__(self, momentum: float):
-        super().__init__()
-        self.momentum = momentum
-        self.steps = 0
-        self.average: list[tf.Variable] = []
-        self.raw: list[np.ndarray] | None = None  # set while the average is in the model
-
-    def on_train_begin(self, logs=None):
-        self.average = [tf.Variable(tf.identity(v), trainable=False)
-                        for v in self.model.trainable_variables]
-        self._update = tf.function(self._moved_toward_weights)
-
-    def _moved_toward_weights(self, m: tf.Tensor) -> None:
-        for average, weight in zip(self.average, self.model.trainable_variables):
-            average.assign(m * average + (1.0 - m) * tf.cast(weight, average.dtype))
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        m = min(self.momentum, (1 + self.steps) / (10 + self.steps))
-        self._update(tf.constant(m, tf.float32))
-
-    def _put_average_in(self) -> None:
-        if self.raw is None:
-            self.raw = [v.numpy() for v in self.model.trainable_variables]
-            for weight, average in zip(self.model.trainable_variables, self.average):
-                weight.assign(average)
-
-    def on_test_begin(self, logs=None):
-        # it stays in through on_epoch_end, where early stopping keeps the best weights
-        self._put_average_in()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.raw is not None:
-            for weight, raw in zip(self.model.trainable_variables, self.raw):
-                weight.assign(raw)
-            self.raw = None
-
-    def on_train_end(self, logs=None):
-        self._put_average_in()
-
-
 class LiveLogger(keras.callbacks.Callback):
     """Per-epoch metrics to DVCLive (train/..., validation/...), steps counting epochs from 1."""
 
@@ -256,16 +203,8 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     global_batch = cfg.batch_size * replicas
     train_ds = make_dataset(data["train"], global_batch, shuffle=True, seed=seed,
                             bucket_by_length=cfg.bucket_by_length)
-    pretrained = {}
-    if cfg.lm_pretrain_epochs:
-        # its own order, so that the classifier's batches are those of a run without it
-        words_ds = make_dataset(data["train"], global_batch, shuffle=True, seed=seed + 1,
-                                bucket_by_length=cfg.bucket_by_length)
-        with strategy.scope():
-            pretrained = language_model.pretrain(model, cfg, vocab_size, words_ds, verbose)
     with strategy.scope():
-        fitted = (AdversarialFit(model, cfg.adversarial_epsilon, cfg.virtual_adversarial)
-                  if cfg.adversarial_epsilon else model)
+        fitted = AdversarialFit(model, cfg.adversarial_epsilon) if cfg.adversarial_epsilon else model
         compile_classifier(fitted, cfg)
     if cfg.distribute != "none":
         print(f"train: distribute={cfg.distribute}: {replicas} replica(s), "
@@ -273,7 +212,6 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     val_ds = make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
                           bucket_by_length=cfg.bucket_by_length)
     callbacks: list[keras.callbacks.Callback] = [
-        *([AveragedWeights(cfg.ema_momentum)] if cfg.ema_momentum else []),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
                                       restore_best_weights=cfg.restore_best_weights),
@@ -307,7 +245,6 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
         "parameters": int(model.count_params()),
         "replicas": replicas,
         "global_batch_size": global_batch,
-        **pretrained,
     }
     return model, summary
 

@@ -63,39 +63,30 @@ class StepMask(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
-class WordNgramIds(layers.Layer):
-    """Token ids (batch, time) -> ids of the n-grams of `words` words (the words before it,
-    then the word) hashed into `buckets`, 1 to `buckets` - 1; 0 (padding) where the word is
-    padding. Before the first word the review starts with padding, so the first words have
-    n-grams of their own."""
+class WordPairIds(layers.Layer):
+    """Token ids (batch, time) -> ids of the pairs (previous word, word) hashed into
+    `buckets`, 1 to `buckets` - 1; 0 (padding) where the word is padding. The first word
+    pairs with padding, so it has a pair id of its own."""
 
-    # a multiplicative hash modulo the prime 2^31 - 1: neighbouring n-gram numbers land in
-    # unrelated buckets, and every product stays inside int64. Each length has its own
-    # multiplier, so a triple that starts with padding does not land where its pair does.
-    MULTIPLIERS = {2: 2654435761, 3: 2246822519}
+    # a multiplicative hash modulo the prime 2^31 - 1: neighbouring pair numbers land in
+    # unrelated buckets, and every product stays inside int64
+    MULTIPLIER = 2654435761
     PRIME = 2**31 - 1
 
-    def __init__(self, buckets: int, vocab_size: int, words: int = 2, **kwargs):
+    def __init__(self, buckets: int, vocab_size: int, **kwargs):
         super().__init__(**kwargs)
-        if words not in self.MULTIPLIERS:
-            raise ValueError(f"words must be one of {sorted(self.MULTIPLIERS)}, got {words}")
         self.buckets = buckets
         self.vocab_size = vocab_size
-        self.words = words
 
     def call(self, ids):
         ids = ops.cast(ids, "int64")
-        ngram = ops.zeros_like(ids)
-        for back in range(self.words - 1, -1, -1):
-            earlier = ops.concatenate([ops.zeros_like(ids[:, :back]), ids], axis=1)
-            ngram = ops.mod(ngram * self.vocab_size + earlier[:, :ops.shape(ids)[1]], self.PRIME)
-        hashed = ops.mod(ops.mod(ngram * self.MULTIPLIERS[self.words], self.PRIME),
-                         self.buckets - 1) + 1
+        previous = ops.concatenate([ops.zeros_like(ids[:, :1]), ids], axis=1)[:, :-1]
+        pair = ops.mod(previous * self.vocab_size + ids, self.PRIME)
+        hashed = ops.mod(ops.mod(pair * self.MULTIPLIER, self.PRIME), self.buckets - 1) + 1
         return ops.cast(ops.where(ids != 0, hashed, 0), "int32")
 
     def get_config(self):
-        return {**super().get_config(), "buckets": self.buckets, "vocab_size": self.vocab_size,
-                "words": self.words}
+        return {**super().get_config(), "buckets": self.buckets, "vocab_size": self.vocab_size}
 
 
 def _lengths(steps):
@@ -255,21 +246,6 @@ class SparseLogistic(LogisticHead):
             features = tf.sparse.from_dense(features)
         return self.probability(
             tf.sparse.sparse_dense_matmul(tf.cast(features, "float32"), self.coef))
-
-
-@keras.saving.register_keras_serializable(package="imdb_sentiment")
-class Blend(layers.Layer):
-    """Two P(positive) tensors -> (1 - `second_share`) x the first + `second_share` x the second."""
-
-    def __init__(self, second_share: float, **kwargs):
-        super().__init__(**kwargs)
-        self.second_share = second_share
-
-    def call(self, first, second):
-        return (1.0 - self.second_share) * first + self.second_share * second
-
-    def get_config(self):
-        return {**super().get_config(), "second_share": self.second_share}
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")

@@ -105,7 +105,6 @@ class TrainParams:
     embedding_dropout: float
     word_pair_buckets: int
     word_pair_dim: int
-    word_triples: bool
     conv_filters: int
     conv_width: int
     conv_stride: int
@@ -129,17 +128,7 @@ class TrainParams:
     distill_unlabeled: bool
     teacher: Teacher
     teacher_ngrams: int
-    self_training_rounds: int
-    self_training_teacher_share: float
-    ensemble_teacher_share: float
-    augment_copies: int
-    augment_drop: float
-    augment_min_share: float
     adversarial_epsilon: float
-    virtual_adversarial: bool
-    ema_momentum: float
-    lm_pretrain_epochs: int
-    lm_pretrain_words: int
 
     def validate(self) -> None:
         _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
@@ -152,8 +141,6 @@ class TrainParams:
         _check(self.word_pair_buckets == 0 or 2 <= self.word_pair_buckets <= 2**24,
                "train.word_pair_buckets", "0 or an integer in [2, 16777216]")
         _check(1 <= self.word_pair_dim <= 4096, "train.word_pair_dim", "an integer in [1, 4096]")
-        _check(not self.word_triples or self.word_pair_buckets > 0, "train.word_triples",
-               "false unless train.word_pair_buckets > 0 (triples share the pairs' table)")
         _check(0 <= self.conv_filters <= 4096, "train.conv_filters",
                "an integer in [0, 4096] (0 = no convolution)")
         _check(1 <= self.conv_stride <= 16, "train.conv_stride", "an integer in [1, 16]")
@@ -166,34 +153,8 @@ class TrainParams:
                f"an integer in [1, {100 * MAX_SIZE}]")
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
-        _check(0 <= self.self_training_rounds <= 5, "train.self_training_rounds",
-               "an integer in [0, 5]")
-        _check(self.self_training_rounds == 0 or self.distill_unlabeled,
-               "train.self_training_rounds", "0 unless train.distill_unlabeled is true")
-        _check(0.0 <= self.self_training_teacher_share <= 1.0,
-               "train.self_training_teacher_share", "a number in [0, 1]")
-        _check(0.0 <= self.ensemble_teacher_share < 1.0, "train.ensemble_teacher_share",
-               "a number in [0, 1) (0 = the network alone)")
-        _check(0 <= self.augment_copies <= 20, "train.augment_copies", "an integer in [0, 20]")
-        _check(self.augment_copies == 0 or self.distill_unlabeled,
-               "train.augment_copies", "0 unless train.distill_unlabeled is true")
-        _check(0.0 <= self.augment_drop < 1.0, "train.augment_drop", "a number in [0, 1)")
-        _check(0.0 < self.augment_min_share <= 1.0, "train.augment_min_share",
-               "a number in (0, 1]")
         _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
                "a number in [0, 10] (0 = off)")
-        _check(not self.virtual_adversarial or self.adversarial_epsilon > 0,
-               "train.virtual_adversarial", "false unless train.adversarial_epsilon > 0")
-        _check(0.0 <= self.ema_momentum < 1.0, "train.ema_momentum", "a number in [0, 1) (0 = off)")
-        _check(0 <= self.lm_pretrain_epochs <= 100, "train.lm_pretrain_epochs",
-               "an integer in [0, 100] (0 = off)")
-        # a word's pair vector holds the word before it, the very word the backward direction
-        # predicts there, so pretraining would learn to copy it
-        _check(self.lm_pretrain_epochs == 0 or self.word_pair_buckets == 0,
-               "train.lm_pretrain_epochs", "0 unless train.word_pair_buckets is 0")
-        # classes 0 (padding, never a target) and 1 (every rarer word), then the words
-        _check(3 <= self.lm_pretrain_words <= MAX_SIZE, "train.lm_pretrain_words",
-               f"an integer in [3, {MAX_SIZE}]")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")

@@ -6,12 +6,9 @@ model puts the preprocess vectorizer in front of the network, so it takes raw
 review strings. An n-gram `train.model` is fitted by `baseline` instead.
 
 `train.distill_unlabeled` adds the unlabeled reviews with an n-gram teacher's
-probabilities as targets (`distill`); `train.self_training_rounds` then retrains
-on them relabelled by the teacher and the last network together. With
-`train.ensemble_teacher_share` the saved model averages the network and that
-teacher (`zoo.build_ensemble`). `train.inter_op_threads` and
-`train.intra_op_threads` size TensorFlow's thread pools before it starts (0
-leaves TensorFlow's choice).
+probabilities as targets (`distill`); the saved model is the network alone.
+`train.inter_op_threads` and `train.intra_op_threads` size TensorFlow's thread
+pools before it starts (0 leaves TensorFlow's choice).
 """
 
 from __future__ import annotations
@@ -31,12 +28,12 @@ from imdb_sentiment import baseline, distill, processed
 from imdb_sentiment import params as P
 from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
-from imdb_sentiment.fitting import make_dataset, thread_pools, train
+from imdb_sentiment.fitting import thread_pools, train
 from imdb_sentiment.processed import Split
 from imdb_sentiment.scaling import make_strategy
 from imdb_sentiment.startup import set_thread_pools
 from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.zoo import RECURRENT, build_end_to_end, build_ensemble
+from imdb_sentiment.zoo import RECURRENT, build_end_to_end
 
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
@@ -78,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             model, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep,
                                  live, strategy)
             live.summary.update({key: summary[key] for key in (
-                "best_val_accuracy", "best_val_loss", "ensemble_val_accuracy") if key in summary})
+                "best_val_accuracy", "best_val_loss")})
         save_keras(model, model_tmp)
         card = {"train": P.to_dict(cfg), "seed": seed,
                 "preprocess": {**P.to_dict(prep), "seed": prep_seed}, "fit": summary}
@@ -103,46 +100,19 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
     """The end-to-end text model `cfg.model` names, fitted, and its fit summary."""
     if cfg.model not in RECURRENT:  # an n-gram model
         return baseline.fit_model(cfg, seed, reviews_path, data)
-    teacher = (distill.fitted_teacher(cfg, seed, reviews_path, data)
-               if cfg.distill_unlabeled or cfg.ensemble_teacher_share else None)
-    distilled = teacher.summary if teacher else {}
-    labelled = data["train"]
+    distilled = {}
     if cfg.distill_unlabeled:
-        unlabeled, labelling = distill.teacher_labelled_unlabeled(cfg, seed, reviews_path, teacher,
+        teacher = distill.fitted_teacher(cfg, seed, reviews_path, data)
+        unlabeled, labelling = distill.teacher_labelled_unlabeled(reviews_path, teacher,
                                                                   vocabulary, prep)
-        distilled = {**distilled, **labelling}
-        data = {**data, "train": distill.concat_splits(labelled, unlabeled)}
+        distilled = {**teacher.summary, **labelling}
+        data = {**data, "train": distill.concat_splits(data["train"], unlabeled)}
     verbose = 1 if sys.stderr.isatty() else 2
-    rounds = []
-    for _ in range(cfg.self_training_rounds):  # the curves are the last round's
-        classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, None,
-                                    verbose=verbose, strategy=strategy)
-        rounds.append({key: summary[key] for key in ("best_val_accuracy", "train_seconds",
-                                                      "lm_seconds") if key in summary})
-        network = predict_split(classifier, unlabeled)
-        data = {**data, "train": distill.concat_splits(labelled, distill.relabelled(
-            unlabeled, network, cfg.self_training_teacher_share))}
     classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
                                 verbose=verbose, strategy=strategy)
-    if rounds:
-        summary = {**summary, "self_training_rounds": rounds,
-                   **{key: round(summary[key] + sum(r[key] for r in rounds), 1)
-                      for key in ("train_seconds", "lm_seconds") if key in summary}}
     model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep.max_len,
                              prep.keep_tokens)
-    if cfg.ensemble_teacher_share:
-        model = build_ensemble(model, teacher.to_keras(), cfg.ensemble_teacher_share)
-        blended = (cfg.ensemble_teacher_share * teacher.val_probs
-                   + (1.0 - cfg.ensemble_teacher_share) * predict_split(classifier, data["val"]))
-        summary["ensemble_val_accuracy"] = round(
-            float(((blended >= 0.5) == data["val"].labels).mean()), 6)
     return model, {**summary, **distilled}
-
-
-def predict_split(classifier: keras.Model, split: Split) -> np.ndarray:
-    """The network's P(positive) for each review of an encoded split, in order."""
-    ds = make_dataset(split, 512, shuffle=False, seed=0, bucket_by_length=False)
-    return classifier.predict(ds.map(lambda ids, y: ids), verbose=0).reshape(-1)
 
 
 def save_keras(model: keras.Model, path: Path) -> None:

@@ -6,8 +6,7 @@ shortens the sequence, with padding kept out of the result (by sequence
 lengths, see `layers.py`) and a choice of pooling.
 
 `build_end_to_end` puts the vectorizer in front, so the saved model takes raw
-review strings and returns P(positive). `build_ensemble` averages such a
-network with an n-gram model that also takes raw strings (the teacher).
+review strings and returns P(positive).
 """
 
 from __future__ import annotations
@@ -17,13 +16,12 @@ import numpy as np
 from keras import layers
 
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.layers import (Blend, LastStep, MaskedPooling, ReverseSteps, StepMask,
-                                   StridedConv, TruncateTokens, WordNgramIds)
+from imdb_sentiment.layers import (LastStep, MaskedPooling, ReverseSteps, StepMask, StridedConv,
+                                   TruncateTokens, WordPairIds)
 from imdb_sentiment.params import TrainParams
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
-NGRAM_IDS = {2: "word_pairs", 3: "word_triples"}
-WORDS_AND_NGRAMS = "words_and_ngrams"
+WORDS_AND_PAIRS = "words_and_pairs"
 
 
 def _recurrent(cfg: TrainParams, units: int, name: str) -> layers.Layer:
@@ -45,13 +43,10 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
     x = layers.Embedding(vocab_size, cfg.embedding_dim, trainable=cfg.train_embeddings,
                          name="embedding")(ids)
     if cfg.word_pair_buckets:
-        # a vector per word pair holds what the pair means beyond its two words ("not good");
-        # triples share the pairs' table, each in a slot of its own
-        table = layers.Embedding(cfg.word_pair_buckets, cfg.word_pair_dim, name="pair_embedding")
-        lengths = (2, 3) if cfg.word_triples else (2,)
-        x = layers.Concatenate(name=WORDS_AND_NGRAMS)([x, *(
-            table(WordNgramIds(cfg.word_pair_buckets, vocab_size, words, name=NGRAM_IDS[words])(ids))
-            for words in lengths)])
+        # a vector per word pair holds what the pair means beyond its two words ("not good")
+        pairs = WordPairIds(cfg.word_pair_buckets, vocab_size, name="word_pairs")(ids)
+        x = layers.Concatenate(name=WORDS_AND_PAIRS)([x, layers.Embedding(
+            cfg.word_pair_buckets, cfg.word_pair_dim, name="pair_embedding")(pairs)])
     if cfg.embedding_dropout:
         # drops whole embedding channels across time, the usual regulariser for text RNNs
         x = layers.SpatialDropout1D(cfg.embedding_dropout, name="embedding_dropout")(x)
@@ -98,9 +93,9 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
 
 def input_vectors(classifier: keras.Model) -> keras.KerasTensor:
     """What a classifier from `build_classifier` reads each word as: its word vector, and its
-    n-gram vectors beside it when it has them (the tensor adversarial training pushes)."""
+    pair's vector beside it when it has them (the tensor adversarial training pushes)."""
     names = {layer.name for layer in classifier.layers}
-    return classifier.get_layer(WORDS_AND_NGRAMS if WORDS_AND_NGRAMS in names else "embedding").output
+    return classifier.get_layer(WORDS_AND_PAIRS if WORDS_AND_PAIRS in names else "embedding").output
 
 
 def build_end_to_end(vectorizer: layers.TextVectorization, classifier: keras.Model,
@@ -112,13 +107,3 @@ def build_end_to_end(vectorizer: layers.TextVectorization, classifier: keras.Mod
     prob = layers.Reshape((), name="p_positive")(prob)
     return keras.Model(texts, prob, name="sentiment")
 
-
-def build_ensemble(network: keras.Model, ngram_model: keras.Model, ngram_share: float
-                   ) -> keras.Model:
-    """Raw review strings (batch,) -> (1 - `ngram_share`) x the network's P(positive) +
-    `ngram_share` x the n-gram model's; both take the same strings."""
-    texts = keras.Input(shape=(), dtype="string", name="text")
-    network = keras.Model(network.input, network.output, name="network")
-    ngram_model = keras.Model(ngram_model.input, ngram_model.output, name="ngram_model")
-    prob = Blend(ngram_share, name="p_positive")(network(texts), ngram_model(texts))
-    return keras.Model(texts, prob, name="sentiment")
