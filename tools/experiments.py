@@ -58,6 +58,7 @@ TRIES = {
     "embedding-dropout-0.5": ["train.embedding_dropout=0.5"],
     "pair-buckets-524288": ["train.word_pair_buckets=524288"],
     "lr-0.0005": ["train.learning_rate=0.0005"],
+    "cosine": ["train.learning_rate_schedule=cosine"],
 }
 # Directions that lost and whose code was then deleted (docs/decisions.md, 2026-11-28): their
 # rows stay, read from their experiments; to run one again, check out RETIRED_AT
