@@ -60,8 +60,9 @@ TRIES = {
     "lr-0.0005": ["train.learning_rate=0.0005"],
     "cosine": ["train.learning_rate_schedule=cosine"],
 }
-# Directions that lost and whose code was then deleted (docs/decisions.md, 2026-11-28): their
-# rows stay, read from their experiments; to run one again, check out RETIRED_AT
+# Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, or served the
+# teacher, which the model may not; their rows stay, read from their experiments; to run one
+# again, check out RETIRED_AT
 RETIRED = {
     "self-training": ["train.self_training_rounds=1"],
     "augment-2": ["train.augment_copies=2"],
@@ -126,8 +127,8 @@ def try_settings(name: str) -> list[str]:
     """The `dvc exp run -S` settings of a try name (`NAME` or `NAME-seed-N`, NAME in TRIES)."""
     setting, seed = split_try(name)
     if setting in RETIRED:
-        raise ValueError(f"the code of try {name!r} was deleted after it lost; run it from "
-                         f"commit {RETIRED_AT}")
+        raise ValueError(f"the code of try {name!r} was deleted (docs/decisions.md, "
+                         f"2026-11-28); run it from commit {RETIRED_AT}")
     if setting not in TRIES:
         raise ValueError(f"unknown try {name!r}: expected one of {sorted(TRIES)}, "
                          f"optionally followed by {SEED_SUFFIX}N")
