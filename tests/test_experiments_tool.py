@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -75,6 +77,9 @@ def test_a_try_name_may_pick_a_seed_and_unknown_names_are_refused():
             assert bad in str(err)
         else:
             raise AssertionError(f"{bad!r} was accepted")
+    for retired, commit in (("lm-1", "4af97b105ba1"), ("cosine-seed-1", "cd731611d157")):
+        with pytest.raises(ValueError, match=f"deleted .* run it from commit {commit}"):
+            tool.try_settings(retired)
 
 
 def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():

@@ -305,8 +305,7 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     compiled = []  # the model that fit() trains: the classifier, or its adversarial wrapper
     compile_classifier = fitting.compile_classifier
     monkeypatch.setattr(fitting, "compile_classifier",
-                        lambda model, cfg, steps: (compiled.append(model),
-                                                           compile_classifier(model, cfg, steps)))
+                        lambda model, cfg: (compiled.append(model), compile_classifier(model, cfg)))
     for epsilon in (0.0, 1.0):
         cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
                              epochs=1, batch_size=16, distill_unlabeled=False, jit_compile=True,
@@ -318,17 +317,6 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     plain.compile("adam", "mse", jit_compile=True)
     assert not plain.jit_compile  # Keras' own choice under op determinism, which train overrides
-
-
-def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_epochs():
-    """A fit of `train.epochs` x steps ends at learning rate 0; `constant` holds it."""
-    from imdb_sentiment.fitting import learning_rate
-
-    assert learning_rate(project_params("train", learning_rate=0.002), 10) == 0.002
-    cosine = learning_rate(project_params("train", learning_rate=0.002, epochs=4,
-                                          learning_rate_schedule="cosine"), 10)
-    rates = [float(cosine(step)) for step in (0, 20, 40)]
-    assert rates == pytest.approx([0.002, 0.001, 0.0], abs=1e-9)
 
 
 def random_split(n: int, max_len: int, seed: int):

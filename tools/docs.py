@@ -149,9 +149,7 @@ def model_summary(src: Sources) -> str:
                 f"{t['conv_width']} words moving {t['conv_stride']} at a time"
                 if t.get("conv_filters") else "")]
     parts.append(f"{t['pooling']} pooling over time, dropout {num(t['dropout'])}, "
-                 f"{t['optimizer']} at {num(t['learning_rate'])}"
-                 + (" cosine-decayed to 0" if t.get("learning_rate_schedule") == "cosine" else "")
-                 + f", batch {t['batch_size']}")
+                 f"{t['optimizer']} at {num(t['learning_rate'])}, batch {t['batch_size']}")
     if p:
         parts.append(f"the {p['keep_tokens']} {p['max_len']} tokens of each review, "
                      f"a {p['vocab_size']:,}-word vocabulary")

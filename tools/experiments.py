@@ -58,24 +58,27 @@ TRIES = {
     "embedding-dropout-0.5": ["train.embedding_dropout=0.5"],
     "pair-buckets-524288": ["train.word_pair_buckets=524288"],
     "lr-0.0005": ["train.learning_rate=0.0005"],
-    "cosine": ["train.learning_rate_schedule=cosine"],
+    "pair-dim-32": ["train.word_pair_dim=32"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, or served the
-# teacher, which the model may not; their rows stay, read from their experiments; to run one
-# again, check out RETIRED_AT
-RETIRED = {
-    "self-training": ["train.self_training_rounds=1"],
-    "augment-2": ["train.augment_copies=2"],
-    "ema-0.998": ["train.ema_momentum=0.998"],
-    "virtual-adversarial": ["train.virtual_adversarial=true"],
-    "lm-2": ["train.lm_pretrain_epochs=2"],
-    "lm-1": ["train.lm_pretrain_epochs=1"],
-    "ensemble-0.5": ["train.ensemble_teacher_share=0.5"],
-    "ensemble-0.5-no-distill": ["train.ensemble_teacher_share=0.5",
-                                "train.distill_unlabeled=false"],
-    "word-triples": ["train.word_triples=true"],
+# teacher, which the model may not. Their rows stay, read from their experiments; to run one
+# again, check out the commit it is filed under, the last with its code.
+RETIRED_AT = {
+    "4af97b105ba1": {
+        "self-training": ["train.self_training_rounds=1"],
+        "augment-2": ["train.augment_copies=2"],
+        "ema-0.998": ["train.ema_momentum=0.998"],
+        "virtual-adversarial": ["train.virtual_adversarial=true"],
+        "lm-2": ["train.lm_pretrain_epochs=2"],
+        "lm-1": ["train.lm_pretrain_epochs=1"],
+        "ensemble-0.5": ["train.ensemble_teacher_share=0.5"],
+        "ensemble-0.5-no-distill": ["train.ensemble_teacher_share=0.5",
+                                    "train.distill_unlabeled=false"],
+        "word-triples": ["train.word_triples=true"],
+    },
+    "cd731611d157": {"cosine": ["train.learning_rate_schedule=cosine"]},
 }
-RETIRED_AT = "4af97b105ba1"  # the last commit with their code
+RETIRED = {name: sets for tries in RETIRED_AT.values() for name, sets in tries.items()}
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5", "word-pairs-0"}
 SEED_SUFFIX = "-seed-"
@@ -127,8 +130,9 @@ def try_settings(name: str) -> list[str]:
     """The `dvc exp run -S` settings of a try name (`NAME` or `NAME-seed-N`, NAME in TRIES)."""
     setting, seed = split_try(name)
     if setting in RETIRED:
+        commit = next(c for c, tries in RETIRED_AT.items() if setting in tries)
         raise ValueError(f"the code of try {name!r} was deleted (docs/decisions.md, "
-                         f"2026-11-28); run it from commit {RETIRED_AT}")
+                         f"2026-11-28); run it from commit {commit}")
     if setting not in TRIES:
         raise ValueError(f"unknown try {name!r}: expected one of {sorted(TRIES)}, "
                          f"optionally followed by {SEED_SUFFIX}N")

@@ -177,19 +177,11 @@ def train(cfg: P.TrainParams, seed: int, data: dict[str, Split],
         return _fit(cfg, seed, data, vocab_size, embeddings, live, verbose, strategy)
 
 
-def learning_rate(cfg: P.TrainParams, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """`train.learning_rate`, held or cosine-decayed to 0 over `train.epochs` epochs."""
-    if cfg.learning_rate_schedule == "constant":
-        return cfg.learning_rate
-    return keras.optimizers.schedules.CosineDecay(cfg.learning_rate,
-                                                  decay_steps=cfg.epochs * steps_per_epoch)
-
-
-def compile_classifier(model: keras.Model, cfg: P.TrainParams, steps_per_epoch: int) -> None:
-    """Compile with `cfg`'s optimizer, learning rate (schedule) and XLA choice; accuracy
-    counts soft targets by their side of 0.5."""
+def compile_classifier(model: keras.Model, cfg: P.TrainParams) -> None:
+    """Compile with `cfg`'s optimizer, learning rate and XLA choice; accuracy counts soft
+    targets by their side of 0.5."""
     model.compile(
-        optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=learning_rate(cfg, steps_per_epoch)),
+        optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
         loss="binary_crossentropy",
         metrics=[TargetAccuracy(name="accuracy")],
         jit_compile=cfg.jit_compile,
@@ -213,7 +205,7 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
                             bucket_by_length=cfg.bucket_by_length)
     with strategy.scope():
         fitted = AdversarialFit(model, cfg.adversarial_epsilon) if cfg.adversarial_epsilon else model
-        compile_classifier(fitted, cfg, int(train_ds.cardinality()))
+        compile_classifier(fitted, cfg)
     if cfg.distribute != "none":
         print(f"train: distribute={cfg.distribute}: {replicas} replica(s), "
               f"global batch {global_batch}", file=sys.stderr)

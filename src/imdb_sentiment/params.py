@@ -87,7 +87,6 @@ ModelType = Literal["simple_rnn", "lstm", "gru", "tfidf_logreg", "nb_logreg"]
 Pooling = Literal["last", "max", "mean"]
 Activation = Literal["tanh", "relu"]
 Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
-LearningRateSchedule = Literal["constant", "cosine"]
 Distribute = Literal["none", "mirrored", "multi_worker"]
 MixedPrecision = Literal["none", "mixed_float16", "mixed_bfloat16"]
 Teacher = Literal["tfidf_logreg", "nb_logreg"]
@@ -114,7 +113,6 @@ class TrainParams:
     dense_units: list[int]
     optimizer: Optimizer
     learning_rate: float
-    learning_rate_schedule: LearningRateSchedule
     batch_size: int
     epochs: int
     patience: int
