@@ -59,6 +59,8 @@ TRIES = {
     "pair-buckets-524288": ["train.word_pair_buckets=524288"],
     "lr-0.0005": ["train.learning_rate=0.0005"],
     "pair-dim-32": ["train.word_pair_dim=32"],
+    "pooling-mean": ["train.pooling=mean"],
+    "pooling-max-mean": ["train.pooling=max_mean"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, or served the
 # teacher, which the model may not. Their rows stay, read from their experiments; to run one

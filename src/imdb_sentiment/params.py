@@ -84,7 +84,7 @@ class PreprocessParams:
 
 
 ModelType = Literal["simple_rnn", "lstm", "gru", "tfidf_logreg", "nb_logreg"]
-Pooling = Literal["last", "max", "mean"]
+Pooling = Literal["last", "max", "mean", "max_mean"]
 Activation = Literal["tanh", "relu"]
 Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
 Distribute = Literal["none", "mirrored", "multi_worker"]
@@ -162,7 +162,7 @@ class TrainParams:
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
         # layers.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
         # inf and gives NaN; bfloat16 has float32's range and is fine
-        _check(not (self.mixed_precision == "mixed_float16" and self.pooling == "max"
+        _check(not (self.mixed_precision == "mixed_float16" and self.pooling in ("max", "max_mean")
                     and self.mask_padding),
                "train.mixed_precision",
                "'none' or 'mixed_bfloat16' with masked max pooling (float16 overflows there)")
