@@ -233,7 +233,8 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
         fresh.set_weights(model.get_weights())
         model = fresh
     val_loss = history.history["val_loss"]
-    best = int(np.argmin(val_loss))
+    # the epoch whose weights the model holds: without restoring, the last one
+    best = int(np.argmin(val_loss)) if cfg.restore_best_weights else len(val_loss) - 1
     summary = {
         "epochs_run": len(val_loss),
         "best_epoch": best + 1,
