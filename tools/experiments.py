@@ -61,6 +61,8 @@ TRIES = {
     "pair-dim-32": ["train.word_pair_dim=32"],
     "pooling-mean": ["train.pooling=mean"],
     "pooling-max-mean": ["train.pooling=max_mean"],
+    "teacher-temperature-1.5": ["train.teacher_temperature=1.5"],
+    "teacher-temperature-2.5": ["train.teacher_temperature=2.5"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, or served the
 # teacher, which the model may not. Their rows stay, read from their experiments; to run one

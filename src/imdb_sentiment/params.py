@@ -128,6 +128,7 @@ class TrainParams:
     distill_unlabeled: bool
     teacher: Teacher
     teacher_ngrams: int
+    teacher_temperature: float
     adversarial_epsilon: float
 
     def validate(self) -> None:
@@ -153,6 +154,8 @@ class TrainParams:
                f"an integer in [1, {100 * MAX_SIZE}]")
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
+        _check(0.1 <= self.teacher_temperature <= 10.0, "train.teacher_temperature",
+               "a number in [0.1, 10] (1 = the teacher's probabilities as they are)")
         _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
                "a number in [0, 10] (0 = off)")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
