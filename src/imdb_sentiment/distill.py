@@ -3,10 +3,9 @@
 `train.distill_unlabeled` adds the unlabeled reviews: an n-gram teacher
 (`train.teacher`: NB-weighted logistic regression on word 1-3-grams, or the
 `tfidf_logreg` baseline), fitted on the training part only, labels them with
-its probabilities (log-odds divided by `train.teacher_temperature`), and the network
-trains on those soft targets beside the real
-labels. Validation stays labelled data, unseen by the teacher. The teacher is
-not part of the saved model.
+its probabilities (log-odds divided by `train.teacher_temperature`), and the
+network trains on those soft targets beside the real labels. Validation stays
+labelled data, unseen by the teacher. The teacher is not part of the saved model.
 """
 
 from __future__ import annotations
