@@ -446,14 +446,3 @@ def test_fitting_bucketed_batches_does_not_warn_of_running_out_of_data():
         fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
     assert not [w for w in caught if "ran out of data" in str(w.message)]
 
-
-def test_teacher_temperature_divides_the_log_odds_and_keeps_each_side():
-    from imdb_sentiment.distill import soften
-
-    probs = np.array([0.0, 0.1, 0.5, 0.9, 1.0])
-    assert soften(probs, 1.0) is probs
-    softer = soften(probs, 2.0)
-    odds = np.log(softer[1:4] / (1 - softer[1:4]))
-    np.testing.assert_allclose(odds, np.log(probs[1:4] / (1 - probs[1:4])) / 2, atol=1e-12)
-    assert np.all(np.isfinite(softer)) and np.all((softer >= 0.5) == (probs >= 0.5))
-    assert 0.5 < softer[-1] < 1.0 and 0.0 < softer[0] < 0.5

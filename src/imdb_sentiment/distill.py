@@ -3,9 +3,9 @@
 `train.distill_unlabeled` adds the unlabeled reviews: an n-gram teacher
 (`train.teacher`: NB-weighted logistic regression on word 1-3-grams, or the
 `tfidf_logreg` baseline), fitted on the training part only, labels them with
-its probabilities (log-odds divided by `train.teacher_temperature`), and the
-network trains on those soft targets beside the real labels. Validation stays
-labelled data, unseen by the teacher. The teacher is not part of the saved model.
+its probabilities, and the network trains on those soft targets beside the real
+labels. Validation stays labelled data, unseen by the teacher. The teacher is
+not part of the saved model.
 """
 
 from __future__ import annotations
@@ -53,17 +53,17 @@ def fitted_teacher(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
 
 
 def teacher_labelled_unlabeled(reviews_path: str | Path, teacher: Teacher,
-                               vocabulary: list[str], prep: P.PreprocessParams,
-                               temperature: float) -> tuple[Split, dict]:
-    """The unlabeled reviews, encoded like the training part, with the teacher's P(positive),
-    softened by `temperature`, as labels; and a summary."""
+                               vocabulary: list[str], prep: P.PreprocessParams
+                               ) -> tuple[Split, dict]:
+    """The unlabeled reviews, encoded like the training part, with the teacher's P(positive) as
+    labels; and a summary."""
     unlabeled = reviews.read(reviews_path, split="unsup")["text"].tolist()
     if not unlabeled:
         raise PipelineError("train.distill_unlabeled is true but the table has no unlabeled reviews")
     print(f"train: labelling {len(unlabeled)} unlabeled reviews with the teacher",
           file=sys.stderr)
     started = time.perf_counter()
-    targets = soften(teacher.predict_proba(unlabeled), temperature).astype(np.float32)
+    targets = teacher.predict_proba(unlabeled).astype(np.float32)
     seconds = time.perf_counter() - started
     ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), unlabeled,
                              prep.max_len, prep.keep_tokens)
@@ -72,16 +72,6 @@ def teacher_labelled_unlabeled(reviews_path: str | Path, teacher: Teacher,
                "teacher_seconds": round(teacher.summary["teacher_seconds"] + seconds, 1)}
     no_ids = np.full(len(unlabeled), -1, np.int32)
     return Split(ids, offsets, targets, no_ids), summary
-
-
-def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """Probabilities with their log-odds divided by `temperature` (1: unchanged)."""
-    if temperature == 1.0:
-        return probs
-    from scipy.special import expit, logit
-
-    tiny = np.finfo(np.float64).eps
-    return expit(logit(np.clip(probs, tiny, 1.0 - tiny)) / temperature)
 
 
 def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndarray

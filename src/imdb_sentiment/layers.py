@@ -181,27 +181,20 @@ class NgramVectorization(layers.TextVectorization):
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
 class MaskedPooling(layers.Layer):
-    """Max, mean or both (`max_mean`, side by side) over time, ignoring padded steps (Keras'
-    global max pooling does not)."""
+    """Max or mean over time that ignores padded steps (Keras' global max pooling does not)."""
 
     def __init__(self, mode: str, **kwargs):
         super().__init__(**kwargs)
-        if mode not in ("max", "mean", "max_mean"):
-            raise ValueError(f"MaskedPooling mode must be 'max', 'mean' or 'max_mean', got {mode!r}")
+        if mode not in ("max", "mean"):
+            raise ValueError(f"MaskedPooling mode must be 'max' or 'mean', got {mode!r}")
         self.mode = mode
         self.supports_masking = True
 
     def call(self, x, mask=None):
-        if self.mode == "max_mean":
-            return ops.concatenate([self._pool(x, mask, "max"), self._pool(x, mask, "mean")], -1)
-        return self._pool(x, mask, self.mode)
-
-    @staticmethod
-    def _pool(x, mask, mode: str):
         if mask is None:
-            return ops.max(x, axis=1) if mode == "max" else ops.mean(x, axis=1)
+            return ops.max(x, axis=1) if self.mode == "max" else ops.mean(x, axis=1)
         weight = ops.expand_dims(ops.cast(mask, x.dtype), -1)
-        if mode == "mean":
+        if self.mode == "mean":
             return ops.sum(x * weight, axis=1) / ops.maximum(ops.sum(weight, axis=1), 1.0)
         pooled = ops.max(x + (weight - 1.0) * 1e9, axis=1)
         return ops.where(ops.sum(weight, axis=1) > 0, pooled, ops.zeros_like(pooled))

@@ -84,7 +84,7 @@ class PreprocessParams:
 
 
 ModelType = Literal["simple_rnn", "lstm", "gru", "tfidf_logreg", "nb_logreg"]
-Pooling = Literal["last", "max", "mean", "max_mean"]
+Pooling = Literal["last", "max", "mean"]
 Activation = Literal["tanh", "relu"]
 Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
 Distribute = Literal["none", "mirrored", "multi_worker"]
@@ -128,7 +128,6 @@ class TrainParams:
     distill_unlabeled: bool
     teacher: Teacher
     teacher_ngrams: int
-    teacher_temperature: float
     adversarial_epsilon: float
 
     def validate(self) -> None:
@@ -154,8 +153,6 @@ class TrainParams:
                f"an integer in [1, {100 * MAX_SIZE}]")
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
-        _check(0.1 <= self.teacher_temperature <= 10.0, "train.teacher_temperature",
-               "a number in [0.1, 10] (1 = the teacher's probabilities as they are)")
         _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
                "a number in [0, 10] (0 = off)")
         _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
@@ -165,7 +162,7 @@ class TrainParams:
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
         # layers.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
         # inf and gives NaN; bfloat16 has float32's range and is fine
-        _check(not (self.mixed_precision == "mixed_float16" and self.pooling in ("max", "max_mean")
+        _check(not (self.mixed_precision == "mixed_float16" and self.pooling == "max"
                     and self.mask_padding),
                "train.mixed_precision",
                "'none' or 'mixed_bfloat16' with masked max pooling (float16 overflows there)")

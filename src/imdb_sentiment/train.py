@@ -103,8 +103,8 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
     distilled = {}
     if cfg.distill_unlabeled:
         teacher = distill.fitted_teacher(cfg, seed, reviews_path, data)
-        unlabeled, labelling = distill.teacher_labelled_unlabeled(
-            reviews_path, teacher, vocabulary, prep, cfg.teacher_temperature)
+        unlabeled, labelling = distill.teacher_labelled_unlabeled(reviews_path, teacher,
+                                                                  vocabulary, prep)
         distilled = {**teacher.summary, **labelling}
         data = {**data, "train": distill.concat_splits(data["train"], unlabeled)}
     verbose = 1 if sys.stderr.isatty() else 2
