@@ -445,4 +445,3 @@ def test_fitting_bucketed_batches_does_not_warn_of_running_out_of_data():
         warnings.simplefilter("always")
         fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
     assert not [w for w in caught if "ran out of data" in str(w.message)]
-
