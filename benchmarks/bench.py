@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VOCAB_SIZE = 10_000
 EMBEDDING, UNITS = 64, 64
 TUTORIAL_EPOCHS = 5  # the fixed count of four of the five tutorials (experiments/tutorials.sh)
+PATIENCE = 2  # the pipeline side stops early on its own 20% holdout of the training part
 SECTIONS = ("training", "settings", "stages", "inference", "pinning", "ingest", "cold_start")
 # --quick: the headline numbers, each with its spread over rounds
 QUICK = {"rounds": 3, "limit": 8000, "epochs": 3, "max_len": 500, "identity_reviews": 2000}
@@ -164,7 +165,8 @@ def split_80_20(data: Split) -> tuple[Split, Split]:
 def fit_pipeline_way(cfg: P.TrainParams, train: Split, epochs: int
                      ) -> tuple[keras.Model, list[float], dict, int]:
     """The train stage's input pipeline (length buckets), compilation (`cfg`'s optimizer and
-    XLA choice), batch size and early stopping (patience, best weights restored) within `epochs`.
+    XLA choice) and batch size, with early stopping on the holdout (`PATIENCE`, best weights
+    restored) within `epochs`.
     Returns the model, epoch seconds, history and time steps."""
     fit_part, val_part = split_80_20(train)
     set_determinism(0)
@@ -175,8 +177,8 @@ def fit_pipeline_way(cfg: P.TrainParams, train: Split, epochs: int
     val_ds = make_dataset(val_part, cfg.batch_size, shuffle=False, seed=0,
                           bucket_by_length=cfg.bucket_by_length)
     times = EpochTimes()
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
-                                         restore_best_weights=cfg.restore_best_weights)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE,
+                                         restore_best_weights=True)
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
                         callbacks=[times, stop])
     steps = sum(int(tf.size(x)) for ds in (train_ds, val_ds) for x, _ in ds)
@@ -185,7 +187,7 @@ def fit_pipeline_way(cfg: P.TrainParams, train: Split, epochs: int
 
 def pipeline_way(train: Split, test: Split, epochs: int) -> dict:
     """The tutorial's architecture trained the train stage's way (its batch size, thread
-    pools, early stopping, and its strided convolution before the recurrence when
+    pools, early stopping on a holdout, and its strided convolution before the recurrence when
     `train.conv_filters` has one), at most `epochs` epochs; the restored best model is scored.
     Word-pair vectors, which add work rather than save it, are left out."""
     stage = stage_params()

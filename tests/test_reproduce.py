@@ -25,7 +25,7 @@ def fake_checkout(root, accuracy: float, seconds: float, model_md5: str):
     (root / "metrics" / "eval.json").write_text(json.dumps({"accuracy": accuracy, "n": 10}))
     (root / "models").mkdir()
     (root / "models" / "model.params.json").write_text(
-        json.dumps({"fit": {"train_seconds": seconds, "best_epoch": 2}}))
+        json.dumps({"fit": {"train_seconds": seconds, "epochs_run": 2}}))
     lock = {"stages": {"train": {"outs": [{"path": "models/model.keras", "md5": model_md5},
                                           {"path": "metrics/train", "md5": str(seconds)}]}}}
     (root / "dvc.lock").write_text(json.dumps(lock))

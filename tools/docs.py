@@ -183,7 +183,7 @@ def readme_results(src: Sources) -> str:
     if "train_seconds" in fit:
         extra = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
         rows.append(["training time", f"{num(fit['train_seconds'])} s fit{extra}, "
-                                      f"{fit['epochs_run']} epochs (best: {fit['best_epoch']})"])
+                                      f"{fit['epochs_run']} epochs"])
     bench = src.get(BENCH)
     if bench and bench.get("inference"):
         inf = bench["inference"]

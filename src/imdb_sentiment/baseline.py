@@ -144,7 +144,6 @@ def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
         model, parameters = to_keras(vectorizer, logreg), logreg.coef_.size + 1
     summary = {
         "epochs_run": 1,
-        "best_epoch": 1,
         "best_val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
         "best_val_accuracy": round(float(accuracy_score(data["val"].labels, val_probs >= 0.5)), 6),
         "train_seconds": round(seconds, 1),

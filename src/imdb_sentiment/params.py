@@ -115,8 +115,6 @@ class TrainParams:
     learning_rate: float
     batch_size: int
     epochs: int
-    patience: int
-    restore_best_weights: bool
     bucket_by_length: bool
     jit_compile: bool
     inter_op_threads: int
@@ -155,7 +153,6 @@ class TrainParams:
         _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
         _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
                "a number in [0, 10] (0 = off)")
-        _check(0 <= self.patience <= 10_000, "train.patience", "an integer in [0, 10000]")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
                f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
         _check(0 <= self.intra_op_threads <= MAX_THREADS, "train.intra_op_threads",
