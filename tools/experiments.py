@@ -61,8 +61,8 @@ TRIES = {
     "pair-dim-32": ["train.word_pair_dim=32"],
     "pooling-mean": ["train.pooling=mean"],
 }
-# Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, or served the
-# teacher, which the model may not. Their rows stay, read from their experiments; to run one
+# Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
+# teacher, which the model may not, or let validation labels shape the model. Their rows stay, read from their experiments; to run one
 # again, check out the commit it is filed under, the last with its code.
 RETIRED_AT = {
     "4af97b105ba1": {
@@ -83,10 +83,13 @@ RETIRED_AT = {
         "teacher-temperature-1.5": ["train.teacher_temperature=1.5"],
         "teacher-temperature-2.5": ["train.teacher_temperature=2.5"],
     },
+    "17c8d906495e": {"early-stopping": ["train.epochs=8", "train.patience=2",
+                                        "train.restore_best_weights=true"]},
 }
 RETIRED = {name: sets for tries in RETIRED_AT.values() for name, sets in tries.items()}
 # Tried settings that were the default for a while, so the test set has scored them
-FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5", "word-pairs-0"}
+FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5", "word-pairs-0",
+                   "early-stopping"}
 SEED_SUFFIX = "-seed-"
 
 
