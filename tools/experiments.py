@@ -60,6 +60,7 @@ TRIES = {
     "lr-0.0005": ["train.learning_rate=0.0005"],
     "pair-dim-32": ["train.word_pair_dim=32"],
     "pooling-mean": ["train.pooling=mean"],
+    "network-teacher-0.5": ["train.network_teacher_share=0.5"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows stay, read from their experiments; to run one
