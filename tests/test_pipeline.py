@@ -457,27 +457,3 @@ def test_fitting_bucketed_batches_does_not_warn_of_running_out_of_data():
         warnings.simplefilter("always")
         fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
     assert not [w for w in caught if "ran out of data" in str(w.message)]
-
-
-def test_cross_fitted_targets_mix_in_a_network_that_did_not_learn_the_review():
-    """Each half of the unlabeled reviews is answered by a network fitted on the other half."""
-    from imdb_sentiment import distill, fitting, train
-
-    unlabeled = random_split(40, 20, 2)
-    unlabeled = type(unlabeled)(unlabeled.ids, unlabeled.offsets,
-                                np.full(40, 0.25, np.float32), unlabeled.review_ids)
-    first, second = distill.halves(40, 0)
-    assert sorted(np.concatenate([first, second])) == list(range(40)) and len(first) == 20
-    part = distill.take(unlabeled, second)
-    for i, row in enumerate(second):
-        np.testing.assert_array_equal(part.ids[part.offsets[i]:part.offsets[i + 1]],
-                                      unlabeled.ids[unlabeled.offsets[row]:unlabeled.offsets[row + 1]])
-    cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
-                         epochs=1, batch_size=16, word_pair_buckets=0, conv_filters=0,
-                         network_teacher_share=0.5)
-    data = {"train": random_split(60, 20, 0), "val": random_split(20, 20, 1)}
-    mixed, seconds = train.cross_fitted(cfg, 0, data, unlabeled, 50, None,
-                                        fitting.make_strategy("none"))
-    answers = 2 * mixed.labels - 0.25
-    assert seconds > 0 and np.all((answers > 0) & (answers < 1))
-    assert len(np.unique(answers)) > 2

@@ -94,18 +94,3 @@ def concat_splits(first: Split, second: Split) -> Split:
                                second.labels.astype(np.float32)]),
         review_ids=np.concatenate([first.review_ids, second.review_ids]),
     )
-
-
-def take(split: Split, rows: np.ndarray) -> Split:
-    """The reviews `rows` of `split`, in that order."""
-    starts = split.offsets[rows]
-    counts = split.offsets[rows + 1] - starts
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(split.offsets.dtype)
-    ids = split.ids[np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])]
-    return Split(ids, offsets, split.labels[rows], split.review_ids[rows])
-
-
-def halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows 0..n-1 dealt into two seeded halves, each in ascending order."""
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[: n // 2]), np.sort(order[n // 2:])

@@ -126,7 +126,6 @@ class TrainParams:
     distill_unlabeled: bool
     teacher: Teacher
     teacher_ngrams: int
-    network_teacher_share: float
     adversarial_epsilon: float
 
     def validate(self) -> None:
@@ -152,10 +151,6 @@ class TrainParams:
                f"an integer in [1, {100 * MAX_SIZE}]")
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
-        _check(0.0 <= self.network_teacher_share <= 1.0, "train.network_teacher_share",
-               "a number in [0, 1] (0 = off)")
-        _check(self.network_teacher_share == 0 or self.distill_unlabeled,
-               "train.network_teacher_share", "0 unless train.distill_unlabeled is true")
         _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
                "a number in [0, 10] (0 = off)")
         _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",

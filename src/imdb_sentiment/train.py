@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -30,7 +28,7 @@ from imdb_sentiment import baseline, distill, processed
 from imdb_sentiment import params as P
 from imdb_sentiment.artifacts import atomic_outputs, json_text
 from imdb_sentiment.errors import PipelineError, exit_on_error
-from imdb_sentiment.fitting import make_dataset, thread_pools, train
+from imdb_sentiment.fitting import thread_pools, train
 from imdb_sentiment.processed import Split
 from imdb_sentiment.scaling import make_strategy
 from imdb_sentiment.startup import set_thread_pools
@@ -108,10 +106,6 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
         unlabeled, labelling = distill.teacher_labelled_unlabeled(reviews_path, teacher,
                                                                   vocabulary, prep)
         distilled = {**teacher.summary, **labelling}
-        if cfg.network_teacher_share:
-            unlabeled, seconds = cross_fitted(cfg, seed, data, unlabeled, len(vocabulary) + 2,
-                                              embeddings, strategy)
-            distilled["teacher_seconds"] = round(distilled["teacher_seconds"] + seconds, 1)
         data = {**data, "train": distill.concat_splits(data["train"], unlabeled)}
     verbose = 1 if sys.stderr.isatty() else 2
     classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
@@ -119,31 +113,6 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
     model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep.max_len,
                              prep.keep_tokens)
     return model, {**summary, **distilled}
-
-
-def cross_fitted(cfg: P.TrainParams, seed: int, data: dict[str, Split], unlabeled: Split,
-                 vocab_size: int, embeddings: np.ndarray | None,
-                 strategy: tf.distribute.Strategy) -> tuple[Split, float]:
-    """The unlabeled reviews with `cfg.network_teacher_share` of each target taken from a
-    network's answer: each half is answered by a network fitted on the training part and the
-    other half (the n-gram teacher's targets), so no review is answered by a network that
-    learned its target. Returns them and the seconds it took."""
-    started = time.perf_counter()
-    answers = np.empty(len(unlabeled), np.float32)
-    parts = distill.halves(len(unlabeled), seed)
-    for k, (answered, learned) in enumerate((parts, parts[::-1])):
-        print(f"train: network teacher {k + 1} of 2: fitting on the training part and "
-              f"{len(learned)} unlabeled reviews", file=sys.stderr)
-        part = {**data, "train": distill.concat_splits(data["train"],
-                                                      distill.take(unlabeled, learned))}
-        network, _ = train(cfg, seed + 1 + k, part, vocab_size, embeddings, None, verbose=2,
-                           strategy=strategy)
-        batches = make_dataset(distill.take(unlabeled, answered), 256, shuffle=False,
-                               seed=seed, bucket_by_length=False)
-        answers[answered] = network.predict(batches, verbose=0).ravel()
-    share = cfg.network_teacher_share
-    targets = ((1 - share) * unlabeled.labels + share * answers).astype(np.float32)
-    return replace(unlabeled, labels=targets), time.perf_counter() - started
 
 
 def save_keras(model: keras.Model, path: Path) -> None:
