@@ -177,7 +177,7 @@ def readme_results(src: Sources) -> str:
                   f"{num(ev['f1'])} / {num(ev['precision'])} / {num(ev['recall'])}"]]
     if tr is not None:
         n = f" ({fit['val_reviews']:,} reviews)" if "val_reviews" in fit else ""
-        rows.append([f"best validation accuracy{n}", tr["best_val_accuracy"]])
+        rows.append([f"validation accuracy{n}", tr["best_val_accuracy"]])
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
     if "train_seconds" in fit:
@@ -237,8 +237,8 @@ def results_train(src: Sources) -> str:
     if tr is None:
         out.append(missing(TRAIN))
     else:
-        rows = [["best validation accuracy", tr["best_val_accuracy"]],
-                ["best validation loss", tr["best_val_loss"]]]
+        rows = [["validation accuracy, saved model (`best_val_accuracy`)", tr["best_val_accuracy"]],
+                ["validation loss, saved model (`best_val_loss`)", tr["best_val_loss"]]]
         for part in ("train", "validation"):
             if part in tr:
                 name = "training" if part == "train" else "validation"

@@ -62,8 +62,9 @@ TRIES = {
     "pooling-mean": ["train.pooling=mean"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
-# teacher, which the model may not, or let validation labels shape the model. Their rows stay, read from their experiments; to run one
-# again, check out the commit it is filed under, the last with its code.
+# teacher, which the model may not, or let validation labels shape the model. Their rows
+# stay, read from their experiments; to run one again, check out the commit it is filed
+# under, the last with its code.
 RETIRED_AT = {
     "4af97b105ba1": {
         "self-training": ["train.self_training_rounds=1"],
