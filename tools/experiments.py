@@ -60,6 +60,8 @@ TRIES = {
     "lr-0.0005": ["train.learning_rate=0.0005"],
     "pair-dim-32": ["train.word_pair_dim=32"],
     "pooling-mean": ["train.pooling=mean"],
+    "units-64-e4": ["train.units=[64]"],  # units-64 again, on the 4-epoch default
+    "conv-128": ["train.conv_filters=128"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
