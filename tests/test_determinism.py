@@ -1,6 +1,6 @@
 """Bit-identical outputs whatever the thread counts and the CPU's instruction set.
 
-Runs the preprocess, train and evaluate stages the way dvc.yaml starts them
+Runs the preprocess, train, evaluate and export stages the way dvc.yaml starts them
 (`python -m imdb_sentiment.stage`) on a seeded slice of the real archive, once
 per setting, and compares the bytes of every output.
 """
@@ -70,7 +70,7 @@ def write_params(path: Path, threads: int) -> Path:
 
 
 def run_slice(root: Path, reviews: Path, extra_env: dict[str, str], threads: int) -> dict:
-    """preprocess, train and evaluate into `root`; the digests of all their outputs."""
+    """preprocess, train, evaluate and export into `root`; the digests of all their outputs."""
     root.mkdir()
     env = {key: value for key, value in os.environ.items()
            if key not in THREAD_VARS and key not in ("OPENBLAS_CORETYPE", "ONEDNN_MAX_CPU_ISA")}
@@ -83,6 +83,7 @@ def run_slice(root: Path, reviews: Path, extra_env: dict[str, str], threads: int
     stage("evaluate", params + ["--reviews", str(reviews), "--model", "out/model.keras",
                                 "--live", "out/train", "--metrics", "out/eval.json",
                                 "--plots", "out/eval"], root, env)
+    stage("export", ["--model", "out/model.keras", "--out", "out/serving"], root, env)
     found = {**digests(root / "processed"), **digests(root / "out")}
     # epoch times are measurements, not results; the card holds them in its fit summary
     found.pop("model.params.json")
@@ -101,7 +102,8 @@ def test_outputs_are_bit_identical_across_threads_and_instruction_sets(tmp_path)
                for name, (extra, threads) in SETTINGS.items()}
     reference = results["1 thread"]
     assert any(key.endswith("embeddings.npy") for key in reference)
-    assert {"model.keras", "eval.json", "eval/predictions.csv"} <= set(reference)
+    assert {"model.keras", "eval.json", "eval/predictions.csv", "serving/1/saved_model.pb",
+            "serving/1/fingerprint.pb"} <= set(reference)
     for name, found in results.items():
         differing = sorted(k for k in reference if found.get(k) != reference[k])
         assert not differing, f"{name}: {differing} differ from the 1-thread run"

@@ -4,12 +4,14 @@ The SavedModel's `serving_default` signature takes a batch of raw review
 strings (input "text", shape [None]) and returns {"probability": P(positive)}.
 TensorFlow Serving loads numbered version directories, so the model is written
 to <out>/<version>/ and <out> is what the server mounts as its model base path.
-The whole <out> directory is replaced atomically.
+The whole <out> directory is replaced atomically, and the same model always
+gives the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
@@ -28,9 +30,12 @@ def export_saved_model(model_path: str | Path, out: str | Path, version: int = 1
 
     from imdb_sentiment.scoring import load_model
 
+    # Loading draws the dropout layers' seed states, which the SavedModel stores.
+    keras.utils.set_random_seed(0)
     model = load_model(model_path)
     archive = keras.export.ExportArchive()
     archive.track(model)
+    keep_variables_in_name_order(archive)
 
     # A named output dict makes the REST/gRPC response say what the number is.
     def serve(text):
@@ -45,7 +50,35 @@ def export_saved_model(model_path: str | Path, out: str | Path, version: int = 1
     with atomic_path(out, directory=True) as tmp:
         tmp.mkdir()
         archive.write_out(str(tmp / str(version)), verbose=False)
+        stamp_fingerprint_from_content(tmp / str(version))
     return out / str(version)
+
+
+def keep_variables_in_name_order(archive) -> None:
+    """Make `archive` write its variables sorted by name: Keras lists them in an order that
+    changes from process to process, and the SavedModel's bytes follow that order."""
+    track_resources = archive._filter_and_track_resources
+
+    def track_resources_in_name_order():
+        track_resources()
+        trackable = archive._tf_trackable
+        trackable._all_variables = sorted(trackable._all_variables,
+                                          key=lambda variable: variable.name)
+
+    archive._filter_and_track_resources = track_resources_in_name_order
+
+
+def stamp_fingerprint_from_content(saved_model_dir: Path) -> None:
+    """Replace the random uuid TensorFlow writes into fingerprint.pb with one derived from the
+    fingerprint's content hashes, so that the same model gives the same file."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    path = saved_model_dir / "fingerprint.pb"
+    fingerprint = fingerprint_pb2.FingerprintDef.FromString(path.read_bytes())
+    fingerprint.ClearField("uuid")
+    digest = hashlib.sha256(fingerprint.SerializeToString(deterministic=True)).digest()
+    fingerprint.uuid = str(int.from_bytes(digest[:16], "big"))
+    path.write_bytes(fingerprint.SerializeToString(deterministic=True))
 
 
 @exit_on_error
