@@ -62,6 +62,8 @@ TRIES = {
     "pooling-mean": ["train.pooling=mean"],
     "units-64-e4": ["train.units=[64]"],  # units-64 again, on the 4-epoch default
     "conv-128": ["train.conv_filters=128"],
+    "batch-64": ["train.batch_size=64"],
+    "adversarial-1.5": ["train.adversarial_epsilon=1.5"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
