@@ -67,8 +67,8 @@ def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Ite
     replica's batch instead. With several workers Keras also reduces each step's
     scalar logs along an axis they lack (keras-team/keras#20585,
     tensorflow/tensorflow#72388); there, per-step logs come from the first local
-    replica: they only feed the progress bar, because epoch logs (history, early
-    stopping, DVCLive) are read from metric variables summed over all replicas.
+    replica: they only feed the progress bar, because epoch logs (history and
+    DVCLive) are read from metric variables summed over all replicas.
     Uses private Keras names; tests/test_distribute.py fails when they change.
     """
     from keras.src.backend.tensorflow import trainer as tf_trainer
