@@ -64,6 +64,8 @@ TRIES = {
     "conv-128": ["train.conv_filters=128"],
     "batch-64": ["train.batch_size=64"],
     "adversarial-1.5": ["train.adversarial_epsilon=1.5"],
+    "no-conv-pairs": ["train.conv_filters=0"],  # no-conv again, with pair vectors and 40,000 words
+    "conv-stride-1": ["train.conv_stride=1"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
