@@ -117,3 +117,18 @@ def test_rows_of_experiments_missing_from_this_clone_are_kept(tmp_path):
     committed.write_text(json.dumps({"runs": [{"name": "default"}, {"name": "seed-1"},
                                               {"name": "try-units-64"}]}))
     assert tool.not_in_this_clone(committed, {"default", "seed-1"}) == [{"name": "try-units-64"}]
+
+
+def test_a_run_without_a_ref_is_renamed_in_the_committed_file(tmp_path):
+    tool = load_tool()
+    committed = tmp_path / "experiments.json"
+    committed.write_text(json.dumps({"runs": [
+        {"name": "seed-1", "tried": False, "change": "", "best_val_accuracy": 0.9},
+        {"name": "seed-2", "tried": False, "change": "", "best_val_accuracy": 0.8}]}))
+    tool.rename_run("seed-1", "try-units-64-seed-1", {}, committed)
+    runs = json.loads(committed.read_text())["runs"]
+    assert runs[0] == {"name": "try-units-64-seed-1", "tried": True,
+                       "change": "train.units=[64]", "best_val_accuracy": 0.9}
+    assert runs[1]["name"] == "seed-2"
+    with pytest.raises(ValueError, match="no run named 'seed-9'"):
+        tool.rename_run("seed-9", "try-units-64-seed-9", {}, committed)

@@ -4,6 +4,7 @@
     python tools/experiments.py --ngram       # dvc exp run --temp -n nb-logreg / tfidf-logreg
     python tools/experiments.py --try NAME    # one of TRIES below: dvc exp run --temp -n try-NAME -S ...
     python tools/experiments.py --try NAME-seed-N   # ... the same with -S seed=N
+    python tools/experiments.py --rename OLD NEW    # e.g. seed-1 -> try-NAME-seed-1 when the default changes
     python tools/experiments.py               # only summarise what has run
 
 Each experiment runs in a temporary copy of the workspace; its results stay in
@@ -65,7 +66,7 @@ TRIES = {
     "batch-64": ["train.batch_size=64"],
     "adversarial-1.5": ["train.adversarial_epsilon=1.5"],
     "no-conv-pairs": ["train.conv_filters=0"],  # no-conv again, with pair vectors and 40,000 words
-    "conv-stride-1": ["train.conv_stride=1"],
+    "conv-stride-2": ["train.conv_stride=2"],  # the default until 2026-11-28
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
@@ -97,7 +98,7 @@ RETIRED_AT = {
 RETIRED = {name: sets for tries in RETIRED_AT.values() for name, sets in tries.items()}
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5", "word-pairs-0",
-                   "early-stopping"}
+                   "early-stopping", "conv-stride-2"}
 SEED_SUFFIX = "-seed-"
 
 
@@ -187,6 +188,24 @@ def not_in_this_clone(committed: Path, names: set[str]) -> list[dict]:
     return [r for r in json.loads(committed.read_text())["runs"] if r["name"] not in names]
 
 
+def rename_run(old: str, new: str, revs: dict[str, str], committed: Path) -> None:
+    """Rename run `old` to `new`: its experiment ref where this clone has it, and its row in
+    the committed file (which a clone without the ref keeps), re-described as `new`."""
+    if old in revs:
+        dvc("exp", "rename", old, new)
+    results = json.loads(committed.read_text()) if committed.is_file() else {"runs": []}
+    rows = [r for r in results["runs"] if r["name"] == old]
+    if not rows and old not in revs:
+        raise ValueError(f"no run named {old!r}: neither an experiment ref nor a row of "
+                         f"{committed.name}")
+    setting = split_try(new)[0] if new.startswith(TRY) else None
+    for row in rows:
+        row.update(name=new, tried=setting is not None,
+                   change=", ".join(TRIES.get(setting) or RETIRED.get(setting, []))
+                   if setting else "")
+    committed.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
 def spread(values: list[float]) -> dict:
     """Mean and sample standard deviation (0 for one value)."""
     return {"mean": round(statistics.mean(values), 5),
@@ -242,11 +261,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--try", dest="tries", nargs="*", default=[], metavar="NAME",
                         help=f"run these directions as experiments first: {', '.join(TRIES)}, "
                              f"each optionally followed by {SEED_SUFFIX}N")
+    parser.add_argument("--rename", nargs=2, action="append", default=[],
+                        metavar=("OLD", "NEW"),
+                        help="rename a run first, e.g. seed-1 to try-NAME-seed-1 when the "
+                             "default changes (its ref, else its committed row)")
     args = parser.parse_args(argv)
     try:
         tries = {name: try_settings(name) for name in args.tries}
     except ValueError as err:
         parser.error(str(err))
+    for old, new in args.rename:
+        try:
+            rename_run(old, new, experiment_revs(), RUNS_OUT)
+        except ValueError as err:
+            parser.error(str(err))
     for seed in args.seeds:
         print(f"experiments: seed {seed}", file=sys.stderr, flush=True)
         dvc("exp", "run", "--temp", "-n", f"{PREFIX}{seed}", "-S", f"seed={seed}", "-f")
