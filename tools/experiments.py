@@ -67,6 +67,7 @@ TRIES = {
     "adversarial-1.5": ["train.adversarial_epsilon=1.5"],
     "no-conv-pairs": ["train.conv_filters=0"],  # no-conv again, with pair vectors and 40,000 words
     "conv-stride-2": ["train.conv_stride=2"],  # the default until 2026-11-28
+    "epochs-5": ["train.epochs=5"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
