@@ -165,6 +165,11 @@ def setting_of(row: dict) -> str:
     return "default" if row["name"] == "default" or row["name"].startswith(PREFIX) else row["name"]
 
 
+def change_of(setting: str | None) -> str:
+    """A try setting's `-S` settings as one string; "" for the default's runs (None)."""
+    return ", ".join(TRIES.get(setting) or RETIRED.get(setting, [])) if setting else ""
+
+
 def run_record(name: str, rev: str | None) -> dict:
     """A revision's (None: the workspace's) model, seed, accuracies and training time."""
     params = yaml.safe_load(read(rev, "params.yaml"))
@@ -172,7 +177,7 @@ def run_record(name: str, rev: str | None) -> dict:
     setting = split_try(name)[0] if name.startswith(TRY) else None
     scored = setting is None or setting in FORMER_DEFAULTS
     test = json.loads(read(rev, "metrics/eval.json"))["accuracy"] if scored else None
-    change = ", ".join(TRIES.get(setting) or RETIRED.get(setting, [])) if setting else ""
+    change = change_of(setting)
     return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
             "tried": setting is not None, "change": change,
             # the saved model's: a retired ensemble-0.5 row averaged network and teacher
@@ -201,9 +206,7 @@ def rename_run(old: str, new: str, revs: dict[str, str], committed: Path) -> Non
                          f"{committed.name}")
     setting = split_try(new)[0] if new.startswith(TRY) else None
     for row in rows:
-        row.update(name=new, tried=setting is not None,
-                   change=", ".join(TRIES.get(setting) or RETIRED.get(setting, []))
-                   if setting else "")
+        row.update(name=new, tried=setting is not None, change=change_of(setting))
     committed.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rename", nargs=2, action="append", default=[],
                         metavar=("OLD", "NEW"),
                         help="rename a run first, e.g. seed-1 to try-NAME-seed-1 when the "
-                             "default changes (its ref, else its committed row)")
+                             "default changes (its ref and its committed row)")
     args = parser.parse_args(argv)
     try:
         tries = {name: try_settings(name) for name in args.tries}
