@@ -165,6 +165,11 @@ def setting_of(row: dict) -> str:
     return "default" if row["name"] == "default" or row["name"].startswith(PREFIX) else row["name"]
 
 
+def tried_setting(name: str) -> str | None:
+    """The setting a try-NAME[-seed-N] run measures; None for any other run."""
+    return split_try(name)[0] if name.startswith(TRY) else None
+
+
 def change_of(setting: str | None) -> str:
     """A try setting's `-S` settings as one string; "" for the default's runs (None)."""
     return ", ".join(TRIES.get(setting) or RETIRED.get(setting, [])) if setting else ""
@@ -174,7 +179,7 @@ def run_record(name: str, rev: str | None) -> dict:
     """A revision's (None: the workspace's) model, seed, accuracies and training time."""
     params = yaml.safe_load(read(rev, "params.yaml"))
     fit = json.loads(read(rev, "models/model.params.json"))["fit"]
-    setting = split_try(name)[0] if name.startswith(TRY) else None
+    setting = tried_setting(name)
     scored = setting is None or setting in FORMER_DEFAULTS
     test = json.loads(read(rev, "metrics/eval.json"))["accuracy"] if scored else None
     change = change_of(setting)
@@ -204,10 +209,11 @@ def rename_run(old: str, new: str, revs: dict[str, str], committed: Path) -> Non
     if not rows and old not in revs:
         raise ValueError(f"no run named {old!r}: neither an experiment ref nor a row of "
                          f"{committed.name}")
-    setting = split_try(new)[0] if new.startswith(TRY) else None
-    for row in rows:
-        row.update(name=new, tried=setting is not None, change=change_of(setting))
-    committed.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if rows:
+        setting = tried_setting(new)
+        for row in rows:
+            row.update(name=new, tried=setting is not None, change=change_of(setting))
+        committed.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
 def spread(values: list[float]) -> dict:
