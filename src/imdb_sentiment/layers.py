@@ -124,10 +124,10 @@ class StridedConv(layers.Layer):
     The row is cut into blocks of `stride` steps; window t is the end of the blocks before
     block t (as many as `width` reaches back) and block t itself. So the kernel is cut into
     one slice per block, each slice multiplies every block in one matrix product, and the
-    products are summed, each shifted by its block's distance back. Matrix products sum in
-    the same order at any thread count, which TensorFlow's CPU convolution does not, and
-    whole blocks need none of the strided copies a per-window gather would
-    (docs/decisions.md).
+    products are summed, each shifted by its block's distance back. TensorFlow's CPU
+    convolution was slower here (its sums also depended on the thread count at shapes where
+    matrix products' did not), and whole blocks need none of the strided copies a per-window
+    gather would (docs/decisions.md).
     """
 
     def __init__(self, filters: int, width: int, stride: int, **kwargs):

@@ -8,7 +8,9 @@ review strings. An n-gram `train.model` is fitted by `baseline` instead.
 `train.distill_unlabeled` adds the unlabeled reviews with an n-gram teacher's
 probabilities as targets (`distill`); the saved model is the network alone.
 `train.inter_op_threads` and `train.intra_op_threads` size TensorFlow's thread
-pools before it starts (0 leaves TensorFlow's choice).
+pools before it starts. Its matrix products split their sums by thread count, so fixed
+sizes make the weights the same on machines with any number of cores; 0 leaves the size to
+TensorFlow, which takes the core count.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> None:
         print("train: warning: TensorFlow was already running, so train.inter_op_threads and "
               "train.intra_op_threads were not applied", file=sys.stderr)
     print(f"train: TensorFlow thread pools: {thread_pools()}", file=sys.stderr)
+    if not (cfg.inter_op_threads and cfg.intra_op_threads):
+        print("train: note: with a thread pool left to TensorFlow (0), it sizes it by this "
+              "machine's cores, and the trained weights may then differ in the last bits from "
+              "those trained on machines with other core counts", file=sys.stderr)
     seed = P.load_seed(args.params)
     prep, prep_seed = processed.load_config(args.data)
     vocabulary = processed.load_vocabulary(args.data)
