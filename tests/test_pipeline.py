@@ -247,6 +247,17 @@ def test_ngram_models_go_through_the_same_stages(tiny_pipeline, tmp_path, ngram_
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6
 
 
+def test_thread_pools_left_to_tensorflow_are_said_to_make_the_weights_machine_dependent(
+        tiny_pipeline, tmp_path, capsys):
+    """TensorFlow sizes a pool left at 0 by the core count, and its matrix products split
+    their sums by thread count: the train stage says so (docs/reproducibility.md)."""
+    train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"], "intra_op_threads": 0})
+    assert "trained weights may then differ" in capsys.readouterr().err
+    (tmp_path / "fixed").mkdir()
+    train_on_tiny_data(tiny_pipeline, tmp_path / "fixed", {**TINY_PARAMS["train"]})
+    assert "trained weights may then differ" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("teacher", ["nb_logreg", "tfidf_logreg"])
 def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline, tmp_path, teacher):
     """train.distill_unlabeled adds the unlabeled reviews with the teacher's probabilities."""
