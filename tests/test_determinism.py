@@ -33,7 +33,8 @@ ALL_CORES = frozenset(os.sched_getaffinity(0))
 # name: (environment, the cores the stages may run on)
 SETTINGS = {
     "all cores": ({}, ALL_CORES),
-    "1 core, thread variables at 1": ({v: "1" for v in THREAD_VARS}, {min(ALL_CORES)}),
+    "1 core, thread variables at 1": ({v: "1" for v in THREAD_VARS},
+                                      frozenset({min(ALL_CORES)})),
     "thread variables at 8": ({v: "8" for v in THREAD_VARS}, ALL_CORES),
     # as on an older CPU (AVX only), where unpinned libraries would pick other kernels
     # than on this one; pinned, they run the same AVX2 kernels as everywhere

@@ -158,16 +158,16 @@ def try_settings(name: str) -> list[str]:
     return TRIES[setting] + ([f"seed={seed}"] if seed else [])
 
 
-def setting_of(row: dict) -> str:
-    """The setting a run measures: `default` for the default and its seed-N runs."""
-    if row["name"].startswith(TRY):
-        return split_try(row["name"])[0]
-    return "default" if row["name"] == "default" or row["name"].startswith(PREFIX) else row["name"]
-
-
 def tried_setting(name: str) -> str | None:
     """The setting a try-NAME[-seed-N] run measures; None for any other run."""
     return split_try(name)[0] if name.startswith(TRY) else None
+
+
+def setting_of(row: dict) -> str:
+    """The setting a run measures: `default` for the default and its seed-N runs."""
+    name = row["name"]
+    return tried_setting(name) or ("default" if name == "default" or name.startswith(PREFIX)
+                                   else name)
 
 
 def change_of(setting: str | None) -> str:
