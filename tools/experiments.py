@@ -68,6 +68,7 @@ TRIES = {
     "no-conv-pairs": ["train.conv_filters=0"],  # no-conv again, with pair vectors and 40,000 words
     "conv-stride-1-epochs-5": ["train.conv_stride=1", "train.epochs=5"],
     "conv-stride-2": ["train.conv_stride=2"],  # the default until 2026-11-28
+    "pool-phrases": ["train.pool_phrases=true"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
