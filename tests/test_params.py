@@ -62,8 +62,6 @@ def test_every_key_is_required_and_a_missing_one_is_named(tmp_path, section):
         ("train", {"learning_rate": float("inf")}, "'train.learning_rate' must be a finite number"),
         ("train", {"learning_rate": float("nan")}, "'train.learning_rate' must be a finite number"),
         ("train", {"logreg_c": float("-inf")}, "'train.logreg_c' must be a finite number"),
-        ("train", {"pool_phrases": True, "conv_filters": 0},
-         "'train.pool_phrases' must be false unless train.conv_filters > 0"),
         ("ingest", {"max_total_mb": 1}, "'ingest.max_total_mb' must be an integer >= ingest.max_member_mb"),
     ],
 )

@@ -65,18 +65,6 @@ def test_strided_convolution_keeps_padding_and_batching_out(width, stride, pooli
     np.testing.assert_allclose(together, alone, atol=1e-6)
 
 
-@pytest.mark.parametrize("pooling", ["max", "mean"])
-def test_pooled_phrases_keep_padding_out_and_reach_the_head(pooling):
-    cfg = project_params("train", units=[4], embedding_dim=4, pooling=pooling, bidirectional=True,
-                         conv_filters=5, conv_width=3, conv_stride=1, pool_phrases=True)
-    net = build_classifier(cfg, vocab_size=9)
-    assert net.get_layer("probability").kernel.shape == (5 + 2 * 4, 1)
-    batch = np.array([[2, 3, 4, 0, 0], [5, 6, 7, 8, 1]], dtype="int32")
-    together = net.predict(batch, verbose=0)
-    alone = np.concatenate([net.predict(batch[:1, :3], verbose=0), net.predict(batch[1:], verbose=0)])
-    np.testing.assert_allclose(together, alone, atol=1e-6)
-
-
 @pytest.mark.parametrize(("width", "stride"), [(3, 2), (2, 2), (5, 3)])
 def test_strided_convolution_reads_every_real_step_once_per_window(width, stride):
     conv = StridedConv(1, width, stride)

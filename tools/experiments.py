@@ -68,7 +68,7 @@ TRIES = {
     "no-conv-pairs": ["train.conv_filters=0"],  # no-conv again, with pair vectors and 40,000 words
     "conv-stride-1-epochs-5": ["train.conv_stride=1", "train.epochs=5"],
     "conv-stride-2": ["train.conv_stride=2"],  # the default until 2026-11-28
-    "pool-phrases": ["train.pool_phrases=true"],
+    "lr-0.002": ["train.learning_rate=0.002"],
 }
 # Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
@@ -96,6 +96,7 @@ RETIRED_AT = {
     "17c8d906495e": {"early-stopping": ["train.epochs=8", "train.patience=2",
                                         "train.restore_best_weights=true"]},
     "4b72925f04a6": {"network-teacher-0.5": ["train.network_teacher_share=0.5"]},
+    "837f4b63830e": {"pool-phrases": ["train.pool_phrases=true"]},
 }
 RETIRED = {name: sets for tries in RETIRED_AT.values() for name, sets in tries.items()}
 # Tried settings that were the default for a while, so the test set has scored them

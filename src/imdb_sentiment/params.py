@@ -109,7 +109,6 @@ class TrainParams:
     conv_width: int
     conv_stride: int
     pooling: Pooling
-    pool_phrases: bool
     dropout: float
     dense_units: list[int]
     optimizer: Optimizer
@@ -145,9 +144,6 @@ class TrainParams:
         _check(1 <= self.conv_stride <= 16, "train.conv_stride", "an integer in [1, 16]")
         _check(self.conv_stride <= self.conv_width <= 64, "train.conv_width",
                f"an integer in [train.conv_stride ({self.conv_stride}), 64]")
-        _check(not self.pool_phrases or (self.conv_filters > 0 and self.pooling != "last"),
-               "train.pool_phrases", "false unless train.conv_filters > 0 and train.pooling "
-               "is max or mean (it pools the convolution's outputs beside the recurrence's)")
         _check(self.learning_rate > 0, "train.learning_rate", "a number > 0")
         _check(1 <= self.batch_size <= 2**16, "train.batch_size", f"an integer in [1, {2**16}]")
         _check(1 <= self.epochs <= 10_000, "train.epochs", "an integer in [1, 10000]")

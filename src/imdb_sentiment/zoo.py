@@ -53,7 +53,6 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
     if cfg.conv_filters:
         x, steps = StridedConv(cfg.conv_filters, cfg.conv_width, cfg.conv_stride,
                                name="strided_conv")(x, steps)
-    phrases = x
     for depth, units in enumerate(cfg.units):
         name = f"{cfg.model}_{depth}"
         forward = _recurrent(cfg, units, name)(x)
@@ -71,9 +70,6 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
             if cfg.bidirectional:
                 x = layers.Concatenate(name="last_states")(
                     [x, LastStep(name="last_step_backward")(backward, steps)])
-    if cfg.pool_phrases:
-        # a phrase can count by itself, not only through the recurrence's reading of it
-        x = layers.Concatenate(name="phrases_and_context")([phrases, x])
     if cfg.pooling != "last":
         x = MaskedPooling(cfg.pooling, name=f"{cfg.pooling}_pool")(x, mask=steps)
     if cfg.dropout:
