@@ -53,7 +53,9 @@ app: $(VENV)/.installed ## Start the web app on http://127.0.0.1:8501
 	$(BIN)/streamlit run src/imdb_sentiment/app.py --server.address 127.0.0.1
 
 predict: $(VENV)/.installed ## Classify: make predict REVIEW="..."  (or INPUT=file [OUTPUT=file])
-	$(BIN)/imdb-sentiment predict $(if $(INPUT),--input $(INPUT),"$(REVIEW)") $(if $(OUTPUT),--output $(OUTPUT))
+	$(if $(INPUT)$(REVIEW),,$(error give REVIEW="a review" or INPUT=file [OUTPUT=file]))
+	@# the values reach the command from the environment, never through the shell's parsing
+	$(BIN)/imdb-sentiment predict $(if $(INPUT),--input "$$INPUT",-- "$$REVIEW") $(if $(OUTPUT),--output "$$OUTPUT")
 
 bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdout, JSON in benchmarks/results.json
 	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json

@@ -115,8 +115,17 @@ def test_highlight_escapes_every_word():
     assert html.count("<span") == 3
 
 
-def test_wordless_texts_fail_alone_and_words_in_any_script_are_scored(tiny_model):
+def test_wordless_texts_fail_alone_and_words_in_any_script_are_read(tiny_model):
     texts = ["!!!", "<br /><br />", "great film", "\u4e2d\u6587", "&#39; &quot;", "x"]
     results = serve.score_texts(tiny_model, texts)
     assert [r.error == serve.NO_WORDS for r in results] == [True, True, False, False, True, False]
     assert serve.wordless(texts) == [r.error == serve.NO_WORDS for r in results]
+    # read, but not known to the model: failed for that reason, not scored from nothing
+    assert [r.error == serve.UNKNOWN_WORDS for r in results] == [False] * 3 + [True, False, True]
+
+
+def test_a_known_word_is_found_however_the_quick_look_splits_the_text(tiny_model):
+    vocabulary = serve.word_vectorizer(tiny_model).get_vocabulary()[2:]
+    word = next(w for w in vocabulary if w.isalpha())
+    texts = [f"<br />{word.upper()}!!", f"xyzzyq,{word}", "xyzzyq", "<i>qwfpgj</i>"]
+    assert serve.unknown_only(tiny_model, texts) == [False, False, True, True]

@@ -79,7 +79,7 @@ def test_stdin_one_review_per_line_in_order(capsys, monkeypatch, model_path, tin
 def test_txt_file_to_csv_keeps_order(capsys, tmp_path, model_path, tiny_model):
     source = tmp_path / "reviews.txt"
     source.write_text("\n".join(REVIEWS) + "\n", encoding="utf-8")
-    target = tmp_path / "out" / "scored.csv"
+    target = tmp_path / "scored.csv"
     code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
                          "--output", str(target))
     assert code == 0 and out == ""
@@ -495,3 +495,95 @@ def test_one_row_written_is_one_row(capsys, tmp_path, model_path):
     code, _, err = run(capsys, "predict", "--model", model_path, "--output",
                        str(tmp_path / "out.csv"), "great")
     assert code == 0 and "wrote 1 row to" in err
+
+
+def closing(*fds: int):
+    """A preexec_fn that starts the command with these descriptors closed."""
+    return lambda: [os.close(fd) for fd in fds]
+
+
+def test_closed_standard_streams_lose_nothing_and_say_what_they_can(tmp_path, model_path):
+    command = [sys.executable, "-m", "imdb_sentiment.cli", "predict", "--model", model_path]
+    out = tmp_path / "scored.csv"
+    no_stderr = subprocess.run(command + ["--output", str(out), REVIEWS[0]],
+                               stdout=subprocess.PIPE, preexec_fn=closing(2), timeout=120)
+    assert no_stderr.returncode == 0 and no_stderr.stdout == b""
+    assert len(read_csv_text(out.read_text())) == 1
+    no_stdout = subprocess.run(command + [REVIEWS[0]], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=closing(1), timeout=120)
+    assert no_stdout.returncode == 2, no_stdout.stderr
+    assert no_stdout.stderr == "error: stdout is closed: pass --output FILE\n"
+    to_file = subprocess.run(command + ["--output", str(tmp_path / "b.csv"), REVIEWS[0]],
+                             stderr=subprocess.PIPE, text=True, preexec_fn=closing(1), timeout=120)
+    assert to_file.returncode == 0 and "Traceback" not in to_file.stderr
+    assert len(read_csv_text((tmp_path / "b.csv").read_text())) == 1
+
+
+def test_the_input_file_is_never_the_output(capsys, tmp_path, model_path):
+    source = tmp_path / "mine.csv"
+    source.write_text("id,text,notes\n1,great film,my notes\n", encoding="utf-8")
+    (tmp_path / "link.csv").symlink_to(source)
+    for output in (source, tmp_path / "link.csv", tmp_path / "." / "mine.csv"):
+        code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
+                             "--output", str(output))
+        assert code == 2 and "is the --input file" in err
+    assert source.read_text(encoding="utf-8") == "id,text,notes\n1,great film,my notes\n"
+
+
+def test_an_output_in_a_missing_folder_fails_and_creates_nothing(capsys, tmp_path, model_path):
+    code, _, err = run(capsys, "predict", "--model", model_path,
+                       "--output", str(tmp_path / "new" / "sub" / "out.csv"), "great")
+    assert code == 2 and "no such folder" in err
+    assert not (tmp_path / "new").exists()
+
+
+def test_reviews_without_a_known_word_fail_alone(capsys, model_path, tiny_model):
+    unknown = ["\u8fd9\u90e8\u7535\u5f71\u592a\u70c2\u4e86", "xyzzyq qwfpgj", "\u0661\u0662\u0663"]
+    code, out, err = run(capsys, "predict", "--model", model_path, *unknown, REVIEWS[0],
+                         "xyzzyq " + REVIEWS[1])
+    assert code == 1
+    rows = read_csv_text(out)
+    assert [bool(r["error"]) for r in rows] == [True, True, True, False, False]
+    assert all("none of its words is in the model's vocabulary" in r["error"]
+               for r in rows[:3])
+    assert "3 of 5 reviews failed" in err
+
+
+def test_make_predict_keeps_the_review_away_from_the_shell(tmp_path):
+    """`make predict REVIEW=...` passes the review through the environment: quotes, `$` and
+    backticks stay text, and no value can run a command."""
+    root = Path(__file__).resolve().parents[1]
+    review = 'Loved it `touch {0}/a` $(touch {0}/b) "really" costs $5'.format(tmp_path)
+    dry = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(root), "predict",
+                          f"REVIEW={review}"],
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    command = dry.stdout.splitlines()[-1]
+    assert command.endswith('predict -- "$REVIEW" ') and "touch" not in command
+    bare = subprocess.run(["make", "-n", "-C", str(root), "predict"], capture_output=True,
+                          text=True, timeout=60)
+    assert bare.returncode != 0 and 'give REVIEW="a review"' in bare.stderr
+
+
+def test_jsonl_ids_reach_csv_as_json_and_bad_lines_say_where(capsys, tmp_path, model_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "great film", "id": {"a": 1}}\n{"text": "great", "id": true}\n'
+                      '{"text": "bad\x00", "id": 3}\n', encoding="utf-8")
+    code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    rows = read_csv_text(out)
+    assert code == 1 and [r["id"] for r in rows[:2]] == ['{"a": 1}', "true"]
+    assert rows[2]["error"].startswith("invalid JSON: Invalid control character at: line 1")
+
+
+def test_ctrl_c_is_one_line_and_status_130(model_path):
+    import signal
+    import time
+
+    waiting = subprocess.Popen([sys.executable, "-m", "imdb_sentiment.cli", "predict", "--model",
+                                model_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # it is now waiting for reviews on stdin
+    waiting.send_signal(signal.SIGINT)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 130 and out == ""
+    assert err == "interrupted: nothing written\n"

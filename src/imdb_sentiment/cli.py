@@ -50,6 +50,7 @@ exit status:
      fields); listed on stderr and in the error column; or the reader of stdout went
      away (e.g. `| head`)
   2  bad usage or input: unknown option, missing file or column, unreadable model
+  130  interrupted (Ctrl-C): nothing written
 
 examples:
   imdb-sentiment predict "A wonderful, moving film."
@@ -180,7 +181,7 @@ def parse_jsonl_row(line: str, text_column: str, id_name: str | None) -> Row:
     try:
         record = load_json_line(line)
     except json.JSONDecodeError as err:
-        return Row(None, error=f"invalid JSON: {err.msg}")
+        return Row(None, error=f"invalid JSON: {err}")
     except (ValueError, RecursionError) as err:  # huge numbers, deep nesting, NaN
         return Row(None, error=f"invalid JSON: {type(err).__name__}: {str(err)[:80]}")
     if not isinstance(record, dict):
@@ -284,7 +285,14 @@ def write_records(rows: list[dict[str, Any]], stream: TextIO, fmt: str) -> None:
     fields = list(rows[0]) if rows else ["label", "probability", "error"]
     writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
+
+
+def csv_cell(value: Any) -> Any:
+    """A JSON-lines id as a CSV cell: objects, lists and booleans as JSON, not Python."""
+    if isinstance(value, dict | list | bool):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def report_failures(rows: list[dict[str, Any]]) -> int:
@@ -367,6 +375,8 @@ def output_file(path: str) -> Iterator[TextIO]:
     target = Path(path)
     if target.is_dir():
         raise PipelineError(f"--output {path} is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise PipelineError(f"cannot write {path}: no such folder {target.parent}")
     if target.exists() and not target.is_file():
         raise PipelineError(f"--output {path} is not a regular file (a pipe, socket or "
                             "device); refusing to replace it (to stream results, use stdout)")
@@ -392,6 +402,14 @@ def write_stdout(rows: list[dict[str, Any]], fmt: str) -> None:
                             ) from None
 
 
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (through links too); False when either is missing."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def predict(args: argparse.Namespace) -> int:
     """The `predict` command: returns the exit status (0 all ok, 1 some rows failed)."""
     if not Path(args.model).is_file():  # checked early so stdin is not read in vain
@@ -402,6 +420,9 @@ def predict(args: argparse.Namespace) -> int:
         write_stdout(rows, ".jsonl" if args.json else ".csv")
     else:
         fmt = output_format(Path(args.output))
+        if args.input not in (None, "-") and same_file(args.input, args.output):
+            raise PipelineError(f"--output {args.output} is the --input file: the reviews "
+                                "would be replaced by their scores; write to another file")
         with output_file(args.output) as stream:
             table = read_table(args)
             rows = records(table, classify(table, args))
@@ -498,6 +519,23 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SOME_FAILED
 
 
+def reopen_closed_streams() -> None:
+    """Point a closed stdout or stderr (`>&-`, `2>&-`) at /dev/null, so that no file the
+    command opens takes its number and receives what was meant for it. Messages for a
+    closed stderr are dropped; a closed stdout stays None to Python, so results meant for
+    it are refused (use --output)."""
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  (lives as long as the process)
+
+
 def run() -> None:
     """The `imdb-sentiment` command: `main`, then the exit status.
 
@@ -505,20 +543,26 @@ def run() -> None:
     tearing it down (docs/decisions.md); every output is written and closed by then,
     so the streams are flushed and the process leaves at once.
     """
+    reopen_closed_streams()
     try:
         code = main()
     except SystemExit as stop:
         code = stop.code
+    except KeyboardInterrupt:  # Ctrl-C: results are written only at the end, so none are
+        print("interrupted: nothing written", file=sys.stderr)
+        code = 130
     if "tensorflow" not in sys.modules:
         sys.exit(code)
     if isinstance(code, str):
         print(code, file=sys.stderr)
     status = code if isinstance(code, int) else int(code is not None)
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when started with stdout closed
+            sys.stdout.flush()
     except BrokenPipeError:
         status = status or EXIT_SOME_FAILED
-    sys.stderr.flush()
+    if sys.stderr is not None:
+        sys.stderr.flush()
     os._exit(status)
 
 

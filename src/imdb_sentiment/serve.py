@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,12 @@ DEFAULT_BATCH_SIZE = 256
 POSITIVE, NEGATIVE = "positive", "negative"
 EMPTY_REVIEW = "empty review (no text to classify)"
 NO_WORDS = "no words to classify (only punctuation, symbols or markup)"
+UNKNOWN_WORDS = ("none of its words is in the model's vocabulary (it reads English movie "
+                 "reviews), so any score would be a guess")
+# A quick look for a known word: lower-cased runs of letters, digits and apostrophes. It
+# can only miss a review with no known word, never flag one that has one; the model's own
+# vectorizer confirms every review it finds no known word in (see `unknown_only`)
+_QUICK_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # The markup `text.standardize` blanks out, or a letter or digit: the first match that is
 # not markup shows a text has a word (see `wordless`)
 _MARKUP_OR_WORD = re.compile(r"<[^>]{0,100}>|&[a-z]{2,8};|&#\d{1,6};|[^\W_]", re.IGNORECASE)
@@ -101,6 +108,37 @@ def wordless(texts: Sequence[str]) -> list[bool]:
     return flags
 
 
+_VOCABULARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def word_vectorizer(model: keras.Model) -> keras.layers.TextVectorization | None:
+    """The model's vectorizer of words into ids, if it has one (the n-gram models count
+    n-grams instead)."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.TextVectorization):
+            return layer if layer.get_config().get("output_mode") == "int" else None
+    return None
+
+
+def unknown_only(model: keras.Model, texts: Sequence[str]) -> list[bool]:
+    """Whether each text has words but none the model knows (every id is the OOV id, 1):
+    text in another language, or made-up words. The model would score it from nothing."""
+    vectorizer = word_vectorizer(model)
+    if vectorizer is None:
+        return [False] * len(texts)
+    if vectorizer not in _VOCABULARIES:
+        _VOCABULARIES[vectorizer] = frozenset(vectorizer.get_vocabulary()[2:])
+    known = _VOCABULARIES[vectorizer]
+    suspects = [i for i, t in enumerate(texts)
+                if not any(m.group().lower() in known for m in _QUICK_TOKEN.finditer(t))]
+    flags = [False] * len(texts)
+    for i in suspects:
+        ids = np.asarray(vectorizer(tf.constant([clean_text(texts[i])]))).ravel()
+        ids = ids[ids != 0]
+        flags[i] = ids.size > 0 and bool(np.all(ids == 1))
+    return flags
+
+
 def clean_text(text: str) -> str:
     """Replace lone surrogates (e.g. from a JSON escape) that TensorFlow cannot encode."""
     try:
@@ -127,12 +165,17 @@ def probabilities(model: keras.Model, texts: Sequence[str], batch_size: int = DE
 def score_texts(model: keras.Model, texts: Sequence[str | None],
                 threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH_SIZE,
                 progress: Callable[[int], object] | None = None) -> list[Scored]:
-    """Label every text; empty or wordless ones fail on their own, the rest are scored."""
+    """Label every text; empty, wordless ones and those without a word the model knows
+    fail on their own, the rest are scored."""
     errors = [check_text(t) for t in texts]
     present = [i for i, err in enumerate(errors) if err is None]
     for i, empty in zip(present, wordless([texts[i] for i in present])):
         if empty:
             errors[i] = NO_WORDS
+    present = [i for i, err in enumerate(errors) if err is None]
+    for i, unknown in zip(present, unknown_only(model, [texts[i] for i in present])):
+        if unknown:
+            errors[i] = UNKNOWN_WORDS
     valid = [i for i, err in enumerate(errors) if err is None]
     probs = probabilities(model, [texts[i] for i in valid], batch_size, progress)
     results = [Scored(error=err) for err in errors]
