@@ -587,3 +587,14 @@ def test_ctrl_c_is_one_line_and_status_130(model_path):
     out, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 130 and out == ""
     assert err == "interrupted: nothing written\n"
+
+
+def test_utf16_files_with_their_mark_are_read(capsys, tmp_path, model_path, tiny_model):
+    source = tmp_path / "excel.csv"
+    source.write_bytes("id,text\r\n1,Superb, moving\r\n2,\u00e9pouvantable\r\n".replace(
+        "Superb, moving", '"Superb, moving"').encode("utf-16"))
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    rows = read_csv_text(out)
+    assert [r["id"] for r in rows] == ["1", "2"] and "UTF-8" not in err
+    assert float(rows[0]["probability"]) == pytest.approx(
+        expected(tiny_model, ["Superb, moving"])[0], abs=1e-5)

@@ -9,6 +9,7 @@ should not.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import csv
 import io
@@ -37,7 +38,8 @@ EPILOG = """\
 input:
   Reviews come from the arguments, or from --input FILE (.txt: one review per line;
   .csv/.jsonl: the --text-column), or else from stdin (or --input -), one review per
-  line. Bytes that are not UTF-8 are replaced (with one warning).
+  line, in UTF-8 (or UTF-16 with its byte-order mark). Bytes that are not UTF-8 are
+  replaced (with one warning).
 
 output:
   CSV on stdout (JSON lines with --json), or --output FILE (.csv or .jsonl), one
@@ -83,6 +85,9 @@ class Decoder:
         self.warned = False
 
     def __call__(self, data: bytes, source: str) -> str:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            # what Windows tools save as "Unicode text": its BOM says so
+            return data.decode("utf-16", errors="replace")
         try:
             return data.decode("utf-8-sig")  # -sig: a BOM would hide the first CSV column
         except UnicodeDecodeError as err:
