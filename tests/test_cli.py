@@ -575,16 +575,17 @@ def test_jsonl_ids_reach_csv_as_json_and_bad_lines_say_where(capsys, tmp_path, m
     assert rows[2]["error"].startswith("invalid JSON: Invalid control character at: line 1")
 
 
-def test_ctrl_c_is_one_line_and_status_130(model_path):
+def test_ctrl_c_is_one_line_and_status_130(tmp_path, model_path):
     import signal
-    import time
 
+    source = tmp_path / "reviews.txt"
+    os.mkfifo(source)
     waiting = subprocess.Popen([sys.executable, "-m", "imdb_sentiment.cli", "predict", "--model",
-                                model_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # it is now waiting for reviews on stdin
-    waiting.send_signal(signal.SIGINT)
-    out, err = waiting.communicate(timeout=60)
+                                model_path, "--input", str(source)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(source, "w"):  # returns once the command opened its input: it now
+        waiting.send_signal(signal.SIGINT)  # waits inside `main` for reviews
+        out, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 130 and out == ""
     assert err == "interrupted: nothing written\n"
 
