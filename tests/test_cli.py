@@ -576,16 +576,32 @@ def test_jsonl_ids_reach_csv_as_json_and_bad_lines_say_where(capsys, tmp_path, m
 
 
 def test_ctrl_c_is_one_line_and_status_130(tmp_path, model_path):
+    import errno
     import signal
+    import time
 
     source = tmp_path / "reviews.txt"
     os.mkfifo(source)
-    waiting = subprocess.Popen([sys.executable, "-m", "imdb_sentiment.cli", "predict", "--model",
-                                model_path, "--input", str(source)],
+    # Python's Ctrl-C handler set first: a shell starts background jobs (`make test &`) with
+    # SIGINT ignored, and their children inherit that
+    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "sys.argv[0] = 'imdb-sentiment'; runpy.run_module('imdb_sentiment.cli', "
+             "run_name='__main__')")
+    waiting = subprocess.Popen([sys.executable, "-c", start, "predict", "--model", model_path,
+                                "--input", str(source)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with open(source, "w"):  # returns once the command opened its input: it now
-        waiting.send_signal(signal.SIGINT)  # waits inside `main` for reviews
-        out, err = waiting.communicate(timeout=60)
+    deadline = time.monotonic() + 120
+    while True:  # the FIFO opens for writing once the command has opened it to read its reviews
+        try:
+            writer = os.open(source, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as err:
+            assert err.errno == errno.ENXIO and waiting.poll() is None
+            assert time.monotonic() < deadline, "the command never opened its input"
+            time.sleep(0.05)
+    waiting.send_signal(signal.SIGINT)  # it now waits inside `main` for reviews
+    out, err = waiting.communicate(timeout=60)
+    os.close(writer)
     assert waiting.returncode == 130 and out == ""
     assert err == "interrupted: nothing written\n"
 
