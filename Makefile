@@ -52,9 +52,9 @@ test-fast: $(VENV)/.installed ## The quick tier, under 2 minutes on 2 cores: the
 app: $(VENV)/.installed ## Start the web app on http://127.0.0.1:8501
 	$(BIN)/streamlit run src/imdb_sentiment/app.py --server.address 127.0.0.1
 
+# REVIEW, INPUT and OUTPUT reach the command from the environment, never through the shell's parsing
 predict: $(VENV)/.installed ## Classify: make predict REVIEW="..."  (or INPUT=file [OUTPUT=file])
 	$(if $(INPUT)$(REVIEW),,$(error give REVIEW="a review" or INPUT=file [OUTPUT=file]))
-	@# the values reach the command from the environment, never through the shell's parsing
 	$(BIN)/imdb-sentiment predict $(if $(INPUT),--input "$$INPUT",-- "$$REVIEW") $(if $(OUTPUT),--output "$$OUTPUT")
 
 bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdout, JSON in benchmarks/results.json

@@ -566,8 +566,7 @@ def run() -> None:
             sys.stdout.flush()
     except BrokenPipeError:
         status = status or EXIT_SOME_FAILED
-    if sys.stderr is not None:
-        sys.stderr.flush()
+    sys.stderr.flush()
     os._exit(status)
 
 
