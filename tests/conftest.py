@@ -77,9 +77,11 @@ TINY_PARAMS = {
     "ingest": {"expected_per_class": 40},
     "preprocess": {"val_fraction": 0.2, "vocab_size": 100, "max_len": 32, "min_count": 1,
                    "pretrain_dim": 8},
-    # distillation (the default) has its own tests; the other tiny runs train on labels only
+    # distillation and the final fit on validation (the defaults) have their own tests; the
+    # other tiny runs train on the training part's labels only, and validate
     "train": {"units": [8], "embedding_dim": 8, "word_pair_buckets": 64, "word_pair_dim": 4,
-              "conv_filters": 8, "epochs": 1, "batch_size": 16, "distill_unlabeled": False},
+              "conv_filters": 8, "epochs": 1, "batch_size": 16, "distill_unlabeled": False,
+              "fit_on_validation": False},
     "evaluate": {},
 }
 

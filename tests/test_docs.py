@@ -235,3 +235,37 @@ def test_tries_stay_out_of_the_readme_and_settings_sum_up_seeds(copy: Path):
     assert "| try-units-64-seed-1 | `gru` with `train.units=[64]` | 1 | 0.9 | not recorded |" in results
     assert "| default (`params.yaml`) | 1, 42 | 0.9 (0) | 0.905 (0.0071) | 10 |" in results
     assert "| units-64 (`train.units=[64]`) | 1, 42 | 0.9 (0) | not recorded | 10 |" in results
+
+
+def test_a_model_fitted_on_validation_reports_no_validation_score(copy: Path):
+    """After the final fit (train.fit_on_validation) the docs say validation was learned,
+    and the noise floor comes from the default's held-out runs."""
+    metrics = json.loads((copy / "metrics/train/metrics.json").read_text())
+    for key in ("best_val_accuracy", "best_val_loss", "validation"):
+        metrics.pop(key, None)
+    (copy / "metrics/train/metrics.json").write_text(json.dumps(metrics))
+    card = json.loads((copy / "models/model.params.json").read_text())
+    card["train"]["fit_on_validation"] = True
+    for key in ("best_val_accuracy", "best_val_loss", "val_reviews", "teacher_val_accuracy"):
+        card["fit"].pop(key, None)
+    (copy / "models/model.params.json").write_text(json.dumps(card))
+    (copy / "metrics/seeds.json").write_text(json.dumps({
+        "runs": [{"seed": 1, "best_val_accuracy": None, "test_accuracy": 0.92},
+                 {"seed": 2, "best_val_accuracy": None, "test_accuracy": 0.921}],
+        "best_val_accuracy": None, "test_accuracy": {"mean": 0.9205, "std": 0.00071}}))
+    experiments = json.loads((copy / "metrics/experiments.json").read_text())
+    experiments["settings"].append({
+        "setting": "held-out", "change": "train.fit_on_validation=false", "seeds": [1, 2],
+        "best_val_accuracy": {"mean": 0.91, "std": 0.001}, "test_accuracy": None,
+        "train_seconds": 10.0})
+    (copy / "metrics/experiments.json").write_text(json.dumps(experiments))
+    assert docs.main(["--root", str(copy)]) == 0
+    readme = (copy / "README.md").read_text()
+    assert "| validation accuracy | learned, not scored (`train.fit_on_validation`) |" in readme
+    assert "teacher's validation accuracy" not in readme
+    words = " ".join(readme.split())  # prose is wrapped
+    assert "at accuracy 0.91 (the mean of the default's held-out runs, `held-out`)" in words
+    assert "validation is learned by the final fit" in words
+    assert "| test accuracy | 0.9205 | 0.0007 |" in readme
+    assert "| 2 | - | 0.921 |" in (copy / "docs/reproducibility.md").read_text()
+    assert len(readme) <= README_LIMIT

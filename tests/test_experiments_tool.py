@@ -65,9 +65,11 @@ def test_a_name_run_again_keeps_only_its_latest_run(tmp_path):
 
 def test_a_try_name_may_pick_a_seed_and_unknown_names_are_refused():
     tool = load_tool()
-    base = tool.TRIES["adversarial-0.3"]
+    # every try runs held out, so that validation scores it; `held-out` says so only once
+    base = tool.TRIES["adversarial-0.3"] + ["train.fit_on_validation=false"]
     assert tool.try_settings("adversarial-0.3") == base
     assert tool.try_settings("adversarial-0.3-seed-7") == base + ["seed=7"]
+    assert tool.try_settings("held-out-seed-1") == ["train.fit_on_validation=false", "seed=1"]
     assert tool.split_try("try-adversarial-0.3-seed-7") == ("adversarial-0.3", "7")
     assert tool.split_try("try-adversarial-0.3") == ("adversarial-0.3", None)
     for bad in ("no-such-try", "no-such-try-seed-1", "adversarial-0.3-seed-x", "lm-1-seed-2"):
@@ -94,6 +96,19 @@ def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():
     assert settings["default"]["test_accuracy"]["mean"] == 0.908
     assert settings["units-64"]["test_accuracy"] is None
     assert [s["setting"] for s in tool.settings_summary(runs)] == ["units-64", "default"]
+
+
+def test_a_default_fitted_on_validation_has_no_validation_spread_and_sorts_last():
+    tool = load_tool()
+    runs = [row("default", None, 0.92), row("seed-1", None, 0.921, seed=1),
+            row("try-held-out", 0.913, 0.919), row("try-held-out-seed-1", 0.914, 0.92, seed=1)]
+    settings = tool.settings_summary(runs)
+    assert [s["setting"] for s in settings] == ["held-out", "default"]
+    assert settings[1]["best_val_accuracy"] is None
+    assert settings[1]["test_accuracy"] == {"mean": 0.9205, "std": 0.00071}
+    seeds, rows = tool.tables(runs, "gru")
+    assert seeds["best_val_accuracy"] is None and seeds["test_accuracy"]["mean"] == 0.9205
+    assert [r["name"] for r in rows][0] == "seed-1"
 
 
 def test_only_former_defaults_among_tries_record_test_accuracy(tmp_path, monkeypatch):

@@ -237,7 +237,8 @@ def train_on_tiny_data(tiny_pipeline: dict[str, Path], tmp_path: Path,
 def test_ngram_models_go_through_the_same_stages(tiny_pipeline, tmp_path, ngram_model):
     """train.model=tfidf_logreg or nb_logreg writes an end-to-end .keras model that evaluate
     scores."""
-    params, model = train_on_tiny_data(tiny_pipeline, tmp_path, {"model": ngram_model})
+    params, model = train_on_tiny_data(tiny_pipeline, tmp_path, {"model": ngram_model,
+                                                                 "fit_on_validation": False})
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["model"] == ngram_model and card["fit"]["best_val_accuracy"] > 0.6
     # a fresh interpreter, as in `dvc repro`: loading must not rely on modules imported here
@@ -281,9 +282,55 @@ def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline
                for layer in saved.get_layer(index=3).layers)
 
 
+
+@pytest.mark.slow
+def test_the_final_fit_learns_validation_and_scores_nothing_on_it(tiny_pipeline, tmp_path):
+    """train.fit_on_validation: teacher and network also learn the validation split's
+    labelled reviews, and no validation score is reported, since none would mean anything."""
+    from imdb_sentiment import processed, train
+    from imdb_sentiment.processed import split_texts
+
+    params, model = train_on_tiny_data(tiny_pipeline, tmp_path, {
+        **TINY_PARAMS["train"], "distill_unlabeled": True, "fit_on_validation": True})
+    fit = read_json(model.with_name("model.params.json"))["fit"]
+    held_out = read_json(tiny_pipeline["model"].with_name("model.params.json"))["fit"]
+    assert fit["train_reviews"] == held_out["train_reviews"] + held_out["val_reviews"] + 10
+    assert not {"best_val_accuracy", "best_val_loss", "val_reviews",
+                "teacher_val_accuracy"} & set(fit)
+    assert "best_val_accuracy" not in read_json(tmp_path / "live" / "metrics.json")
+    assert not (tmp_path / "live" / "plots" / "metrics" / "validation").exists()
+    run([sys.executable, "-m", "imdb_sentiment.evaluate", "--params", str(params),
+         "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
+         "--live", str(tmp_path / "live"), "--metrics", str(tmp_path / "eval.json"),
+         "--plots", str(tmp_path / "eval")], tmp_path)
+    assert (tmp_path / "eval" / "learning_curves.png").stat().st_size > 0
+    # the merged split keeps 0/1 labels, and every review's text is found
+    cfg = project_params("train", fit_on_validation=True)
+    vocab_size = len(processed.load_vocabulary(tiny_pipeline["processed"])) + 2
+    data = {name: processed.load_split(tiny_pipeline["processed"], name, vocab_size)
+            for name in ("train", "val")}
+    merged = train.fit_splits(cfg, data)
+    assert list(merged) == ["train"] and merged["train"].labels.dtype == np.int8
+    texts = split_texts(tiny_pipeline["reviews"], data)
+    assert split_texts(tiny_pipeline["reviews"], merged)["train"] == texts["train"] + texts["val"]
+    assert train.fit_splits(project_params("train", fit_on_validation=False), data) is data
+
+
+@pytest.mark.parametrize("ngram_model", ["tfidf_logreg", "nb_logreg"])
+def test_ngram_models_learn_validation_in_the_final_fit(tiny_pipeline, tmp_path, ngram_model):
+    """The n-gram rows follow train.fit_on_validation as the network does, so the comparison
+    with them stays fair."""
+    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {"model": ngram_model,
+                                                            "fit_on_validation": True})
+    fit = read_json(model.with_name("model.params.json"))["fit"]
+    assert "best_val_accuracy" not in fit and "val_reviews" not in fit
+    (tmp_path / "held_out").mkdir()
+    held_out = read_json(train_on_tiny_data(tiny_pipeline, tmp_path / "held_out", {
+        "model": ngram_model, "fit_on_validation": False})[1].with_name("model.params.json"))["fit"]
+    assert fit["train_reviews"] == held_out["train_reviews"] + held_out["val_reviews"]
+
 def test_concat_splits_keeps_every_review_and_soft_labels():
-    from imdb_sentiment.processed import Split
-    from imdb_sentiment.distill import concat_splits
+    from imdb_sentiment.processed import Split, concat_splits
 
     first = Split(np.array([5, 6, 7], np.int32), np.array([0, 2, 3]),
                   np.array([1, 0], np.int8), np.array([3, 4], np.int32))

@@ -175,9 +175,11 @@ def readme_results(src: Sources) -> str:
                  ["test ROC AUC", ev["roc_auc"]],
                  ["test F1 / precision / recall",
                   f"{num(ev['f1'])} / {num(ev['precision'])} / {num(ev['recall'])}"]]
-    if tr is not None:
+    if tr is not None and "best_val_accuracy" in tr:
         n = f" ({fit['val_reviews']:,} reviews)" if "val_reviews" in fit else ""
         rows.append([f"validation accuracy{n}", tr["best_val_accuracy"]])
+    elif (card or {}).get("train", {}).get("fit_on_validation"):
+        rows.append(["validation accuracy", "learned, not scored (`train.fit_on_validation`)"])
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
     if "train_seconds" in fit:
@@ -204,22 +206,35 @@ def seeds_summary(src: Sources) -> str:
     n = len(seeds["runs"])
     listed = ", ".join(str(r["seed"]) for r in seeds["runs"])
     val, test = seeds["best_val_accuracy"], seeds["test_accuracy"]
-    return (prose(f"Spread over {n} seeds ({listed}), from `{SEEDS}`:") + "\n\n"
-            + table(["metric", "mean", "std"],
-                    [["validation accuracy", val["mean"], val["std"]],
-                     ["test accuracy", test["mean"], test["std"]]]))
+    rows = [["test accuracy", test["mean"], test["std"]]]
+    if val is not None:
+        rows.insert(0, ["validation accuracy", val["mean"], val["std"]])
+    head = f"Spread over {n} seeds ({listed}), from `{SEEDS}`"
+    if val is None:
+        head += ("; validation is learned by the final fit (`train.fit_on_validation`), so "
+                 "not scored")
+    return prose(head + ":") + "\n\n" + table(["metric", "mean", "std"], rows)
 
 
 def val_noise(src: Sources) -> str:
-    """One standard error of the validation accuracy, the noise floor for choosing on it."""
-    tr, card = src.get(TRAIN), src.get(MODEL_CARD)
-    n = (card or {}).get("fit", {}).get("val_reviews")
-    if tr is None or not n:
-        return missing(TRAIN, "no validation size to compute the noise floor from")
-    p = tr["best_val_accuracy"]
+    """One standard error of the validation accuracy, the noise floor for choosing on it: at
+    the saved model's accuracy, or, when the final fit learned validation, at the mean of
+    the default's held-out runs (`held-out`, the row tries are judged against)."""
+    tr, card = src.get(TRAIN) or {}, src.get(MODEL_CARD) or {}
+    n = card.get("fit", {}).get("val_reviews")
+    p, whose = tr.get("best_val_accuracy"), ""
+    if p is None:
+        held_out = [s for s in (src.get(EXPERIMENTS) or {}).get("settings", [])
+                    if s["setting"] == "held-out" and s["best_val_accuracy"] is not None]
+        n = (src.get(PREPROCESS) or {}).get("val", {}).get("reviews")
+        if held_out:
+            p = held_out[0]["best_val_accuracy"]["mean"]
+            whose = " (the mean of the default's held-out runs, `held-out`)"
+    if p is None or not n:
+        return missing(TRAIN, "no validation score to compute the noise floor from")
     se = math.sqrt(p * (1 - p) / n)
-    return prose(f"With {n:,} validation reviews at accuracy {num(p)}, one standard error is "
-                 f"{se * 100:.2f} points: differences smaller than that are noise.")
+    return prose(f"With {n:,} validation reviews at accuracy {num(p)}{whose}, one standard "
+                 f"error is {se * 100:.2f} points: differences smaller than that are noise.")
 
 
 # docs/results.md -----------------------------------------------------------------------------
@@ -237,8 +252,9 @@ def results_train(src: Sources) -> str:
     if tr is None:
         out.append(missing(TRAIN))
     else:
-        rows = [["validation accuracy, saved model (`best_val_accuracy`)", tr["best_val_accuracy"]],
-                ["validation loss, saved model (`best_val_loss`)", tr["best_val_loss"]]]
+        rows = [[f"validation {what}, saved model (`best_val_{key}`)", tr[f"best_val_{key}"]]
+                for what, key in (("accuracy", "accuracy"), ("loss", "loss"))
+                if f"best_val_{key}" in tr]
         for part in ("train", "validation"):
             if part in tr:
                 name = "training" if part == "train" else "validation"

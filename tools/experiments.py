@@ -15,7 +15,9 @@ seed-N, nb-logreg, tfidf-logreg and try-NAME experiment: metrics/experiments.jso
 standard deviation of validation and test accuracy). A try-NAME row is a
 direction tried against the default: it is judged on validation accuracy, so its
 test accuracy is not recorded, unless the setting was once the default
-(FORMER_DEFAULTS). metrics/experiments.json also sums up each setting over its seeds.
+(FORMER_DEFAULTS). Every try runs with train.fit_on_validation false, so that it has
+a validation score; `held-out` is the default run that way, the row tries are judged
+against. metrics/experiments.json also sums up each setting over its seeds.
 
 `git clone` does not bring experiment refs, so a row whose experiment is not in
 this clone is kept as the committed file has it (and named on stderr), never
@@ -41,7 +43,9 @@ PREFIX = "seed-"
 NGRAM_MODELS = ("nb_logreg", "tfidf_logreg")
 TRY = "try-"
 # Directions tried against the default (docs/results.md): name -> `dvc exp run -S` settings
+HELD_OUT = "train.fit_on_validation=false"  # every try runs so: validation must score it
 TRIES = {
+    "held-out": [HELD_OUT],  # the default itself, validated: what the other tries are judged against
     "max-len-800": ["preprocess.max_len=800"],
     "units-64": ["train.units=[64]"],
     "adversarial-0": ["train.adversarial_epsilon=0.0"],
@@ -101,7 +105,7 @@ RETIRED_AT = {
 RETIRED = {name: sets for tries in RETIRED_AT.values() for name, sets in tries.items()}
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5", "word-pairs-0",
-                   "early-stopping", "conv-stride-2"}
+                   "early-stopping", "conv-stride-2", "held-out"}
 SEED_SUFFIX = "-seed-"
 
 
@@ -157,7 +161,8 @@ def try_settings(name: str) -> list[str]:
     if setting not in TRIES:
         raise ValueError(f"unknown try {name!r}: expected one of {sorted(TRIES)}, "
                          f"optionally followed by {SEED_SUFFIX}N")
-    return TRIES[setting] + ([f"seed={seed}"] if seed else [])
+    held_out = [] if HELD_OUT in TRIES[setting] else [HELD_OUT]
+    return TRIES[setting] + held_out + ([f"seed={seed}"] if seed else [])
 
 
 def tried_setting(name: str) -> str | None:
@@ -187,8 +192,9 @@ def run_record(name: str, rev: str | None) -> dict:
     change = change_of(setting)
     return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
             "tried": setting is not None, "change": change,
-            # the saved model's: a retired ensemble-0.5 row averaged network and teacher
-            "best_val_accuracy": fit.get("ensemble_val_accuracy", fit["best_val_accuracy"]),
+            # the saved model's (none after a fit on validation): a retired ensemble-0.5 row
+            # averaged network and teacher
+            "best_val_accuracy": fit.get("ensemble_val_accuracy", fit.get("best_val_accuracy")),
             "test_accuracy": test,
             "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0)
                                    + fit.get("lm_seconds", 0.0), 1)}
@@ -218,8 +224,11 @@ def rename_run(old: str, new: str, revs: dict[str, str], committed: Path) -> Non
         committed.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
-def spread(values: list[float]) -> dict:
-    """Mean and sample standard deviation (0 for one value)."""
+def spread(values: list[float | None]) -> dict | None:
+    """Mean and sample standard deviation (0 for one value); None unless every value is
+    known."""
+    if None in values:
+        return None
     return {"mean": round(statistics.mean(values), 5),
             "std": round(statistics.stdev(values), 5) if len(values) > 1 else 0.0}
 
@@ -236,8 +245,8 @@ def summarise(runs: list[dict]) -> dict:
 
 def settings_summary(rows: list[dict]) -> list[dict]:
     """Each setting run on more than one seed: its seeds, the spread of its validation
-    accuracy, of its test accuracy where every seed's was recorded, and its mean training
-    time; best mean validation accuracy first."""
+    accuracy and of its test accuracy where every seed's was recorded, and its mean training
+    time; best mean validation accuracy first, then the settings without one."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(setting_of(r), []).append(r)
@@ -245,13 +254,13 @@ def settings_summary(rows: list[dict]) -> list[dict]:
     for setting, runs in groups.items():
         if len(runs) < 2:
             continue
-        tests = [r["test_accuracy"] for r in runs]
         out.append({"setting": setting, "change": runs[0]["change"],
                     "seeds": sorted(r["seed"] for r in runs),
                     "best_val_accuracy": spread([r["best_val_accuracy"] for r in runs]),
-                    "test_accuracy": spread(tests) if None not in tests else None,
+                    "test_accuracy": spread([r["test_accuracy"] for r in runs]),
                     "train_seconds": round(statistics.mean(r["train_seconds"] for r in runs), 1)})
-    return sorted(out, key=lambda s: -s["best_val_accuracy"]["mean"])
+    return sorted(out, key=lambda s: (s["best_val_accuracy"] is None,
+                                      -(s["best_val_accuracy"] or {"mean": 0})["mean"]))
 
 
 def tables(runs: list[dict], default_model: str) -> tuple[dict, list[dict]]:
@@ -260,7 +269,7 @@ def tables(runs: list[dict], default_model: str) -> tuple[dict, list[dict]]:
     seeds = [r for r in runs if r["model"] == default_model
              and (r["name"] == "default" or r["name"].startswith(PREFIX))]
     rows = sorted(runs, key=lambda r: (r["test_accuracy"] is None, -(r["test_accuracy"] or 0),
-                                       -r["best_val_accuracy"]))
+                                       -(r["best_val_accuracy"] or 0)))
     return summarise(seeds), rows
 
 

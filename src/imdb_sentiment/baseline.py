@@ -12,6 +12,7 @@ reviews for distillation (`train.teacher`).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,8 +126,8 @@ def nb_to_keras(nb: NBLogistic, ngrams: int) -> keras.Model:
 
 def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
               data: dict[str, Split]) -> tuple[keras.Model, dict]:
-    """`cfg.model` (tfidf_logreg or nb_logreg) fitted on the training part, the same split as
-    the RNNs, as an end-to-end Keras model, and its fit summary."""
+    """`cfg.model` (tfidf_logreg or nb_logreg) fitted on the `train` split, as the RNNs are,
+    as an end-to-end Keras model, and its fit summary (scored on `val` when there is one)."""
     from sklearn.metrics import accuracy_score, log_loss
 
     texts = split_texts(reviews_path, data)
@@ -134,21 +135,25 @@ def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
     if cfg.model == "nb_logreg":
         nb = fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, cfg.logreg_c, seed)
         seconds = time.perf_counter() - started
-        val_probs = nb.predict_proba(texts["val"])
+        predict = nb.predict_proba
         model, parameters = nb_to_keras(nb, cfg.teacher_ngrams), nb.model.coef_.size + 1
     else:
         vectorizer, logreg = fit(texts["train"], data["train"].labels, cfg.tfidf_max_features,
                                  cfg.logreg_c, seed)
         seconds = time.perf_counter() - started
-        val_probs = predict_proba(vectorizer, logreg, texts["val"])
+        predict = functools.partial(predict_proba, vectorizer, logreg)
         model, parameters = to_keras(vectorizer, logreg), logreg.coef_.size + 1
-    summary = {
-        "epochs_run": 1,
-        "best_val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
-        "best_val_accuracy": round(float(accuracy_score(data["val"].labels, val_probs >= 0.5)), 6),
+    summary = {"epochs_run": 1}
+    if "val" in data:
+        val_probs = predict(texts["val"])
+        summary |= {
+            "best_val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
+            "best_val_accuracy": round(float(accuracy_score(data["val"].labels,
+                                                            val_probs >= 0.5)), 6)}
+    summary |= {
         "train_seconds": round(seconds, 1),
         "train_reviews": len(texts["train"]),
-        "val_reviews": len(texts["val"]),
+        **({"val_reviews": len(texts["val"])} if "val" in data else {}),
         "parameters": int(parameters),
     }
     return model, summary

@@ -2,10 +2,11 @@
 
 `train.distill_unlabeled` adds the unlabeled reviews: an n-gram teacher
 (`train.teacher`: NB-weighted logistic regression on word 1-3-grams, or the
-`tfidf_logreg` baseline), fitted on the training part only, labels them with
+`tfidf_logreg` baseline), fitted on the labelled training reviews only, labels them with
 its probabilities, and the network trains on those soft targets beside the real
-labels. Validation stays labelled data, unseen by the teacher. The teacher is
-not part of the saved model.
+labels. The teacher learns what the network learns: validation stays unseen by both,
+unless `train.fit_on_validation` adds it to the training part. The teacher is not
+part of the saved model.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class Teacher:
 
 def fitted_teacher(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
                    data: dict[str, Split]) -> Teacher:
-    """The teacher `cfg.teacher`, fitted on the training part only, so validation stays unseen."""
+    """The teacher `cfg.teacher`, fitted on the `train` split only and scored on `val` when
+    there is one, so validation stays unseen."""
     from sklearn.metrics import accuracy_score
 
     texts = split_texts(reviews_path, data)
@@ -45,10 +47,12 @@ def fitted_teacher(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
           file=sys.stderr)
     started = time.perf_counter()
     predict_proba = fit_teacher(cfg, seed, texts["train"], data["train"].labels)
-    val_probs = predict_proba(texts["val"])
-    summary = {"teacher_val_accuracy": round(float(accuracy_score(data["val"].labels,
-                                                                  val_probs >= 0.5)), 6),
-               "teacher_seconds": round(time.perf_counter() - started, 1)}
+    summary = {}
+    if "val" in data:
+        val_probs = predict_proba(texts["val"])
+        summary["teacher_val_accuracy"] = round(float(accuracy_score(data["val"].labels,
+                                                                     val_probs >= 0.5)), 6)
+    summary["teacher_seconds"] = round(time.perf_counter() - started, 1)
     return Teacher(predict_proba, summary)
 
 
@@ -84,13 +88,3 @@ def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndar
     vectorizer, logreg = baseline.fit(texts, labels, cfg.tfidf_max_features, cfg.logreg_c, seed)
     return functools.partial(baseline.predict_proba, vectorizer, logreg)
 
-
-def concat_splits(first: Split, second: Split) -> Split:
-    """One encoded split holding the reviews of both, with float labels."""
-    return Split(
-        ids=np.concatenate([first.ids, second.ids]),
-        offsets=np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]]),
-        labels=np.concatenate([first.labels.astype(np.float32),
-                               second.labels.astype(np.float32)]),
-        review_ids=np.concatenate([first.review_ids, second.review_ids]),
-    )

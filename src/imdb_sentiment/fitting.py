@@ -2,8 +2,8 @@
 
 Reviews of similar length are batched together (with masking on, padding
 changes nothing, so this changes speed, not the result). The fit runs `train.epochs` epochs
-and keeps the last weights: validation is scored after each epoch for the curves and
-DVCLive, but nothing in the fit reads it, so no validation label shapes the model.
+and keeps the last weights: validation, when `data` has it, is scored after each epoch for
+the curves and DVCLive, but nothing in the fit reads it, so no validation label shapes the model.
 `train.adversarial_epsilon` adds adversarial training (`adversarial`).
 `train.distribute`, `train.mixed_precision` and `train.jit_compile` are
 handled by `scaling`.
@@ -168,8 +168,8 @@ def train(cfg: P.TrainParams, seed: int, data: dict[str, Split],
           vocab_size: int, embeddings: np.ndarray | None = None, live: Live | None = None,
           verbose: int = 2, strategy: tf.distribute.Strategy | None = None
           ) -> tuple[keras.Model, dict]:
-    """Fit the classifier on train for `cfg.epochs` epochs, scoring val after each; returns
-    it and a summary.
+    """Fit the classifier on `train` for `cfg.epochs` epochs, scoring `val` (if any) after
+    each; returns it and a summary.
 
     `strategy` defaults to the one `cfg.distribute` names.
     """
@@ -211,8 +211,8 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     if cfg.distribute != "none":
         print(f"train: distribute={cfg.distribute}: {replicas} replica(s), "
               f"global batch {global_batch}", file=sys.stderr)
-    val_ds = make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
-                          bucket_by_length=cfg.bucket_by_length)
+    val_ds = (make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
+                           bucket_by_length=cfg.bucket_by_length) if "val" in data else None)
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
     if live is not None:
         callbacks.append(LiveLogger(live))
@@ -230,15 +230,16 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
         fresh = build_classifier(cfg, vocab_size)
         fresh.set_weights(model.get_weights())
         model = fresh
-    # the saved model's validation scores, named as earlier commits named them so that
-    # `dvc exp show` lines them up
-    summary = {
-        "epochs_run": len(history.history["val_loss"]),
-        "best_val_loss": round(float(history.history["val_loss"][-1]), 6),
-        "best_val_accuracy": round(float(history.history["val_accuracy"][-1]), 6),
+    summary = {"epochs_run": len(history.history["loss"])}
+    if val_ds is not None:
+        # the saved model's validation scores, named as earlier commits named them so that
+        # `dvc exp show` lines them up
+        summary |= {"best_val_loss": round(float(history.history["val_loss"][-1]), 6),
+                    "best_val_accuracy": round(float(history.history["val_accuracy"][-1]), 6)}
+    summary |= {
         "train_seconds": round(seconds, 1),
         "train_reviews": len(data["train"]),
-        "val_reviews": len(data["val"]),
+        **({"val_reviews": len(data["val"])} if val_ds is not None else {}),
         "parameters": int(model.count_params()),
         "replicas": replicas,
         "global_batch_size": global_batch,

@@ -115,6 +115,7 @@ class TrainParams:
     learning_rate: float
     batch_size: int
     epochs: int
+    fit_on_validation: bool
     bucket_by_length: bool
     jit_compile: bool
     inter_op_threads: int

@@ -57,6 +57,18 @@ class Split:
         return None
 
 
+def concat_splits(first: Split, second: Split) -> Split:
+    """One encoded split holding the reviews of both, in order; 0/1 labels stay integers
+    unless the other split's are soft targets."""
+    labels = np.concatenate([first.labels, second.labels]).astype(
+        np.result_type(first.labels, second.labels))
+    return Split(
+        ids=np.concatenate([first.ids, second.ids]),
+        offsets=np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]]),
+        labels=labels,
+        review_ids=np.concatenate([first.review_ids, second.review_ids]),
+    )
+
 def write(directory: Path, vocabulary: list[str], splits: dict[str, Split],
           embeddings: np.ndarray | None, cfg: P.PreprocessParams, seed: int) -> None:
     """Write the format into an empty `directory` (the caller makes it atomic)."""

@@ -5,6 +5,10 @@ Training reads the encoded sequences from preprocess and fits the network
 model puts the preprocess vectorizer in front of the network, so it takes raw
 review strings. An n-gram `train.model` is fitted by `baseline` instead.
 
+`train.fit_on_validation` is the final fit: settings are chosen with it false, on the
+validation split's scores; set, the fit also learns validation's labelled reviews, and
+nothing is validated.
+
 `train.distill_unlabeled` adds the unlabeled reviews with an n-gram teacher's
 probabilities as targets (`distill`); the saved model is the network alone.
 `train.inter_op_threads` and `train.intra_op_threads` size TensorFlow's thread
@@ -59,11 +63,13 @@ def main(argv: list[str] | None = None) -> None:
     seed = P.load_seed(args.params)
     prep, prep_seed = processed.load_config(args.data)
     vocabulary = processed.load_vocabulary(args.data)
-    data = {name: processed.load_split(args.data, name, len(vocabulary) + 2)
-            for name in ("train", "val")}
+    data = fit_splits(cfg, {name: processed.load_split(args.data, name, len(vocabulary) + 2)
+                            for name in ("train", "val")})
     embeddings = pretrained_embeddings(cfg, args.data)
-    print(f"train: {cfg.model} on {len(data['train'])} reviews, "
-          f"validating on {len(data['val'])}", file=sys.stderr)
+    print(f"train: {cfg.model} on {len(data['train'])} labelled reviews, "
+          + (f"validating on {len(data['val'])}" if "val" in data else
+             "validation's included (train.fit_on_validation), so nothing is validated"),
+          file=sys.stderr)
     # In a multi-worker cluster every task trains, but only the chief writes outputs
     # (the others hold identical weights); elsewhere this is always true.
     strategy = make_strategy(cfg.distribute)
@@ -81,12 +87,20 @@ def main(argv: list[str] | None = None) -> None:
             model, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep,
                                  live, strategy)
             live.summary.update({key: summary[key] for key in (
-                "best_val_accuracy", "best_val_loss")})
+                "best_val_accuracy", "best_val_loss") if key in summary})
         save_keras(model, model_tmp)
         card = {"train": P.to_dict(cfg), "seed": seed,
                 "preprocess": {**P.to_dict(prep), "seed": prep_seed}, "fit": summary}
         card_tmp.write_text(json_text(card), encoding="utf-8")
     print(f"train: {json.dumps(summary)} -> {args.model}", file=sys.stderr)
+
+
+def fit_splits(cfg: P.TrainParams, data: dict[str, Split]) -> dict[str, Split]:
+    """The labelled splits the fit learns from (`train`) and scores (`val`): as they are, or
+    with `cfg.fit_on_validation` one `train` split holding both and no `val`."""
+    if not cfg.fit_on_validation:
+        return data
+    return {"train": processed.concat_splits(data["train"], data["val"])}
 
 
 def pretrained_embeddings(cfg: P.TrainParams, data_dir: str | Path) -> np.ndarray | None:
@@ -112,7 +126,7 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
         unlabeled, labelling = distill.teacher_labelled_unlabeled(reviews_path, teacher,
                                                                   vocabulary, prep)
         distilled = {**teacher.summary, **labelling}
-        data = {**data, "train": distill.concat_splits(data["train"], unlabeled)}
+        data = {**data, "train": processed.concat_splits(data["train"], unlabeled)}
     verbose = 1 if sys.stderr.isatty() else 2
     classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
                                 verbose=verbose, strategy=strategy)
