@@ -154,6 +154,10 @@ def model_summary(src: Sources) -> str:
         parts.append(f"the {p['keep_tokens']} {p['max_len']} tokens of each review, "
                      f"a {p['vocab_size']:,}-word vocabulary")
     fit = card.get("fit", {})
+    if t.get("fit_on_validation"):
+        labelled = fit.get("train_reviews", 0) - fit.get("unlabeled_reviews", 0)
+        parts.append(f"fitted on {f'all {labelled:,} ' if labelled > 0 else 'the '}labelled "
+                     "training reviews, validation's included (`train.fit_on_validation`)")
     if t.get("distill_unlabeled"):
         extra = f" {fit['unlabeled_reviews']:,}" if "unlabeled_reviews" in fit else ""
         grams = f"1-{t['teacher_ngrams']}" if t["teacher"] == "nb_logreg" else "1-2"
