@@ -4,9 +4,9 @@
 (`train.teacher`: NB-weighted logistic regression on word 1-3-grams, or the
 `tfidf_logreg` baseline), fitted on the labelled training reviews only, labels them with
 its probabilities, and the network trains on those soft targets beside the real
-labels. The teacher learns what the network learns: validation stays unseen by both,
-unless `train.fit_on_validation` adds it to the training part. The teacher is not
-part of the saved model.
+labels. The teacher learns the labelled reviews the network learns: by default
+(`train.fit_on_validation`) validation's too; held out, neither sees them. The teacher
+is not part of the saved model.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from imdb_sentiment.text import encode, make_vectorizer
 
 @dataclass(frozen=True)
 class Teacher:
-    """An n-gram model fitted on the training part: texts -> P(positive), and what fitting it
+    """An n-gram model fitted on the `train` split: texts -> P(positive), and what fitting it
     measured."""
 
     predict_proba: Callable[[Sequence[str]], np.ndarray]
@@ -38,8 +38,8 @@ class Teacher:
 
 def fitted_teacher(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
                    data: dict[str, Split]) -> Teacher:
-    """The teacher `cfg.teacher`, fitted on the `train` split only and scored on `val` when
-    there is one, so validation stays unseen."""
+    """The teacher `cfg.teacher`, fitted on the `train` split only (validation's reviews
+    included under `train.fit_on_validation`), and scored on `val` when it is held out."""
     from sklearn.metrics import accuracy_score
 
     texts = split_texts(reviews_path, data)

@@ -62,7 +62,7 @@ def curves(labels: np.ndarray, probs: np.ndarray) -> tuple[pd.DataFrame, pd.Data
 def save_figures(out: Path, labels: np.ndarray, probs: np.ndarray, threshold: float,
                  roc: pd.DataFrame, pr: pd.DataFrame, live_dir: Path | None) -> None:
     """Confusion matrix (actual down the side, predicted along the bottom), ROC,
-    precision-recall and learning curves (train and validation per epoch) as PNG."""
+    precision-recall and learning curves (training, and validation when held out, per epoch) as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -2,8 +2,9 @@
 
 Reviews of similar length are batched together (with masking on, padding
 changes nothing, so this changes speed, not the result). The fit runs `train.epochs` epochs
-and keeps the last weights: validation, when `data` has it, is scored after each epoch for
-the curves and DVCLive, but nothing in the fit reads it, so no validation label shapes the model.
+and keeps the last weights: validation, when `data` holds it out, is scored after each epoch
+for the curves and DVCLive, but nothing in the fit reads its score. (With
+`train.fit_on_validation`, validation's reviews are in `train` and nothing is scored.)
 `train.adversarial_epsilon` adds adversarial training (`adversarial`).
 `train.distribute`, `train.mixed_precision` and `train.jit_compile` are
 handled by `scaling`.

@@ -1,7 +1,7 @@
 """Stage 3, train: a recurrent classifier from the zoo, exported as an end-to-end text model.
 
 Training reads the encoded sequences from preprocess and fits the network
-(`fitting`: length buckets, a fixed epoch count, validation only watched). The saved
+(`fitting`: length buckets, a fixed epoch count, validation watched when held out). The saved
 model puts the preprocess vectorizer in front of the network, so it takes raw
 review strings. An n-gram `train.model` is fitted by `baseline` instead.
 
