@@ -1,4 +1,5 @@
-"""Validation ceilings: how far n-gram teachers, the committed network and their average go.
+"""Validation ceilings: how far n-gram teachers go, and, when it held validation out, the
+committed network and its average with the teacher.
 
     python tools/ceilings.py        # needs the pipeline's outputs (`make run`); writes metrics/ceilings.json
 
