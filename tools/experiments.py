@@ -12,10 +12,10 @@ DVC's experiment refs (`dvc exp show`). The summary, written to committed files
 so the docs are generated from them, holds the workspace's run and every
 seed-N, nb-logreg, tfidf-logreg and try-NAME experiment: metrics/experiments.json
 (one row each) and metrics/seeds.json (the seed runs with the mean and sample
-standard deviation of test accuracy, and of validation accuracy when held out). A try-NAME row is a
-direction tried against the default: it is judged on validation accuracy, so its
-test accuracy is not recorded, unless the setting was once the default
-(FORMER_DEFAULTS). Every try runs with train.fit_on_validation false, so that it has
+standard deviation of test accuracy, and of validation accuracy when held out). A
+try-NAME row is a direction tried against the default: it is judged on validation
+accuracy, so its test accuracy is not recorded, unless the setting was once the
+default (FORMER_DEFAULTS). Every try runs with train.fit_on_validation false, so that it has
 a validation score; `held-out` is the default run that way, the row tries are judged
 against. metrics/experiments.json also sums up each setting over its seeds.
 
