@@ -50,7 +50,7 @@ test-fast: $(VENV)/.installed ## The quick tier, under 2 minutes on 2 cores: the
 	$(BIN)/python -m pytest -m "not slow"
 
 app: $(VENV)/.installed ## Start the web app on http://127.0.0.1:8501
-	$(BIN)/streamlit run src/imdb_sentiment/app.py --server.address 127.0.0.1
+	$(BIN)/streamlit run src/imdb_sentiment/inference/app.py --server.address 127.0.0.1
 
 # REVIEW, INPUT and OUTPUT reach the command from the environment, never through the shell's parsing
 predict: $(VENV)/.installed ## Classify: make predict REVIEW="..."  (or INPUT=file [OUTPUT=file])

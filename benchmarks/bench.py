@@ -40,14 +40,16 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import yaml  # noqa: E402
 
-from imdb_sentiment import startup  # noqa: E402
-from imdb_sentiment import params as P  # noqa: E402
-from imdb_sentiment import processed, reviews as review_table, serve, text  # noqa: E402
-from imdb_sentiment.processed import Split  # noqa: E402
-from imdb_sentiment.fitting import compile_classifier, make_dataset, set_determinism  # noqa: E402
-from imdb_sentiment.scoring import load_model, predict_texts  # noqa: E402
-from imdb_sentiment.startup import set_thread_pools  # noqa: E402
-from imdb_sentiment.zoo import build_classifier  # noqa: E402
+from imdb_sentiment.core import startup  # noqa: E402
+from imdb_sentiment.core import params as P  # noqa: E402
+from imdb_sentiment.data import processed, reviews as review_table  # noqa: E402
+from imdb_sentiment.inference import labelling
+from imdb_sentiment.modeling import text
+from imdb_sentiment.data.processed import Split  # noqa: E402
+from imdb_sentiment.modeling.fitting import compile_classifier, make_dataset, set_determinism  # noqa: E402
+from imdb_sentiment.inference.scoring import load_model, predict_texts  # noqa: E402
+from imdb_sentiment.core.startup import set_thread_pools  # noqa: E402
+from imdb_sentiment.modeling.zoo import build_classifier  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB_SIZE = 10_000
@@ -404,7 +406,7 @@ def svd_seconds(one_thread: bool) -> dict[str, float]:
     from sklearn.utils.extmath import randomized_svd
     from threadpoolctl import threadpool_limits
 
-    from imdb_sentiment.embeddings import cooccurrence, ppmi
+    from imdb_sentiment.data.embeddings import cooccurrence, ppmi
 
     vocab_size = len(processed.load_vocabulary(ROOT / "data/processed")) + 2
     part = processed.load_split(ROOT / "data/processed", "train", vocab_size)
@@ -558,7 +560,7 @@ def cold_start(model_path: Path, rounds: int, identity_reviews: int) -> dict:
     `rounds` times (wall seconds, peak MiB); then the same command line on the first
     `identity_reviews` test reviews, against the evaluate stage's predictions.csv."""
     env = {"IMDB_SENTIMENT_MODEL": str(model_path)}
-    command = [sys.executable, "-m", "imdb_sentiment.cli", "predict"]
+    command = [sys.executable, "-m", "imdb_sentiment.inference.cli", "predict"]
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
         work = Path(scratch)
@@ -581,12 +583,12 @@ def cold_start(model_path: Path, rounds: int, identity_reviews: int) -> dict:
 def score_test_set(model_path: Path, tuned: bool, n_single: int = 200) -> dict[str, float]:
     """One process's scoring: reviews/s over the 25,000 test reviews, single-review latency.
 
-    tuned: the CLI's way (serve.tune_threads, SCORING_WORKERS batches at once);
+    tuned: the CLI's way (scoring.tune_threads, SCORING_WORKERS batches at once);
     otherwise TensorFlow's default thread pools and one batch at a time.
     """
     if tuned:
-        serve.tune_threads()
-    workers = serve.SCORING_WORKERS if tuned else 1
+        scoring.tune_threads()
+    workers = scoring.SCORING_WORKERS if tuned else 1
     model = load_model(model_path)
     test = pd.read_parquet(ROOT / "data/interim/reviews.parquet", filters=[("split", "==", "test")])
     texts = test["text"].tolist()
@@ -619,7 +621,7 @@ def inference(model_path: Path, rounds: int = 2) -> dict:
             "batch_reviews_per_s_runs": [r["batch_reviews_per_s"] for r in runs["tuned"]],
             "default_threads_1_worker_reviews_per_s_runs":
                 [r["batch_reviews_per_s"] for r in runs["default"]],
-            "workers": serve.SCORING_WORKERS}
+            "workers": scoring.SCORING_WORKERS}
 
 
 def print_tables(results: dict) -> None:

@@ -88,7 +88,7 @@ TINY_PARAMS = {
 
 def project_params(section: str, **overrides):
     """A section of the repository's params.yaml as its dataclass, with `overrides`."""
-    from imdb_sentiment import params as P
+    from imdb_sentiment.core import params as P
 
     return P.from_dict(section, {**P.read_yaml(REPO / "params.yaml")[section], **overrides})
 
@@ -113,7 +113,7 @@ def write_params(path: Path, overrides: dict | None = None, archive: str | None 
 def unpinned_environment():
     """Code under test may pin the numeric kernels in os.environ (the CLI and `api` do);
     undo it after each test, so later subprocesses start as the user's would."""
-    from imdb_sentiment.startup import PINNED
+    from imdb_sentiment.core.startup import PINNED
 
     before = {name: os.environ.get(name) for name in PINNED}
     yield
@@ -132,7 +132,7 @@ def tiny_archive(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
     """Run the four stage mains once on a tiny archive; returns the artifact paths."""
-    from imdb_sentiment import evaluate, ingest, preprocess, train
+    from imdb_sentiment.pipeline import evaluate, ingest, preprocess, train
 
     root = tmp_path_factory.mktemp("pipeline")
     archive = build_archive(root / "raw" / "aclImdb_v1.tar.gz", per_class=60, movies_per_class=15)
@@ -174,6 +174,6 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_pipeline):
     """The tiny pipeline's end-to-end model, loaded."""
-    from imdb_sentiment.scoring import load_model
+    from imdb_sentiment.inference.scoring import load_model
 
     return load_model(tiny_pipeline["model"])

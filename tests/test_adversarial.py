@@ -10,10 +10,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import TINY_PARAMS, project_params
-from imdb_sentiment import params as P
-from imdb_sentiment.adversarial import AdversarialFit
-from imdb_sentiment.artifacts import read_json
-from imdb_sentiment.zoo import build_classifier
+from imdb_sentiment.core import params as P
+from imdb_sentiment.modeling.adversarial import AdversarialFit
+from imdb_sentiment.core.artifacts import read_json
+from imdb_sentiment.modeling.zoo import build_classifier
 from test_pipeline import train_on_tiny_data
 
 IDS = np.array([[2, 3, 4, 0, 0], [5, 2, 0, 0, 0], [3, 3, 3, 3, 5]], dtype="int32")
@@ -87,7 +87,7 @@ def test_the_perturbation_raises_the_loss():
 
 def test_tiny_pipeline_with_adversarial_training_saves_the_plain_network(tiny_pipeline,
                                                                        tmp_path):
-    from imdb_sentiment.scoring import load_model, predict_texts
+    from imdb_sentiment.inference.scoring import load_model, predict_texts
 
     _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
                                                              "adversarial_epsilon": 0.3})

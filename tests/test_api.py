@@ -71,7 +71,7 @@ def test_package_import_is_light():
 
 
 def test_predict_refuses_non_strings(tiny_pipeline):
-    from imdb_sentiment import api
+    from imdb_sentiment.inference import api
 
     with pytest.raises(TypeError, match="iterable of str"):
         api.predict([1, 2], model=tiny_pipeline["model"])
@@ -79,7 +79,7 @@ def test_predict_refuses_non_strings(tiny_pipeline):
 
 @pytest.mark.parametrize("texts", ["one review", b"bytes", None, 5])
 def test_predict_refuses_one_string_or_a_non_iterable(tiny_pipeline, texts):
-    from imdb_sentiment import api
+    from imdb_sentiment.inference import api
 
     with pytest.raises(TypeError, match="iterable of str, not"):
         api.predict(texts, model=tiny_pipeline["model"])

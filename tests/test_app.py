@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from imdb_sentiment import app, locations, serve
+from imdb_sentiment.core import locations
+
+from imdb_sentiment.inference import app, labelling
 
 APP = Path(app.__file__)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,7 +53,7 @@ def classify(at: AppTest, text: str) -> AppTest:
 
 def test_classify_shows_label_and_probability(app_env, tiny_model):
     at = classify(start_app(), REVIEW)
-    result = serve.score_texts(tiny_model, [REVIEW])[0]
+    result = labelling.score_texts(tiny_model, [REVIEW])[0]
     headings = [h.value for h in at.main.subheader]
     assert any(h.endswith(result.label.capitalize()) for h in headings), headings
     (bar,) = at.main.get("progress")
@@ -145,7 +147,7 @@ def test_real_browser(tiny_pipeline, tiny_model, tmp_path):
          "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    expected = serve.score_texts(tiny_model, [HOSTILE])[0]
+    expected = labelling.score_texts(tiny_model, [HOSTILE])[0]
     try:
         wait_healthy(url, process, timeout=60)
         with sync_playwright() as pw:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.artifacts import TMP_MARK, atomic_outputs, atomic_path, read_json, write_json
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.core.artifacts import TMP_MARK, atomic_outputs, atomic_path, read_json, write_json
+from imdb_sentiment.core.errors import PipelineError
 
 
 def test_a_file_never_replaces_a_directory(tmp_path):
@@ -74,7 +74,7 @@ def test_read_json_names_a_broken_file(tmp_path):
 WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from imdb_sentiment.artifacts import atomic_outputs
+    from imdb_sentiment.core.artifacts import atomic_outputs
     first, second = Path(sys.argv[1]), Path(sys.argv[2])
     with atomic_outputs((first, True), (second, False)) as (a, b):
         a.mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_params
-from imdb_sentiment import preprocess, train
+from imdb_sentiment.pipeline import preprocess, train
 
 
 def run_main(main, argv: list[str], capsys) -> str:
@@ -108,7 +108,7 @@ def test_model_file_is_byte_identical_when_saved_twice(tiny_model, tmp_path):
     train.save_keras(tiny_model, tmp_path / "a.keras")
     train.save_keras(tiny_model, tmp_path / "b.keras")
     assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
-    from imdb_sentiment.scoring import load_model
+    from imdb_sentiment.inference.scoring import load_model
 
     reloaded = load_model(tmp_path / "a.keras")
     assert [w.tolist() for w in reloaded.get_weights()] == \
@@ -116,7 +116,7 @@ def test_model_file_is_byte_identical_when_saved_twice(tiny_model, tmp_path):
 
 
 def test_cli_refuses_a_directory_as_output_and_keeps_it(tiny_pipeline, tmp_path, capsys):
-    from imdb_sentiment import cli
+    from imdb_sentiment.inference import cli
 
     out = tmp_path / "results.csv"
     (out / "sub").mkdir(parents=True)
@@ -190,7 +190,7 @@ def test_tampered_preprocess_output_is_named_not_trained_on(trained, tmp_path, c
 def test_malformed_reviews_table_is_named(tiny_pipeline, tmp_path, capsys, damage):
     import pandas as pd
 
-    from imdb_sentiment import evaluate
+    from imdb_sentiment.pipeline import evaluate
 
     table = pd.read_parquet(tiny_pipeline["reviews"])
     if damage == "label 5":

@@ -7,12 +7,12 @@ import random
 import numpy as np
 
 from conftest import review_text
-from imdb_sentiment import baseline
-from imdb_sentiment.scoring import load_model, predict_texts
+from imdb_sentiment.modeling import ngram
+from imdb_sentiment.inference.scoring import load_model, predict_texts
 
 
 def test_bigrams_match_keras_ngrams():
-    assert baseline.with_bigrams(["not", "good", "film"]) == [
+    assert ngram.with_bigrams(["not", "good", "film"]) == [
         "not", "good", "film", "not good", "good film"]
 
 
@@ -21,21 +21,21 @@ def test_keras_export_equals_sklearn_and_round_trips(tmp_path):
     kinds = ["pos", "neg"] * 60
     texts = [review_text(rng, kind) for kind in kinds]
     labels = np.array([kind == "pos" for kind in kinds], dtype=int)
-    vectorizer, model = baseline.fit(texts, labels, max_features=500, c=4.0, seed=0)
+    vectorizer, model = ngram.fit(texts, labels, max_features=500, c=4.0, seed=0)
     held_out = [review_text(rng, k) for k in ("pos", "neg", "pos")] + ["", "unseen words only",
                                                                        "Great<br />film!"]
-    expected = baseline.predict_proba(vectorizer, model, held_out)
-    keras_model = baseline.to_keras(vectorizer, model)
+    expected = ngram.predict_proba(vectorizer, model, held_out)
+    keras_model = ngram.to_keras(vectorizer, model)
     np.testing.assert_allclose(predict_texts(keras_model, held_out), expected, atol=1e-6)
-    path = tmp_path / "baseline.keras"
+    path = tmp_path / "ngram.keras"
     keras_model.save(path)
     np.testing.assert_allclose(predict_texts(load_model(path), held_out), expected, atol=1e-6)
-    train_accuracy = ((baseline.predict_proba(vectorizer, model, texts) >= 0.5) == labels).mean()
+    train_accuracy = ((ngram.predict_proba(vectorizer, model, texts) >= 0.5) == labels).mean()
     assert train_accuracy > 0.9
 
 
 def test_ngrams_are_shortest_first():
-    assert baseline.with_ngrams(["not", "very", "good"], 3) == [
+    assert ngram.with_ngrams(["not", "very", "good"], 3) == [
         "not", "very", "good", "not very", "very good", "not very good"]
 
 
@@ -44,7 +44,7 @@ def test_nb_teacher_weights_ngrams_by_class_and_separates_reviews():
     kinds = ["pos", "neg"] * 60
     texts = [review_text(rng, kind) for kind in kinds]
     labels = np.array([kind == "pos" for kind in kinds], dtype=int)
-    teacher = baseline.fit_nb(texts + ["only here twice", "only here twice"], np.r_[labels, 1, 1],
+    teacher = ngram.fit_nb(texts + ["only here twice", "only here twice"], np.r_[labels, 1, 1],
                               ngrams=3, c=1.0, seed=0)
     ratio = dict(zip(teacher.vectorizer.get_feature_names_out(), teacher.ratios.diagonal()))
     assert ratio["only here twice"] > 0 and ratio["only here"] > 0  # seen in positives only
@@ -59,11 +59,11 @@ def test_nb_logreg_export_equals_sklearn_and_round_trips(tmp_path):
     kinds = ["pos", "neg"] * 60
     texts = [review_text(rng, kind) for kind in kinds]
     labels = np.array([kind == "pos" for kind in kinds], dtype=int)
-    nb = baseline.fit_nb(texts, labels, ngrams=3, c=4.0, seed=0)
+    nb = ngram.fit_nb(texts, labels, ngrams=3, c=4.0, seed=0)
     held_out = [review_text(rng, k) for k in ("pos", "neg", "pos")] + [
         "", "unseen words only", "Great<br />film!", "not very good, not very good at all"]
     expected = nb.predict_proba(held_out)
-    keras_model = baseline.nb_to_keras(nb, ngrams=3)
+    keras_model = ngram.nb_to_keras(nb, ngrams=3)
     np.testing.assert_allclose(predict_texts(keras_model, held_out), expected, atol=1e-5)
     path = tmp_path / "nb.keras"
     keras_model.save(path)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imdb_sentiment import serve
-from imdb_sentiment.scoring import load_model, predict_texts
+from imdb_sentiment.inference import labelling
+from imdb_sentiment.inference.scoring import load_model, predict_texts
 
 REAL_MODEL = Path(__file__).resolve().parents[1] / "models" / "model.keras"
 
@@ -44,13 +44,13 @@ def real_model():
 @pytest.mark.real_model
 @pytest.mark.parametrize("text", CLEAR_POSITIVE)
 def test_clear_positive_reviews_are_positive(real_model, text):
-    assert serve.score_texts(real_model, [text])[0].label == serve.POSITIVE
+    assert labelling.score_texts(real_model, [text])[0].label == labelling.POSITIVE
 
 
 @pytest.mark.real_model
 @pytest.mark.parametrize("text", CLEAR_NEGATIVE)
 def test_clear_negative_reviews_are_negative(real_model, text):
-    assert serve.score_texts(real_model, [text])[0].label == serve.NEGATIVE
+    assert labelling.score_texts(real_model, [text])[0].label == labelling.NEGATIVE
 
 
 @pytest.mark.real_model
@@ -74,25 +74,25 @@ ODD_TEXTS = ["", " ", "\t\n  ", "😀🎬👍", "a", "<br /><br />", "&amp; &#39
 
 
 def test_any_string_gives_a_finite_probability(tiny_model):
-    probs = serve.probabilities(tiny_model, ODD_TEXTS)
+    probs = labelling.probabilities(tiny_model, ODD_TEXTS)
     assert probs.shape == (len(ODD_TEXTS),)
     assert np.all(np.isfinite(probs)) and np.all((probs >= 0) & (probs <= 1))
 
 
 def test_lone_surrogate_is_scored_not_crashing(tiny_model):
-    (p,) = serve.probabilities(tiny_model, ["great \ud800 film"])
-    assert p == pytest.approx(serve.probabilities(tiny_model, ["great \ufffd film"])[0], abs=1e-6)
+    (p,) = labelling.probabilities(tiny_model, ["great \ud800 film"])
+    assert p == pytest.approx(labelling.probabilities(tiny_model, ["great \ufffd film"])[0], abs=1e-6)
 
 
 def test_empty_texts_fail_alone(tiny_model):
-    results = serve.score_texts(tiny_model, ["great film", "", "   ", None, "awful"])
+    results = labelling.score_texts(tiny_model, ["great film", "", "   ", None, "awful"])
     assert [r.ok for r in results] == [True, False, False, False, True]
     assert all(r.label is None and r.probability is None for r in results if not r.ok)
 
 
 def test_occlusion_matches_removing_each_word(tiny_model):
     text = "great film but the ending was awful and boring"
-    importance = serve.word_importance(tiny_model, text)
+    importance = labelling.word_importance(tiny_model, text)
     words = text.split()
     assert importance.words == words and not importance.truncated
     without = [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
@@ -102,14 +102,14 @@ def test_occlusion_matches_removing_each_word(tiny_model):
 
 
 def test_occlusion_is_capped(tiny_model):
-    importance = serve.word_importance(tiny_model, "great " * 1000, max_words=50)
+    importance = labelling.word_importance(tiny_model, "great " * 1000, max_words=50)
     assert len(importance.words) == len(importance.deltas) == 50 and importance.truncated
 
 
 def test_highlight_escapes_every_word():
-    importance = serve.Importance(['<img src=x onerror="alert(1)">', "a&b", "fine"],
+    importance = labelling.Importance(['<img src=x onerror="alert(1)">', "a&b", "fine"],
                                   [0.2, -0.1, 0.0], 0.5, truncated=False)
-    html = serve.highlight_html(importance)
+    html = labelling.highlight_html(importance)
     assert "<img" not in html and 'onerror="' not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html and "a&amp;b" in html
     assert html.count("<span") == 3
@@ -117,15 +117,15 @@ def test_highlight_escapes_every_word():
 
 def test_wordless_texts_fail_alone_and_words_in_any_script_are_read(tiny_model):
     texts = ["!!!", "<br /><br />", "great film", "\u4e2d\u6587", "&#39; &quot;", "x"]
-    results = serve.score_texts(tiny_model, texts)
-    assert [r.error == serve.NO_WORDS for r in results] == [True, True, False, False, True, False]
-    assert serve.wordless(texts) == [r.error == serve.NO_WORDS for r in results]
+    results = labelling.score_texts(tiny_model, texts)
+    assert [r.error == labelling.NO_WORDS for r in results] == [True, True, False, False, True, False]
+    assert labelling.wordless(texts) == [r.error == labelling.NO_WORDS for r in results]
     # read, but not known to the model: failed for that reason, not scored from nothing
-    assert [r.error == serve.UNKNOWN_WORDS for r in results] == [False] * 3 + [True, False, True]
+    assert [r.error == labelling.UNKNOWN_WORDS for r in results] == [False] * 3 + [True, False, True]
 
 
 def test_a_known_word_is_found_however_the_quick_look_splits_the_text(tiny_model):
-    vocabulary = serve.word_vectorizer(tiny_model).get_vocabulary()[2:]
+    vocabulary = labelling.word_vectorizer(tiny_model).get_vocabulary()[2:]
     word = next(w for w in vocabulary if w.isalpha())
     texts = [f"<br />{word.upper()}!!", f"xyzzyq,{word}", "xyzzyq", "<i>qwfpgj</i>"]
-    assert serve.unknown_only(tiny_model, texts) == [False, False, True, True]
+    assert labelling.unknown_only(tiny_model, texts) == [False, False, True, True]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment import cli
-from imdb_sentiment.scoring import predict_texts
+from imdb_sentiment.inference import cli
+from imdb_sentiment.inference.scoring import predict_texts
 
 # Different lengths in a non-sorted order: predict_texts batches by length, so
 # these catch any mix-up between output rows and input rows.
@@ -286,19 +286,19 @@ def test_installed_entry_point_smoke(model_path):
 
 @pytest.mark.slow
 def test_thread_pools_are_tuned_before_tensorflow_starts_and_left_alone_after():
-    from imdb_sentiment import serve
+    from imdb_sentiment.inference import scoring
 
     code = ("import tensorflow as tf\n"
-            "from imdb_sentiment import serve\n"
-            "first = serve.tune_threads()\n"
+            "from imdb_sentiment.inference import scoring\n"
+            "first = scoring.tune_threads()\n"
             "pools = [tf.config.threading.get_inter_op_parallelism_threads(),\n"
             "         tf.config.threading.get_intra_op_parallelism_threads()]\n"
             "tf.constant([1.0]) + 1\n"
-            "serve.INTER_OP_THREADS += 1\n"
-            "print(first, *pools, serve.tune_threads())\n")
+            "scoring.INTER_OP_THREADS += 1\n"
+            "print(first, *pools, scoring.tune_threads())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
-    assert out.split() == ["True", str(serve.INTER_OP_THREADS), str(serve.INTRA_OP_THREADS), "False"]
+    assert out.split() == ["True", str(scoring.INTER_OP_THREADS), str(scoring.INTRA_OP_THREADS), "False"]
 
 
 @pytest.mark.slow
@@ -308,12 +308,12 @@ def test_a_fresh_process_from_another_directory_is_quiet_and_finds_the_model(tmp
     the same score as the evaluate stage's path gives, to 1e-6."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["IMDB_SENTIMENT_MODEL"] = model_path
-    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.cli", "predict", REVIEWS[0]],
+    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", REVIEWS[0]],
                           cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr
     assert read_csv_text(done.stdout)[0]["label"] in ("positive", "negative")
-    loud = subprocess.run([sys.executable, "-m", "imdb_sentiment.cli", "predict", "--verbose",
+    loud = subprocess.run([sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", "--verbose",
                            REVIEWS[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert loud.returncode == 0 and loud.stdout == done.stdout
 
@@ -324,12 +324,12 @@ def test_a_fresh_process_scores_the_test_set_as_the_evaluate_stage_did(tmp_path,
     test review the probability in the evaluate stage's predictions.csv, to 1e-6."""
     import pandas as pd
 
-    from imdb_sentiment import reviews
+    from imdb_sentiment.data import reviews
 
     test = reviews.read(tiny_pipeline["reviews"], split="test")
     source = tmp_path / "test.jsonl"
     source.write_text("".join(json.dumps({"text": text}) + "\n" for text in test["text"]))
-    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.cli", "predict", "--input",
+    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", "--input",
                            str(source), "--model", str(tiny_pipeline["model"])],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -341,7 +341,7 @@ def test_a_fresh_process_scores_the_test_set_as_the_evaluate_stage_did(tmp_path,
 
 
 def test_default_model_is_found_from_any_directory(tmp_path, monkeypatch):
-    from imdb_sentiment import locations
+    from imdb_sentiment.core import locations
 
     monkeypatch.delenv(locations.MODEL_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -379,7 +379,7 @@ def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path,
 
 def test_a_full_disk_on_stdout_is_one_line_error(model_path):
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "imdb_sentiment.cli", "predict",
+        done = subprocess.run([sys.executable, "-m", "imdb_sentiment.inference.cli", "predict",
                                "--model", model_path, "great", "awful"], stdout=full,
                               stderr=subprocess.PIPE, text=True)
     assert done.returncode == 2
@@ -403,7 +403,7 @@ def test_skipped_imports_fail_inside_the_block_and_work_after(tmp_path, monkeypa
 def test_the_command_leaves_without_teardown_but_with_its_output_and_status(tmp_path,
                                                                           model_path):
     """`run` skips TensorFlow's teardown: the exit status and every output still arrive."""
-    command = [sys.executable, "-m", "imdb_sentiment.cli", "predict", "--model", model_path]
+    command = [sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", "--model", model_path]
     out = tmp_path / "scored.jsonl"
     done = subprocess.run(command + ["--output", str(out), REVIEWS[0], "  "],
                           capture_output=True, text=True)
@@ -503,7 +503,7 @@ def closing(*fds: int):
 
 
 def test_closed_standard_streams_lose_nothing_and_say_what_they_can(tmp_path, model_path):
-    command = [sys.executable, "-m", "imdb_sentiment.cli", "predict", "--model", model_path]
+    command = [sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", "--model", model_path]
     out = tmp_path / "scored.csv"
     no_stderr = subprocess.run(command + ["--output", str(out), REVIEWS[0]],
                                stdout=subprocess.PIPE, preexec_fn=closing(2), timeout=120)
@@ -585,7 +585,7 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path, model_path):
     # Python's Ctrl-C handler set first: a shell starts background jobs (`make test &`) with
     # SIGINT ignored, and their children inherit that
     start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-             "sys.argv[0] = 'imdb-sentiment'; runpy.run_module('imdb_sentiment.cli', "
+             "sys.argv[0] = 'imdb-sentiment'; runpy.run_module('imdb_sentiment.inference.cli', "
              "run_name='__main__')")
     waiting = subprocess.Popen([sys.executable, "-c", start, "predict", "--model", model_path,
                                 "--input", str(source)],

@@ -1,7 +1,7 @@
 """Bit-identical outputs whatever the machine's core count, thread settings and instruction set.
 
 Runs the preprocess, train, evaluate and export stages the way dvc.yaml starts them
-(`python -m imdb_sentiment.stage`) on a seeded slice of the real archive, once per setting,
+(`python -m imdb_sentiment.pipeline`) on a seeded slice of the real archive, once per setting,
 and compares the bytes of every output. The network is the default one at full size (full
 batches of full-length reviews, and the short batches length buckets leave), for one epoch:
 TensorFlow's matrix products split their sums by thread count at some shapes only, so a
@@ -52,7 +52,7 @@ SLICE = {
 
 def stage(name: str, args: list[str], cwd: Path, env: dict[str, str],
           cores: frozenset[int] = ALL_CORES) -> None:
-    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.stage", name, *args], cwd=cwd,
+    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.pipeline", name, *args], cwd=cwd,
                           env=env, capture_output=True, text=True,
                           preexec_fn=lambda: os.sched_setaffinity(0, cores))
     assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"

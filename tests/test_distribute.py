@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, build_archive, write_params
-from imdb_sentiment.artifacts import read_json
+from imdb_sentiment.core.artifacts import read_json
 
 # Splits the CPU into `cpus` logical devices, then runs the train stage's main.
 TRAIN_SCRIPT = """
@@ -30,7 +30,7 @@ if cpus > 1:
     devices = [tf.config.LogicalDeviceConfiguration()] * cpus
     tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0], devices)
 import keras
-from imdb_sentiment import train
+from imdb_sentiment.pipeline import train
 train.main(sys.argv[2:])
 print("policy after training:", keras.mixed_precision.global_policy().name)
 """
@@ -42,8 +42,9 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import sys
-from imdb_sentiment import fitting, params
-from imdb_sentiment.processed import Split
+from imdb_sentiment.core import params
+from imdb_sentiment.modeling import fitting
+from imdb_sentiment.data.processed import Split
 rng = np.random.default_rng(0)
 def split(n):
     lengths = rng.integers(3, 20, n)
@@ -66,7 +67,7 @@ TEXTS = ["A wonderful, moving film.", "Dull and far too long.", "", "great " * 1
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory) -> Path:
     """A tiny archive ingested and preprocessed once for every run in this module."""
-    from imdb_sentiment import ingest, preprocess
+    from imdb_sentiment.pipeline import ingest, preprocess
 
     root = tmp_path_factory.mktemp("distribute")
     archive = build_archive(root / "aclImdb_v1.tar.gz")
@@ -111,7 +112,7 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> subprocess.Completed
 
 def check_model(run_dir: Path):
     """The saved end-to-end model loads and scores any text with a float32 probability."""
-    from imdb_sentiment.scoring import load_model, predict_texts
+    from imdb_sentiment.inference.scoring import load_model, predict_texts
 
     model = load_model(run_dir / "models" / "model.keras")
     probs = predict_texts(model, TEXTS)
@@ -200,8 +201,8 @@ def test_mixed_bfloat16_trains_on_cpu_and_outputs_float32(tmp_path, processed):
 
 def test_mixed_bfloat16_on_pinned_cpu_kernels_is_a_clear_error(monkeypatch):
     """With the stages' AVX2 pin, oneDNN has no bfloat16 kernels and would abort the process."""
-    from imdb_sentiment.errors import PipelineError
-    from imdb_sentiment.scaling import precision_policy
+    from imdb_sentiment.core.errors import PipelineError
+    from imdb_sentiment.modeling.scaling import precision_policy
 
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     with pytest.raises(PipelineError, match="mixed_bfloat16 needs a GPU"):
@@ -212,7 +213,7 @@ def test_mixed_bfloat16_on_pinned_cpu_kernels_is_a_clear_error(monkeypatch):
 def test_precision_policy_is_restored_and_none_is_a_no_op():
     import keras
 
-    from imdb_sentiment.scaling import make_strategy, precision_policy
+    from imdb_sentiment.modeling.scaling import make_strategy, precision_policy
 
     with precision_policy("mixed_bfloat16"):
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
@@ -225,7 +226,7 @@ def test_precision_policy_is_restored_and_none_is_a_no_op():
 def test_mixed_float16_with_masked_max_pooling_is_refused():
     """Masked max pooling shifts padded steps by -1e9, which is -inf in float16 (NaN loss)."""
     from conftest import project_params
-    from imdb_sentiment import params as P
+    from imdb_sentiment.core import params as P
 
     with pytest.raises(P.ParamsError, match="train.mixed_precision"):
         project_params("train", mixed_precision="mixed_float16")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from imdb_sentiment import export
-from imdb_sentiment.scoring import predict_texts
+from imdb_sentiment.pipeline import export
+from imdb_sentiment.inference.scoring import predict_texts
 
 TEXTS = [
     "",

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from conftest import add_file, build_archive, write_params
-from imdb_sentiment import data_report, ingest, reviews
-from imdb_sentiment.archive import ArchiveError, PlainHeaderInfo, download
-from imdb_sentiment.artifacts import read_json
+from imdb_sentiment.data import data_report, reviews
+from imdb_sentiment.pipeline import ingest
+from imdb_sentiment.data.archive import ArchiveError, PlainHeaderInfo, download
+from imdb_sentiment.core.artifacts import read_json
 
 MAX = 1 << 20
 TOTAL = 1 << 30

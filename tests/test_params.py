@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imdb_sentiment import params as P
+from imdb_sentiment.core import params as P
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,7 +92,7 @@ def test_bad_seed_and_missing_file(tmp_path):
 
 
 def test_stage_main_reports_one_line_and_exit_2(tmp_path, capsys):
-    from imdb_sentiment import preprocess
+    from imdb_sentiment.pipeline import preprocess
 
     path = write(tmp_path, {"preprocess": {"vocab_sise": 10}})
     with pytest.raises(SystemExit) as exit_info:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, TINY_PARAMS, build_archive, project_params, write_params
-from imdb_sentiment.artifacts import read_json
+from imdb_sentiment.core.artifacts import read_json
 
 SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
 EVAL_KEYS = {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
@@ -49,7 +49,7 @@ def test_tiny_model_learns_the_synthetic_task(tiny_pipeline):
 
 
 def test_model_outputs_a_probability_for_any_string(tiny_model):
-    from imdb_sentiment.scoring import predict_texts
+    from imdb_sentiment.inference.scoring import predict_texts
 
     texts = ["", "   ", "great", "<script>alert(1)</script>", "🙂🎬", "awful " * 200_000,
              "Ünïcödé ревю 映画"]
@@ -217,7 +217,7 @@ def test_queued_sweep_compares_experiments(tmp_path):
 def train_on_tiny_data(tiny_pipeline: dict[str, Path], tmp_path: Path,
                        train_params: dict) -> tuple[Path, Path]:
     """The train stage on the tiny pipeline's data with these train params: (params, model)."""
-    from imdb_sentiment import train
+    from imdb_sentiment.pipeline import train
 
     params = write_params(tmp_path / "params.yaml", {"train": train_params})
     model = tmp_path / "models" / "model.keras"
@@ -242,7 +242,7 @@ def test_ngram_models_go_through_the_same_stages(tiny_pipeline, tmp_path, ngram_
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["model"] == ngram_model and card["fit"]["best_val_accuracy"] > 0.6
     # a fresh interpreter, as in `dvc repro`: loading must not rely on modules imported here
-    run([sys.executable, "-m", "imdb_sentiment.evaluate", "--params", str(params),
+    run([sys.executable, "-m", "imdb_sentiment.pipeline.evaluate", "--params", str(params),
          "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
          "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "eval")], tmp_path)
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6
@@ -264,7 +264,7 @@ def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline
     """train.distill_unlabeled adds the unlabeled reviews with the teacher's probabilities."""
     import keras
 
-    from imdb_sentiment.scoring import load_model
+    from imdb_sentiment.inference.scoring import load_model
 
     _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
                                                              "distill_unlabeled": True,
@@ -287,8 +287,9 @@ def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline
 def test_the_final_fit_learns_validation_and_scores_nothing_on_it(tiny_pipeline, tmp_path):
     """train.fit_on_validation: teacher and network also learn the validation split's
     labelled reviews, and no validation score is reported, since none would mean anything."""
-    from imdb_sentiment import processed, train
-    from imdb_sentiment.processed import split_texts
+    from imdb_sentiment.data import processed
+    from imdb_sentiment.pipeline import train
+    from imdb_sentiment.data.processed import split_texts
 
     params, model = train_on_tiny_data(tiny_pipeline, tmp_path, {
         **TINY_PARAMS["train"], "distill_unlabeled": True, "fit_on_validation": True})
@@ -299,7 +300,7 @@ def test_the_final_fit_learns_validation_and_scores_nothing_on_it(tiny_pipeline,
                 "teacher_val_accuracy"} & set(fit)
     assert "best_val_accuracy" not in read_json(tmp_path / "live" / "metrics.json")
     assert not (tmp_path / "live" / "plots" / "metrics" / "validation").exists()
-    run([sys.executable, "-m", "imdb_sentiment.evaluate", "--params", str(params),
+    run([sys.executable, "-m", "imdb_sentiment.pipeline.evaluate", "--params", str(params),
          "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
          "--live", str(tmp_path / "live"), "--metrics", str(tmp_path / "eval.json"),
          "--plots", str(tmp_path / "eval")], tmp_path)
@@ -330,7 +331,7 @@ def test_ngram_models_learn_validation_in_the_final_fit(tiny_pipeline, tmp_path,
     assert fit["train_reviews"] == held_out["train_reviews"] + held_out["val_reviews"]
 
 def test_concat_splits_keeps_every_review_and_soft_labels():
-    from imdb_sentiment.processed import Split, concat_splits
+    from imdb_sentiment.data.processed import Split, concat_splits
 
     first = Split(np.array([5, 6, 7], np.int32), np.array([0, 2, 3]),
                   np.array([1, 0], np.int8), np.array([3, 4], np.int32))
@@ -344,7 +345,7 @@ def test_concat_splits_keeps_every_review_and_soft_labels():
 
 
 def test_training_accuracy_counts_soft_targets_by_their_side_of_one_half():
-    from imdb_sentiment.layers import TargetAccuracy
+    from imdb_sentiment.modeling.layers import TargetAccuracy
 
     metric = TargetAccuracy()
     metric.update_state(np.array([[0.9], [0.2], [0.7]]), np.array([[0.6], [0.4], [0.3]]))
@@ -357,7 +358,7 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     train stage always turns on; train.jit_compile must still give an XLA-compiled step."""
     import keras
 
-    from imdb_sentiment import fitting
+    from imdb_sentiment.modeling import fitting
 
     split = random_split(32, 12, 0)
     compiled = []  # the model that fit() trains: the classifier, or its adversarial wrapper
@@ -378,7 +379,7 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
 
 
 def random_split(n: int, max_len: int, seed: int):
-    from imdb_sentiment.processed import Split
+    from imdb_sentiment.data.processed import Split
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(1, max_len, n)
@@ -392,7 +393,7 @@ def random_split(n: int, max_len: int, seed: int):
 def test_datasets_declare_the_batch_count_they_make(n, batch_size, bucket):
     import tensorflow as tf
 
-    from imdb_sentiment.fitting import make_dataset
+    from imdb_sentiment.modeling.fitting import make_dataset
 
     ds = make_dataset(random_split(n, 60, n), batch_size, shuffle=True, seed=1,
                       bucket_by_length=bucket)
@@ -408,7 +409,7 @@ def tf_data_batches(split, batch_size: int, *, shuffle: bool, seed: int, bucket_
     `make_dataset` builds faster."""
     import tensorflow as tf
 
-    from imdb_sentiment.fitting import bucket_boundaries
+    from imdb_sentiment.modeling.fitting import bucket_boundaries
 
     sequences = tf.RaggedTensor.from_row_splits(split.ids, split.offsets)
     ds = tf.data.Dataset.from_tensor_slices((sequences, split.labels.astype(np.float32)))
@@ -429,7 +430,7 @@ def tf_data_batches(split, batch_size: int, *, shuffle: bool, seed: int, bucket_
 def test_batches_are_tf_datas_pass_after_pass(n, batch_size, bucket, shuffle):
     import keras
 
-    from imdb_sentiment.fitting import make_dataset
+    from imdb_sentiment.modeling.fitting import make_dataset
 
     split = random_split(n, 90, n)
     keras.utils.set_random_seed(5)
@@ -448,7 +449,7 @@ def test_batches_are_tf_datas_pass_after_pass(n, batch_size, bucket, shuffle):
 def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle(monkeypatch):
     """Fitted on `make_dataset`'s batches or on tf.data's own, the weights are the same
     bytes: each pass Keras starts over the data draws its shuffle when it starts."""
-    from imdb_sentiment import fitting
+    from imdb_sentiment.modeling import fitting
 
     cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
                          epochs=3, batch_size=16, distill_unlabeled=False, conv_filters=4,
@@ -471,7 +472,7 @@ def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle(m
 
 def test_fit_summary_describes_the_last_epoch_the_model_holds():
     """The fit runs every epoch and the summary scores the weights it returns."""
-    from imdb_sentiment import fitting
+    from imdb_sentiment.modeling import fitting
 
     cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
                          epochs=4, batch_size=16, distill_unlabeled=False,
@@ -490,7 +491,7 @@ def test_validation_labels_cannot_change_the_fitted_model():
     """Validation is only watched: with its labels flipped, the fit returns the same weights."""
     from dataclasses import replace
 
-    from imdb_sentiment import fitting
+    from imdb_sentiment.modeling import fitting
 
     cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
                          epochs=3, batch_size=16, distill_unlabeled=False, learning_rate=0.05)
@@ -505,7 +506,7 @@ def test_validation_labels_cannot_change_the_fitted_model():
 def test_fitting_bucketed_batches_does_not_warn_of_running_out_of_data():
     import warnings
 
-    from imdb_sentiment import fitting
+    from imdb_sentiment.modeling import fitting
 
     split = random_split(200, 40, 0)
     cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,

@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from imdb_sentiment import preprocess, processed, text
+from imdb_sentiment.data import processed
+
+from imdb_sentiment.modeling import text
+
+from imdb_sentiment.pipeline import preprocess
 
 
 def standardized(raw: str) -> str:
@@ -72,7 +76,7 @@ def test_stage_outputs(tiny_pipeline):
         assert (split.lengths() <= 32).all()
     cfg, seed = processed.load_config(out)
     assert cfg.max_len == 32 and cfg.keep_tokens == "last" and seed == 7
-    from imdb_sentiment.artifacts import read_json
+    from imdb_sentiment.core.artifacts import read_json
 
     report = read_json(tiny_pipeline["preprocess_report"])
     assert set(report) >= {"train", "val", "test", "vocabulary_size"}
@@ -95,7 +99,7 @@ def test_model_vectorizer_matches_stored_encoding(tiny_pipeline, tiny_model):
 
 
 def test_pretrained_vectors_put_cooccurring_words_together():
-    from imdb_sentiment.embeddings import pretrain
+    from imdb_sentiment.data.embeddings import pretrain
 
     rng = np.random.default_rng(0)
     good, bad = ["great", "superb", "fine"], ["awful", "dull", "poor"]

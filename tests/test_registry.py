@@ -64,7 +64,7 @@ def test_dvc_yaml_declares_both_models():
 
 @pytest.mark.slow
 def test_artifacts_get_downloads_the_tagged_version_of_the_keras_model(published, tmp_path):
-    from imdb_sentiment.scoring import load_model, predict_texts
+    from imdb_sentiment.inference.scoring import load_model, predict_texts
 
     assert published["v1.0.0"] != published["v1.1.0"]
     for version in ("v1.0.0", "v1.1.0"):

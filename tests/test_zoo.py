@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from conftest import project_params
-from imdb_sentiment import params as P
-from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.layers import MaskedPooling, StridedConv, WordPairIds
-from imdb_sentiment.scoring import load_model
-from imdb_sentiment.zoo import build_classifier, build_end_to_end, input_vectors
+from imdb_sentiment.core import params as P
+from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.modeling.text import make_vectorizer
+from imdb_sentiment.modeling.layers import MaskedPooling, StridedConv, WordPairIds
+from imdb_sentiment.inference.scoring import load_model
+from imdb_sentiment.modeling.zoo import build_classifier, build_end_to_end, input_vectors
 
 VOCAB = ["good", "bad", "film", "not"]
 
@@ -152,7 +152,7 @@ def test_pretrained_embeddings_are_loaded_and_shape_checked():
 
 
 def test_truncate_keeps_first_or_last_tokens_of_each_row():
-    from imdb_sentiment.layers import TruncateTokens
+    from imdb_sentiment.modeling.layers import TruncateTokens
 
     ids = np.array([[5, 6, 7, 8], [5, 6, 0, 0], [0, 0, 0, 0]], dtype="int32")
     assert TruncateTokens(3, "first")(ids).numpy().tolist() == [[5, 6, 7], [5, 6, 0], [0, 0, 0]]
@@ -213,7 +213,7 @@ def test_unmasked_padding_is_read_like_a_token(conv_filters):
 
 
 def test_predictions_do_not_depend_on_batching_or_workers():
-    from imdb_sentiment.scoring import predict_texts
+    from imdb_sentiment.inference.scoring import predict_texts
 
     cfg = project_params("train", units=[4], embedding_dim=4)
     model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)

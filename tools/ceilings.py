@@ -29,7 +29,7 @@ CHAR_NGRAMS = (2, 5)
 
 
 def main() -> int:
-    from imdb_sentiment import startup
+    from imdb_sentiment.core import startup
 
     startup.pin_kernels()
     import numpy as np
@@ -37,9 +37,10 @@ def main() -> int:
     from sklearn.linear_model import LogisticRegression
 
     import imdb_sentiment
-    from imdb_sentiment import baseline, processed, reviews
-    from imdb_sentiment import params as P
-    from imdb_sentiment.processed import split_texts
+    from imdb_sentiment.data import processed, reviews
+    from imdb_sentiment.modeling import ngram
+    from imdb_sentiment.core import params as P
+    from imdb_sentiment.data.processed import split_texts
 
     cfg = P.load("train", ROOT / P.PARAMS_FILE)
     seed = P.load_seed(ROOT / P.PARAMS_FILE)
@@ -61,7 +62,7 @@ def main() -> int:
 
     for ngrams in (2, 3):
         started = time.perf_counter()
-        model = baseline.fit_nb(texts["train"], data["train"].labels, ngrams, cfg.logreg_c, seed)
+        model = ngram.fit_nb(texts["train"], data["train"].labels, ngrams, cfg.logreg_c, seed)
         is_teacher = ngrams == cfg.teacher_ngrams
         probs = row(f"nb_logreg, word 1-{ngrams}-grams, C {cfg.logreg_c:g}"
                     + (" (the teacher)" if is_teacher else ""),
@@ -70,7 +71,7 @@ def main() -> int:
             teacher_model, the_teacher = model, probs
     for c in (cfg.logreg_c / 4, cfg.logreg_c * 4):
         started = time.perf_counter()
-        model = baseline.fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, c, seed)
+        model = ngram.fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, c, seed)
         row(f"nb_logreg, word 1-{cfg.teacher_ngrams}-grams, C {c:g}",
             model.predict_proba(texts["val"]), started)
 
@@ -79,7 +80,7 @@ def main() -> int:
                              split="unsup")["text"].tolist()
     guesses = teacher_model.predict_proba(unlabeled)
     sure = np.abs(guesses - 0.5) >= SELF_TRAINING_MARGIN
-    model = baseline.fit_nb(texts["train"] + [t for t, keep in zip(unlabeled, sure) if keep],
+    model = ngram.fit_nb(texts["train"] + [t for t, keep in zip(unlabeled, sure) if keep],
                             np.r_[data["train"].labels, (guesses[sure] >= 0.5).astype(int)],
                             cfg.teacher_ngrams, cfg.logreg_c, seed)
     row(f"the teacher refitted with the {int(sure.sum()):,} unlabeled reviews it labels with "

@@ -8,7 +8,7 @@ The package's Keras layers are registered as soon as Keras is imported, before o
 after this package, so `keras.models.load_model("models/model.keras")` works too.
 Importing the package loads no TensorFlow: the pipeline's stages import it, and
 one of them needs none. `predict` and `load_model` load it on first use
-(`imdb_sentiment.api`).
+(`imdb_sentiment.inference.api`).
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ def __getattr__(name: str):
     if name in __all__:
         # imported by name: the pipeline's stages import this package but never run the
         # API, so it is no part of their code (tests/test_stage_deps.py reads imports)
-        return getattr(importlib.import_module("imdb_sentiment.api"), name)
+        return getattr(importlib.import_module("imdb_sentiment.inference.api"), name)
     raise AttributeError(f"module 'imdb_sentiment' has no attribute {name!r}")
 
 
 def _register_layers() -> None:
-    import imdb_sentiment.layers  # noqa: F401  (defining the layers registers them)
+    import imdb_sentiment.modeling.layers  # noqa: F401  (defining the layers registers them)
 
 
 class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError
 
 COLUMNS = ["split", "id", "rating", "label", "movie", "text"]
 SPLIT_LABELS = {"train": {0, 1}, "test": {0, 1}, "unsup": {-1}}

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from imdb_sentiment import params as P
-from imdb_sentiment import reviews
-from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.processed import Split, split_texts
-from imdb_sentiment.text import encode, make_vectorizer
+from imdb_sentiment.core import params as P
+from imdb_sentiment.data import reviews
+from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.data.processed import Split, split_texts
+from imdb_sentiment.modeling.text import encode, make_vectorizer
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,10 @@ def teacher_labelled_unlabeled(reviews_path: str | Path, teacher: Teacher,
 def fit_teacher(cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndarray
                 ) -> Callable[[Sequence[str]], np.ndarray]:
     """The n-gram model `cfg.teacher` fitted on (texts, labels): texts -> P(positive)."""
-    from imdb_sentiment import baseline
+    from imdb_sentiment.modeling import ngram
 
     if cfg.teacher == "nb_logreg":
-        return baseline.fit_nb(texts, labels, cfg.teacher_ngrams, cfg.logreg_c, seed).predict_proba
-    vectorizer, logreg = baseline.fit(texts, labels, cfg.tfidf_max_features, cfg.logreg_c, seed)
-    return functools.partial(baseline.predict_proba, vectorizer, logreg)
+        return ngram.fit_nb(texts, labels, cfg.teacher_ngrams, cfg.logreg_c, seed).predict_proba
+    vectorizer, logreg = ngram.fit(texts, labels, cfg.tfidf_max_features, cfg.logreg_c, seed)
+    return functools.partial(ngram.predict_proba, vectorizer, logreg)
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError
 
 TMP_MARK = ".tmp-"
 

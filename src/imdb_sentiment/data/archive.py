@@ -26,8 +26,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from imdb_sentiment.artifacts import atomic_path
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.core.artifacts import atomic_path
+from imdb_sentiment.core.errors import PipelineError
 
 BLOCK = 1 << 20
 DRIVE_RE = re.compile(r"[A-Za-z]:")

@@ -15,8 +15,8 @@ import hashlib
 import sys
 from pathlib import Path
 
-from imdb_sentiment.artifacts import atomic_path
-from imdb_sentiment.errors import PipelineError, exit_on_error
+from imdb_sentiment.core.artifacts import atomic_path
+from imdb_sentiment.core.errors import PipelineError, exit_on_error
 
 SIGNATURE = "serving_default"
 INPUT_NAME = "text"
@@ -28,7 +28,7 @@ def export_saved_model(model_path: str | Path, out: str | Path, version: int = 1
     import keras
     import tensorflow as tf
 
-    from imdb_sentiment.scoring import load_model
+    from imdb_sentiment.inference.scoring import load_model
 
     # Loading draws the dropout layers' seed states, which the SavedModel stores.
     keras.utils.set_random_seed(0)

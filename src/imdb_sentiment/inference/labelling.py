@@ -17,9 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from imdb_sentiment.scoring import predict_texts
-from imdb_sentiment.startup import set_thread_pools
-from imdb_sentiment.text import standardize
+from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
+from imdb_sentiment.modeling.text import standardize
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 256
@@ -41,10 +40,6 @@ _MARKUP_OR_WORD = re.compile(r"<[^>]{0,100}>|&[a-z]{2,8};|&#\d{1,6};|[^\W_]", re
 # because padding does not, with masking (`train.mask_padding`) on.
 LONG_TEXT_CHARS = 100_000
 MAX_OCCLUSION_WORDS = 300
-# Batches scored at once, and TensorFlow's thread pools for that (see tune_threads);
-# chosen by `make bench` (docs/decisions.md).
-SCORING_WORKERS = 3
-INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
 
 
 @dataclass(frozen=True)
@@ -68,17 +63,6 @@ class Importance:
     deltas: list[float]
     baseline: float
     truncated: bool  # the text had more words than were analysed
-
-
-def tune_threads() -> bool:
-    """Size TensorFlow's thread pools for scoring several batches at once.
-
-    A batch's recurrent loop is a chain of small steps, each too small to split
-    across cores (1 intra-op thread), so the cores are kept busy by running
-    several batches side by side (more inter-op threads). Call it first thing:
-    returns False, changing nothing, once TensorFlow has started.
-    """
-    return set_thread_pools(INTER_OP_THREADS, INTRA_OP_THREADS)
 
 
 def label_of(probability: float, threshold: float = DEFAULT_THRESHOLD) -> str:

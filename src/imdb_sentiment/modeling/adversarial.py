@@ -18,7 +18,7 @@ from keras.src import tree
 from keras.src.losses import loss as loss_module
 from keras.src.trainers.data_adapters import data_adapter_utils
 
-from imdb_sentiment.zoo import input_vectors
+from imdb_sentiment.modeling.zoo import input_vectors
 
 
 class AdversarialFit(keras.Model):

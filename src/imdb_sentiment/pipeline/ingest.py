@@ -16,14 +16,14 @@ import pandas as pd
 import pyarrow as pa
 from tqdm import tqdm
 
-from imdb_sentiment import data_report
-from imdb_sentiment import params as P
-from imdb_sentiment.aclimdb import (LABELS, RATINGS, URLS_RE, DataError, decode, movie_ids,
+from imdb_sentiment.data import data_report
+from imdb_sentiment.core import params as P
+from imdb_sentiment.data.aclimdb import (LABELS, RATINGS, URLS_RE, DataError, decode, movie_ids,
                                     movie_of, parse_review_name, wanted_member)
-from imdb_sentiment.archive import ArchiveError, download, iter_files, sha256_file
-from imdb_sentiment.artifacts import atomic_outputs, json_text
-from imdb_sentiment.errors import exit_on_error
-from imdb_sentiment.reviews import COLUMNS
+from imdb_sentiment.data.archive import ArchiveError, download, iter_files, sha256_file
+from imdb_sentiment.core.artifacts import atomic_outputs, json_text
+from imdb_sentiment.core.errors import exit_on_error
+from imdb_sentiment.data.reviews import COLUMNS
 
 def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.DataFrame:
     """Parse the archive into a table with columns COLUMNS, sorted by split, label, id."""

@@ -23,10 +23,10 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from imdb_sentiment import params as P
-from imdb_sentiment.processed import Split, split_texts
-from imdb_sentiment.text import standardize, tokenize
-from imdb_sentiment.layers import NgramVectorization, SparseLogistic, TfidfLogistic
+from imdb_sentiment.core import params as P
+from imdb_sentiment.data.processed import Split, split_texts
+from imdb_sentiment.modeling.text import standardize, tokenize
+from imdb_sentiment.modeling.layers import NgramVectorization, SparseLogistic, TfidfLogistic
 
 
 def with_ngrams(tokens: list[str], n: int) -> list[str]:

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from imdb_sentiment import params as P
-from imdb_sentiment import processed, reviews
-from imdb_sentiment.artifacts import atomic_outputs, json_text
-from imdb_sentiment.embeddings import pretrain
-from imdb_sentiment.errors import PipelineError, exit_on_error
-from imdb_sentiment.text import build_vocabulary, encode, make_vectorizer
+from imdb_sentiment.core import params as P
+from imdb_sentiment.data import processed, reviews
+from imdb_sentiment.core.artifacts import atomic_outputs, json_text
+from imdb_sentiment.data.embeddings import pretrain
+from imdb_sentiment.core.errors import PipelineError, exit_on_error
+from imdb_sentiment.modeling.text import build_vocabulary, encode, make_vectorizer
 
 
 def split_by_movie(train: pd.DataFrame, val_fraction: float, seed: int) -> pd.Series:

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from imdb_sentiment import text as _text  # noqa: F401  registers `standardize` for loading
+from imdb_sentiment.modeling import text as _text  # noqa: F401  registers `standardize` for loading
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")

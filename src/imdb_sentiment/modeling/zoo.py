@@ -15,10 +15,10 @@ import keras
 import numpy as np
 from keras import layers
 
-from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.layers import (LastStep, MaskedPooling, ReverseSteps, StepMask, StridedConv,
+from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.modeling.layers import (LastStep, MaskedPooling, ReverseSteps, StepMask, StridedConv,
                                    TruncateTokens, WordPairIds)
-from imdb_sentiment.params import TrainParams
+from imdb_sentiment.core.params import TrainParams
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 WORDS_AND_PAIRS = "words_and_pairs"

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError
 
 # ASCII digits only, at most 10 of them, and nothing after ".txt" (not even a newline)
 REVIEW_RE = re.compile(r"aclImdb/(train|test)/(pos|neg|unsup)/([0-9]{1,10})_([0-9]{1,10})\.txt")

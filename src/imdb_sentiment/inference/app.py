@@ -1,6 +1,6 @@
 """Streamlit app: classify a review and see which words drove the score.
 
-Run with `streamlit run src/imdb_sentiment/app.py --server.address 127.0.0.1`.
+Run with `streamlit run src/imdb_sentiment/inference/app.py --server.address 127.0.0.1`.
 IMDB_SENTIMENT_MODEL and IMDB_SENTIMENT_METRICS choose the model and its test
 metrics (defaults: models/model.keras and metrics/eval.json, here or in the project).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from imdb_sentiment import locations, startup
+from imdb_sentiment.core import locations, startup
 
 REVIEW_KEY = "review"
 
@@ -55,8 +55,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
 def load_model(path: str, mtime: float):
     """The Keras model, loaded once per file version (`mtime` is only part of the cache key)."""
     startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
-    from imdb_sentiment.serve import tune_threads
-    from imdb_sentiment.scoring import load_model as load
+    from imdb_sentiment.inference.scoring import tune_threads
+    from imdb_sentiment.inference.scoring import load_model as load
 
     tune_threads()  # effective only if nothing in this server ran TensorFlow before
     return load(path)
@@ -91,24 +91,24 @@ def show_sidebar(model: Path) -> None:
 
 def show_result(model: Any, text: str) -> None:
     """Label, probability bar and occlusion word importance for one review."""
-    from imdb_sentiment import serve
+    from imdb_sentiment.inference import labelling
 
-    result = serve.score_texts(model, [text])[0]
+    result = labelling.score_texts(model, [text])[0]
     if not result.ok:
         st.warning(f"Cannot classify: {result.error}.")
         return
     probability = float(result.probability)
     # Material icons ship with Streamlit; emoji need a font the browser may lack.
-    icon = ":material/thumb_up:" if result.label == serve.POSITIVE else ":material/thumb_down:"
+    icon = ":material/thumb_up:" if result.label == labelling.POSITIVE else ":material/thumb_down:"
     st.subheader(f"{icon} {result.label.capitalize()}")
     st.progress(probability, text=f"P(positive) = {probability:.3f}")
 
     with st.spinner("Measuring word importance..."):
-        importance = serve.word_importance(model, text)
+        importance = labelling.word_importance(model, text)
     st.markdown("**Word importance** (occlusion: how much P(positive) falls when the "
                 "word is removed; green pushes towards positive, red towards negative)")
     # Safe despite unsafe_allow_html: highlight_html escapes every word of the review.
-    st.markdown(serve.highlight_html(importance), unsafe_allow_html=True)
+    st.markdown(labelling.highlight_html(importance), unsafe_allow_html=True)
     if importance.truncated:
         st.caption(f"Importance shown for the first {len(importance.words)} words only.")
     top = sorted(zip(importance.deltas, importance.words), key=lambda p: -abs(p[0]))[:8]

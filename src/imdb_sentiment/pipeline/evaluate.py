@@ -15,12 +15,11 @@ import pandas as pd
 from sklearn import metrics as skm
 from tqdm import tqdm
 
-from imdb_sentiment import params as P
-from imdb_sentiment import reviews
-from imdb_sentiment.artifacts import atomic_outputs, json_text
-from imdb_sentiment.errors import PipelineError, exit_on_error
-from imdb_sentiment.serve import SCORING_WORKERS, tune_threads
-from imdb_sentiment.scoring import load_model, predict_texts
+from imdb_sentiment.core import params as P
+from imdb_sentiment.data import reviews
+from imdb_sentiment.core.artifacts import atomic_outputs, json_text
+from imdb_sentiment.core.errors import PipelineError, exit_on_error
+from imdb_sentiment.inference.scoring import SCORING_WORKERS, load_model, predict_texts, tune_threads
 
 MAX_CURVE_POINTS = 400
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from imdb_sentiment import params as P
-from imdb_sentiment import reviews
-from imdb_sentiment.artifacts import json_text, read_json
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.core import params as P
+from imdb_sentiment.data import reviews
+from imdb_sentiment.core.artifacts import json_text, read_json
+from imdb_sentiment.core.errors import PipelineError
 
 SPLITS = ("train", "val", "test")
 VOCAB_FILE = "vocab.txt"

@@ -16,8 +16,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from imdb_sentiment import layers as _layers  # noqa: F401  registers the layers for loading
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.modeling import layers as _layers  # noqa: F401  registers the layers for loading
+from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.startup import set_thread_pools
+
+
+# Batches scored at once, and TensorFlow's thread pools for that (see tune_threads);
+# chosen by `make bench` (docs/decisions.md).
+SCORING_WORKERS = 3
+INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
+
+
+def tune_threads() -> bool:
+    """Size TensorFlow's thread pools for scoring several batches at once.
+
+    A batch's recurrent loop is a chain of small steps, each too small to split
+    across cores (1 intra-op thread), so the cores are kept busy by running
+    several batches side by side (more inter-op threads). Call it first thing:
+    returns False, changing nothing, once TensorFlow has started.
+    """
+    return set_thread_pools(INTER_OP_THREADS, INTRA_OP_THREADS)
 
 
 def load_model(path: str | Path) -> keras.Model:
@@ -69,7 +87,7 @@ def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 25
     review; with masking on (`train.mask_padding`), padding changes nothing, so the
     result does not depend on batching.
     `workers` batches run at once: one batch's recurrent loop is a chain of
-    small steps that leaves cores idle. serve.SCORING_WORKERS is the measured
+    small steps that leaves cores idle. SCORING_WORKERS is the measured
     choice for the CLI, the app and evaluation.
     """
     texts = [str(t) for t in texts]

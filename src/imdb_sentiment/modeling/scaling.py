@@ -22,8 +22,8 @@ from collections.abc import Iterator
 import keras
 import tensorflow as tf
 
-from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.startup import PINNED
+from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.startup import PINNED
 
 
 def mirrored_devices() -> list[str] | None:

@@ -30,16 +30,18 @@ import numpy as np
 import tensorflow as tf
 from dvclive import Live
 
-from imdb_sentiment import baseline, distill, processed
-from imdb_sentiment import params as P
-from imdb_sentiment.artifacts import atomic_outputs, json_text
-from imdb_sentiment.errors import PipelineError, exit_on_error
-from imdb_sentiment.fitting import thread_pools, train
-from imdb_sentiment.processed import Split
-from imdb_sentiment.scaling import make_strategy
-from imdb_sentiment.startup import set_thread_pools
-from imdb_sentiment.text import make_vectorizer
-from imdb_sentiment.zoo import RECURRENT, build_end_to_end
+from imdb_sentiment.data import processed
+
+from imdb_sentiment.modeling import distill, ngram
+from imdb_sentiment.core import params as P
+from imdb_sentiment.core.artifacts import atomic_outputs, json_text
+from imdb_sentiment.core.errors import PipelineError, exit_on_error
+from imdb_sentiment.modeling.fitting import thread_pools, train
+from imdb_sentiment.data.processed import Split
+from imdb_sentiment.modeling.scaling import make_strategy
+from imdb_sentiment.core.startup import set_thread_pools
+from imdb_sentiment.modeling.text import make_vectorizer
+from imdb_sentiment.modeling.zoo import RECURRENT, build_end_to_end
 
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
@@ -119,7 +121,7 @@ def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
         live: Live | None, strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
     """The end-to-end text model `cfg.model` names, fitted, and its fit summary."""
     if cfg.model not in RECURRENT:  # an n-gram model
-        return baseline.fit_model(cfg, seed, reviews_path, data)
+        return ngram.fit_model(cfg, seed, reviews_path, data)
     distilled = {}
     if cfg.distill_unlabeled:
         teacher = distill.fitted_teacher(cfg, seed, reviews_path, data)

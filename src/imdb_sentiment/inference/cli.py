@@ -1,7 +1,7 @@
 """`imdb-sentiment`: classify movie reviews with the trained model from the command line.
 
 Reading and writing rows lives here as small functions; loading the model and
-scoring live in `imdb_sentiment.scoring` and `imdb_sentiment.serve`, imported only
+scoring live in `imdb_sentiment.inference.scoring` and `imdb_sentiment.inference.labelling`, imported only
 when a command runs, because importing TensorFlow takes seconds and `--help`
 should not.
 """
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from imdb_sentiment import locations, startup
-from imdb_sentiment.artifacts import atomic_path
-from imdb_sentiment.errors import PipelineError, exit_on_error
+from imdb_sentiment.core import locations, startup
+from imdb_sentiment.core.artifacts import atomic_path
+from imdb_sentiment.core.errors import PipelineError, exit_on_error
 
-if TYPE_CHECKING:  # serve imports TensorFlow; annotations only here
-    from imdb_sentiment.serve import Scored
+if TYPE_CHECKING:  # labelling imports TensorFlow; annotations only here
+    from imdb_sentiment.inference.labelling import Scored
 
 EXIT_OK, EXIT_SOME_FAILED = 0, 1
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
@@ -353,18 +353,18 @@ def classify(table: Table, args: argparse.Namespace) -> list[Scored]:
     """Load the model and score the readable rows; unreadable rows keep their error."""
     startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
     with startup.quiet_tensorflow(args.verbose), skipping_imports(UNUSED_BY_SCORING):
-        from imdb_sentiment import serve
-        from imdb_sentiment.scoring import load_model
+        from imdb_sentiment.inference import labelling, scoring
+        from imdb_sentiment.inference.scoring import load_model
     from tqdm import tqdm
 
-    serve.tune_threads()
+    scoring.tune_threads()
     model = load_model(args.model)
     readable = [i for i, row in enumerate(table.rows) if row.error is None]
     with tqdm(total=len(readable), desc="predict", unit=" reviews", file=sys.stderr,
               mininterval=1.0, disable=args.input in (None, "-")) as bar:
-        scored = serve.score_texts(model, [table.rows[i].text for i in readable],
+        scored = labelling.score_texts(model, [table.rows[i].text for i in readable],
                                    args.threshold, args.batch_size, bar.update)
-    results = [serve.Scored(error=row.error) for row in table.rows]
+    results = [labelling.Scored(error=row.error) for row in table.rows]
     for i, result in zip(readable, scored):
         results[i] = result
     return results

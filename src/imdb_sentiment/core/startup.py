@@ -6,7 +6,7 @@ instruction sets sum in different orders, so the last bits of a result depend
 on the CPU. Capping both at AVX2 makes every CPU that has AVX2 (and any wider
 set, such as AVX-512) run the same kernels. The libraries read these settings
 when they load, so `pin_kernels()` must run before NumPy or TensorFlow is
-imported: the pipeline's stages start through `python -m imdb_sentiment.stage`,
+imported: the pipeline's stages start through `python -m imdb_sentiment.pipeline`,
 and the command line calls it first thing. The web app calls it before it loads
 TensorFlow, which scores; Streamlit has loaded NumPy by then.
 """

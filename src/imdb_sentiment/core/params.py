@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError
 
 PARAMS_FILE = "params.yaml"
 # Upper bounds far above any useful value, below what breaks a library (int32 sizes,

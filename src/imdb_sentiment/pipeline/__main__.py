@@ -1,4 +1,4 @@
-"""Run one pipeline stage: `python -m imdb_sentiment.stage NAME [ARGS...]`.
+"""Run one pipeline stage: `python -m imdb_sentiment.pipeline NAME [ARGS...]`.
 
 dvc.yaml starts every stage this way: the numeric kernels are pinned first, so
 a stage's outputs do not depend on the CPU's instruction set, and TensorFlow
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from imdb_sentiment import startup
+from imdb_sentiment.core import startup
 
 STAGES = ("ingest", "preprocess", "train", "evaluate", "export")
 
@@ -19,12 +19,12 @@ STAGES = ("ingest", "preprocess", "train", "evaluate", "export")
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in STAGES:
-        print(f"usage: python -m imdb_sentiment.stage {{{','.join(STAGES)}}} [ARGS...]",
+        print(f"usage: python -m imdb_sentiment.pipeline {{{','.join(STAGES)}}} [ARGS...]",
               file=sys.stderr)
         raise SystemExit(2)
     startup.pin_kernels()  # before the stage imports NumPy or TensorFlow
     with startup.quiet_tensorflow():
-        module = importlib.import_module(f"imdb_sentiment.{argv[0]}")
+        module = importlib.import_module(f"imdb_sentiment.pipeline.{argv[0]}")
     module.main(argv[1:])
 
 

@@ -24,13 +24,13 @@ import numpy as np
 import tensorflow as tf
 from dvclive import Live
 
-from imdb_sentiment import params as P
-from imdb_sentiment.adversarial import AdversarialFit
-from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.layers import TargetAccuracy
-from imdb_sentiment.processed import Split
-from imdb_sentiment.scaling import distributed_fit, keep_jit_compile, make_strategy, precision_policy
-from imdb_sentiment.zoo import build_classifier
+from imdb_sentiment.core import params as P
+from imdb_sentiment.modeling.adversarial import AdversarialFit
+from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.modeling.layers import TargetAccuracy
+from imdb_sentiment.data.processed import Split
+from imdb_sentiment.modeling.scaling import distributed_fit, keep_jit_compile, make_strategy, precision_policy
+from imdb_sentiment.modeling.zoo import build_classifier
 
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,

@@ -15,16 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from imdb_sentiment import locations, startup
+from imdb_sentiment.core import locations, startup
 
 startup.pin_kernels()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from imdb_sentiment import scoring, serve  # noqa: E402  (scoring registers the layers)
+from imdb_sentiment.inference import labelling, scoring  # noqa: E402  (scoring registers the layers)
 
-serve.tune_threads()  # the CLI's thread pools, unless TensorFlow already runs
+scoring.tune_threads()  # the CLI's thread pools, unless TensorFlow already runs
 
 _loaded: dict[Path, keras.Model] = {}
 
@@ -39,7 +39,7 @@ def load_model(path: str | Path | None = None) -> keras.Model:
 
 
 def predict(texts: Iterable[str], model: keras.Model | str | Path | None = None,
-            batch_size: int = serve.DEFAULT_BATCH_SIZE) -> np.ndarray:
+            batch_size: int = labelling.DEFAULT_BATCH_SIZE) -> np.ndarray:
     """P(positive) for each text, in order, as the CLI and the evaluate stage compute it.
 
     `model` is a loaded model or a path (default: `load_model()`'s). Any string works,
@@ -58,4 +58,4 @@ def predict(texts: Iterable[str], model: keras.Model | str | Path | None = None,
         model = load_model(model)
     if not texts:
         return np.zeros(0, dtype=np.float32)
-    return serve.probabilities(model, texts, batch_size)
+    return labelling.probabilities(model, texts, batch_size)

@@ -1,0 +1,1 @@
+"""The small core every part shares: typed params, errors, atomic outputs, start-up, default locations."""
