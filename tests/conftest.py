@@ -16,6 +16,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
+CHECKS = REPO / "checks"  # the hand-made check sets the evaluate stage scores (read only)
 
 POSITIVE = ["great", "wonderful", "brilliant", "loved", "superb", "moving", "excellent"]
 NEGATIVE = ["awful", "terrible", "boring", "hated", "worst", "dull", "waste"]
@@ -151,6 +152,7 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
         "model": root / "models" / "model.keras",
         "live": root / "metrics" / "train",
         "eval": root / "metrics" / "eval.json",
+        "robustness": root / "metrics" / "robustness.json",
         "eval_plots": root / "metrics" / "eval",
     }
     p = ["--params", str(params)]
@@ -167,6 +169,7 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
         os.chdir(cwd)
     evaluate.main(p + ["--reviews", str(paths["reviews"]), "--model", str(paths["model"]),
                        "--live", str(paths["live"]), "--metrics", str(paths["eval"]),
+                       "--checks", str(CHECKS), "--robustness", str(paths["robustness"]),
                        "--plots", str(paths["eval_plots"])])
     return paths
 

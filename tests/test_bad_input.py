@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_params
+from conftest import CHECKS, write_params
 from imdb_sentiment.pipeline import preprocess, train
 
 
@@ -210,5 +210,7 @@ def test_malformed_reviews_table_is_named(tiny_pipeline, tmp_path, capsys, damag
     line = run_main(evaluate.main, ["--params", str(params), "--reviews", str(path),
                                     "--model", str(tiny_pipeline["model"]),
                                     "--metrics", str(tmp_path / "m.json"),
+                                    "--checks", str(CHECKS),
+                                    "--robustness", str(tmp_path / "r.json"),
                                     "--plots", str(tmp_path / "plots")], capsys)
     assert "label" in line or "text" in line or "both classes" in line

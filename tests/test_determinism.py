@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import CHECKS, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +90,7 @@ def run_slice(root: Path, reviews: Path, extra_env: dict[str, str], cores: froze
           root, env, cores)
     stage("evaluate", params + ["--reviews", str(reviews), "--model", "out/model.keras",
                                 "--live", "out/train", "--metrics", "out/eval.json",
+                                "--checks", str(CHECKS), "--robustness", "out/robustness.json",
                                 "--plots", "out/eval"], root, env, cores)
     stage("export", ["--model", "out/model.keras", "--out", "out/serving"], root, env, cores)
     found = {**digests(root / "processed"), **digests(root / "out")}

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY_PARAMS, build_archive, project_params, write_params
+from conftest import CHECKS, REPO, TINY_PARAMS, build_archive, project_params, write_params
 from imdb_sentiment.core.artifacts import read_json
 
 SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
@@ -244,7 +244,8 @@ def test_ngram_models_go_through_the_same_stages(tiny_pipeline, tmp_path, ngram_
     # a fresh interpreter, as in `dvc repro`: loading must not rely on modules imported here
     run([sys.executable, "-m", "imdb_sentiment.pipeline.evaluate", "--params", str(params),
          "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
-         "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "eval")], tmp_path)
+         "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "eval"),
+         "--checks", str(CHECKS), "--robustness", str(tmp_path / "robustness.json")], tmp_path)
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6
 
 
@@ -303,7 +304,8 @@ def test_the_final_fit_learns_validation_and_scores_nothing_on_it(tiny_pipeline,
     run([sys.executable, "-m", "imdb_sentiment.pipeline.evaluate", "--params", str(params),
          "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
          "--live", str(tmp_path / "live"), "--metrics", str(tmp_path / "eval.json"),
-         "--plots", str(tmp_path / "eval")], tmp_path)
+         "--plots", str(tmp_path / "eval"), "--checks", str(CHECKS),
+         "--robustness", str(tmp_path / "robustness.json")], tmp_path)
     assert (tmp_path / "eval" / "learning_curves.png").stat().st_size > 0
     # the merged split keeps 0/1 labels, and every review's text is found
     cfg = project_params("train", fit_on_validation=True)
