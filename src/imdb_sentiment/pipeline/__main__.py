@@ -3,7 +3,8 @@
 dvc.yaml starts every stage this way: the numeric kernels are pinned first, so
 a stage's outputs do not depend on the CPU's instruction set, and TensorFlow
 loads without its C++ log lines (IMDB_SENTIMENT_VERBOSE=1 keeps them); see
-`startup`. Thread counts need no pinning: no result depends on them.
+`startup`. Thread counts need no pinning: no result depends on them. Each stage's
+time and peak memory go to the run log (`core.runlog`), never into its outputs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import sys
 
 from imdb_sentiment.core import startup
+from imdb_sentiment.core.runlog import StageTimer
 
 STAGES = ("ingest", "preprocess", "train", "evaluate", "export")
 
@@ -23,9 +25,10 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
         raise SystemExit(2)
     startup.pin_kernels()  # before the stage imports NumPy or TensorFlow
-    with startup.quiet_tensorflow():
-        module = importlib.import_module(f"imdb_sentiment.pipeline.{argv[0]}")
-    module.main(argv[1:])
+    with StageTimer(argv[0]):
+        with startup.quiet_tensorflow():
+            module = importlib.import_module(f"imdb_sentiment.pipeline.{argv[0]}")
+        module.main(argv[1:])
 
 
 if __name__ == "__main__":
