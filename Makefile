@@ -52,10 +52,19 @@ test-fast: $(VENV)/.installed ## The quick tier, under 2 minutes on 2 cores: the
 app: $(VENV)/.installed ## Start the web app on http://127.0.0.1:8501
 	$(BIN)/streamlit run src/imdb_sentiment/inference/app.py --server.address 127.0.0.1
 
-# REVIEW, INPUT and OUTPUT reach the command from the environment, never through the shell's parsing
+# REVIEW, INPUT and OUTPUT are user text: make would expand a `$(...)` in them wherever they
+# are used and when it puts them in a recipe's environment, so they are redefined as their
+# literal text ($(value)), which make never expands again; the recipe reads them only from the
+# environment ("$$REVIEW"), never through the shell's parsing.
+override REVIEW := $(value REVIEW)
+override INPUT := $(value INPUT)
+override OUTPUT := $(value OUTPUT)
+export REVIEW INPUT OUTPUT
 predict: $(VENV)/.installed ## Classify: make predict REVIEW="..."  (or INPUT=file [OUTPUT=file])
-	$(if $(INPUT)$(REVIEW),,$(error give REVIEW="a review" or INPUT=file [OUTPUT=file]))
-	$(BIN)/imdb-sentiment predict $(if $(INPUT),--input "$$INPUT",-- "$$REVIEW") $(if $(OUTPUT),--output "$$OUTPUT")
+	$(if $(value INPUT)$(value REVIEW),,$(error give REVIEW="a review" or INPUT=file [OUTPUT=file]))
+	if [ -n "$$INPUT" ]; then set -- --input "$$INPUT"; else set -- -- "$$REVIEW"; fi; \
+	if [ -n "$$OUTPUT" ]; then set -- --output "$$OUTPUT" "$$@"; fi; \
+	exec "$(BIN)/imdb-sentiment" predict "$$@"
 
 bench: $(VENV)/.installed ## Benchmarks (needs `make run` first): table on stdout, JSON in benchmarks/results.json
 	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
