@@ -94,6 +94,9 @@ ci-slice: $(VENV)/.installed ## The pipeline on a seeded slice, in a scratch clo
 report: $(VENV)/.installed ## PR report: make report BASE=origin/main -> report/report.md
 	$(BIN)/python tools/ci_report.py --base "$(BASE)" --out "$(REPORT_DIR)"
 
-.PHONY: docs
-docs: ## Rewrite the generated blocks of README.md and docs/ from the committed results
+.PHONY: docs timings
+docs: ## Rewrite the generated blocks of README.md, docs/ and models/ from the committed results
 	python3 tools/docs.py
+
+timings: ## Publish the run log (times, memory, disk of make run and make test) -> benchmarks/timings.json
+	python3 tools/timings.py

@@ -180,3 +180,40 @@ def tiny_model(tiny_pipeline):
     from imdb_sentiment.inference.scoring import load_model
 
     return load_model(tiny_pipeline["model"])
+
+
+# The suite's own timing, for `make timings` (tools/timings.py): a whole-suite session writes
+# how long it took to logs/tests/{full,fast}.json (git-ignored); a partial one writes nothing.
+_SESSION_STARTED: list[float] = []
+
+
+def pytest_sessionstart(session):
+    import time
+
+    _SESSION_STARTED.append(time.perf_counter())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import json
+    import time
+    from datetime import datetime, timezone
+
+    invocation = session.config.invocation_params.args
+    markexpr = session.config.getoption("markexpr") or ""
+    partial = session.config.getoption("keyword") or any(
+        not str(arg).startswith("-") and str(arg) != markexpr for arg in invocation)
+    tier = {"": "full", "not slow": "fast"}.get(markexpr)
+    if partial or tier is None or not _SESSION_STARTED or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    counts = {key: len(reporter.stats.get(key, [])) for key in ("passed", "failed", "skipped",
+                                                                "error")} if reporter else {}
+    entry = {"name": tier, "seconds": round(time.perf_counter() - _SESSION_STARTED[0], 1),
+             "exit_status": int(exitstatus), "cpus": os.cpu_count(), **counts,
+             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    try:
+        folder = REPO / "logs" / "tests"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{tier}.json").write_text(json.dumps(entry, indent=2) + "\n")
+    except OSError:
+        pass

@@ -41,6 +41,8 @@ SEEDS = "metrics/seeds.json"
 EXPERIMENTS = "metrics/experiments.json"
 CEILINGS = "metrics/ceilings.json"
 BENCH = "benchmarks/results.json"
+TIMINGS = "benchmarks/timings.json"
+ROBUSTNESS = "metrics/robustness.json"
 
 BLOCK = re.compile(
     r"(?P<open><!-- generated:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)"
@@ -107,6 +109,10 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 
 def missing(rel: str, what: str = "") -> str:
     return f"_`{rel}` is not in this checkout{': ' + what if what else ''}._"
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
 
 
 def speed(value: float) -> str:
@@ -186,10 +192,13 @@ def readme_results(src: Sources) -> str:
         rows.append(["validation accuracy", "learned, not scored (`train.fit_on_validation`)"])
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
-    if "train_seconds" in fit:
-        extra = f" + {num(fit['teacher_seconds'])} s teacher" if "teacher_seconds" in fit else ""
-        rows.append(["training time", f"{num(fit['train_seconds'])} s fit{extra}, "
-                                      f"{fit['epochs_run']} epochs"])
+    if ev is not None and "ece" in ev:
+        rows.append(["test calibration error (ECE)", ev["ece"]])
+    train_log = ((src.get(TIMINGS) or {}).get("stages") or {}).get("train")
+    if train_log:
+        rows.append([f"train stage ({train_log['cpus']} CPUs, `make timings` on "
+                     f"{train_log['finished'][:10]})",
+                     f"{minutes(train_log['seconds'])}, {fit.get('epochs_run', '?')} epochs"])
     bench = src.get(BENCH)
     if bench and bench.get("inference"):
         inf = bench["inference"]
@@ -531,7 +540,111 @@ def stride_words(tokens_per_time_step: int) -> str:
             f"{tokens_per_time_step} tokens")
 
 
+
+# Robustness, the machine, the model card ----------------------------------------------------
+
+GOALS = {"behaviour": 0.90, "contrast_edited": 0.80, "ece": 0.02}
+
+
+def robustness(src: Sources) -> str:
+    """The evaluate stage's checks beyond test accuracy, against their goals."""
+    rob, ev = src.get(ROBUSTNESS), src.get(EVAL)
+    if rob is None:
+        return missing(ROBUSTNESS)
+    n = rob["n"]
+    rows = [[f"behaviour: {name.replace('_', ' ')}", rob["behaviour"][name],
+             f">= {num(GOALS['behaviour'])}"] for name in sorted(rob["behaviour"])]
+    rows += [[f"contrast set, original passages ({n['contrast_pairs']})",
+              rob["contrast_original"], ""],
+             [f"contrast set, edited passages ({n['contrast_pairs']})", rob["contrast_edited"],
+              f">= {num(GOALS['contrast_edited'])}"],
+             ["contrast set, both of a pair right", rob["contrast_both"], ""],
+             [f"short texts: single test-review sentences ({n['short_texts']})",
+              rob["short_texts"], ""]]
+    if ev is not None and "ece" in ev:
+        rows.append(["test calibration error (ECE, 10 bins)", ev["ece"],
+                     f"<= {num(GOALS['ece'])}"])
+    return table(["check", "value", "goal"], rows)
+
+
+def machine_needs(src: Sources) -> str:
+    """What the commands took on the machine `make timings` last described."""
+    timings = src.get(TIMINGS)
+    if not timings or not timings.get("stages"):
+        return missing(TIMINGS, "no published run log (`make timings` after `make run`)")
+    stages, tests, disk, machine = (timings["stages"], timings.get("tests", {}),
+                                    timings.get("disk_mib", {}), timings["machine"])
+    rows = [["`make run` (the five stages)", minutes(sum(s["seconds"] for s in stages.values())),
+             f"{max(s['peak_memory_mib'] for s in stages.values()) / 1024:.1f} GiB "
+             f"(train)" if "train" in stages else "-"]]
+    for tier, command in (("full", "make test"), ("fast", "make test-fast")):
+        if tier in tests:
+            rows.append([f"`{command}`", minutes(tests[tier]["seconds"]), "-"])
+    gib = lambda mib: "-" if mib is None else f"{mib / 1024:.1f} GiB"  # noqa: E731
+    rows.append(["disk: the environment (.venv)", "-", gib(disk.get("venv"))])
+    data = sum(v for k, v in disk.items() if k in ("data", "dvc_cache", "models") and v)
+    rows.append(["disk: data, DVC cache and models", "-", gib(data)])
+    return (f"Measured on {machine['cpus']} CPUs and {num(machine['memory_gib'])} GiB "
+            f"(`make timings`, {timings['measured']}):\n\n"
+            + table(["command or need", "time", "memory or disk"], rows))
+
+
+def model_card(src: Sources) -> str:
+    """A model card (Mitchell et al. 2019) of the committed model, from the committed results."""
+    card, ev, rob, data = src.get(MODEL_CARD), src.get(EVAL), src.get(ROBUSTNESS), src.get(DATA)
+    if card is None or ev is None:
+        return missing(MODEL_CARD if card is None else EVAL, "no model card")
+    t, fit = card["train"], card.get("fit", {})
+    counts = (data or {}).get("counts", {})
+    sections = [
+        "### Model details",
+        model_summary(src),
+        f"Trained by the train stage of this repository (`dvc repro`), seed {card['seed']}; "
+        "raw review text in, P(positive) out; Keras 3 on TensorFlow. Licence: MIT.",
+        "### Intended use",
+        prose("Scoring the sentiment of English movie reviews, and teaching how a reproducible "
+              "text-classification pipeline is built. Not for decisions about people, for "
+              "moderation, or for text far from reviews without checking it there first."),
+        "### Factors",
+        prose("Review length (the model reads the "
+              f"{card.get('preprocess', {}).get('keep_tokens', 'last')} "
+              f"{card.get('preprocess', {}).get('max_len', '?')} tokens), negation and "
+              "contrast, short texts, and text that is not a movie review: the robustness "
+              "checks below measure each."),
+        "### Metrics",
+        prose("Accuracy, F1, ROC AUC and expected calibration error on the official test set; "
+              "behavioural pass rates per capability, accuracy on minimally edited contrast "
+              "passages and on single sentences (`metrics/robustness.json`)."),
+        "### Evaluation data",
+        prose(f"The {ev['n']:,} official IMDb test reviews (Maas et al. 2011), balanced; "
+              "the hand-made checks in `checks/` and the behavioural suite "
+              "(`imdb_sentiment.evaluation.behaviour`)."),
+        "### Training data",
+        prose(f"The {counts.get('train_pos', 0) + counts.get('train_neg', 0):,} labelled "
+              f"training reviews" + (f" and the {fit['unlabeled_reviews']:,} unlabeled ones, "
+                                     f"labelled by the `{t['teacher']}` teacher"
+                                     if "unlabeled_reviews" in fit else "")
+              + "; no other data."),
+        "### Quantitative analyses",
+        table(["measure", "value"],
+              [["test accuracy", ev["accuracy"]], ["test F1", ev["f1"]],
+               ["test ROC AUC", ev["roc_auc"]], ["test ECE", ev.get("ece")]]),
+        robustness(src) if rob else "",
+        "### Ethical considerations",
+        prose("IMDb reviewers are not a sample of all people; the model learns their vocabulary "
+              "and their topics, including the biases of film criticism. Scores on names or "
+              "identity terms have not been audited."),
+        "### Caveats and recommendations",
+        prose("Accuracy drops on short and out-of-domain text and on minimal edits (see the "
+              "checks): check the model on your own text before relying on it."),
+    ]
+    return "\n\n".join(s for s in sections if s)
+
+
 GENERATORS: dict[str, Callable[[Sources], str]] = {
+    "robustness": robustness,
+    "machine-needs": machine_needs,
+    "model-card": model_card,
     "model-summary": model_summary,
     "readme-results": readme_results,
     "seeds-summary": seeds_summary,
@@ -560,7 +673,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
 
 def markdown_files(root: Path) -> list[Path]:
     files = [root / "README.md"] if (root / "README.md").is_file() else []
-    return files + sorted((root / "docs").glob("*.md"))
+    return files + sorted((root / "docs").glob("*.md")) + sorted((root / "models").glob("*.md"))
 
 
 def render(text: str, src: Sources, where: str = "") -> tuple[str, list[str]]:

@@ -196,8 +196,19 @@ def run_record(name: str, rev: str | None) -> dict:
             # averaged network and teacher
             "best_val_accuracy": fit.get("ensemble_val_accuracy", fit.get("best_val_accuracy")),
             "test_accuracy": test,
-            "train_seconds": round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0)
-                                   + fit.get("lm_seconds", 0.0), 1)}
+            # earlier model cards held the fit's seconds; the run log (logs/) holds them now
+            "train_seconds": train_seconds(fit, rev)}
+
+
+def train_seconds(fit: dict, rev: str | None) -> float | None:
+    """The training time: an earlier model card's, or the workspace's run log (rev None)."""
+    if "train_seconds" in fit:
+        return round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0)
+                     + fit.get("lm_seconds", 0.0), 1)
+    log = ROOT / "logs" / "stages" / "train.json"
+    if rev is None and log.is_file():
+        return json.loads(log.read_text())["seconds"]
+    return None
 
 
 def not_in_this_clone(committed: Path, names: set[str]) -> list[dict]:

@@ -47,12 +47,12 @@ def fitted_teacher(cfg: P.TrainParams, seed: int, reviews_path: str | Path,
           file=sys.stderr)
     started = time.perf_counter()
     predict_proba = fit_teacher(cfg, seed, texts["train"], data["train"].labels)
+    print(f"train: teacher fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     summary = {}
     if "val" in data:
         val_probs = predict_proba(texts["val"])
         summary["teacher_val_accuracy"] = round(float(accuracy_score(data["val"].labels,
                                                                      val_probs >= 0.5)), 6)
-    summary["teacher_seconds"] = round(time.perf_counter() - started, 1)
     return Teacher(predict_proba, summary)
 
 
@@ -66,14 +66,11 @@ def teacher_labelled_unlabeled(reviews_path: str | Path, teacher: Teacher,
         raise PipelineError("train.distill_unlabeled is true but the table has no unlabeled reviews")
     print(f"train: labelling {len(unlabeled)} unlabeled reviews with the teacher",
           file=sys.stderr)
-    started = time.perf_counter()
     targets = teacher.predict_proba(unlabeled).astype(np.float32)
-    seconds = time.perf_counter() - started
     ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), unlabeled,
                              prep.max_len, prep.keep_tokens)
     summary = {"unlabeled_reviews": len(unlabeled),
-               "teacher_positive_share": round(float((targets >= 0.5).mean()), 4),
-               "teacher_seconds": round(teacher.summary["teacher_seconds"] + seconds, 1)}
+               "teacher_positive_share": round(float((targets >= 0.5).mean()), 4)}
     no_ids = np.full(len(unlabeled), -1, np.int32)
     return Split(ids, offsets, targets, no_ids), summary
 

@@ -143,26 +143,75 @@ def padded_rows(split: Split, rows: np.ndarray, width: int) -> np.ndarray:
 
 
 class LiveLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to DVCLive (train/..., validation/...), steps counting epochs from 1."""
+    """Per-epoch metrics to DVCLive (train/..., validation/...), steps counting epochs from 1,
+    written as each epoch ends so `dvc plots show` follows a running fit."""
 
     def __init__(self, live: Live):
         super().__init__()
         self.live = live
-        self.started = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self.started
         self.live.step = epoch + 1
         for name, value in (logs or {}).items():
             if name.startswith("val_"):
                 self.live.log_metric(f"validation/{name[4:]}", float(value))
             elif name != "learning_rate":
                 self.live.log_metric(f"train/{name}", float(value))
-        self.live.log_metric("epoch_seconds", round(seconds, 2), plot=False)
         self.live.make_summary()
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+class ProgressLines(keras.callbacks.Callback):
+    """Plain progress lines with the time left, for logs (a terminal gets Keras' bar too):
+    one every `every` seconds within an epoch, and one as each epoch ends."""
+
+    def __init__(self, epochs: int, every: float = 60.0, within_epochs: bool = True,
+                 stream=None):
+        super().__init__()
+        self.epochs, self.every, self.within_epochs = epochs, every, within_epochs
+        self.stream = stream or sys.stderr
+        self.steps: int | None = None  # known once an epoch has run (bucketed data has no length)
+        self.fit_started = self.epoch_started = self.last_line = 0.0
+        self.epoch = self.batches = 0
+
+    def _say(self, text: str) -> None:
+        print(f"train: {text}", file=self.stream, flush=True)
+        self.last_line = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self.fit_started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.epoch_started = epoch, time.perf_counter()
+        self.last_line = self.epoch_started
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches = batch + 1
+        now = time.perf_counter()
+        if not self.within_epochs or now - self.last_line < self.every:
+            return
+        done = batch + 1
+        elapsed = now - self.epoch_started
+        if self.steps:
+            left = elapsed / done * (self.steps - done) + (self.epochs - self.epoch - 1) * (
+                elapsed / done * self.steps)
+            self._say(f"epoch {self.epoch + 1}/{self.epochs}, batch {done}/{self.steps} "
+                      f"({done / self.steps:.0%}), about {_minutes(left)} left")
+        else:
+            self._say(f"epoch {self.epoch + 1}/{self.epochs}, batch {done}, "
+                      f"{_minutes(elapsed)} into the first epoch (the time left is known "
+                      f"after it)")
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        if self.steps is None:
+            self.steps = self.params.get("steps") or self.batches or None
+        per_epoch = (now - self.fit_started) / (epoch + 1)
+        self._say(f"epoch {epoch + 1}/{self.epochs} done in {_minutes(now - self.epoch_started)}"
+                  f", about {_minutes(per_epoch * (self.epochs - epoch - 1))} left")
 
 
 def train(cfg: P.TrainParams, seed: int, data: dict[str, Split],
@@ -217,13 +266,12 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
     if live is not None:
         callbacks.append(LiveLogger(live))
+    callbacks.append(ProgressLines(cfg.epochs, within_epochs=verbose != 1))
     workaround = (distributed_fit(fitted, strategy) if cfg.distribute != "none"
                   else contextlib.nullcontext())
-    started = time.perf_counter()
     with workaround:
         history = fitted.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
                             callbacks=callbacks, verbose=verbose, shuffle=False)
-    seconds = time.perf_counter() - started
     check_finite(history.history)
     if fitted is not model:
         # the sub-models that adversarial training cuts out of the classifier's graph
@@ -238,7 +286,6 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
         summary |= {"best_val_loss": round(float(history.history["val_loss"][-1]), 6),
                     "best_val_accuracy": round(float(history.history["val_accuracy"][-1]), 6)}
     summary |= {
-        "train_seconds": round(seconds, 1),
         "train_reviews": len(data["train"]),
         **({"val_reviews": len(data["val"])} if val_ds is not None else {}),
         "parameters": int(model.count_params()),

@@ -13,6 +13,7 @@ reviews for distillation (`train.teacher`).
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -134,15 +135,14 @@ def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
     started = time.perf_counter()
     if cfg.model == "nb_logreg":
         nb = fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, cfg.logreg_c, seed)
-        seconds = time.perf_counter() - started
         predict = nb.predict_proba
         model, parameters = nb_to_keras(nb, cfg.teacher_ngrams), nb.model.coef_.size + 1
     else:
         vectorizer, logreg = fit(texts["train"], data["train"].labels, cfg.tfidf_max_features,
                                  cfg.logreg_c, seed)
-        seconds = time.perf_counter() - started
         predict = functools.partial(predict_proba, vectorizer, logreg)
         model, parameters = to_keras(vectorizer, logreg), logreg.coef_.size + 1
+    print(f"train: {cfg.model} fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     summary = {"epochs_run": 1}
     if "val" in data:
         val_probs = predict(texts["val"])
@@ -151,7 +151,6 @@ def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
             "best_val_accuracy": round(float(accuracy_score(data["val"].labels,
                                                             val_probs >= 0.5)), 6)}
     summary |= {
-        "train_seconds": round(seconds, 1),
         "train_reviews": len(texts["train"]),
         **({"val_reviews": len(texts["val"])} if "val" in data else {}),
         "parameters": int(parameters),

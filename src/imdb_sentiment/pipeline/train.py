@@ -81,15 +81,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"train: {json.dumps(summary)}; not the chief, so the chief writes the outputs",
               file=sys.stderr)
         return
-    # All three outputs are replaced together, only once training has succeeded.
+    # The curves are written in place epoch by epoch, so `dvc plots show` follows the fit;
+    # the model and its card are replaced together, only once training has succeeded.
     card_path = model_card_path(args.model)
-    with atomic_outputs((args.live, True), (args.model, False), (card_path, False)) as (
-            live_dir, model_tmp, card_tmp):
-        with Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
-            model, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep,
-                                 live, strategy)
-            live.summary.update({key: summary[key] for key in (
-                "best_val_accuracy", "best_val_loss") if key in summary})
+    with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False) as live:
+        model, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep,
+                             live, strategy)
+        live.summary.update({key: summary[key] for key in (
+            "best_val_accuracy", "best_val_loss") if key in summary})
+    with atomic_outputs((args.model, False), (card_path, False)) as (model_tmp, card_tmp):
         save_keras(model, model_tmp)
         card = {"train": P.to_dict(cfg), "seed": seed,
                 "preprocess": {**P.to_dict(prep), "seed": prep_seed}, "fit": summary}
