@@ -1,131 +1,124 @@
-"""dvc.yaml and dvc.lock against the code: complete stage deps, and a lock that is not stale."""
+"""dvc.yaml and dvc.lock against the code: every stage tied to its code's fingerprint, and a
+committed lock that is not stale."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+from imdb_sentiment.pipeline import fingerprint as fp
+
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
-PACKAGE = "imdb_sentiment"
-
-
-def module_path(name: str) -> Path | None:
-    """The file of a project module (imdb_sentiment.x), or None for anything else."""
-    if name != PACKAGE and not name.startswith(PACKAGE + "."):
-        return None
-    path = SRC.joinpath(*name.split("."))
-    if path.with_suffix(".py").is_file():
-        return path.with_suffix(".py")
-    return path / "__init__.py" if (path / "__init__.py").is_file() else None
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Project modules a file imports anywhere in it (top level or inside functions)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            candidates = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            candidates = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        else:
-            continue
-        found |= {name for name in candidates if module_path(name) is not None}
-    return found
-
-
-def closure(module: str) -> set[Path]:
-    """Files a module runs when imported: itself, its imports and their packages, transitively."""
-    seen: set[str] = set()
-    todo = [module]
-    while todo:
-        name = todo.pop()
-        if name in seen or module_path(name) is None:
-            continue
-        seen.add(name)
-        todo += imported_modules(module_path(name))
-        if "." in name:
-            todo.append(name.rpartition(".")[0])
-    return {module_path(name) for name in seen}
-
-
-def docstring_only(path: Path) -> bool:
-    """True for a module that runs nothing (a package's __init__ holding only its docstring)."""
-    body = ast.parse(path.read_text(encoding="utf-8")).body
-    return all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-               for node in body)
-
-
-def stage_modules(cmd: str) -> list[str]:
-    """Modules a stage command starts: `python -m M [NAME]` (the stage launcher runs NAME)."""
-    words = cmd.split()
-    module = words[words.index("-m") + 1]
-    if module == f"{PACKAGE}.pipeline":
-        return [f"{module}.__main__", f"{module}.{words[words.index('-m') + 2]}"]
-    return [module]
+FINGERPRINTS = "fingerprints"
 
 
 def stages() -> dict[str, dict]:
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
     run = next(v["run"] for v in dvc["vars"] if "run" in v)
-    return {name: {**stage, "cmd": stage["cmd"].replace("${run}", run)}
+    paths = next(v["paths"] for v in dvc["vars"] if "paths" in v)
+    assert paths["fingerprints"] == FINGERPRINTS
+    return {name: {**stage, "cmd": stage["cmd"].replace("${run}", run),
+                   "deps": [d.replace("${paths.fingerprints}", FINGERPRINTS)
+                            for d in stage.get("deps", [])]}
             for name, stage in dvc["stages"].items()}
 
 
 def test_closure_follows_imports_inside_functions():
-    train_files = {p.name for p in closure(f"{PACKAGE}.pipeline.train")}
+    train_files = {p.name for p in fp.closure(fp.STAGE_MODULES["train"]).values()}
     assert {"ngram.py", "zoo.py", "layers.py", "text.py", "processed.py", "params.py"} <= train_files
     assert "cli.py" not in train_files and "app.py" not in train_files
 
 
-@pytest.mark.parametrize("name", list(stages()))
-def test_every_stage_depends_on_every_module_it_runs(name):
-    stage = stages()[name]
-    deps = {str(d) for d in stage["deps"]}
-    needed = set().union(*(closure(m) for m in stage_modules(stage["cmd"])))
-    missing = sorted(str(p.relative_to(REPO)) for p in needed
-                     if str(p.relative_to(REPO)) not in deps and not docstring_only(p))
-    assert not missing, f"dvc.yaml stage {name} misses deps {missing}"
-    extra = sorted(d for d in deps if d.startswith("src/") and REPO / d not in needed)
-    assert not extra, f"dvc.yaml stage {name} depends on {extra}, which it never imports"
+def test_every_stage_command_runs_what_its_fingerprint_covers():
+    for name, modules in fp.STAGE_MODULES.items():
+        assert f"python -m imdb_sentiment.pipeline {name} " in stages()[name]["cmd"]
+        assert modules == (f"{fp.PACKAGE}.pipeline.__main__", f"{fp.PACKAGE}.pipeline.{name}")
 
 
-def test_code_for_using_the_model_reruns_no_training():
-    """Editing the command line or the web app must not re-run training."""
-    train = {str(d) for d in stages()["train"]["deps"]}
-    for module in ("inference/cli.py", "inference/app.py", "core/locations.py",
-                   "inference/labelling.py", "pipeline/export.py", "pipeline/evaluate.py"):
-        assert f"src/{PACKAGE}/{module}" not in train
+@pytest.mark.parametrize("name", list(fp.STAGE_MODULES))
+def test_every_stage_depends_on_its_fingerprint_and_on_no_source_file(name):
+    deps = stages()[name]["deps"]
+    assert f"{FINGERPRINTS}/{name}.txt" in deps
+    assert not [d for d in deps if d.startswith("src/")]
 
 
-def lock_problems(root: Path) -> list[str]:
+def test_the_fingerprint_stage_reads_all_the_code():
+    stage = stages()["fingerprint"]
+    assert stage["deps"] == ["src/imdb_sentiment"]
+    assert "--out ${paths.fingerprints}" in stage["cmd"]
+
+
+def test_comments_docstrings_and_layout_leave_the_digest_alone():
+    code = 'def f(x):\n    return x + 1\n'
+    same = ('"""A module."""\n# a comment\n\ndef f(x):\n    """Add one."""\n'
+            '    return (x +\n            1)  # why\n')
+    assert fp.code_digest(code) == fp.code_digest(same)
+    assert fp.code_digest(code) != fp.code_digest(code.replace("1", "2"))
+    assert fp.code_digest(code) != fp.code_digest(code.replace("x + 1", "1 + x"))
+    # a module that reads its docstring keeps it in the digest
+    reads = '"""One."""\nprint(__doc__)\n'
+    assert fp.code_digest(reads) != fp.code_digest(reads.replace("One", "Two"))
+
+
+def copy_package(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    shutil.copytree(SRC / "imdb_sentiment", src / "imdb_sentiment",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return src
+
+
+def test_a_docstring_edit_keeps_every_fingerprint_and_a_code_edit_changes_its_stages(tmp_path):
+    src = copy_package(tmp_path)
+    before = {name: fp.fingerprint(name, src) for name in fp.STAGE_MODULES}
+    fitting = src / "imdb_sentiment" / "modeling" / "fitting.py"
+    text = fitting.read_text()
+    fitting.write_text(text.replace('"""Fit', '"""Fits', 1) + "\n# a closing comment\n")
+    assert {name: fp.fingerprint(name, src) for name in fp.STAGE_MODULES} == before
+    fitting.write_text(text + "\nEXTRA = 1\n")
+    changed = {name for name in fp.STAGE_MODULES if fp.fingerprint(name, src) != before[name]}
+    assert changed == {"train"}
+
+
+def test_editing_the_command_line_or_the_app_changes_no_stage(tmp_path):
+    src = copy_package(tmp_path)
+    before = {name: fp.fingerprint(name, src) for name in fp.STAGE_MODULES}
+    for module in ("inference/app.py", "core/locations.py"):
+        path = src / "imdb_sentiment" / module
+        path.write_text(path.read_text() + "\nEXTRA = 1\n")
+    assert {name: fp.fingerprint(name, src) for name in fp.STAGE_MODULES} == before
+
+
+def lock_problems(root: Path, src: Path = SRC) -> list[str]:
     """Where a checkout's dvc.lock disagrees with its code and params."""
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     params = yaml.safe_load((root / "params.yaml").read_text())
     problems = []
+    for name in fp.STAGE_MODULES:
+        committed = root / FINGERPRINTS / f"{name}.txt"
+        if not committed.is_file() or committed.read_text() != fp.fingerprint(name, src):
+            problems.append(f"{name}: its code changed since {committed.relative_to(root)} "
+                            "was written")
+    for name in fp.STAGE_MODULES:
+        locked = [d["path"] for d in lock["stages"].get(name, {}).get("deps", [])]
+        if f"{FINGERPRINTS}/{name}.txt" not in locked:
+            problems.append(f"{name}: the lock has no {FINGERPRINTS}/{name}.txt")
     for name, stage in lock["stages"].items():
         for dep in stage.get("deps", []):
             path = root / dep["path"]
-            if dep["path"].startswith("src/"):
-                if not path.is_file():
-                    problems.append(f"{name}: {dep['path']} no longer exists")
-                elif hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]:
-                    problems.append(f"{name}: {dep['path']} changed since the lock was written")
+            if dep["path"].startswith(FINGERPRINTS + "/") and (
+                    not path.is_file() or hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]):
+                problems.append(f"{name}: {dep['path']} differs from the lock")
         for key, value in stage.get("params", {}).get("params.yaml", {}).items():
             current = params
             for part in key.split("."):
                 current = current.get(part) if isinstance(current, dict) else None
             if current != value:
                 problems.append(f"{name}: param {key} is {current!r}, the lock has {value!r}")
-        expected = {str(d) for d in stages().get(name, {}).get("deps", [])
-                    if str(d).startswith("src/")}
-        locked = {d["path"] for d in stage.get("deps", []) if d["path"].startswith("src/")}
-        if root == REPO and expected != locked:
-            problems.append(f"{name}: dvc.yaml deps {sorted(expected ^ locked)} are not in the lock")
     return problems
 
 
@@ -139,8 +132,8 @@ def test_committed_lock_comes_from_the_code_and_params_on_this_checkout():
 def test_lock_check_notices_a_changed_module(tmp_path):
     for name in ("dvc.lock", "params.yaml"):
         (tmp_path / name).write_bytes((REPO / name).read_bytes())
-    locked = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]["train"]["deps"]
-    module = next(d["path"] for d in locked if d["path"].endswith("train.py"))
-    (tmp_path / module).parent.mkdir(parents=True)
-    (tmp_path / module).write_text("# edited\n")
-    assert any("train.py changed" in p for p in lock_problems(tmp_path))
+    shutil.copytree(REPO / FINGERPRINTS, tmp_path / FINGERPRINTS)
+    src = copy_package(tmp_path)
+    train = src / "imdb_sentiment" / "pipeline" / "train.py"
+    train.write_text(train.read_text() + "\nEXTRA = 1\n")
+    assert any(p.startswith("train: its code changed") for p in lock_problems(tmp_path, src))

@@ -30,7 +30,9 @@ def __getattr__(name: str):
 
 
 def _register_layers() -> None:
-    import imdb_sentiment.modeling.layers  # noqa: F401  (defining the layers registers them)
+    # by name, not an import statement: the layers load only with Keras, so they are part
+    # of the stages that load Keras (their fingerprints follow import statements), not all
+    importlib.import_module("imdb_sentiment.modeling.layers")  # defining them registers them
 
 
 class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
