@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
+from imdb_sentiment.modeling.layers import TruncateTokens
 from imdb_sentiment.modeling.text import standardize
 
 DEFAULT_THRESHOLD = 0.5
@@ -39,7 +40,11 @@ _MARKUP_OR_WORD = re.compile(r"<[^>]{0,100}>|&[a-z]{2,8};|&#\d{1,6};|[^\W_]", re
 # 255 others would build a tensor of hundreds of MB. Results do not change,
 # because padding does not, with masking (`train.mask_padding`) on.
 LONG_TEXT_CHARS = 100_000
-MAX_OCCLUSION_WORDS = 300
+# Occlusion's bounds, whatever the text: words analysed (each one variant to score), characters
+# of the text's read end looked at, and variants built and scored at a time.
+MAX_OCCLUSION_WORDS = 500
+MAX_OCCLUSION_CHARS = 20_000
+OCCLUSION_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class Importance:
     deltas: list[float]
     baseline: float
     truncated: bool  # the text had more words than were analysed
+    unread_words: int = 0  # of those, words the model never reads (beyond its max_len tokens)
+    max_len: int | None = None  # tokens the model reads from one end of a review; None: all
+    keep: str = "first"  # that end: "first" or "last"
 
 
 def label_of(probability: float, threshold: float = DEFAULT_THRESHOLD) -> str:
@@ -168,28 +176,130 @@ def score_texts(model: keras.Model, texts: Sequence[str | None],
     return results
 
 
+def reading_window(model: keras.Model) -> tuple[int | None, str]:
+    """How many tokens the model reads and from which end ("first" or "last"), from its
+    TruncateTokens layer; (None, "first") for a model that reads them all (n-gram models)."""
+    for layer in model.layers:
+        if isinstance(layer, TruncateTokens):
+            return layer.max_len, layer.keep
+    return None, "first"
+
+
+_WORD = re.compile(r"\S+")
+# What `text.standardize` blanks out (it lower-cases ASCII first, hence IGNORECASE | ASCII)
+_TAG = re.compile(r"<[^>]{0,100}>")
+_ENTITY = re.compile(r"&[a-z]{2,8};|&#\d{1,6};", re.IGNORECASE | re.ASCII)
+_MARKUP_REACH = 110  # characters a tag or entity spans at most, with room to spare
+
+
+def blank_markup(text: str) -> str:
+    """`text` with the markup `standardize` drops replaced by as many spaces (offsets hold)."""
+    def blank(match: re.Match) -> str:
+        return " " * len(match.group())
+
+    return _ENTITY.sub(blank, _TAG.sub(blank, text))
+
+
+def whole_words(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the whitespace-separated words inside text[start:end], less any cut by an edge."""
+    spans = [m.span() for m in _WORD.finditer(text, start, end)]
+    if spans and spans[0][0] == start > 0 and not text[start - 1].isspace():
+        spans.pop(0)
+    if spans and spans[-1][1] == end < len(text) and not text[end].isspace():
+        spans.pop()
+    return spans
+
+
+def count_words(text: str, start: int, end: int) -> int:
+    """Whitespace-separated words in text[start:end], counted without building them."""
+    return sum(1 for _ in _WORD.finditer(text, start, end))
+
+
+def tokens_per_word(text: str, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """How many tokens the model's vectorizer makes of each word span of `text`."""
+    if not spans:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = max(0, spans[0][0] - _MARKUP_REACH), spans[-1][1] + _MARKUP_REACH
+    blanked = blank_markup(text[lo:hi])
+    words = [clean_text(blanked[s - lo:e - lo]) for s, e in spans]
+    return tf.strings.split(standardize(tf.constant(words))).row_lengths().numpy()
+
+
+def read_count(tokens: np.ndarray, max_len: int | None, max_words: int) -> int:
+    """How many words, counted from the end the model reads from, come before the first
+    word with tokens it does not read (or analyse: at most `max_words` words with tokens);
+    `tokens` (per word) is in that order."""
+    has_tokens = tokens > 0
+    read = has_tokens if max_len is None else has_tokens & (np.cumsum(tokens) - tokens < max_len)
+    read = read & (np.cumsum(read) <= max_words)
+    unread = np.flatnonzero(has_tokens & ~read)  # the first of these ends what is read
+    return int(unread[0]) if unread.size else len(tokens)
+
+
+def occluded_probabilities(model: keras.Model, words: list[str],
+                           indices: Sequence[int]) -> np.ndarray:
+    """P(positive) of `words` without each word of `indices`, built and scored a batch at a time."""
+    chunk = OCCLUSION_BATCH * SCORING_WORKERS
+    probs = [np.zeros(0, dtype=np.float32)]
+    for start in range(0, len(indices), chunk):
+        variants = [" ".join(words[:i] + words[i + 1:]) for i in indices[start:start + chunk]]
+        probs.append(probabilities(model, variants, batch_size=OCCLUSION_BATCH))
+    return np.concatenate(probs)
+
+
 def word_importance(model: keras.Model, text: str,
                     max_words: int = MAX_OCCLUSION_WORDS) -> Importance:
     """Occlusion: how much P(positive) drops when each whitespace-separated word is removed.
 
-    Only the first `max_words` words are analysed (and form the baseline text),
-    which bounds the work at max_words + 1 texts of max_words words. All
-    variants go through the model in a single batch.
+    Only the words the model reads are analysed: the last (or first) `max_len` tokens, as
+    its TruncateTokens layer keeps them. Bounded for any text: at most `max_words` words
+    with tokens, within MAX_OCCLUSION_CHARS characters of the read end, scored in batches.
+    The analysed words alone form the baseline text; words without tokens (markup,
+    punctuation) change nothing the model reads and get 0.
     """
-    all_words = text.split()
-    words = all_words[:max_words]
-    variants = [" ".join(words)]
-    variants += [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
-    probs = probabilities(model, variants, batch_size=len(variants))
-    baseline = float(probs[0])
-    return Importance(words, [baseline - float(p) for p in probs[1:]], baseline,
-                      truncated=len(all_words) > len(words))
+    max_len, keep = reading_window(model)
+    from_end = keep == "last"
+    if from_end:
+        spans = whole_words(text, max(0, len(text) - MAX_OCCLUSION_CHARS), len(text))
+    else:
+        spans = whole_words(text, 0, min(len(text), MAX_OCCLUSION_CHARS))
+    tokens = tokens_per_word(text, spans)
+    read = read_count(tokens[::-1] if from_end else tokens, max_len, max_words)
+    kept = slice(len(spans) - read, None) if from_end else slice(0, read)
+    spans, tokens = spans[kept], tokens[kept]
+    if not spans:
+        left_out = count_words(text, 0, len(text))
+    elif from_end:
+        left_out = count_words(text, 0, spans[0][0])
+    else:
+        left_out = count_words(text, spans[-1][1], len(text))
+    # all left out are beyond the model's reach when what was kept fills its window
+    unread = left_out if max_len is not None and tokens.sum() >= max_len else 0
+
+    words = [text[s:e] for s, e in spans]
+    scored = np.flatnonzero(tokens > 0).tolist()
+    baseline = float(probabilities(model, [" ".join(words)])[0])
+    deltas = np.zeros(len(words))
+    deltas[scored] = baseline - occluded_probabilities(model, words, scored)
+    return Importance(words, deltas.tolist(), baseline, truncated=left_out > 0,
+                      unread_words=unread, max_len=max_len, keep=keep)
+
+
+# Markdown's characters that could make a link, an image, emphasis, code, math or a
+# Streamlit directive (:red[...]), as character references: shown as text, never as markup
+_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "![]*_`~$:\\|"})
+
+
+def escape_word(word: str) -> str:
+    """`word` as text that HTML and Markdown both show literally, never as markup."""
+    return html.escape(word, quote=True).translate(_MARKDOWN)
 
 
 def highlight_html(importance: Importance) -> str:
     """The words as HTML spans, green when they push towards positive, red towards negative.
 
-    Every word is HTML-escaped, so a review containing markup is shown, never run.
+    Every word is escaped for HTML and Markdown, so a review containing markup is shown,
+    never run or rendered.
     """
     scale = max((abs(d) for d in importance.deltas), default=0.0) or 1.0
     spans = []
@@ -198,6 +308,6 @@ def highlight_html(importance: Importance) -> str:
         rgb = "34,160,60" if delta >= 0 else "220,50,50"
         spans.append(
             f'<span title="{delta:+.4f}" style="background-color: rgba({rgb},{alpha:.3f}); '
-            f'padding: 1px 2px; border-radius: 3px">{html.escape(word, quote=True)}</span>'
+            f'padding: 1px 2px; border-radius: 3px">{escape_word(word)}</span>'
         )
     return '<div style="line-height: 2">' + " ".join(spans) + "</div>"
