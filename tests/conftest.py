@@ -153,6 +153,7 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
         "live": root / "metrics" / "train",
         "eval": root / "metrics" / "eval.json",
         "robustness": root / "metrics" / "robustness.json",
+        "behaviour": root / "metrics" / "behaviour.json",
         "eval_plots": root / "metrics" / "eval",
     }
     p = ["--params", str(params)]
@@ -170,6 +171,7 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
     evaluate.main(p + ["--reviews", str(paths["reviews"]), "--model", str(paths["model"]),
                        "--live", str(paths["live"]), "--metrics", str(paths["eval"]),
                        "--checks", str(CHECKS), "--robustness", str(paths["robustness"]),
+                       "--behaviour", str(paths["behaviour"]),
                        "--plots", str(paths["eval_plots"])])
     return paths
 

@@ -212,5 +212,6 @@ def test_malformed_reviews_table_is_named(tiny_pipeline, tmp_path, capsys, damag
                                     "--metrics", str(tmp_path / "m.json"),
                                     "--checks", str(CHECKS),
                                     "--robustness", str(tmp_path / "r.json"),
+                                    "--behaviour", str(tmp_path / "b.json"),
                                     "--plots", str(tmp_path / "plots")], capsys)
     assert "label" in line or "text" in line or "both classes" in line

@@ -91,6 +91,7 @@ def run_slice(root: Path, reviews: Path, extra_env: dict[str, str], cores: froze
     stage("evaluate", params + ["--reviews", str(reviews), "--model", "out/model.keras",
                                 "--live", "out/train", "--metrics", "out/eval.json",
                                 "--checks", str(CHECKS), "--robustness", "out/robustness.json",
+                                "--behaviour", "out/behaviour.json",
                                 "--plots", "out/eval"], root, env, cores)
     stage("export", ["--model", "out/model.keras", "--out", "out/serving"], root, env, cores)
     found = {**digests(root / "processed"), **digests(root / "out")}

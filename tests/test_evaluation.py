@@ -78,12 +78,14 @@ def test_evaluate_writes_calibration_and_robustness(tiny_pipeline):
     results = json.loads(tiny_pipeline["eval"].read_text())
     assert 0 <= results["ece"] <= 1
     robustness = json.loads(tiny_pipeline["robustness"].read_text())
-    assert set(robustness["behaviour"]) == set(behaviour.CAPABILITIES)
-    assert robustness["n"]["contrast_pairs"] >= 200 and robustness["n"]["short_texts"] >= 250
-    for key in ("contrast_original", "contrast_edited", "contrast_both", "short_texts",
-                "behaviour_min"):
-        assert 0 <= robustness[key] <= 1
+    rates = json.loads(tiny_pipeline["behaviour"].read_text())
+    assert set(rates) == set(behaviour.CAPABILITIES)
+    assert set(robustness) == {"contrast_original", "contrast_edited", "contrast_both",
+                               "short_texts", "behaviour_min"}
+    assert all(0 <= value <= 1 for value in [*robustness.values(), *rates.values()])
     plots = tiny_pipeline["eval_plots"]
+    counts = json.loads((plots / "counts.json").read_text())
+    assert counts["contrast_pairs"] >= 200 and counts["short_texts"] >= 250
     assert (plots / "reliability.png").stat().st_size > 0
     checks = pd.read_csv(plots / "checks.csv")
     assert set(checks["check"]) == {"behaviour", "contrast", "short_texts"}

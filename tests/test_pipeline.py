@@ -245,7 +245,8 @@ def test_ngram_models_go_through_the_same_stages(tiny_pipeline, tmp_path, ngram_
     run([sys.executable, "-m", "imdb_sentiment.pipeline.evaluate", "--params", str(params),
          "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
          "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "eval"),
-         "--checks", str(CHECKS), "--robustness", str(tmp_path / "robustness.json")], tmp_path)
+         "--checks", str(CHECKS), "--robustness", str(tmp_path / "robustness.json"),
+         "--behaviour", str(tmp_path / "behaviour.json")], tmp_path)
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6
 
 
@@ -305,7 +306,8 @@ def test_the_final_fit_learns_validation_and_scores_nothing_on_it(tiny_pipeline,
          "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
          "--live", str(tmp_path / "live"), "--metrics", str(tmp_path / "eval.json"),
          "--plots", str(tmp_path / "eval"), "--checks", str(CHECKS),
-         "--robustness", str(tmp_path / "robustness.json")], tmp_path)
+         "--robustness", str(tmp_path / "robustness.json"),
+         "--behaviour", str(tmp_path / "behaviour.json")], tmp_path)
     assert (tmp_path / "eval" / "learning_curves.png").stat().st_size > 0
     # the merged split keeps 0/1 labels, and every review's text is found
     cfg = project_params("train", fit_on_validation=True)

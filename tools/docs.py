@@ -43,6 +43,8 @@ CEILINGS = "metrics/ceilings.json"
 BENCH = "benchmarks/results.json"
 TIMINGS = "benchmarks/timings.json"
 ROBUSTNESS = "metrics/robustness.json"
+BEHAVIOUR = "metrics/behaviour.json"
+COUNTS = "metrics/eval/counts.json"
 
 BLOCK = re.compile(
     r"(?P<open><!-- generated:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)"
@@ -181,7 +183,8 @@ def readme_results(src: Sources) -> str:
     fit = (card or {}).get("fit", {})
     rows: list[list[Any]] = []
     if ev is not None:
-        rows += [[f"test accuracy ({ev['n']:,} official test reviews)", ev["accuracy"]],
+        n = (src.get(COUNTS) or {}).get("test_reviews")
+        rows += [[f"test accuracy ({f'{n:,} ' if n else ''}official test reviews)", ev["accuracy"]],
                  ["test ROC AUC", ev["roc_auc"]],
                  ["test F1 / precision / recall",
                   f"{num(ev['f1'])} / {num(ev['precision'])} / {num(ev['recall'])}"]]
@@ -548,12 +551,11 @@ GOALS = {"behaviour": 0.90, "contrast_edited": 0.80, "ece": 0.02}
 
 def robustness(src: Sources) -> str:
     """The evaluate stage's checks beyond test accuracy, against their goals."""
-    rob, ev = src.get(ROBUSTNESS), src.get(EVAL)
-    if rob is None:
-        return missing(ROBUSTNESS)
-    n = rob["n"]
-    rows = [[f"behaviour: {name.replace('_', ' ')}", rob["behaviour"][name],
-             f">= {num(GOALS['behaviour'])}"] for name in sorted(rob["behaviour"])]
+    rob, rates, ev, n = src.get(ROBUSTNESS), src.get(BEHAVIOUR), src.get(EVAL), src.get(COUNTS)
+    if rob is None or rates is None or n is None:
+        return missing(ROBUSTNESS if rob is None else BEHAVIOUR if rates is None else COUNTS)
+    rows = [[f"behaviour: {name.replace('_', ' ')}", rates[name],
+             f">= {num(GOALS['behaviour'])}"] for name in sorted(rates)]
     rows += [[f"contrast set, original passages ({n['contrast_pairs']})",
               rob["contrast_original"], ""],
              [f"contrast set, edited passages ({n['contrast_pairs']})", rob["contrast_edited"],
@@ -616,7 +618,7 @@ def model_card(src: Sources) -> str:
               "behavioural pass rates per capability, accuracy on minimally edited contrast "
               "passages and on single sentences (`metrics/robustness.json`)."),
         "### Evaluation data",
-        prose(f"The {ev['n']:,} official IMDb test reviews (Maas et al. 2011), balanced; "
+        prose(f"The {counts.get('test_pos', 0) + counts.get('test_neg', 0):,} official IMDb test reviews (Maas et al. 2011); "
               "the hand-made checks in `checks/` and the behavioural suite "
               "(`imdb_sentiment.evaluation.behaviour`)."),
         "### Training data",

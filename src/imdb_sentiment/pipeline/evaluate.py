@@ -29,20 +29,14 @@ CONTRAST_SET, SHORT_TEXTS = "contrast.jsonl", "short_texts.jsonl"
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict:
-    """Threshold and ranking metrics of P(positive) against 0/1 labels."""
+    """Threshold and ranking metrics of P(positive) against 0/1 labels (calibration apart)."""
     predicted = (probs >= threshold).astype(int)
-    clipped = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
     return {
         "accuracy": skm.accuracy_score(labels, predicted),
         "precision": skm.precision_score(labels, predicted, zero_division=0),
         "recall": skm.recall_score(labels, predicted, zero_division=0),
         "f1": skm.f1_score(labels, predicted, zero_division=0),
         "roc_auc": skm.roc_auc_score(labels, probs),
-        "average_precision": skm.average_precision_score(labels, probs),
-        "log_loss": skm.log_loss(labels, clipped, labels=[0, 1]),
-        "brier": skm.brier_score_loss(labels, probs),
-        "threshold": threshold,
-        "n": int(len(labels)),
     }
 
 
@@ -97,13 +91,17 @@ def robustness_metrics(items: pd.DataFrame, probs: np.ndarray, threshold: float)
     short = items[items["check"] == "short_texts"]
     return {
         "behaviour": {name: round(rate, 4) for name, rate in rates.items()},
-        "behaviour_min": round(min(rates.values()), 4),
-        "contrast_original": round(float(contrast.loc[contrast["group"] == "original", "correct"].mean()), 4),
-        "contrast_edited": round(float(contrast.loc[contrast["group"] == "edited", "correct"].mean()), 4),
-        "contrast_both": round(float(pairs.mean()), 4),
-        "short_texts": round(float(short["correct"].mean()), 4),
-        "n": {"behaviour_cases": len(cases), "contrast_pairs": int(len(pairs)),
-              "short_texts": int(len(short))},
+        "summary": {
+            "behaviour_min": round(min(rates.values()), 4),
+            "contrast_original": round(float(
+                contrast.loc[contrast["group"] == "original", "correct"].mean()), 4),
+            "contrast_edited": round(float(
+                contrast.loc[contrast["group"] == "edited", "correct"].mean()), 4),
+            "contrast_both": round(float(pairs.mean()), 4),
+            "short_texts": round(float(short["correct"].mean()), 4),
+        },
+        "counts": {"behaviour_cases": len(cases), "contrast_pairs": int(len(pairs)),
+                   "short_texts": int(len(short))},
     }
 
 
@@ -178,7 +176,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--live", default=None, help="DVCLive directory of the train stage")
     parser.add_argument("--checks", required=True, help="directory of the hand-made check sets")
     parser.add_argument("--metrics", required=True, help="output test metrics (json)")
-    parser.add_argument("--robustness", required=True, help="output robustness metrics (json)")
+    parser.add_argument("--robustness", required=True,
+                        help="output robustness metrics: contrast edits, short texts (json)")
+    parser.add_argument("--behaviour", required=True,
+                        help="output behavioural pass rates, one per capability (json)")
     parser.add_argument("--plots", required=True, help="output directory for curves and figures")
     args = parser.parse_args(argv)
 
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
                for k, v in classification_metrics(labels, probs, cfg.threshold).items()}
     results["ece"] = round(calibration.expected_calibration_error(reliability), 6)
     robustness = robustness_metrics(items, check_probs, cfg.threshold)
-    robustness["n"]["quotes_found_in_test"] = quoted
+    counts = {**robustness["counts"], "quotes_found_in_test": quoted, "test_reviews": len(test)}
     roc, pr = curves(labels, probs)
     predictions = pd.DataFrame({
         "id": test["id"].to_numpy(),
@@ -211,8 +212,8 @@ def main(argv: list[str] | None = None) -> None:
         "probability": probs.round(6),
     })
     checks = items.assign(probability=check_probs.round(6))
-    with atomic_outputs((args.plots, True), (args.metrics, False),
-                        (args.robustness, False)) as (plots, metrics, robust):
+    with atomic_outputs((args.plots, True), (args.metrics, False), (args.robustness, False),
+                        (args.behaviour, False)) as (plots, metrics, robust, behaved):
         plots.mkdir()
         predictions.to_csv(plots / "predictions.csv", index=False)
         checks.to_csv(plots / "checks.csv", index=False)
@@ -222,10 +223,13 @@ def main(argv: list[str] | None = None) -> None:
         save_figures(plots, labels, probs, cfg.threshold, roc, pr,
                      Path(args.live) if args.live else None)
         save_reliability_figure(plots, reliability, results["ece"])
+        (plots / "counts.json").write_text(json_text(counts), encoding="utf-8")
         metrics.write_text(json_text(results), encoding="utf-8")
-        robust.write_text(json_text(robustness), encoding="utf-8")
+        robust.write_text(json_text(robustness["summary"]), encoding="utf-8")
+        behaved.write_text(json_text(robustness["behaviour"]), encoding="utf-8")
     print(f"evaluate: {results}", file=sys.stderr)
-    print(f"evaluate: robustness {robustness}", file=sys.stderr)
+    print(f"evaluate: robustness {robustness['summary']}", file=sys.stderr)
+    print(f"evaluate: behaviour {robustness['behaviour']}", file=sys.stderr)
 
 
 def save_reliability_figure(out: Path, reliability: pd.DataFrame, ece: float) -> None:
