@@ -1,10 +1,18 @@
 """Pull-request report: params and metrics diffs and the evaluation plots of two revisions.
 
-Writes OUT/report.md and the PNGs it embeds (OUT/base/*.png, OUT/head/*.png).
-Everything comes from what is committed at each revision, not from the workspace:
-the tables are `dvc params diff BASE HEAD --md` and `dvc metrics diff BASE HEAD --md`,
-the images are `git show REV:metrics/eval/<name>.png`. A revision that lacks a plot
-gets a line saying so. CI then posts the file with `cml comment update`.
+Writes OUT/report.md and the PNGs it embeds. Everything comes from what is committed
+at each revision, not from the workspace: the params table is `dvc params diff BASE
+HEAD --md`; the metrics table is `dvc metrics diff BASE HEAD --json`, with each
+change set against its noise (below); the curves (ROC, precision-recall, reliability,
+learning curves) are drawn from both revisions' committed curve files on one figure
+each (OUT/overlay/*.png), and the confusion matrices, which cannot be overlaid, side
+by side (`git show REV:metrics/eval/<name>.png`). A revision that lacks a plot gets
+a line saying so. CI then posts the file with `cml comment update`.
+
+Noise: a rate measured on n items moves by chance with a standard error of
+sqrt(p (1 - p) / n); a change smaller than twice that (or, for test accuracy, than
+twice the spread over training seeds in metrics/seeds.json, when larger) is marked
+"within noise". Metrics that are not rates (ROC AUC, calibration error) get no mark.
 
     python tools/ci_report.py --base origin/main [--head HEAD] [--out report]
 """
@@ -15,6 +23,9 @@ import argparse
 import os
 import subprocess
 import sys
+import io
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +42,35 @@ class Plot:
     optional: bool = False
 
 
-PLOTS = (
-    Plot("confusion_matrix.png", "Confusion matrix (test)"),
-    Plot("roc.png", "ROC (test)"),
-    Plot("precision_recall.png", "Precision-recall (test)", optional=True),
-    Plot("learning_curves.png", "Learning curves"),
+PLOTS = (Plot("confusion_matrix.png", "Confusion matrix (test)"),)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Committed curve data drawn for both revisions on one figure."""
+
+    name: str
+    title: str
+    path: str
+    x: str
+    y: str
+    separator: str = ","
+
+
+CURVES = (
+    Curve("roc", "ROC (test)", f"{PLOT_DIR}/roc.csv", "fpr", "tpr"),
+    Curve("precision_recall", "Precision-recall (test)", f"{PLOT_DIR}/precision_recall.csv",
+          "recall", "precision"),
+    Curve("reliability", "Reliability (test)", f"{PLOT_DIR}/reliability.csv", "confidence",
+          "accuracy"),
+    Curve("training_loss", "Training loss per epoch",
+          "metrics/train/plots/metrics/train/loss.tsv", "step", "loss", "\t"),
+    Curve("training_accuracy", "Training accuracy per epoch",
+          "metrics/train/plots/metrics/train/accuracy.tsv", "step", "accuracy", "\t"),
 )
+SEEDS = "metrics/seeds.json"
+COUNTS = f"{PLOT_DIR}/counts.json"
+DATA_REPORT = "metrics/data.json"
 
 
 @dataclass(frozen=True)
@@ -60,6 +94,127 @@ def resolve(repo: Path, name: str, label: str) -> Side:
         sys.exit(f"error: ci_report: no commit '{name}' in {repo} "
                  "(CI: check out with fetch-depth 0 so the base branch is there)")
     return Side(label, name, result.stdout.decode().strip())
+
+
+def committed(repo: Path, side: Side, path: str) -> bytes | None:
+    """A file as committed at the revision, or None."""
+    result = git(repo, "show", f"{side.commit}:{path}")
+    return result.stdout if result.returncode == 0 else None
+
+
+def committed_json(repo: Path, side: Side, path: str) -> dict:
+    data = committed(repo, side, path)
+    try:
+        return json.loads(data) if data else {}
+    except ValueError:
+        return {}
+
+
+def sample_sizes(repo: Path, head: Side) -> dict[str, int]:
+    """How many items each rate metric is measured on, from the head's counts.json."""
+    counts = committed_json(repo, head, COUNTS)
+    data = committed_json(repo, head, DATA_REPORT).get("counts", {})
+    test_reviews = counts.get("test_reviews") or data.get("test_pos", 0) + data.get("test_neg", 0)
+    sizes = {f"metrics/eval.json:{k}": test_reviews
+             for k in ("accuracy", "precision", "recall", "f1")}
+    sizes |= {f"metrics/robustness.json:{k}": counts.get("contrast_pairs", 0)
+              for k in ("contrast_original", "contrast_edited", "contrast_both")}
+    sizes["metrics/robustness.json:short_texts"] = counts.get("short_texts", 0)
+    for capability, n in counts.get("behaviour", {}).items():
+        sizes[f"metrics/behaviour.json:{capability}"] = n
+    return {key: n for key, n in sizes.items() if n}
+
+
+def noise(value: float, n: int | None, seed_std: float | None = None) -> float | None:
+    """Twice the chance variation of a rate `value` measured on `n` items (or of the seeds)."""
+    if not n or not 0 <= value <= 1:
+        return None
+    spread = 2 * math.sqrt(value * (1 - value) / n)
+    return max(spread, 2 * seed_std) if seed_std else spread
+
+
+def metrics_table(repo: Path, base: Side, head: Side) -> str:
+    """The changed metrics of HEAD against BASE, each marked within noise or not."""
+    cmd = [sys.executable, "-m", "dvc", "metrics", "diff", base.name, head.name, "--json"]
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"_`dvc metrics diff` failed: {reason}_"
+    diff = json.loads(result.stdout or "{}")
+    sizes = sample_sizes(repo, head)
+    seed_std = committed_json(repo, head, SEEDS).get("test_accuracy", {}).get("std")
+    rows = []
+    for path, metrics in sorted(diff.items()):
+        for metric, change in sorted(metrics.items()):
+            old, new = change.get("old"), change.get("new")
+            if old == new:
+                continue
+            delta = (new - old) if isinstance(old, (int, float)) and isinstance(new, (int, float)) \
+                else None
+            key = f"{path}:{metric}"
+            band = noise(new, sizes.get(key), seed_std if key == "metrics/eval.json:accuracy"
+                         else None) if delta is not None else None
+            verdict = "-" if band is None else ("yes" if abs(delta) < band else "**no**")
+            rows.append(f"| {path} | {metric} | {fmt(old)} | {fmt(new)} | {fmt(delta)} | "
+                        f"{fmt(band)} | {verdict} |")
+    if not rows:
+        return "_No metrics changed._"
+    return "\n".join([f"| Path | Metric | {base.name} | {head.name} | Change | noise (2 SE) "
+                      "| within noise |", "|---|---|---|---|---|---|---|", *rows])
+
+
+def fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return str(value)
+
+
+def overlay(repo: Path, base: Side, head: Side, curve: Curve, out: Path) -> str | None:
+    """Both revisions' curve on one PNG under out/overlay/; its relative path, or None when
+    neither revision has the curve's data."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    drawn = 0
+    for side, style in ((base, "--"), (head, "-")):
+        data = committed(repo, side, curve.path)
+        if data is None:
+            continue
+        try:
+            frame = pd.read_csv(io.BytesIO(data), sep=curve.separator)
+            ax.plot(frame[curve.x], frame[curve.y], style, marker="." if len(frame) < 20 else None,
+                    label=f"{side.label} `{side.name}`".replace("`", ""))
+            drawn += 1
+        except (ValueError, KeyError, pd.errors.ParserError):
+            continue
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set(xlabel=curve.x, ylabel=curve.y, title=curve.title)
+    ax.legend()
+    fig.tight_layout()
+    target = out / "overlay" / f"{curve.name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=90)
+    plt.close(fig)
+    return f"overlay/{curve.name}.png"
+
+
+def curves_section(repo: Path, base: Side, head: Side, out: Path) -> str:
+    """One overlaid figure per curve (base dashed, head solid)."""
+    lines = []
+    for curve in CURVES:
+        path = overlay(repo, base, head, curve, out)
+        lines.append(f"![{curve.title}: base dashed, head solid]({path})" if path else
+                     f"_no `{curve.path}` in either revision_")
+    return "\n\n".join(lines)
 
 
 def dvc_diff(repo: Path, kind: str, base: Side, head: Side) -> str:
@@ -122,7 +277,11 @@ def render(repo: Path, base: Side, head: Side, out: Path) -> str:
         "",
         "## Metrics",
         "",
-        dvc_diff(repo, "metrics", base, head),
+        metrics_table(repo, base, head),
+        "",
+        "## Curves",
+        "",
+        curves_section(repo, base, head, out),
         "",
         "## Plots",
         "",
@@ -144,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     base = resolve(repo, args.base, "base")
     head = resolve(repo, args.head, "head")
     out = args.out.resolve()
-    for side in ("base", "head"):  # no image left over from an earlier report
+    for side in ("base", "head", "overlay"):  # no image left over from an earlier report
         for old in (out / side).glob("*.png"):
             old.unlink()
     out.mkdir(parents=True, exist_ok=True)

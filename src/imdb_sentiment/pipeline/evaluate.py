@@ -101,7 +101,8 @@ def robustness_metrics(items: pd.DataFrame, probs: np.ndarray, threshold: float)
             "short_texts": round(float(short["correct"].mean()), 4),
         },
         "counts": {"behaviour_cases": len(cases), "contrast_pairs": int(len(pairs)),
-                   "short_texts": int(len(short))},
+                   "short_texts": int(len(short)),
+                   "behaviour": {name: sum(c.capability == name for c in cases) for name in rates}},
     }
 
 
