@@ -3,19 +3,30 @@
 Run with `streamlit run src/imdb_sentiment/inference/app.py --server.address 127.0.0.1`.
 IMDB_SENTIMENT_MODEL and IMDB_SENTIMENT_METRICS choose the model and its test
 metrics (defaults: models/model.keras and metrics/eval.json, here or in the project).
+The metrics are shown only when dvc.lock records them as the evaluate stage's output for
+this very model file. The review is shown as text only: never as Markdown or HTML.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+import yaml
 
 from imdb_sentiment.core import locations, startup
 
+if TYPE_CHECKING:  # labelling imports TensorFlow, which loads only when the model does
+    from imdb_sentiment.inference.labelling import Importance
+
 REVIEW_KEY = "review"
+PENDING_KEY = "classify_pending"  # set by an example button: classify on this run
+# The longest IMDb review has about 14,000 characters. Streamlit cuts a longer value on
+# the server too, so a client that skips the browser's limit gets no further.
+MAX_REVIEW_CHARS = 20_000
 
 EXAMPLES = {
     "Loved it": "A wonderful, moving film. The acting is superb and the story stayed with "
@@ -51,28 +62,86 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def file_md5(path: str, mtime: float, size: int) -> str:
+    """The file's MD5, as DVC records it (`mtime` and `size` are only part of the cache key)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def md5_of(path: Path) -> str:
+    stat = path.stat()
+    return file_md5(str(path), stat.st_mtime, stat.st_size)
+
+
+def evaluate_stage_of(metrics: Path) -> dict[str, Any] | None:
+    """The evaluate stage in the dvc.lock nearest above `metrics`, if it records `metrics`
+    as its output with the file's present MD5 (so the stage wrote it as it is now)."""
+    metrics = metrics.resolve()
+    for root in metrics.parents:
+        lock = root / "dvc.lock"
+        if not lock.is_file():
+            continue
+        try:
+            stage = yaml.safe_load(lock.read_text(encoding="utf-8"))["stages"]["evaluate"]
+            outs = {out["path"]: out.get("md5") for out in stage.get("outs", [])}
+        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+            return None
+        recorded = outs.get(metrics.relative_to(root).as_posix())
+        return stage if recorded and recorded == md5_of(metrics) else None
+    return None
+
+
+def scored_model(metrics: Path, model: Path) -> bool:
+    """Whether `metrics` are the evaluate stage's scores of this model file (same MD5)."""
+    stage = evaluate_stage_of(metrics)
+    if stage is None or not model.is_file():
+        return False
+    models = {dep.get("md5") for dep in stage.get("deps", [])
+              if isinstance(dep, dict) and str(dep.get("path", "")).endswith(".keras")}
+    return md5_of(model) in models
+
+
+def model_metrics(model: Path, metrics: Path) -> tuple[dict[str, Any] | None, str]:
+    """The test metrics of `model`, or None and why none are shown."""
+    data = read_json(metrics)
+    if data is None:
+        return None, f"No test metrics at `{metrics}`."
+    if not scored_model(metrics, model):
+        return None, (f"Test metrics not shown: `{metrics}` is not recorded (dvc.lock, "
+                      "evaluate stage) as the scores of this model file.")
+    return data, ""
+
+
 @st.cache_resource(show_spinner="Loading the model...", max_entries=2)
 def load_model(path: str, mtime: float):
     """The Keras model, loaded once per file version (`mtime` is only part of the cache key)."""
     startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
-    from imdb_sentiment.inference.scoring import tune_threads
-    from imdb_sentiment.inference.scoring import load_model as load
+    with startup.quiet_tensorflow():  # no absl or CUDA log lines in the server's output
+        from imdb_sentiment.inference import labelling  # noqa: F401  TensorFlow, loaded quietly
+        from imdb_sentiment.inference.scoring import load_model as load
+        from imdb_sentiment.inference.scoring import tune_threads
 
     tune_threads()  # effective only if nothing in this server ran TensorFlow before
     return load(path)
 
 
-def fill_example(text: str) -> None:
-    """Button callback: runs before the rerun, so the text area can still be changed."""
+def choose_example(text: str) -> None:
+    """Button callback: runs before the rerun, so the text area can still be changed; the
+    rerun then classifies the example."""
     st.session_state[REVIEW_KEY] = text
+    st.session_state[PENDING_KEY] = True
 
 
 def show_sidebar(model: Path) -> None:
-    """Model file, test metrics and training params, where present."""
+    """Model file, its test metrics and training params, where present."""
     with st.sidebar:
         st.header("Model")
         st.caption(f"`{model}`")
-        metrics = read_json(metrics_path())
+        metrics, why_none = model_metrics(model, metrics_path())
         if metrics:
             st.subheader("Test metrics")
             names = ("accuracy", "f1", "roc_auc", "precision", "recall")
@@ -82,7 +151,7 @@ def show_sidebar(model: Path) -> None:
             with st.expander("All metrics"):
                 st.json(metrics)
         else:
-            st.caption(f"No test metrics at `{metrics_path()}`.")
+            st.caption(why_none)
         params = read_json(params_path(model))
         if params:
             with st.expander("Training parameters"):
@@ -105,17 +174,39 @@ def show_result(model: Any, text: str) -> None:
 
     with st.spinner("Measuring word importance..."):
         importance = labelling.word_importance(model, text)
+    show_importance(importance, labelling.highlight_html(importance))
+
+
+def reading_note(importance: Importance) -> str | None:
+    """Which words of the review the importance leaves out, and why; None if none."""
+    shown = len(importance.words)
+    if importance.unread_words:
+        end, other = ("last", "first") if importance.keep == "last" else ("first", "last")
+        return (f"The model reads only the {end} {importance.max_len} tokens of a review: "
+                f"the {other} {importance.unread_words} words were not read, so they had "
+                "no effect and are not shown.")
+    if importance.truncated:
+        end = "last" if importance.keep == "last" else "first"
+        return f"Importance shown for the {end} {shown} words only."
+    return None
+
+
+def show_importance(importance: Importance, highlighted: str) -> None:
+    """The words coloured by their effect, and the most influential ones as a table."""
     st.markdown("**Word importance** (occlusion: how much P(positive) falls when the "
                 "word is removed; green pushes towards positive, red towards negative)")
-    # Safe despite unsafe_allow_html: highlight_html escapes every word of the review.
-    st.markdown(labelling.highlight_html(importance), unsafe_allow_html=True)
-    if importance.truncated:
-        st.caption(f"Importance shown for the first {len(importance.words)} words only.")
+    # Safe despite unsafe_allow_html: highlight_html escapes every word for HTML and Markdown.
+    st.markdown(highlighted, unsafe_allow_html=True)
+    note = reading_note(importance)
+    if note:
+        st.caption(note)
     top = sorted(zip(importance.deltas, importance.words), key=lambda p: -abs(p[0]))[:8]
     if top:
         with st.expander("Most influential words"):
-            st.table({"word": [w for _, w in top], "effect on P(positive)":
-                      [f"{d:+.4f}" for d, _ in top]})
+            # a dataframe shows cells as plain text (st.table would render them as Markdown)
+            st.dataframe({"word": [w for _, w in top],
+                          "effect on P(positive)": [f"{d:+.4f}" for d, _ in top]},
+                         hide_index=True)
 
 
 def main() -> None:
@@ -130,16 +221,22 @@ def main() -> None:
 
     st.write("Try an example:")
     for col, (name, text) in zip(st.columns(len(EXAMPLES)), EXAMPLES.items()):
-        col.button(name, on_click=fill_example, args=(text,), width="stretch")
-    text = st.text_area("Review", key=REVIEW_KEY, height=180,
+        col.button(name, on_click=choose_example, args=(text,), width="stretch")
+    text = st.text_area("Review", key=REVIEW_KEY, height=180, max_chars=MAX_REVIEW_CHARS,
                         placeholder="Paste or type a movie review...")
-    if st.button("Classify", type="primary"):
-        try:
-            model = load_model(str(model_file), model_file.stat().st_mtime)
-        except Exception as err:  # PipelineError for a bad file; shown, not a traceback
-            st.error(str(err))
-            st.stop()
-        show_result(model, text)
+    clicked = st.button("Classify", type="primary")
+    if clicked or st.session_state.pop(PENDING_KEY, False):
+        classify(model_file, text)
+
+
+def classify(model_file: Path, text: str) -> None:
+    """Load the model (once) and show the review's result."""
+    try:
+        model = load_model(str(model_file), model_file.stat().st_mtime)
+    except Exception as err:  # PipelineError for a bad file; shown, not a traceback
+        st.error(str(err))
+        st.stop()
+    show_result(model, text)
 
 
 # Streamlit runs this file as the __main__ module; importing it does nothing.
