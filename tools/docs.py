@@ -1,4 +1,5 @@
-"""Rewrite the generated blocks of README.md and docs/*.md from the committed result files.
+"""Rewrite the generated blocks of README.md, docs/*.md, docs/lab/*.md and models/*.md from the
+committed result files.
 
 A generated block is the text between two marker lines:
 
@@ -10,6 +11,11 @@ NAME picks a generator below. Every number in a block comes from the files the
 pipeline and the benchmark commit (metrics/, models/model.params.json,
 benchmarks/results.json, metrics/seeds.json, metrics/ceilings.json); a file that is absent gives a
 one-line note instead of a table.
+
+Product docs (README.md, docs/*.md) say how things are now; the lab (docs/lab/) keeps the
+history. So the experiment tables read params.yaml too: a tried setting whose change names a
+key that params.yaml no longer has (its code was deleted) is marked "retired" in the lab's
+tables and never appears in a product table.
 
     python tools/docs.py            # rewrite stale blocks in place
     python tools/docs.py --check    # exit 1 and list the stale blocks; writes nothing
@@ -45,6 +51,7 @@ TIMINGS = "benchmarks/timings.json"
 ROBUSTNESS = "metrics/robustness.json"
 BEHAVIOUR = "metrics/behaviour.json"
 COUNTS = "metrics/eval/counts.json"
+PARAMS = "params.yaml"
 
 BLOCK = re.compile(
     r"(?P<open><!-- generated:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)"
@@ -70,6 +77,49 @@ class Sources:
             path = self.root / rel
             self._cache[rel] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
         return self._cache[rel]
+
+    def param_keys(self) -> set[str] | None:
+        """The keys params.yaml has now (`seed`, `train.units`, ...), or None without it."""
+        if PARAMS not in self._cache:
+            path = self.root / PARAMS
+            self._cache[PARAMS] = (yaml_keys(path.read_text(encoding="utf-8"))
+                                   if path.is_file() else None)
+        return self._cache[PARAMS]
+
+
+def yaml_keys(text: str) -> set[str]:
+    """The dotted keys of a YAML file of sections and scalars, as params.yaml is (a top-level
+    key, or a section's key indented under it); standard library only, so no YAML parser."""
+    keys, section = set(), None
+    for line in text.splitlines():
+        match = re.match(r"( *)([A-Za-z_][\w-]*):", line)
+        if not match:
+            continue
+        if not match.group(1):
+            section = match.group(2)
+            keys.add(section)
+        elif section is not None:
+            keys.add(f"{section}.{match.group(2)}")
+    return keys
+
+
+CHANGED_KEY = re.compile(r"(?:^|,\s*)([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)=")
+
+
+def retired_keys(change: str, keys: set[str] | None) -> list[str]:
+    """The keys a `-S` change names that params.yaml no longer has (none without params.yaml)."""
+    if not change or keys is None:
+        return []
+    return [key for key in CHANGED_KEY.findall(change) if key not in keys]
+
+
+def with_retired(change: str, keys: set[str] | None, inside: bool = False) -> str:
+    """A change for a table cell, followed by the keys of it that no longer exist: in brackets,
+    or after a semicolon when the cell already puts the change `inside` brackets."""
+    gone = ", ".join(f"`{k}`" for k in retired_keys(change, keys))
+    if not gone:
+        return f"`{change}`"
+    return f"`{change}`; retired: {gone}" if inside else f"`{change}` (retired: {gone})"
 
 
 # Formatting ----------------------------------------------------------------------------------
@@ -253,7 +303,7 @@ def val_noise(src: Sources) -> str:
                  f"error is {se * 100:.2f} points: differences smaller than that are noise.")
 
 
-# docs/results.md -----------------------------------------------------------------------------
+# docs/results.md and docs/lab/results.md ------------------------------------------------------
 
 def results_test(src: Sources) -> str:
     ev = src.get(EVAL)
@@ -276,8 +326,9 @@ def results_train(src: Sources) -> str:
                 name = "training" if part == "train" else "validation"
                 rows += [[f"last epoch: {name} accuracy", tr[part]["accuracy"]],
                          [f"last epoch: {name} loss", tr[part]["loss"]]]
-        rows += [["last epoch: seconds", tr.get("epoch_seconds")],
-                 ["epochs run (DVCLive step, from 1)", tr.get("step")]]
+        if "epoch_seconds" in tr:  # wall-clock; gone from the outputs since the run log
+            rows.append(["last epoch: seconds", tr["epoch_seconds"]])
+        rows.append(["epochs run (DVCLive step, from 1)", tr.get("step")])
         out.append(f"`{TRAIN}` (DVCLive):\n\n" + table(["metric", "value"], rows))
     fit = (card or {}).get("fit")
     if fit is None:
@@ -319,13 +370,17 @@ def results_preprocess(src: Sources) -> str:
 
 
 def experiments_table(src: Sources, tried: bool = True) -> str:
-    """The workspace's run beside the seed, n-gram and (if `tried`) try-NAME experiments
-    (tools/experiments.py)."""
+    """The workspace's run beside the seed, n-gram and (if `tried`, for the lab) try-NAME
+    experiments (tools/experiments.py). With `tried` a change naming a key that params.yaml
+    no longer has is marked retired; without it (a product table) such a row is left out."""
     ex = src.get(EXPERIMENTS)
     if not ex or not ex.get("runs"):
         return missing(EXPERIMENTS)
-    runs = [r for r in ex["runs"] if tried or not r.get("tried")]
-    rows = [[r["name"], f"`{r['model']}`" + (f" with `{r['change']}`" if r.get("change") else ""),
+    keys = src.param_keys()
+    runs = [r for r in ex["runs"]
+            if tried or not (r.get("tried") or retired_keys(r.get("change", ""), keys))]
+    rows = [[r["name"], f"`{r['model']}`" + (f" with {with_retired(r['change'], keys)}"
+                                             if r.get("change") else ""),
              r["seed"], num(r["best_val_accuracy"]),
              num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not recorded",
              num(r["train_seconds"], 0)] for r in runs]
@@ -342,7 +397,8 @@ def experiments_settings(src: Sources) -> str:
     def mean_sd(s: dict | None) -> str:
         return "not recorded" if s is None else f"{num(s['mean'])} ({num(s['std'])})"
 
-    rows = [[s["setting"] + (f" (`{s['change']}`)" if s["change"] else
+    keys = src.param_keys()
+    rows = [[s["setting"] + (f" ({with_retired(s['change'], keys, inside=True)})" if s["change"] else
                              " (`params.yaml`)" if s["setting"] == "default" else ""),
              ", ".join(map(str, s["seeds"])), mean_sd(s["best_val_accuracy"]),
              mean_sd(s["test_accuracy"]), num(s["train_seconds"], 0)] for s in ex["settings"]]
@@ -553,7 +609,8 @@ def robustness(src: Sources) -> str:
     """The evaluate stage's checks beyond test accuracy, against their goals."""
     rob, rates, ev, n = src.get(ROBUSTNESS), src.get(BEHAVIOUR), src.get(EVAL), src.get(COUNTS)
     if rob is None or rates is None or n is None:
-        return missing(ROBUSTNESS if rob is None else BEHAVIOUR if rates is None else COUNTS)
+        return missing(ROBUSTNESS if rob is None else BEHAVIOUR if rates is None else COUNTS,
+                       "the evaluate stage writes it (`dvc repro`)")
     rows = [[f"behaviour: {name.replace('_', ' ')}", rates[name],
              f">= {num(GOALS['behaviour'])}"] for name in sorted(rates)]
     rows += [[f"contrast set, original passages ({n['contrast_pairs']})",
@@ -675,7 +732,8 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
 
 def markdown_files(root: Path) -> list[Path]:
     files = [root / "README.md"] if (root / "README.md").is_file() else []
-    return files + sorted((root / "docs").glob("*.md")) + sorted((root / "models").glob("*.md"))
+    return (files + sorted((root / "docs").glob("*.md")) + sorted((root / "docs" / "lab").glob("*.md"))
+            + sorted((root / "models").glob("*.md")))
 
 
 def render(text: str, src: Sources, where: str = "") -> tuple[str, list[str]]:
