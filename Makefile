@@ -19,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast install app predict bench bench-quick reproduce experiments clean-venv
+.PHONY: help run test test-fast install app predict bench bench-quick reproduce experiments metrics compare clean-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,14 @@ SEEDS ?= 1 2
 NGRAM ?= 1
 experiments: $(VENV)/.installed ## Other seeds and the n-gram models as experiments (SEEDS="1 2" NGRAM=1) -> metrics/
 	$(BIN)/python tools/experiments.py --seeds $(SEEDS) $(if $(filter 1,$(NGRAM)),--ngram)
+
+# The columns a person compares first; each table fits a 200-column terminal.
+HEADLINE := accuracy|ece|behaviour_min|contrast_edited|short_texts
+metrics: $(VENV)/.installed ## The committed model's headline metrics (all of them: dvc metrics show)
+	$(BIN)/dvc metrics show --md metrics/eval.json metrics/robustness.json
+
+compare: $(VENV)/.installed ## Experiments side by side: headline metrics and the params that differ
+	$(BIN)/dvc exp show --md --only-changed --drop 'Created|State|Executor|ingest\..*|fingerprints.*|data.*|checks.*|metrics/behaviour.json:.*' --keep 'Experiment|$(HEADLINE)|seed'
 
 clean-venv: ## Delete the virtual environment
 	rm -rf $(VENV)
