@@ -259,7 +259,7 @@ def test_one_megabyte_review(capsys, tmp_path, model_path, tiny_model):
 
 
 def test_cli_module_does_not_import_tensorflow():
-    code = ("import sys; from imdb_sentiment import cli; cli.build_parser(); "
+    code = ("import sys; from imdb_sentiment.inference import cli; cli.build_parser(); "
             "sys.exit('tensorflow' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
@@ -270,11 +270,29 @@ def test_help_documents_exit_codes(capsys):
     assert "exit status:" in out and "0  every review" in out and "2  bad usage" in out
 
 
+def entry_point() -> str:
+    """The `imdb-sentiment` console script's target, as pyproject.toml declares it."""
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    return pyproject["project"]["scripts"]["imdb-sentiment"]
+
+
+def test_the_console_script_target_is_the_entry_point():
+    import importlib
+
+    module, name = entry_point().split(":")
+    assert getattr(importlib.import_module(module), name) is cli.run
+
+
 @pytest.mark.slow
 def test_installed_entry_point_smoke(model_path):
     command = Path(sys.executable).parent / "imdb-sentiment"
     if not command.exists():
         pytest.skip(f"{command} not installed (pip install -e .)")
+    module = entry_point().split(":")[0]
+    if f"from {module} import" not in command.read_text():
+        pytest.skip(f"{command} was installed from another layout (pip install -e . again)")
     done = subprocess.run([str(command), "predict", "--json", "--model", model_path,
                            "Superb, moving, excellent.", ""],
                           capture_output=True, text=True, timeout=120)
@@ -370,11 +388,13 @@ def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path,
     for out in (tmp_path / "out.jsonl", tmp_path / "out.csv"):
         code, _, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
                            "--output", str(out))
-        assert code == 1, err  # three rows failed, two were scored
+        assert code == 1, err  # two rows failed, three were scored
         assert "Traceback" not in err
-    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert [r["error"] is None for r in rows] == [True, False, False, False, True]
-    assert rows[0]["id"] == "\ufffd" and rows[4]["id"] == 2
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    rows = [json.loads(line, parse_int=str) for line in lines]
+    assert [r["error"] is None for r in rows] == [True, True, False, False, True]
+    assert rows[0]["id"] == "\ufffd" and rows[4]["id"] == "2"
+    assert rows[1]["id"] == "9" * 5000  # a JSON number is written as it was read
 
 
 def test_a_full_disk_on_stdout_is_one_line_error(model_path):

@@ -1,0 +1,203 @@
+"""`imdb-sentiment predict`: read, score and write reviews a chunk at a time.
+
+Each chunk's rows are written and flushed before the next chunk is read, so memory stays
+flat for input of any length, and rows come out while the input is still arriving. The model
+loads (TensorFlow imports) only here, after the arguments, the output and the input have been
+checked, because importing TensorFlow takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from imdb_sentiment.core import startup
+from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.inference.cli.readers import Reader, Row, open_reader
+from imdb_sentiment.inference.cli.terminal import say
+from imdb_sentiment.inference.cli.writers import (
+    Outcome,
+    RecordWriter,
+    Sink,
+    file_sink,
+    output_format,
+    stdout_sink,
+)
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+# A chunk ends at CHUNK_ROWS rows, at CHUNK_CHARS characters of text, or when the input
+# pauses (so a review typed or piped in slowly is answered at once)
+CHUNK_ROWS = 1_000
+CHUNK_CHARS = 16 * 2**20
+MAX_REPORTED_FAILURES = 20
+# Imported by TensorFlow and Keras at start-up, each inside `try: ... except ImportError`,
+# for parts that scoring with a loaded model never runs (scikit-learn wrappers, plotting,
+# pandas and SciPy input adapters). Skipping them is most of what makes a one-review call
+# quick (docs/decisions.md).
+UNUSED_BY_SCORING = ("sklearn", "matplotlib", "scipy", "pandas")
+
+
+class Scored(Protocol):
+    """What the scorer gives per text (labelling.Scored)."""
+
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def probability(self) -> float | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+Scorer = Callable[[list[str]], Sequence[Scored]]
+
+
+@contextlib.contextmanager
+def skipping_imports(names: tuple[str, ...]) -> Iterator[None]:
+    """Inside this block, importing `names` (not yet loaded) raises ImportError; after it,
+    they import normally. Modules imported inside keep their fallbacks for the skipped ones."""
+    skipped = [name for name in names if name not in sys.modules]
+    for name in skipped:  # a None entry makes `import name` raise ImportError
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in skipped:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+def load_scorer(args: argparse.Namespace) -> Scorer:
+    """Load the model; returns a function that labels a list of texts as labelling does."""
+    startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
+    with startup.quiet_tensorflow(args.verbose), skipping_imports(UNUSED_BY_SCORING):
+        from imdb_sentiment.inference import labelling, scoring
+    scoring.tune_threads()
+    model = scoring.load_model(args.model)
+
+    def score(texts: list[str]) -> Sequence[Scored]:
+        return labelling.score_texts(model, texts, args.threshold, args.batch_size)
+
+    return score
+
+
+def chunks(reader: Reader, max_rows: int = CHUNK_ROWS,
+           max_chars: int = CHUNK_CHARS) -> Iterator[list[Row]]:
+    """The reader's rows in chunks, each handed on as soon as it is full or the input pauses."""
+    chunk: list[Row] = []
+    chars = 0
+    for row in reader.rows:
+        chunk.append(row)
+        chars += len(row.text or "")
+        if len(chunk) >= max_rows or chars >= max_chars or not reader.ready():
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
+        yield chunk
+
+
+def classify(rows: list[Row], score: Scorer) -> list[Outcome]:
+    """Outcomes of a chunk: readable rows scored, unreadable ones keeping their error."""
+    readable = [row for row in rows if row.error is None]
+    scored = list(score([row.text or "" for row in readable])) if readable else []
+    if len(scored) != len(readable):
+        raise PipelineError(f"the model gave {len(scored)} results for {len(readable)} "
+                            "reviews: the model is broken (retrain it or pass another --model)")
+    results = iter(scored)
+    outcomes = []
+    for row in rows:
+        if row.error is not None:
+            outcomes.append(Outcome(row.id, error=row.error))
+        else:
+            result = next(results)
+            outcomes.append(Outcome(row.id, result.label, result.probability, result.error))
+    return outcomes
+
+
+class FailureReport:
+    """Failed rows on stderr as they come (the first MAX_REPORTED_FAILURES), then a count."""
+
+    def __init__(self) -> None:
+        self.rows = self.failed = 0
+
+    def add(self, outcomes: Sequence[Outcome]) -> None:
+        for n, outcome in enumerate(outcomes, self.rows + 1):
+            if outcome.error is not None:
+                self.failed += 1
+                if self.failed <= MAX_REPORTED_FAILURES:
+                    say(f"row {n}: {outcome.error}")
+        self.rows += len(outcomes)
+
+    def summary(self) -> None:
+        if self.failed > MAX_REPORTED_FAILURES:
+            say(f"... and {self.failed - MAX_REPORTED_FAILURES} more failed rows")
+        if self.failed:
+            say(f"{self.failed} of {self.rows} reviews failed")
+
+
+@contextlib.contextmanager
+def progress(reader: Reader) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr for a file input, in bytes out of its size; yields the
+    function to call after each chunk. Stdin, pipes and devices have no size: no bar."""
+    size = reader.lines.source.size if reader.lines is not None else None
+    if size is None:
+        yield lambda: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=size, desc="predict", unit="B", unit_scale=True, file=sys.stderr,
+              mininterval=1.0) as bar:
+        yield lambda: bar.update(reader.consumed - bar.n)
+
+
+@dataclass
+class Tally:
+    """How far a run got, for the message when it is interrupted."""
+
+    rows_written: int = 0
+
+
+def output_sink(args: argparse.Namespace) -> contextlib.AbstractContextManager[Sink]:
+    return stdout_sink() if args.output is None else file_sink(args.output)
+
+
+def stream(args: argparse.Namespace, tally: Tally) -> FailureReport:
+    """Read, score and write every chunk; the output is complete when this returns."""
+    fmt = output_format(args.output) if args.output else ".jsonl" if args.json else ".csv"
+    failures = FailureReport()
+    with output_sink(args) as sink, open_reader(args.input, args.reviews, args.text_column,
+                                                args.id_column) as reader:
+        score = load_scorer(args)
+        writer = RecordWriter(sink, fmt, reader.id_column)
+        with progress(reader) as advance:
+            for chunk in chunks(reader):
+                outcomes = classify(chunk, score)
+                writer.write(outcomes)
+                tally.rows_written = writer.rows_written
+                failures.add(outcomes)
+                advance()
+        if writer.rows_written == 0:
+            raise PipelineError(f"no reviews in {args.input or 'stdin'}")
+    return failures
+
+
+def predict(args: argparse.Namespace) -> int:
+    """The `predict` command: returns the exit status (0 all ok, 1 some rows failed)."""
+    tally = Tally()
+    try:
+        failures = stream(args, tally)
+    except KeyboardInterrupt:  # Ctrl-C: an --output file was left as it was
+        if args.output is not None or not tally.rows_written:
+            say("interrupted: nothing written")
+        else:
+            say(f"interrupted: {tally.rows_written} rows written to stdout")
+        return EXIT_INTERRUPTED
+    if args.output is not None:
+        rows = failures.rows
+        say(f"wrote {rows} row{'s' * (rows != 1)} to {args.output}")
+    failures.summary()
+    return EXIT_SOME_FAILED if failures.failed else EXIT_OK
+
