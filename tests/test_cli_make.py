@@ -48,7 +48,7 @@ def make(*args: str, venv: Path | None = None, dry: bool = False
          ) -> subprocess.CompletedProcess[bytes]:
     command = ["make", "--no-print-directory", "-C", str(REPO)] + (["-n"] if dry else [])
     command += ["predict", *args] + ([f"VENV={venv}"] if venv else [])
-    return subprocess.run(command, capture_output=True, timeout=60)
+    return subprocess.run(command, capture_output=True, timeout=60, check=False)
 
 
 def argv(done: subprocess.CompletedProcess[bytes]) -> list[str]:
