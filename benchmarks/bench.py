@@ -43,7 +43,7 @@ import yaml  # noqa: E402
 from imdb_sentiment.core import startup  # noqa: E402
 from imdb_sentiment.core import params as P  # noqa: E402
 from imdb_sentiment.data import processed, reviews as review_table  # noqa: E402
-from imdb_sentiment.inference import labelling
+from imdb_sentiment.inference import labelling, scoring  # noqa: E402
 from imdb_sentiment.modeling import text
 from imdb_sentiment.data.processed import Split  # noqa: E402
 from imdb_sentiment.modeling.fitting import compile_classifier, make_dataset, set_determinism  # noqa: E402
