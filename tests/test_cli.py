@@ -18,6 +18,7 @@ from imdb_sentiment.inference.scoring import predict_texts
 
 # Different lengths in a non-sorted order: predict_texts batches by length, so
 # these catch any mix-up between output rows and input rows.
+CLI = [sys.executable, "-m", "imdb_sentiment.inference.cli"]
 REVIEWS = [
     "Great wonderful brilliant film, loved the story and the superb music.",
     "Awful.",
@@ -72,7 +73,7 @@ def test_stdin_one_review_per_line_in_order(capsys, monkeypatch, model_path, tin
     assert code == 0
     rows = read_csv_text(out)
     assert len(rows) == len(REVIEWS)  # no phantom row after the final newline
-    for row, p in zip(rows, expected(tiny_model, REVIEWS)):
+    for row, p in zip(rows, expected(tiny_model, REVIEWS), strict=True):
         assert float(row["probability"]) == pytest.approx(p, abs=1e-5)
 
 
@@ -97,7 +98,7 @@ def test_csv_with_id_to_jsonl_keeps_ids_and_order(capsys, tmp_path, model_path, 
     with open(source, "w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["id", "movie", "text"])
-        writer.writerows([i, "tt1", t] for i, t in zip(ids, texts))
+        writer.writerows([i, "tt1", t] for i, t in zip(ids, texts, strict=True))
     target = tmp_path / "scored.jsonl"
     code, _, _ = run(capsys, "predict", "--model", model_path, "--input", str(source),
                      "--output", str(target))
@@ -130,7 +131,7 @@ def test_json_flag_prints_json_lines(capsys, model_path, tiny_model):
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 3
-    for row, p in zip(rows, expected(tiny_model, REVIEWS[:3])):
+    for row, p in zip(rows, expected(tiny_model, REVIEWS[:3]), strict=True):
         assert set(row) == {"label", "probability", "error"}
         assert row["probability"] == pytest.approx(p, abs=1e-5)
         assert row["label"] in ("positive", "negative") and row["error"] is None
@@ -316,7 +317,8 @@ def test_thread_pools_are_tuned_before_tensorflow_starts_and_left_alone_after():
             "print(first, *pools, scoring.tune_threads())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
-    assert out.split() == ["True", str(scoring.INTER_OP_THREADS), str(scoring.INTRA_OP_THREADS), "False"]
+    pools = [str(scoring.INTER_OP_THREADS), str(scoring.INTRA_OP_THREADS)]
+    assert out.split() == ["True", *pools, "False"]
 
 
 @pytest.mark.slow
@@ -326,12 +328,12 @@ def test_a_fresh_process_from_another_directory_is_quiet_and_finds_the_model(tmp
     the same score as the evaluate stage's path gives, to 1e-6."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["IMDB_SENTIMENT_MODEL"] = model_path
-    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", REVIEWS[0]],
+    done = subprocess.run([*CLI, "predict", REVIEWS[0]],
                           cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr
     assert read_csv_text(done.stdout)[0]["label"] in ("positive", "negative")
-    loud = subprocess.run([sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", "--verbose",
+    loud = subprocess.run([*CLI, "predict", "--verbose",
                            REVIEWS[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert loud.returncode == 0 and loud.stdout == done.stdout
 
@@ -347,7 +349,7 @@ def test_a_fresh_process_scores_the_test_set_as_the_evaluate_stage_did(tmp_path,
     test = reviews.read(tiny_pipeline["reviews"], split="test")
     source = tmp_path / "test.jsonl"
     source.write_text("".join(json.dumps({"text": text}) + "\n" for text in test["text"]))
-    done = subprocess.run([sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", "--input",
+    done = subprocess.run([*CLI, "predict", "--input",
                            str(source), "--model", str(tiny_pipeline["model"])],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -399,7 +401,7 @@ def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path,
 
 def test_a_full_disk_on_stdout_is_one_line_error(model_path):
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "imdb_sentiment.inference.cli", "predict",
+        done = subprocess.run([*CLI, "predict",
                                "--model", model_path, "great", "awful"], stdout=full,
                               stderr=subprocess.PIPE, text=True)
     assert done.returncode == 2
@@ -423,7 +425,7 @@ def test_skipped_imports_fail_inside_the_block_and_work_after(tmp_path, monkeypa
 def test_the_command_leaves_without_teardown_but_with_its_output_and_status(tmp_path,
                                                                           model_path):
     """`run` skips TensorFlow's teardown: the exit status and every output still arrive."""
-    command = [sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", "--model", model_path]
+    command = [*CLI, "predict", "--model", model_path]
     out = tmp_path / "scored.jsonl"
     done = subprocess.run(command + ["--output", str(out), REVIEWS[0], "  "],
                           capture_output=True, text=True)
@@ -523,7 +525,7 @@ def closing(*fds: int):
 
 
 def test_closed_standard_streams_lose_nothing_and_say_what_they_can(tmp_path, model_path):
-    command = [sys.executable, "-m", "imdb_sentiment.inference.cli", "predict", "--model", model_path]
+    command = [*CLI, "predict", "--model", model_path]
     out = tmp_path / "scored.csv"
     no_stderr = subprocess.run(command + ["--output", str(out), REVIEWS[0]],
                                stdout=subprocess.PIPE, preexec_fn=closing(2), timeout=120)

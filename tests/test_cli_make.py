@@ -28,8 +28,8 @@ HOSTILE = [
 
 @pytest.fixture
 def stub_venv(tmp_path: Path) -> Path:
-    """A VENV whose imdb-sentiment prints a mark, then each argument followed by a NUL, and that make
-    takes as installed (its marker newer than pyproject.toml and requirements.lock)."""
+    """A VENV whose imdb-sentiment prints a mark, then each argument followed by a NUL, and
+    that make takes as installed (its marker newer than pyproject.toml and requirements.lock)."""
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "activate").write_text("")

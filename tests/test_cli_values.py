@@ -78,7 +78,7 @@ def test_probabilities_are_plain_decimals_in_both_formats(capsys, tmp_path, monk
     texts = ["good", "bad film", "it was fine"]
     code, out, _ = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--json", *texts)
     assert code == 0
-    for line, text in zip(out.splitlines(), texts):
+    for line, text in zip(out.splitlines(), texts, strict=True):
         assert strict_json(line)["probability"] == Decimal(str(fake_probability(text)))
 
 

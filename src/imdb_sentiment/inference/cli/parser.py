@@ -22,8 +22,8 @@ input:
   line, in UTF-8 (or UTF-16 or UTF-32 with its byte-order mark). Bytes that are not
   UTF-8 are replaced (with one warning). Reviews are read, scored and written in chunks
   (up to {CHUNK_ROWS:,} rows, fewer when the input pauses), so input of any length
-  streams in flat memory. One line, CSV record or JSON line may hold {MAX_RECORD_BYTES // 2**20} MiB;
-  a longer one stops the run (status 2).
+  streams in flat memory. One line, CSV record or JSON line may hold
+  {MAX_RECORD_BYTES // 2**20} MiB; a longer one stops the run (status 2).
 
 output:
   CSV on stdout (JSON lines with --json), or --output FILE (.csv or .jsonl), one

@@ -227,7 +227,8 @@ def text_rows(lines: LineReader) -> Iterator[Row]:
         text = lines.decode(raw[:len(raw) - len(line_end(raw))])
         if "\r" in text:
             lines.warn_once("cr", f"warning: {lines.name} has carriage returns (\\r) that end "
-                            "no line; lines are split at \\n only, so they stay inside their review")
+                            "no line; lines are split at \\n only, so they stay inside their "
+                            "review")
         yield Row(text)
 
 
