@@ -44,9 +44,16 @@ class Row:
     error: str | None = None
 
 
-class JsonNumber(str):
+@dataclass(frozen=True)
+class JsonNumber:
     """A JSON number as written in the input. Kept as text, so an id such as 1e999 (infinity
-    as a Python float) or a 5,000-digit integer is written back exactly, never as Infinity."""
+    as a Python float) or a 5,000-digit integer is written back exactly, never as Infinity.
+    Not a str, so it is never taken for a review's text."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def open_binary(path: str) -> io.BufferedReader:
@@ -107,14 +114,24 @@ class LineReader:
         self.decoder: codecs.IncrementalDecoder | None = None
         self.warned: set[str] = set()
 
-    def _first_block(self) -> bytes:
-        """The input's first bytes, its byte-order mark (if any) handled."""
+    def _fill(self) -> None:
+        """Append the next block, as UTF-8, to the buffer; mark the end of input."""
         block = self.source.read()
-        while block and len(block) < 4 and any(
+        self.eof = not block
+        if not self.started:
+            self.started = True
+            block = self._after_mark(block)
+        if self.decoder is not None:
+            block = self.decoder.decode(block, final=self.eof).encode("utf-8", "replace")
+        self.buffer += block
+
+    def _after_mark(self, block: bytes) -> bytes:
+        """The input's first block less its byte-order mark; a UTF-16 or UTF-32 mark sets
+        the decoder."""
+        while not self.eof and len(block) < 4 and any(
                 len(mark) > len(block) and mark.startswith(block) for mark, _ in BYTE_ORDER_MARKS):
             more = self.source.read()  # a mark split across reads (rare): wait for the rest
-            if not more:
-                break
+            self.eof = not more
             block += more
         for mark, encoding in BYTE_ORDER_MARKS:
             if block.startswith(mark):
@@ -123,16 +140,6 @@ class LineReader:
                 self.decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
                 break
         return block
-
-    def _fill(self) -> None:
-        """Append the next block, as UTF-8, to the buffer; mark the end of input."""
-        block = self.source.read() if self.started else self._first_block()
-        self.started = True
-        if not block:
-            self.eof = True
-        if self.decoder is not None:
-            block = self.decoder.decode(block, final=self.eof).encode("utf-8", "replace")
-        self.buffer += block
 
     def readline(self) -> bytes | None:
         """The next line with its line end (none on a last line without one); None at the end."""

@@ -28,6 +28,7 @@ RESULT_COLUMNS = ("label", "probability", "error")
 DECIMALS = 6
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CSV_SPECIAL = re.compile('[,"\r\n]')
+_LINE_SEPARATORS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ def without_surrogates(text: str) -> str:
 
 
 def json_string(text: str) -> str:
-    return json.dumps(without_surrogates(text), ensure_ascii=False)
+    """A JSON string. Line separators that JSON allows raw (U+2028, U+2029, U+0085) are
+    escaped too, so that readers splitting lines on them (str.splitlines) see one line."""
+    return json.dumps(without_surrogates(text), ensure_ascii=False).translate(_LINE_SEPARATORS)
 
 
 def json_text(value: Any) -> str:
@@ -69,8 +72,10 @@ def json_text(value: Any) -> str:
     pending: list[tuple[bool, Any]] = [(False, value)]  # (is literal JSON text, item)
     while pending:
         literal, item = pending.pop()
-        if literal or isinstance(item, JsonNumber):
+        if literal:
             parts.append(item)
+        elif isinstance(item, JsonNumber):
+            parts.append(item.text)
         elif isinstance(item, str):
             parts.append(json_string(item))
         elif isinstance(item, dict):
