@@ -274,11 +274,19 @@ def test_jsonl_columns_come_from_the_first_record(capsys, tmp_path, monkeypatch)
 
 
 def test_the_progress_bar_counts_bytes_of_a_file(capsys, tmp_path, monkeypatch):
+    from imdb_sentiment.inference.cli import command
+
     fake_scorer(monkeypatch)
     source = tmp_path / "in.txt"
     source.write_text("good film\n" * 10)
     target = tmp_path / "out.jsonl"
     code, _, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
                            str(source), "--output", str(target))
-    assert code == 0 and "predict" in err and "wrote 10 rows to" in err
+    assert code == 0 and err == "wrote 10 rows to " + str(target) + "\n"  # not a terminal
+    monkeypatch.setattr(command, "PROGRESS_DELAY", 0)
+    monkeypatch.setattr(command, "on_terminal", lambda: True)
+    code, _, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
+                           str(source), "--output", str(target))
+    on_screen = [line.rsplit("\r", 1)[-1] for line in err.split("\n")]  # \r redraws a line
+    assert code == 0 and on_screen == ["predict: 100% of 0.0 MB", f"wrote 10 rows to {target}", ""]
     assert len(Path(target).read_text().splitlines()) == 10

@@ -18,7 +18,7 @@ from typing import Protocol
 from imdb_sentiment.core import startup
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.inference.cli.readers import Reader, Row, open_reader
-from imdb_sentiment.inference.cli.terminal import say
+from imdb_sentiment.inference.cli.terminal import ProgressLine, on_terminal, say
 from imdb_sentiment.inference.cli.writers import (
     Outcome,
     RecordWriter,
@@ -34,6 +34,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 CHUNK_ROWS = 1_000
 CHUNK_CHARS = 16 * 2**20
 MAX_REPORTED_FAILURES = 20
+PROGRESS_DELAY = 1.0  # seconds before a progress bar shows: none for quick runs
 # Imported by TensorFlow and Keras at start-up, each inside `try: ... except ImportError`,
 # for parts that scoring with a loaded model never runs (scikit-learn wrappers, plotting,
 # pandas and SciPy input adapters). Skipping them is most of what makes a one-review call
@@ -140,17 +141,20 @@ class FailureReport:
 
 @contextlib.contextmanager
 def progress(reader: Reader) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr for a file input, in bytes out of its size; yields the
-    function to call after each chunk. Stdin, pipes and devices have no size: no bar."""
+    """Progress through a file input on a terminal, in bytes of its size, shown once the run
+    has taken PROGRESS_DELAY seconds and erased if it fails; yields the function to call after
+    each chunk. Stdin, pipes and devices have no size, logs no use for it: no progress then."""
     size = reader.lines.source.size if reader.lines is not None else None
-    if size is None:
+    if size is None or not on_terminal():
         yield lambda: None
         return
-    from tqdm import tqdm
-
-    with tqdm(total=size, desc="predict", unit="B", unit_scale=True, file=sys.stderr,
-              mininterval=1.0) as bar:
-        yield lambda: bar.update(reader.consumed - bar.n)
+    line = ProgressLine("predict", size, PROGRESS_DELAY)
+    try:
+        yield lambda: line.update(reader.consumed)
+    except BaseException:
+        line.close(keep=False)  # only the error stays on the screen
+        raise
+    line.close(keep=True)
 
 
 @dataclass

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 
 NAME_CHARS = 60  # of one quoted name in a message
 NAMES_SHOWN = 10  # names listed before "... (N columns)"
@@ -39,8 +40,74 @@ def listed(names: Iterable[str]) -> str:
 
 
 def say(message: str) -> None:
-    """One message on stderr, escaped, on one line (above the progress bar, if one is shown)."""
-    bars = sys.modules.get("tqdm")  # imported only when a bar may be shown
-    above = bars.tqdm.external_write_mode(file=sys.stderr) if bars else contextlib.nullcontext()
-    with above:
+    """One message on stderr, escaped, on one line (above the progress line, if one is shown)."""
+    with ProgressLine.set_aside():
         print(shown(message), file=sys.stderr, flush=True)
+
+
+def on_terminal() -> bool:
+    """Whether stderr is a terminal (progress is shown only there, not in logs)."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
+
+
+class ProgressLine:
+    """One line on a terminal's stderr that redraws itself ("predict: 42% of 3.1 MB"), from
+    `delay` seconds on and at most once a second; `say` prints messages above it."""
+
+    shown: ProgressLine | None = None  # the line on the screen now, if any
+
+    def __init__(self, label: str, total: int, delay: float = 1.0) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.drawn_at = time.monotonic() + delay - 1.0  # as if drawn a second before `delay`
+        self.text = ""
+
+    def update(self, done: int) -> None:
+        self.done = done
+        now = time.monotonic()
+        if now - self.drawn_at >= 1.0:
+            self.drawn_at = now
+            self._draw(self.state())
+
+    def state(self) -> str:
+        percent = 100 * self.done // max(self.total, 1)
+        return f"{self.label}: {percent}% of {self.total / 1e6:.1f} MB"
+
+    def close(self, keep: bool) -> None:
+        """Leave the line with the final state (`keep`), or erase it. A line never shown
+        (a quick run) stays unshown."""
+        if ProgressLine.shown is self:
+            if keep:
+                self._draw(self.state())
+                sys.stderr.write("\n")
+            else:
+                self._erase()
+            ProgressLine.shown = None
+
+    def _draw(self, text: str) -> None:
+        if ProgressLine.shown is self:
+            self._erase()
+        self.text = text
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        ProgressLine.shown = self
+
+    def _erase(self) -> None:
+        sys.stderr.write("\r" + " " * len(self.text) + "\r")
+
+    @classmethod
+    @contextlib.contextmanager
+    def set_aside(cls) -> Iterator[None]:
+        """Erase the line shown (if any) for the block, then draw it again."""
+        line = cls.shown
+        if line is None:
+            yield
+            return
+        line._erase()
+        cls.shown = None
+        try:
+            yield
+        finally:
+            line._draw(line.text)
