@@ -348,3 +348,21 @@ def test_word_counts_equal_str_split(texts):
     assert data_report.word_counts(series).tolist() == expected
     assert data_report.word_counts(series, rows_per_chunk=1).tolist() == expected
     assert data_report.word_counts(series.iloc[2:]).tolist() == expected[2:]
+
+
+def test_download_retry_delays_double_up_to_a_cap(tmp_path, monkeypatch):
+    from imdb_sentiment.data import archive
+
+    delays = []
+    monkeypatch.setattr(archive.time, "sleep", delays.append)
+    with pytest.raises(ArchiveError, match="after 12 attempts"):
+        download((tmp_path / "nowhere.tar.gz").as_uri(), tmp_path / "x.tar.gz", "0" * 64,
+                 retries=12)
+    assert delays == [2, 4, 8, 16, 32, 60, 60, 60, 60, 60, 60]
+
+
+@pytest.mark.parametrize("retries", [0, -1, 101, True, 2.5, None])
+def test_download_retries_are_bounded(tmp_path, retries):
+    with pytest.raises(ValueError, match=r"retries=.* must be an integer in \[1, 100\]"):
+        download((tmp_path / "nowhere.tar.gz").as_uri(), tmp_path / "x.tar.gz", "0" * 64,
+                 retries=retries)

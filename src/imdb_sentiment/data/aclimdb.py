@@ -22,14 +22,28 @@ MOVIE_RE = re.compile(r"/title/(tt\d+)/")
 LABELS = {"pos": 1, "neg": 0, "unsup": -1}
 RATINGS = {"pos": range(7, 11), "neg": range(1, 5), "unsup": range(0, 1)}
 MAX_REVIEW_ID = np.iinfo(np.int32).max
+# Each url line becomes a Python string: a 128 MB list of the shortest lines would be
+# gigabytes of them. The longest list, urls_unsup.txt, has 50,000 lines.
+MAX_URL_LINES = 1 << 20
+# what str.splitlines splits at ("\r\n" counting once)
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
 class DataError(PipelineError):
     """The reviews in the archive do not have the dataset's known shape."""
 
 
+def line_count(text: str) -> int:
+    """len(text.splitlines()), without making the lines."""
+    breaks = sum(text.count(mark) for mark in LINE_BREAKS) - text.count("\r\n")
+    return breaks + int(bool(text) and text[-1] not in LINE_BREAKS)
+
+
 def movie_ids(urls_text: str, source: str) -> list[str]:
     """IMDb title ids, one per line of a `urls_*.txt` file (line i is review id i)."""
+    if line_count(urls_text) > MAX_URL_LINES:
+        raise DataError(f"{source} has more than {MAX_URL_LINES} lines: no aclImdb folder "
+                        "holds that many reviews")
     ids = []
     for number, line in enumerate(urls_text.splitlines()):
         match = MOVIE_RE.search(line)

@@ -5,6 +5,13 @@ large blocks, and Python's tarfile parses the headers from a buffer that only
 moves forward, so reading the 100,000 members costs little more than gunzip.
 Every member is checked for safety before it is read, and a corrupt or
 truncated archive is an error wherever the damage is.
+
+Nothing an archive declares is trusted to be small: tarfile reads a GNU long
+name or a pax header whole, follows a chain of them by recursion, steps back on
+a negative size and reads a sparse map to its end, so those headers are refused
+before tarfile reads them (`BoundedHeaderInfo`); and every byte the stream
+unpacks to, headers, padding and trailing zeros included, counts towards
+`ingest.max_total_mb`, as every member does towards a count (`MAX_MEMBERS`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,19 @@ from imdb_sentiment.core.artifacts import atomic_path
 from imdb_sentiment.core.errors import PipelineError
 
 BLOCK = 1 << 20
+# A GNU long name or link, or a pax header, is read whole before anything checks it: a
+# path is at most 4 KiB on Linux, so 64 KiB is far beyond any honest one.
+MAX_HEADER_BYTES = 64 * 1024
+# Extended headers in front of one member (a pax global, a pax and a long name and link
+# make four); tarfile follows each by recursion.
+MAX_HEADER_CHAIN = 8
+# Records a global pax header sets for every later member (`git archive` sets one); tarfile
+# applies them all to each member.
+MAX_GLOBAL_PAX_RECORDS = 64
+# aclImdb v1 holds 100,030 members; ten times that is not the dataset.
+MAX_MEMBERS = 1_000_000
+RETRY_DELAY_CAP = 60.0  # seconds between download attempts, at most
+MAX_RETRIES = 100
 DRIVE_RE = re.compile(r"[A-Za-z]:")
 COMPRESSIONS = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File),
                 (b"\xfd7zXZ\x00", lzma.LZMAFile))
@@ -47,11 +67,20 @@ def sha256_file(path: str | Path, chunk: int = BLOCK) -> str:
     return digest.hexdigest()
 
 
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait after failed attempt `attempt` (1, 2, ...): doubling from 2 s, at most
+    RETRY_DELAY_CAP."""
+    return min(RETRY_DELAY_CAP, 2.0 ** min(attempt, 16))
+
+
 def download(url: str, dest: str | Path, sha256: str, retries: int = 3) -> None:
     """Download `url` to `dest` with a progress bar, retries and sha256 check.
 
     The file appears at `dest` only once complete and verified.
     """
+    if isinstance(retries, bool) or not isinstance(retries, int) or \
+            not 1 <= retries <= MAX_RETRIES:
+        raise ValueError(f"retries={retries!r}: must be an integer in [1, {MAX_RETRIES}]")
     dest = Path(dest)
     last_error: Exception | None = None
     for attempt in range(1, retries + 1):
@@ -78,13 +107,15 @@ def download(url: str, dest: str | Path, sha256: str, retries: int = 3) -> None:
             last_error = err
             print(f"download attempt {attempt}/{retries} failed: {err}", file=sys.stderr)
             if attempt < retries:
-                time.sleep(2**attempt)
+                time.sleep(retry_delay(attempt))
     raise ArchiveError(f"could not download {url} after {retries} attempts: {last_error}")
 
 
 def check_member(member: tarfile.TarInfo, max_bytes: int) -> None:
     """Refuse members that could escape or abuse the reader."""
     name = member.name
+    if "\0" in name:
+        raise ArchiveError(f"unsafe archive member {name!r}: the name holds a NUL character")
     if name.startswith("/") or DRIVE_RE.match(name):
         raise ArchiveError(f"unsafe archive member {name!r}: absolute path")
     if ".." in name.split("/"):
@@ -94,6 +125,8 @@ def check_member(member: tarfile.TarInfo, max_bytes: int) -> None:
     if member.issparse() or not (member.isfile() or member.isdir()):
         raise ArchiveError(f"unsafe archive member {name!r}: sparse, device, fifo or other "
                            "special file")
+    if member.size < 0:  # a pax size; a header's own is refused as it is read
+        raise ArchiveError(f"unsafe archive member {name!r}: negative size ({member.size})")
     if member.size > max_bytes:
         raise ArchiveError(
             f"unsafe archive member {name!r}: {member.size} bytes exceeds the {max_bytes}-byte limit"
@@ -150,16 +183,99 @@ class PlainHeaderInfo(tarfile.TarInfo):
         return info
 
 
+EXTENDED_HEADERS = {tarfile.GNUTYPE_LONGNAME: "GNU long name", tarfile.GNUTYPE_LONGLINK:
+                    "GNU long link", tarfile.XHDTYPE: "pax", tarfile.SOLARIS_XHDTYPE: "pax",
+                    tarfile.XGLTYPE: "pax global"}
+
+
+class UnsafeHeader(Exception):
+    """A header refused as it is read; iter_files names the archive."""
+
+
+class BoundedHeaderInfo(PlainHeaderInfo):
+    """PlainHeaderInfo, refusing what tarfile would read unbounded, before it reads it: a
+    negative size, an extended header body over MAX_HEADER_BYTES, a chain of more than
+    MAX_HEADER_CHAIN extended headers, global pax records over MAX_GLOBAL_PAX_RECORDS,
+    and sparse members (tarfile reads their map, of any length, to its end)."""
+
+    def _proc_member(self, tarfile_: BoundedTarFile):
+        if self.size < 0:
+            raise UnsafeHeader(f"the header at byte {self.offset} declares a negative size "
+                               f"({self.size})")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            self._refuse_sparse()
+        kind = EXTENDED_HEADERS.get(self.type)
+        if kind is None:
+            return super()._proc_member(tarfile_)
+        if self.size > MAX_HEADER_BYTES:
+            raise UnsafeHeader(f"its {kind} header of {self.size} bytes, over the "
+                               f"{MAX_HEADER_BYTES}-byte limit for names and pax headers, "
+                               f"at byte {self.offset}")
+        if tarfile_.extended_depth >= MAX_HEADER_CHAIN:
+            raise UnsafeHeader(f"more than {MAX_HEADER_CHAIN} extended headers (GNU long "
+                               f"names, pax) in front of one member, at byte {self.offset}")
+        tarfile_.extended_depth += 1
+        try:
+            member = super()._proc_member(tarfile_)
+        finally:
+            tarfile_.extended_depth -= 1
+        if len(tarfile_.pax_headers) > MAX_GLOBAL_PAX_RECORDS:
+            raise UnsafeHeader(f"global pax headers hold more than {MAX_GLOBAL_PAX_RECORDS} "
+                               "records")
+        return member
+
+    def _refuse_sparse(self, member: tarfile.TarInfo | None = None, *_) -> None:
+        name = (member or self).name[:200]
+        raise UnsafeHeader(f"member {name!r} is sparse: sparse files are not allowed")
+
+    # tarfile's readers of the three pax sparse maps, called with the member the pax header
+    # is for, before the member is returned
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_sparse
+
+    def _apply_pax_info(self, pax_headers, encoding, errors):
+        if any(keyword.startswith("GNU.sparse.") for keyword in pax_headers):
+            self._refuse_sparse()
+        super()._apply_pax_info(pax_headers, encoding, errors)
+
+
+class BoundedTarFile(tarfile.TarFile):
+    """A TarFile reading BoundedHeaderInfo headers, whose members are handed out without
+    being kept (TarFile.members would grow by one per member)."""
+
+    tarinfo = BoundedHeaderInfo
+    extended_depth = 0  # extended headers being followed right now
+
+    def next(self) -> tarfile.TarInfo | None:
+        """TarFile.next, with what tarfile lets escape from a garbled header (a number
+        Python refuses to parse: ValueError) reported as the corruption it is."""
+        try:
+            return super().next()
+        except (ValueError, OverflowError, RecursionError) as err:
+            raise tarfile.ReadError(f"unreadable header: {err}") from None
+
+    def members_once(self) -> Iterator[tarfile.TarInfo]:
+        """Each member in stream order, forgotten once handed out."""
+        while (member := self.next()) is not None:
+            self.members.clear()
+            yield member
+
+
+class StreamLimit(Exception):
+    """The decompressed stream is longer than the reader's limit."""
+
+
 class ForwardReader:
     """A stream that tarfile may seek, as long as it only seeks forward.
 
     tarfile's own stream mode ("r|") re-slices its buffer on every small read;
     seekable mode ("r:") over this reader reads the stream a megabyte at a time
-    and lets each member's bytes be taken straight from the buffer.
+    and lets each member's bytes be taken straight from the buffer. Reading past
+    `limit` bytes of the stream raises StreamLimit.
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream, limit: int):
         self.stream = stream
+        self.limit = limit
         self.buffer = bytearray()
         self.start = 0  # stream offset of buffer[0]
         self.position = 0
@@ -176,28 +292,32 @@ class ForwardReader:
         return offset
 
     def read(self, size: int = -1) -> bytes:
-        end = self.position + size if size >= 0 else None
-        if end is None or end > self.start + len(self.buffer):
+        if size is None or size < 0:
+            raise OSError("the archive stream is only read in bounded pieces")
+        end = self.position + size
+        if end > self.start + len(self.buffer):
             self._fill(end)
         begin = self.position - self.start
-        data = bytes(self.buffer[begin:None if end is None else end - self.start])
+        data = bytes(self.buffer[begin:end - self.start])
         self.position += len(data)
         return data
 
-    def _fill(self, end: int | None) -> None:
-        """Buffer the stream up to offset `end` (None: to its end), dropping what lies
-        before the current position."""
+    def _fill(self, end: int) -> None:
+        """Buffer the stream up to offset `end`, dropping what lies before the current
+        position."""
         while True:
             consumed = min(self.position - self.start, len(self.buffer))
             if consumed >= BLOCK:
                 del self.buffer[:consumed]
                 self.start += consumed
-            if self.exhausted or (end is not None and self.start + len(self.buffer) >= end):
+            if self.exhausted or self.start + len(self.buffer) >= end:
                 return
             block = self.stream.read(BLOCK)
             if not block:
                 self.exhausted = True
             self.buffer += block
+            if self.start + len(self.buffer) > self.limit:
+                raise StreamLimit(self.limit)
 
 
 def check_end(reader: ForwardReader, offset: int, path: str | Path) -> None:
@@ -222,22 +342,28 @@ def iter_files(path: str | Path, wanted: Callable[[str], bool], max_bytes: int,
                max_total_bytes: int) -> Iterator[tuple[str, bytes]]:
     """Yield (name, content) of the regular files named `wanted`, in stream order.
 
-    Every member counts towards `max_total_bytes`, read or skipped, since the
-    stream must be decompressed through all of them.
+    Every byte of the decompressed stream counts towards `max_total_bytes`, each
+    member's read or skipped, its headers and padding too, since the stream must be
+    decompressed through all of them; so does every member towards MAX_MEMBERS.
     """
+    def too_big(where: str) -> ArchiveError:
+        return ArchiveError(f"archive {path} unpacks to more than the {max_total_bytes}-byte "
+                            f"limit {where}; raise ingest.max_total_mb if this is really the "
+                            "dataset")
+
     total = 0
     try:
         with open(path, "rb") as raw, open_decompressed(raw) as stream:
-            reader = ForwardReader(stream)
-            with tarfile.open(fileobj=reader, mode="r:", tarinfo=PlainHeaderInfo) as archive:
-                for member in archive:
+            reader = ForwardReader(stream, max_total_bytes)
+            with BoundedTarFile.open(fileobj=reader, mode="r:") as archive:
+                for count, member in enumerate(archive.members_once(), 1):
+                    if count > MAX_MEMBERS:
+                        raise ArchiveError(f"archive {path} holds more than {MAX_MEMBERS} "
+                                           "members: aclImdb v1 holds about 100,000")
                     check_member(member, max_bytes)
                     total += member.size
                     if total > max_total_bytes:
-                        raise ArchiveError(
-                            f"archive {path} unpacks to more than the {max_total_bytes}-byte "
-                            f"limit (reached at member {member.name!r}); raise "
-                            "ingest.max_total_mb if this is really the dataset")
+                        raise too_big(f"(reached at member {member.name!r})")
                     if member.isfile() and wanted(member.name):
                         reader.seek(member.offset_data)
                         content = reader.read(member.size)
@@ -246,6 +372,10 @@ def iter_files(path: str | Path, wanted: Callable[[str], bool], max_bytes: int,
                                                f"{member.name!r}")
                         yield member.name, content
                 check_end(reader, archive.offset, path)
+    except StreamLimit:
+        raise too_big("(headers, padding and trailing blocks included)") from None
+    except UnsafeHeader as err:
+        raise ArchiveError(f"unsafe archive {path}: {err}") from None
     except IsADirectoryError:
         raise ArchiveError(f"archive {path} is a directory, not a file") from None
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
