@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from imdb_sentiment.core.errors import PipelineError
 
 SCRIPT = """
 import json, sys
@@ -83,3 +86,71 @@ def test_predict_refuses_one_string_or_a_non_iterable(tiny_pipeline, texts):
 
     with pytest.raises(TypeError, match="iterable of str, not"):
         api.predict(texts, model=tiny_pipeline["model"])
+
+
+@pytest.fixture(scope="module")
+def small_model_path(tmp_path_factory):
+    from test_hostile_scoring import small_model
+
+    return small_model(tmp_path_factory.mktemp("model") / "small.keras")
+
+
+@pytest.mark.parametrize("batch_size", [-1, 0, True, False, 2.5, "8", None, 10**30 * 1.0])
+def test_predict_refuses_a_batch_size_that_is_not_a_size(small_model_path, batch_size):
+    """batch_size=-1 once returned uninitialised memory as probabilities."""
+    from imdb_sentiment.inference import api
+
+    with pytest.raises(ValueError, match=r"^batch_size=.*: must be an integer >= 1") as err:
+        api.predict(["a good film", "a bad plot"], model=small_model_path, batch_size=batch_size)
+    assert isinstance(err.value, TypeError)  # either way a caller catches it
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000, np.int64(2)])
+def test_predict_batch_sizes_give_the_same_scores(small_model_path, batch_size):
+    from imdb_sentiment.inference import api
+
+    texts = ["a good film", "a bad plot", "", "good good good"]
+    expected = api.predict(texts, model=small_model_path, batch_size=4)
+    assert api.predict(texts, model=small_model_path, batch_size=batch_size).tolist() == \
+        pytest.approx(expected.tolist(), abs=1e-6)
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    ("missing.keras", r"model='.*missing.keras': .*does not exist"),
+    ("model.h5", r"model='.*model.h5': .*must be .*\.keras file"),
+    (".", r"model='.*': .*is a directory"),
+    (5, r"model=5: must be"),
+])
+def test_predict_names_a_bad_model_argument(tmp_path, small_model_path, model, message):
+    from imdb_sentiment.inference import api
+
+    if model == "model.h5":
+        (tmp_path / model).write_bytes(small_model_path.read_bytes())
+    if isinstance(model, str):
+        model = str(tmp_path / model)
+    with pytest.raises(PipelineError, match=message) as err:
+        api.predict(["a film"], model=model)
+    assert "--model" not in str(err.value)
+
+
+def test_load_model_names_its_path_argument(tmp_path):
+    from imdb_sentiment.inference import api
+
+    with pytest.raises(PipelineError, match=r"^path='.*nope.keras': .*does not exist") as err:
+        api.load_model(tmp_path / "nope.keras")
+    assert "--model" not in str(err.value)
+
+
+def test_load_model_default_that_is_missing_says_how_to_choose_one(tmp_path, monkeypatch):
+    from imdb_sentiment.inference import api
+
+    monkeypatch.setenv("IMDB_SENTIMENT_MODEL", str(tmp_path / "absent.keras"))
+    with pytest.raises(PipelineError, match=r"path=None: .*absent.keras.*IMDB_SENTIMENT_MODEL"):
+        api.load_model()
+
+
+def test_predict_names_a_text_that_is_not_a_string(small_model_path):
+    from imdb_sentiment.inference import api
+
+    with pytest.raises(TypeError, match=r"texts\[2\]=3: must be a str"):
+        api.predict(["a", "b", 3], model=small_model_path)

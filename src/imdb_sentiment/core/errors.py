@@ -1,11 +1,24 @@
-"""One error type for bad input, reported as a single line by every command."""
+"""One error type for bad input, reported as a single line by every command; and the
+checks of public functions' arguments, declared as one constraint per argument.
+
+    check_arguments({"batch_size": interval(int, low=1), "model": (KERAS_MODEL, NONE)},
+                    batch_size=batch_size, model=model)
+
+raises ArgumentError("batch_size=-1: must be an integer >= 1"): the argument named as
+the caller wrote it.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
+import numbers
+import reprlib
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -14,6 +27,68 @@ EXIT_BAD_INPUT = 2
 
 class PipelineError(Exception):
     """Bad input (params, archive, data, model file): the message says what and where."""
+
+
+class ArgumentError(PipelineError, TypeError, ValueError):
+    """An argument of a public function has the wrong type or value. Both a TypeError and
+    a ValueError, so callers catching either catch it."""
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What an argument may be: an instance of `types` (a bool only if bool is one of
+    them) in which `check` finds no problem. `text` says what that is, in errors."""
+
+    types: tuple[type, ...]
+    text: str
+    check: Callable[[Any], str | None] = lambda value: None  # the problem, or None
+
+    def accepts_type(self, value: Any) -> bool:
+        if isinstance(value, bool) and bool not in self.types:
+            return False
+        return isinstance(value, self.types)
+
+
+NONE = Constraint((type(None),), "None")
+
+
+def interval(kind: type, low: float | None = None, high: float | None = None) -> Constraint:
+    """An int (`kind` int) or finite number (`kind` float) in [low, high]; None is unbounded."""
+    integer = kind is int
+    noun = "an integer" if integer else "a number"
+    bounds = (f" in [{low}, {high}]" if low is not None and high is not None
+              else f" >= {low}" if low is not None else f" <= {high}" if high is not None else "")
+
+    def check(value: Any) -> str | None:
+        inside = ((integer or math.isfinite(value)) and (low is None or value >= low)
+                  and (high is None or value <= high))
+        return None if inside else f"must be {noun}{bounds}"
+
+    return Constraint((numbers.Integral,) if integer else (numbers.Real,), noun + bounds, check)
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+
+
+def shown(value: Any) -> str:
+    """A short repr for messages (a path as its string)."""
+    return _SHORT.repr(str(value) if isinstance(value, PurePath) else value)
+
+
+def check_arguments(constraints: dict[str, Constraint | tuple[Constraint, ...]],
+                    **values: Any) -> None:
+    """Raise ArgumentError naming the first argument that fits none of its constraints;
+    when its type fits one, that one's problem is the reason given."""
+    for name, allowed in constraints.items():
+        allowed = allowed if isinstance(allowed, tuple) else (allowed,)
+        value = values[name]
+        problems = [c.check(value) for c in allowed if c.accepts_type(value)]
+        if None in problems:
+            continue
+        reason = problems[0] if problems else \
+            "must be " + " or ".join(c.text for c in allowed)
+        raise ArgumentError(f"{name}={shown(value)}: {reason}")
 
 
 def one_line(message: str) -> str:

@@ -12,10 +12,13 @@ TensorFlow's thread pools as the CLI does (when TensorFlow has not run yet).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from imdb_sentiment.core import locations, startup
+from imdb_sentiment.core.errors import (NONE, ArgumentError, Constraint, check_arguments,
+                                        interval, shown)
 
 startup.pin_kernels()
 
@@ -29,10 +32,47 @@ scoring.tune_threads()  # the CLI's thread pools, unless TensorFlow already runs
 _loaded: dict[Path, keras.Model] = {}
 
 
+def _keras_file_problem(value: str | os.PathLike) -> str | None:
+    """What keeps `value` from naming a .keras file, if anything."""
+    path = Path(value)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a NUL in the name, a name too long
+        return "is not a usable path"
+    if not exists:
+        return "the file does not exist"
+    if path.is_dir():
+        return "is a directory, not a .keras file"
+    if path.suffix != ".keras":
+        return "must be the path of a .keras file (Keras 3's format; safe mode covers no other)"
+    return None
+
+
+KERAS_FILE = Constraint((str, os.PathLike), "the path of an existing .keras file",
+                        _keras_file_problem)
+KERAS_MODEL = Constraint((keras.Model,), "a loaded Keras model")
+_TEXTS = "an iterable of str, not one string or bytes (wrap a single review in a list)"
+TEXTS = Constraint((Iterable,), _TEXTS,
+                   lambda value: f"must be {_TEXTS}" if isinstance(value, str | bytes) else None)
+BATCH_SIZE = interval(int, low=1)
+
+
+def _model_path(value: str | os.PathLike | None, name: str) -> Path:
+    """The .keras file `value` names (None: the default model); errors name `name=`."""
+    check_arguments({name: (KERAS_FILE, NONE)}, **{name: value})
+    if value is not None:
+        return Path(value)
+    path = locations.default_model()
+    if (problem := _keras_file_problem(path)) is not None:
+        raise ArgumentError(f"{name}=None: the default model {shown(path)}: {problem} "
+                            f"(run `dvc repro`, set ${locations.MODEL_ENV} or pass {name}=)")
+    return path
+
+
 def load_model(path: str | Path | None = None) -> keras.Model:
     """The end-to-end model at `path` (default: $IMDB_SENTIMENT_MODEL, models/model.keras
     here, else the project's), loaded once per path in Keras safe mode."""
-    path = Path(path) if path is not None else locations.default_model()
+    path = _model_path(path, "path")
     if path not in _loaded:
         _loaded[path] = scoring.load_model(path)
     return _loaded[path]
@@ -42,20 +82,21 @@ def predict(texts: Iterable[str], model: keras.Model | str | Path | None = None,
             batch_size: int = labelling.DEFAULT_BATCH_SIZE) -> np.ndarray:
     """P(positive) for each text, in order, as the CLI and the evaluate stage compute it.
 
-    `model` is a loaded model or a path (default: `load_model()`'s). Any string works,
-    empty ones included (they get the model's score for no words).
+    `model` is a loaded model or the path of a .keras file (default: `load_model()`'s).
+    Any string works, empty ones included (they get the model's score for no words).
+    Arguments of the wrong type or value raise ArgumentError (a TypeError and a
+    ValueError) naming them.
     """
-    if isinstance(texts, str | bytes):
-        raise TypeError("predict takes an iterable of str, not one string: wrap a single "
-                        "review in a list")
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise TypeError(f"predict takes an iterable of str, not {type(texts).__name__}") from None
-    if not all(isinstance(t, str) for t in texts):
-        raise TypeError("predict takes an iterable of str")
+    check_arguments({"texts": TEXTS, "model": (KERAS_MODEL, KERAS_FILE, NONE),
+                     "batch_size": BATCH_SIZE},
+                    texts=texts, model=model, batch_size=batch_size)
+    texts = list(texts)
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ArgumentError(f"texts[{index}]={shown(text)}: must be a str (texts is an "
+                                "iterable of str)")
     if not isinstance(model, keras.Model):
-        model = load_model(model)
+        model = load_model(_model_path(model, "model"))
     if not texts:
         return np.zeros(0, dtype=np.float32)
-    return labelling.probabilities(model, texts, batch_size)
+    return labelling.probabilities(model, texts, int(batch_size))

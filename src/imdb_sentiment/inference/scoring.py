@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from imdb_sentiment.modeling import layers as _layers  # noqa: F401  registers the layers for loading
-from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError, check_arguments, interval
 from imdb_sentiment.core.startup import set_thread_pools
 
 
@@ -25,6 +25,12 @@ from imdb_sentiment.core.startup import set_thread_pools
 # chosen by `make bench` (docs/decisions.md).
 SCORING_WORKERS = 3
 INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
+# A .keras file is a zip that Keras unpacks as it reads: its config and metadata are
+# parsed whole (the project's are a few KB), and the whole is bounded far above any
+# model of this project (tens of MB).
+MAX_MODEL_CONFIG_BYTES = 16 << 20
+MAX_MODEL_BYTES = 2 << 30
+CONFIG_ENTRIES = ("config.json", "metadata.json")
 
 
 def tune_threads() -> bool:
@@ -38,14 +44,37 @@ def tune_threads() -> bool:
     return set_thread_pools(INTER_OP_THREADS, INTRA_OP_THREADS)
 
 
+def check_keras_file(path: Path) -> None:
+    """Refuse a file that is not a .keras zip, or one that unpacks to too much, from the
+    zip's central directory alone: before Keras reads any of it."""
+    if path.suffix != ".keras":
+        raise PipelineError(f"could not load model {path}: not a .keras file (Keras safe mode "
+                            "covers only that format)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise PipelineError(f"could not load model {path}: not a Keras model file (a .keras "
+                            "file is a zip archive; this one is damaged or of another "
+                            "kind)") from None
+    for entry in entries:
+        if entry.filename in CONFIG_ENTRIES and entry.file_size > MAX_MODEL_CONFIG_BYTES:
+            raise PipelineError(f"could not load model {path}: its {entry.filename} unpacks to "
+                                f"{entry.file_size} bytes, over the {MAX_MODEL_CONFIG_BYTES}-"
+                                "byte limit")
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_MODEL_BYTES:
+        raise PipelineError(f"could not load model {path}: it unpacks to {total} bytes in all, "
+                            f"over the {MAX_MODEL_BYTES}-byte limit")
+
+
 def load_model(path: str | Path) -> keras.Model:
-    """Load an end-to-end model with Keras safe mode on (no arbitrary code, no pickles)."""
+    """Load an end-to-end model with Keras safe mode on (no arbitrary code, no pickles),
+    once check_keras_file has found nothing wrong with the file."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"model file not found: {path} (run `dvc repro` or pass --model)")
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        raise PipelineError(f"could not load model {path}: not a Keras model file (a .keras "
-                            "file is a zip archive; this one is damaged or of another kind)")
+    check_keras_file(path)
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for a bad file
@@ -90,13 +119,17 @@ def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 25
     small steps that leaves cores idle. SCORING_WORKERS is the measured
     choice for the CLI, the app and evaluation.
     """
+    check_arguments({"batch_size": interval(int, low=1), "workers": interval(int, low=1)},
+                    batch_size=batch_size, workers=workers)
     texts = [str(t) for t in texts]
     forward = traced(model)
     order = np.argsort([len(t) for t in texts], kind="stable")
     batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
 
     def score(index: np.ndarray) -> np.ndarray:
-        return np.asarray(forward(np.array([texts[i] for i in index], dtype=object))).reshape(-1)
+        output = np.asarray(forward(np.array([texts[i] for i in index], dtype=object)))
+        check_output_shape(output, len(index), len(texts))
+        return output.reshape(-1)
 
     probs = np.empty(len(texts), dtype=np.float32)
     with ThreadPoolExecutor(max(1, min(workers, len(batches)))) as pool:
@@ -104,4 +137,26 @@ def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 25
             probs[index] = batch_probs
             if progress is not None:
                 progress(len(index))
+    check_probabilities(probs)
     return probs
+
+
+NOT_A_PROBABILITY_MODEL = "it is not a P(positive) model"
+
+
+def check_output_shape(output: np.ndarray, batch: int, total: int) -> None:
+    """A P(positive) model returns one number per review: shape (n,) or (n, 1)."""
+    if output.shape not in ((batch,), (batch, 1)) or not (
+            np.issubdtype(output.dtype, np.floating) or np.issubdtype(output.dtype, np.integer)):
+        raise PipelineError(f"the model returned outputs of shape {output.shape} "
+                            f"({output.dtype}) for {batch} of {total} reviews: "
+                            f"{NOT_A_PROBABILITY_MODEL}")
+
+
+def check_probabilities(probs: np.ndarray) -> None:
+    """Every score a probability: finite and in [0, 1]."""
+    bad = ~((probs >= 0) & (probs <= 1))  # NaN fails both
+    if bad.any():
+        raise PipelineError(f"the model returned values outside [0, 1] (e.g. "
+                            f"{probs[bad][0]}) for {int(bad.sum())} of {len(probs)} reviews: "
+                            f"{NOT_A_PROBABILITY_MODEL}")
