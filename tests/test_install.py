@@ -29,9 +29,13 @@ def run(cmd: list[str], cwd: Path, env: dict | None = None) -> subprocess.Comple
 
 @pytest.mark.slow
 def test_a_wheel_installed_in_a_fresh_environment_loads_a_fetched_model(tiny_pipeline, tmp_path):
+    source = tmp_path / "source"  # setuptools writes build/ beside the sources: not in the checkout
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
     wheels = tmp_path / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
-         str(REPO)], tmp_path)
+         str(source)], tmp_path)
     wheel = next(wheels.glob("imdb_sentiment-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for package in PACKAGES:
