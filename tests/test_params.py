@@ -161,3 +161,83 @@ def test_absurd_values_and_shapes_are_one_line_errors(tmp_path, text, message):
         P.load("train", path)
         P.load_seed(path)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("section", "values", "message"), [
+    # float32 (what the optimizer and layers compute in) would make these 0, or lose bits
+    ("train", {"learning_rate": 1e-50}, "'train.learning_rate' .*underflows in float32"),
+    ("train", {"learning_rate": 1e-40}, "'train.learning_rate' .*underflows in float32"),
+    ("train", {"logreg_c": 1e39}, "'train.logreg_c' .*overflows float32"),
+    ("train", {"adversarial_epsilon": 1e-45}, "'train.adversarial_epsilon' .*underflows"),
+    # an integer given for a float that a float cannot hold exactly
+    ("train", {"learning_rate": 2**53 + 1}, "'train.learning_rate' .*9007199254740993 is not "
+                                            "exactly a float"),
+    # round(1 / 0.3) folds is 1/3, not 0.3
+    ("preprocess", {"val_fraction": 0.3}, r"'preprocess.val_fraction' must be 1/k .*0\.3 "
+                                          r"would be 1/3 .*0\.2, 0\.25"),
+    ("preprocess", {"val_fraction": 0.333}, r"0\.333 would be 1/3"),
+    ("preprocess", {"val_fraction": 0.11}, r"0\.11 would be 1/9"),
+    # more than a class holds: silently all of it
+    ("ingest", {"sample_per_class": 12501}, "'ingest.sample_per_class' must be at most "
+                                            "ingest.expected_per_class"),
+])
+def test_values_that_would_silently_change_are_refused(tmp_path, section, values, message):
+    path = write(tmp_path, {"seed": 1, section: values})
+    with pytest.raises(P.ParamsError, match=message) as err:
+        P.load(section, path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.25, 0.1, 0.125, 1 / 3, 0.05])
+def test_val_fractions_of_the_form_1_over_k_are_accepted(tmp_path, fraction):
+    path = write(tmp_path, {"seed": 1, "preprocess": {"val_fraction": fraction}})
+    assert P.load("preprocess", path).val_fraction == fraction
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    # YAML 1.1 (PyYAML, this loader) and YAML 1.2 (ruamel, which DVC reads and writes
+    # params with) read these differently: refused rather than read one way
+    ("  epochs: 010", r"'010' .*octal"),
+    ("  epochs: 0o10", "'train.epochs' must be int"),
+    ("  batch_size: 1_024", r"'1_024' .*underscore"),
+    ("  epochs: 1:30", r"'1:30' .*base 60"),
+    ("  learning_rate: 1:30.5", r"'1:30.5' .*base 60"),
+    ("  bidirectional: yes", r"'yes' .*write true or false"),
+    ("  bidirectional: Off", r"'Off' .*write true or false"),
+    ("  learning_rate: 1e-3", r"'train.learning_rate' must be a finite number, got '1e-3' "
+                              r"\(YAML 1.1 reads it as a string: write 1.0e-3\)"),
+])
+def test_yaml_scalars_read_differently_by_yaml_1_1_and_1_2_are_refused(tmp_path, line, message):
+    project = (REPO / "params.yaml").read_text()
+    key = line.split(":")[0]
+    text = "\n".join(line if raw.startswith(key + ":") else raw for raw in project.splitlines())
+    path = tmp_path / "params.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(P.ParamsError, match=message):
+        P.load("train", path)
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    """Nine levels of ten aliases: a billion items if anything walks or prints them."""
+    import time
+
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    text = (REPO / "params.yaml").read_text().replace("  units: [32]", "  units: *a9")
+    path = tmp_path / "params.yaml"
+    path.write_text("\n".join(["bombs:"] + ["  " + line for line in levels]) + "\n" + text)
+    start = time.perf_counter()
+    with pytest.raises(P.ParamsError) as err:
+        P.load("train", path)
+    assert time.perf_counter() - start < 5 and len(str(err.value)) < 500
+    path.write_text("\n".join(levels) + "\nseed: *a9\n" + text.replace("seed: 42\n", ""))
+    with pytest.raises(P.ParamsError) as err:
+        P.load_seed(path)
+    assert len(str(err.value)) < 500
+
+
+def test_a_params_file_larger_than_any_is_refused_unparsed(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text() + "# padding\n" * 200_000)
+    with pytest.raises(P.ParamsError, match="is 2[0-9]{6} bytes, over the 1048576-byte limit"):
+        P.load("train", path)

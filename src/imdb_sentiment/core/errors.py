@@ -69,11 +69,15 @@ def interval(kind: type, low: float | None = None, high: float | None = None) ->
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlevel = 3
+MAX_SHOWN = 200
 
 
 def shown(value: Any) -> str:
-    """A short repr for messages (a path as its string)."""
-    return _SHORT.repr(str(value) if isinstance(value, PurePath) else value)
+    """A short repr for messages (a path as its string), even of a value nested a billion
+    items deep (a YAML alias bomb)."""
+    text = _SHORT.repr(str(value) if isinstance(value, PurePath) else value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
 def check_arguments(constraints: dict[str, Constraint | tuple[Constraint, ...]],

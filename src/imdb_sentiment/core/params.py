@@ -4,6 +4,11 @@
 the dataclasses hold only types and ranges. Unknown, missing, mistyped and
 out-of-range keys are rejected with a message that names the key, so a typo in
 `params.yaml` or `dvc exp run -S` never silently falls back to anything.
+
+No value is silently changed either: a number float32 cannot hold (the model
+computes in it), an integer a float cannot hold exactly, a validation share the
+folds cannot make, and a YAML scalar that YAML 1.1 (this loader) and YAML 1.2
+(DVC's) read differently (`010`, `1_000`, `1:30`, `yes`) are refused.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from typing import Any, Literal
 
 import yaml
 
-from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError, shown
 
 PARAMS_FILE = "params.yaml"
+MAX_PARAMS_BYTES = 1 << 20  # the project's file is 6 KB; PyYAML parses in pure Python
+FLOAT32_TINY = 2.0**-126  # the smallest normal float32: below it, bits are lost, then all
+FLOAT32_MAX = (2 - 2.0**-23) * 2.0**127
 # Upper bounds far above any useful value, below what breaks a library (int32 sizes,
 # thread counts the OS refuses, seeds NumPy refuses).
 MAX_SEED = 2**32 - 1
@@ -55,6 +63,11 @@ class IngestParams:
                "ingest.expected_per_class", "null or an integer >= 1")
         _check(self.sample_per_class is None or 1 <= self.sample_per_class <= 2**31 - 1,
                "ingest.sample_per_class", "null or an integer >= 1")
+        # a larger sample would silently be the whole of each labelled class
+        _check(self.sample_per_class is None or self.expected_per_class is None
+               or self.sample_per_class <= self.expected_per_class, "ingest.sample_per_class",
+               f"at most ingest.expected_per_class ({self.expected_per_class}), or null for "
+               "every review")
 
 
 KeepTokens = Literal["first", "last"]
@@ -73,6 +86,11 @@ class PreprocessParams:
 
     def validate(self) -> None:
         _check(0.0 < self.val_fraction < 0.5, "preprocess.val_fraction", "a number in (0, 0.5)")
+        folds = max(2, round(1 / self.val_fraction))  # as preprocess.split_by_movie makes them
+        _check(1 / folds == self.val_fraction, "preprocess.val_fraction",
+               "1/k for an integer k >= 3 (validation is one of k folds of movies): "
+               f"{self.val_fraction!r} would be 1/{folds} = {1 / folds!r}; "
+               "e.g. 0.2, 0.25, 0.1 or 0.3333333333333333")
         _check(3 <= self.vocab_size <= 10 * MAX_SIZE, "preprocess.vocab_size",
                f"an integer in [3, {10 * MAX_SIZE}]")
         _check(1 <= self.max_len <= MAX_SIZE, "preprocess.max_len", f"an integer in [1, {MAX_SIZE}]")
@@ -211,6 +229,33 @@ def _matches(value: Any, annotation: Any) -> bool:
     return isinstance(value, annotation)
 
 
+def _float_problem(value: int | float) -> str | None:
+    """Why a float param would not keep its value: not exactly a float, or outside what
+    float32 holds in full precision."""
+    if float(value) != value:
+        return f"is not exactly a float (it would become {float(value)!r})"
+    if value and abs(value) < FLOAT32_TINY:
+        return (f"underflows in float32, which the model computes in (it would lose precision "
+                f"or become 0): use a number of at least {FLOAT32_TINY!r}, or 0")
+    if abs(value) > FLOAT32_MAX:
+        return f"overflows float32, which the model computes in (at most {FLOAT32_MAX!r})"
+    return None
+
+
+def _yaml_hint(value: Any, annotation: Any) -> str:
+    """For a number YAML 1.1 reads as a string ('1e-3': no dot), how to write it."""
+    if annotation is not float or not isinstance(value, str):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    mantissa, _, exponent = value.lower().partition("e")
+    if "." in mantissa or not exponent:
+        return ""
+    return f" (YAML 1.1 reads it as a string: write {mantissa}.0e{exponent})"
+
+
 def _describe(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -242,9 +287,10 @@ def from_dict(section: str, raw: Any) -> Any:
         )
     for key, value in raw.items():
         if not _matches(value, hints[key]):
-            raise ParamsError(
-                f"params: '{section}.{key}' must be {_describe(hints[key])}, got {value!r}"
-            )
+            raise ParamsError(f"params: '{section}.{key}' must be {_describe(hints[key])}, "
+                              f"got {shown(value)}{_yaml_hint(value, hints[key])}")
+        if hints[key] is float and (problem := _float_problem(value)):
+            raise ParamsError(f"params: '{section}.{key}' = {value!r} {problem}")
     missing = [f.name for f in dataclasses.fields(cls) if f.name not in raw]
     if missing:
         raise ParamsError(f"params: '{section}.{missing[0]}' is missing (every key of a section "
@@ -272,12 +318,55 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node):
+        digits = node.value.lstrip("+-")
+        if "_" in digits:
+            self._ambiguous(node, "has an underscore: YAML 1.1 reads a number, YAML 1.2 (DVC) "
+                                  "a string; write it without")
+        if ":" in digits:
+            self._ambiguous(node, "is a base 60 number to YAML 1.1 and a string to YAML 1.2 "
+                                  "(DVC); write the number itself")
+        if digits[:2].lower() == "0b" or (len(digits) > 1 and digits[0] == "0"
+                                          and digits[1] not in "xX"):
+            self._ambiguous(node, "has a leading zero: YAML 1.1 reads binary or octal, YAML 1.2 "
+                                  "(DVC) a decimal or a string; write it without")
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        if "_" in node.value or ":" in node.value:
+            self._ambiguous(node, "has an underscore or is base 60: YAML 1.1 reads a number, "
+                                  "YAML 1.2 (DVC) a string; write the number itself")
+        return super().construct_yaml_float(node)
+
+    def construct_yaml_bool(self, node):
+        if node.value.lower() not in ("true", "false"):
+            self._ambiguous(node, "is a boolean to YAML 1.1 and a string to YAML 1.2 (DVC): "
+                                  "write true or false")
+        return super().construct_yaml_bool(node)
+
+    @staticmethod
+    def _ambiguous(node, problem: str) -> None:
+        raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} {problem}",
+                                                node.start_mark)
+
+
+for _tag, _construct in (("int", _UniqueKeyLoader.construct_yaml_int),
+                         ("float", _UniqueKeyLoader.construct_yaml_float),
+                         ("bool", _UniqueKeyLoader.construct_yaml_bool)):
+    _UniqueKeyLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _construct)
+
 
 def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """Read the whole params file; errors name the file."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_PARAMS_BYTES + 1)
+        if len(content) > MAX_PARAMS_BYTES:
+            size = path.stat().st_size if path.is_file() else "over"
+            raise ParamsError(f"params: {path} is {size} bytes, over the {MAX_PARAMS_BYTES}-byte "
+                              "limit for a params file")
+        data = yaml.load(content.decode("utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ParamsError(f"params: file not found: {path}") from None
     except IsADirectoryError:
@@ -287,7 +376,7 @@ def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     except OSError as err:
         raise ParamsError(f"params: cannot read {path}: {err.strerror or err}") from None
     except (yaml.YAMLError, ValueError, RecursionError) as err:
-        reason = " ".join(str(err).split()) or type(err).__name__
+        reason = " ".join(str(err).split())[:400] or type(err).__name__
         raise ParamsError(f"params: {path} is not valid YAML: {reason}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"params: {path} must hold a mapping of sections")
@@ -301,7 +390,8 @@ def load_seed(path: str | Path = PARAMS_FILE) -> int:
         raise ParamsError(f"params: 'seed' is missing from {path}")
     seed = data["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
-        raise ParamsError(f"params: 'seed' must be an integer in [0, {MAX_SEED}], got {seed!r}")
+        raise ParamsError(f"params: 'seed' must be an integer in [0, {MAX_SEED}], "
+                          f"got {shown(seed)}")
     return seed
 
 
