@@ -3,10 +3,15 @@
 A directory holding `vocab.txt` (one token a line, padding and OOV excluded),
 `train.npz`, `val.npz` and `test.npz` (one `Split` each), `embeddings.npy`
 (optional word vectors) and `preprocess.json` (the params that made it).
+
+Loading checks the data against that record (vocab_size, max_len, pretrain_dim) and
+reads arrays only once their headers agree with the bytes the files hold, so a
+crafted file is refused before anything large is allocated.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +21,7 @@ import numpy as np
 from imdb_sentiment.core import params as P
 from imdb_sentiment.data import reviews
 from imdb_sentiment.core.artifacts import json_text, read_json
-from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError, shown
 
 SPLITS = ("train", "val", "test")
 VOCAB_FILE = "vocab.txt"
@@ -50,10 +55,14 @@ class Split:
         if self.offsets[0] != 0 or self.offsets[-1] != len(self.ids) or \
                 (np.diff(self.offsets) < 0).any():
             return "offsets do not run from 0 to the number of ids"
+        if not (self.labels.ndim == 1 and self.review_ids.ndim == 1
+                and np.issubdtype(self.review_ids.dtype, np.integer)):
+            return "labels and review ids must be 1-d arrays, review ids integers"
         if len(self.ids) and (self.ids.min() < 0 or self.ids.max() >= vocab_size):
             return f"token ids outside [0, {vocab_size})"
-        if not np.isfinite(self.labels.astype(np.float64)).all():
-            return "labels are not all finite"
+        # preprocess writes 0/1 labels; soft targets exist only in memory (distillation)
+        if not (np.issubdtype(self.labels.dtype, np.integer) and np.isin(self.labels, (0, 1)).all()):
+            return "labels are not all 0 or 1"
         return None
 
 
@@ -82,10 +91,46 @@ def write(directory: Path, vocabulary: list[str], splits: dict[str, Split],
                                          encoding="utf-8")
 
 
+def _npy_header(entry, version: tuple[int, int]) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from an .npy header; its size is bounded by NumPy's reader."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f"unsupported .npy version {version}")
+    shape, _, dtype = readers[version](entry)
+    return shape, dtype
+
+
+def check_npz(path: Path) -> None:
+    """Refuse an .npz that preprocess did not write as it writes them: entries stored
+    uncompressed (so none unpacks to more than the file holds), each an .npy array of
+    plain numbers whose header declares exactly the bytes that follow it. Only the
+    headers are read."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"entry {info.filename!r} is compressed")
+            with archive.open(info) as entry:
+                try:
+                    shape, dtype = _npy_header(entry, np.lib.format.read_magic(entry))
+                except ValueError as err:
+                    raise ValueError(f"entry {info.filename!r} is not an .npy array: {err}") \
+                        from None
+                if dtype.hasobject:
+                    raise ValueError(f"entry {info.filename!r} holds Python objects")
+                declared = math.prod(shape) * dtype.itemsize
+                held = info.file_size - entry.tell()
+            if declared != held:
+                raise ValueError(f"entry {info.filename!r} declares {declared} bytes of data "
+                                 f"but holds {held}")
+
+
 def load_split(directory: str | Path, name: str, vocab_size: int) -> Split:
-    """One split, checked against the vocabulary it was encoded with."""
+    """One split, checked against the vocabulary it was encoded with and the max_len
+    the directory's preprocess.json records."""
     path = Path(directory) / f"{name}.npz"
     try:
+        check_npz(path)
         with np.load(path) as data:
             split = Split(**{key: data[key] for key in SPLIT_KEYS})
     except FileNotFoundError:
@@ -94,6 +139,12 @@ def load_split(directory: str | Path, name: str, vocab_size: int) -> Split:
         raise PipelineError(f"{path} is not a preprocess output: {err}") from None
     if problem := split.problem(vocab_size):
         raise PipelineError(f"{path} is not a preprocess output: {problem}")
+    max_len = load_config(directory)[0].max_len
+    lengths = split.lengths()
+    if len(lengths) and lengths.max() > max_len:
+        review = int(np.argmax(lengths > max_len))
+        raise PipelineError(f"{path}: review {review} has {lengths[review]} tokens, more than "
+                            f"the max_len {max_len} preprocess.json records")
     return split
 
 
@@ -107,18 +158,34 @@ def load_vocabulary(directory: str | Path) -> list[str]:
     if not tokens or len(set(tokens)) != len(tokens) or not all(t and t.strip() == t and
                                                                " " not in t for t in tokens):
         raise PipelineError(f"{path} is not a vocabulary: it must hold distinct words, one a line")
+    vocab_size = load_config(directory)[0].vocab_size
+    if len(tokens) + 2 > vocab_size:
+        raise PipelineError(f"{path} holds {len(tokens)} words and 2 reserved ids, more than "
+                            f"the vocab_size {vocab_size} preprocess.json records")
     return tokens
 
 
 def load_embeddings(directory: str | Path) -> np.ndarray | None:
-    """The pretrained word vectors, or None when preprocess made none."""
+    """The pretrained word vectors, or None when preprocess made none: one finite row per
+    token id (the vocabulary's and 2 reserved), of the pretrain_dim preprocess.json records."""
     path = Path(directory) / EMBEDDINGS_FILE
     if not path.is_file():
         return None
     try:
-        return np.load(path)
+        # mapped first: a header declaring more than the file holds fails here, unallocated
+        mapped = np.load(path, mmap_mode="r")
     except (OSError, ValueError) as err:
         raise PipelineError(f"{path} is not a word-vector array: {err}") from None
+    expected = (len(load_vocabulary(directory)) + 2, load_config(directory)[0].pretrain_dim)
+    if not np.issubdtype(mapped.dtype, np.floating):
+        raise PipelineError(f"{path} holds {mapped.dtype} numbers, not floating-point vectors")
+    if mapped.shape != expected:
+        raise PipelineError(f"{path} has shape {mapped.shape}, not {expected} (the vocabulary's "
+                            "ids by the pretrain_dim preprocess.json records)")
+    vectors = np.array(mapped)
+    if not np.isfinite(vectors).all():
+        raise PipelineError(f"{path}: the word vectors are not all finite")
+    return vectors
 
 
 def load_config(directory: str | Path) -> tuple[P.PreprocessParams, int]:
@@ -129,6 +196,9 @@ def load_config(directory: str | Path) -> tuple[P.PreprocessParams, int]:
         raise PipelineError(f"{path} must hold the preprocess params as a mapping")
     raw = dict(raw)
     seed = raw.pop("seed", None)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= P.MAX_SEED:
+        raise PipelineError(f"{path}: 'seed' must be an integer in [0, {P.MAX_SEED}], "
+                            f"got {shown(seed)}")
     return P.from_dict("preprocess", raw), seed
 
 
