@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError, WriteError, os_error_reason
 
 TMP_MARK = ".tmp-"
 
@@ -81,7 +81,44 @@ def _scratch(path: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix=f".{path.name}{TMP_MARK}{os.getpid()}-",
                                      dir=path.parent))
     except OSError as err:
-        raise PipelineError(f"cannot write {path}: {err.strerror or err}") from None
+        raise WriteError(f"cannot write {path}: {os_error_reason(err)}") from None
+
+
+def _output_of(err: OSError, finals: list[Path], scratches: list[Path]) -> str | None:
+    """The output a failed write was for: the one whose temporary it names, the only one,
+    or any of them when it names no file (a full disk names none); None when it names a
+    file that is no output's (a failed read, reported as such)."""
+    if err.filename is None:
+        return " or ".join(map(str, finals))
+    written = Path(os.fsdecode(err.filename)).absolute()
+    for final, scratch in zip(finals, scratches):
+        if written == scratch.absolute() or scratch.absolute() in written.parents:
+            return str(final)
+    return None
+
+
+def _commit(finals: list[Path], scratches: list[Path]) -> None:
+    """Move the old outputs aside, then the new ones in; on an error, put the old set back
+    as far as the file system lets us, and say which output could not be written."""
+    moved: list[tuple[Path, Path]] = []  # (old output set aside, its place)
+    placed: list[Path] = []
+    final = finals[0]
+    try:
+        for final, scratch in reversed(list(zip(finals, scratches))):
+            if final.exists():
+                os.replace(final, scratch / f"{final.name}.old")
+                moved.append((scratch / f"{final.name}.old", final))
+        for final, scratch in zip(finals, scratches):
+            os.replace(scratch / final.name, final)
+            placed.append(final)
+    except OSError as err:
+        for new, scratch in zip(placed, scratches):
+            with contextlib.suppress(OSError):
+                os.replace(new, scratch / f"{new.name}.failed")
+        for old, place in moved:
+            with contextlib.suppress(OSError):
+                os.replace(old, place)
+        raise WriteError(f"cannot write {final}: {os_error_reason(err)}") from None
 
 
 @contextlib.contextmanager
@@ -89,24 +126,25 @@ def atomic_outputs(*outputs: tuple[str | Path, bool]) -> Iterator[list[Path]]:
     """Yield a temporary path for each (path, is_directory); on success commit them as a set.
 
     A directory output's temporary path does not exist yet: create it. On an
-    exception nothing is replaced and the temporaries are removed.
+    exception nothing is replaced and the temporaries are removed; an OSError
+    writing a temporary (a full disk, a file too large) becomes a PipelineError
+    naming the output it was for.
     """
     finals = [Path(path) for path, _ in outputs]
     for final, (_, directory) in zip(finals, outputs):
         _check_kind(final, directory)
     scratches = [_scratch(final) for final in finals]
     try:
-        yield [scratch / final.name for scratch, final in zip(scratches, finals)]
+        try:
+            yield [scratch / final.name for scratch, final in zip(scratches, finals)]
+        except OSError as err:
+            output = _output_of(err, finals, scratches)
+            if output is None:
+                raise
+            raise WriteError(f"cannot write {output}: {os_error_reason(err)}") from None
         for final, (_, directory) in zip(finals, outputs):
             _check_kind(final, directory)  # the world may have changed while we worked
-        try:
-            for final, scratch in reversed(list(zip(finals, scratches))):
-                if final.exists():
-                    os.replace(final, scratch / f"{final.name}.old")
-            for final, scratch in zip(finals, scratches):
-                os.replace(scratch / final.name, final)
-        except OSError as err:
-            raise PipelineError(f"cannot write {final}: {err.strerror or err}") from None
+        _commit(finals, scratches)
     finally:
         for scratch in scratches:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -29,6 +29,10 @@ class PipelineError(Exception):
     """Bad input (params, archive, data, model file): the message says what and where."""
 
 
+class WriteError(PipelineError):
+    """An output could not be written (a full disk, a read-only place): the message names it."""
+
+
 class ArgumentError(PipelineError, TypeError, ValueError):
     """An argument of a public function has the wrong type or value. Both a TypeError and
     a ValueError, so callers catching either catch it."""
@@ -100,15 +104,36 @@ def one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def os_error_reason(err: OSError) -> str:
+    """'No space left on device', or what an error without an errno says."""
+    return err.strerror or " ".join(str(err).split()) or type(err).__name__
+
+
+def os_error_text(err: OSError) -> str:
+    """'PATH: No space left on device', or only the reason when it names no path."""
+    names = [str(name) for name in (err.filename, err.filename2) if name is not None]
+    return f"{' -> '.join(names)}: {os_error_reason(err)}" if names else os_error_reason(err)
+
+
 def exit_on_error(main: Callable[..., T]) -> Callable[..., T]:
-    """Turn a PipelineError into one line on stderr and exit status 2."""
+    """Turn a PipelineError, or an operating-system error (a full disk, a read-only or
+    forbidden place), into one line on stderr and exit status 2. An OSError's line names
+    the stage: `error: ingest: cannot write data/...: No space left on device`."""
+    module = main.__module__.rsplit(".", 1)[-1]
+    stage = module if module != "__main__" else PurePath(sys.argv[0]).stem
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
+        except WriteError as err:
+            print(f"error: {stage}: {one_line(str(err))}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_INPUT) from None
         except PipelineError as err:
             print(f"error: {one_line(str(err))}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_INPUT) from None
+        except OSError as err:
+            print(f"error: {stage}: {one_line(os_error_text(err))}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT) from None
 
     return wrapper

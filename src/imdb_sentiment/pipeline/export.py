@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from imdb_sentiment.core.artifacts import atomic_path
-from imdb_sentiment.core.errors import PipelineError, exit_on_error
+from imdb_sentiment.core.errors import PipelineError, WriteError, exit_on_error
 
 SIGNATURE = "serving_default"
 INPUT_NAME = "text"
@@ -47,10 +47,18 @@ def export_saved_model(model_path: str | Path, out: str | Path, version: int = 1
         input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)],
     )
     out = Path(out)
+    # TensorFlow writes through its own file system layer: a full disk, a file too large
+    # or a forbidden place come back as these, not as OSError
+    write_failures = (tf.errors.ResourceExhaustedError, tf.errors.OutOfRangeError,
+                      tf.errors.PermissionDeniedError, tf.errors.UnavailableError)
     with atomic_path(out, directory=True) as tmp:
         tmp.mkdir()
-        archive.write_out(str(tmp / str(version)), verbose=False)
-        stamp_fingerprint_from_content(tmp / str(version))
+        try:
+            archive.write_out(str(tmp / str(version)), verbose=False)
+            stamp_fingerprint_from_content(tmp / str(version))
+        except write_failures as err:  # "<temporary file>; No space left on device"
+            reason = err.message.rsplit("; ", 1)[-1]
+            raise WriteError(f"cannot write {out}: {reason}") from None
     return out / str(version)
 
 
