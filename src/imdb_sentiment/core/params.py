@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
-from imdb_sentiment.core.errors import PipelineError, shown
+from imdb_sentiment.core.errors import PipelineError, one_line, shown
 
 PARAMS_FILE = "params.yaml"
 MAX_PARAMS_BYTES = 1 << 20  # the project's file is 6 KB; PyYAML parses in pure Python
@@ -229,6 +229,12 @@ def _matches(value: Any, annotation: Any) -> bool:
     return isinstance(value, annotation)
 
 
+def _key_text(key: Any) -> str:
+    """A key as messages show it: on one line, at most 100 characters."""
+    text = one_line(str(key))
+    return text if len(text) <= 100 else text[:100] + "..."
+
+
 def _float_problem(value: int | float) -> str | None:
     """Why a float param would not keep its value: not exactly a float, or outside what
     float32 holds in full precision."""
@@ -280,7 +286,7 @@ def from_dict(section: str, raw: Any) -> Any:
         raise ParamsError(f"params: '{section}' must be a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls, globalns=globals())
     known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(map(str, set(raw) - known))
+    unknown = sorted(map(_key_text, set(raw) - known))
     if unknown:
         raise ParamsError(
             f"params: unknown key '{section}.{unknown[0]}' (known keys: {', '.join(sorted(known))})"
@@ -400,7 +406,7 @@ def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
     if section not in SECTIONS:
         raise ParamsError(f"params: unknown section '{section}'")
     data = read_yaml(path)
-    unknown = sorted(map(str, set(data) - set(SECTIONS) - {"seed"}))
+    unknown = sorted(map(_key_text, set(data) - set(SECTIONS) - {"seed"}))
     if unknown:
         raise ParamsError(
             f"params: unknown top-level key '{unknown[0]}' "
