@@ -108,6 +108,22 @@ def test_rows_are_written_while_stdin_is_still_open(tmp_path):
         fake_probability(t) for t in ("a good film", "an awful film", "third")]
 
 
+def test_a_trickle_is_answered_within_a_chunk_time(tmp_path):
+    """A line every 20 ms never pauses 50 ms, yet rows come out within seconds (not after
+    1,000 rows, 20 s): a chunk waits at most CHUNK_SECONDS for more."""
+    running = Running(fake_command("predict", "--model", model_file(tmp_path)))
+    try:
+        sent_at = time.monotonic()
+        while time.monotonic() - sent_at < 3 and len(running.lines) < 2:
+            running.send(b"a good film\n")
+            time.sleep(0.02)
+        assert len(running.lines) >= 2, "no row came while the input trickled"
+        code, err = running.finish()
+    finally:
+        running.kill()
+    assert code == 0, err
+
+
 def test_endless_stdin_keeps_printing_rows(tmp_path):
     running = Running(fake_command("predict", "--json", "--model", model_file(tmp_path)))
     stop = threading.Event()

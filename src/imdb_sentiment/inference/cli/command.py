@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,10 +30,14 @@ from imdb_sentiment.inference.cli.writers import (
 )
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-# A chunk ends at CHUNK_ROWS rows, at CHUNK_CHARS characters of text, or when the input
-# pauses (so a review typed or piped in slowly is answered at once)
+# A chunk ends at CHUNK_ROWS rows or CHUNK_CHARS characters of text; sooner when the input
+# pauses for CHUNK_PAUSE seconds or the chunk's first row has waited CHUNK_SECONDS, so that a
+# review typed or trickled in is answered at once, while a producer that writes in bursts
+# still fills its chunks (fewer, fuller model calls)
 CHUNK_ROWS = 1_000
 CHUNK_CHARS = 16 * 2**20
+CHUNK_PAUSE = 0.05
+CHUNK_SECONDS = 1.0
 MAX_REPORTED_FAILURES = 20
 PROGRESS_DELAY = 1.0  # seconds before a progress bar shows: none for quick runs
 # Imported by TensorFlow and Keras at start-up, each inside `try: ... except ImportError`,
@@ -87,13 +92,18 @@ def load_scorer(args: argparse.Namespace) -> Scorer:
 
 def chunks(reader: Reader, max_rows: int = CHUNK_ROWS,
            max_chars: int = CHUNK_CHARS) -> Iterator[list[Row]]:
-    """The reader's rows in chunks, each handed on as soon as it is full or the input pauses."""
+    """The reader's rows in chunks, each handed on as soon as it is full, the input pauses or
+    its first row has waited CHUNK_SECONDS."""
     chunk: list[Row] = []
     chars = 0
+    started = 0.0
     for row in reader.rows:
+        if not chunk:
+            started = time.monotonic()
         chunk.append(row)
         chars += len(row.text or "")
-        if len(chunk) >= max_rows or chars >= max_chars or not reader.ready():
+        if (len(chunk) >= max_rows or chars >= max_chars
+                or time.monotonic() - started >= CHUNK_SECONDS or not reader.ready(CHUNK_PAUSE)):
             yield chunk
             chunk, chars = [], 0
     if chunk:

@@ -87,13 +87,13 @@ class ByteSource:
         self.consumed += len(block)
         return block
 
-    def ready(self) -> bool:
-        """Whether a read would return at once: always for files, for pipes and terminals
-        only when something is waiting."""
+    def ready(self, wait: float = 0.0) -> bool:
+        """Whether a read would return within `wait` seconds: always for files, for pipes and
+        terminals only when something arrives."""
         if self.fd is None or self.size is not None:
             return True
         try:
-            return bool(select.select([self.fd], [], [], 0)[0])
+            return bool(select.select([self.fd], [], [], wait)[0])
         except (OSError, ValueError):  # a descriptor select cannot watch
             return True
 
@@ -165,9 +165,9 @@ class LineReader:
             self.too_long(self.line_number)
         return line
 
-    def ready(self) -> bool:
-        """Whether the next line can be had without waiting for more input."""
-        return self.eof or self.buffer.find(b"\n") >= 0 or self.source.ready()
+    def ready(self, wait: float = 0.0) -> bool:
+        """Whether more input is at hand, or comes within `wait` seconds."""
+        return self.eof or self.buffer.find(b"\n") >= 0 or self.source.ready(wait)
 
     def too_long(self, line_number: int, what: str = "line") -> None:
         raise PipelineError(f"{self.name}: {what} {line_number} is longer than {self.limit:,} "
@@ -217,9 +217,9 @@ class Reader:
     id_column: str | None = None
     lines: LineReader | None = None  # None: the rows are already in memory (arguments)
 
-    def ready(self) -> bool:
-        """Whether the next row can be had without waiting for more input."""
-        return self.lines is None or self.lines.ready()
+    def ready(self, wait: float = 0.0) -> bool:
+        """Whether more input is at hand, or comes within `wait` seconds."""
+        return self.lines is None or self.lines.ready(wait)
 
     @property
     def consumed(self) -> int:
