@@ -135,3 +135,27 @@ def test_the_small_model_scores(small_model_path):
 
     probs = predict_texts(load_model(small_model_path), TEXTS, batch_size=2)
     assert probs.shape == (5,) and ((probs > 0) & (probs < 1)).all()
+
+
+def test_weights_that_unpack_beyond_the_bound_inside_hdf5_are_refused_unread(
+        tmp_path, small_model_path, monkeypatch):
+    """HDF5 compresses inside the file, and unwritten chunks take no room at all: a few KB
+    of model.weights.h5 can declare gigabytes, which Keras reads whole before it compares
+    shapes. The declared sizes are read first (here the bound is lowered to 16 MiB)."""
+    import h5py
+
+    from imdb_sentiment.inference import scoring
+
+    weights = tmp_path / "model.weights.h5"
+    with h5py.File(weights, "w") as store:
+        store.create_dataset("layers/dense/vars/0", shape=(16 << 20,), dtype="float32",
+                             chunks=(1 << 16,), compression="gzip")  # 64 MiB, nothing written
+    assert weights.stat().st_size < 64 << 10
+    with zipfile.ZipFile(small_model_path) as source:
+        entries = {info.filename: source.read(info) for info in source.infolist()}
+    entries["model.weights.h5"] = weights.read_bytes()
+    path = zip_with(tmp_path / "bomb.keras", entries)
+    monkeypatch.setattr(scoring, "MAX_MODEL_BYTES", 16 << 20)
+    with pytest.raises(PipelineError, match="model.weights.h5 declares 67108864 bytes of "
+                                            "arrays, over the 16777216-byte limit"):
+        scoring.load_model(path)

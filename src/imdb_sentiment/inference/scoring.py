@@ -46,17 +46,25 @@ def tune_threads() -> bool:
 
 def check_keras_file(path: Path) -> None:
     """Refuse a file that is not a .keras zip, or one that unpacks to too much, from the
-    zip's central directory alone: before Keras reads any of it."""
+    zip's central directory and the weights' HDF5 headers alone: before Keras reads any
+    of it."""
     if path.suffix != ".keras":
         raise PipelineError(f"could not load model {path}: not a .keras file (Keras safe mode "
                             "covers only that format)")
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
+            _check_unpacked_sizes(path, entries)
+            for entry in entries:
+                if entry.filename.endswith(".h5"):
+                    _check_declared_arrays(path, archive, entry)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise PipelineError(f"could not load model {path}: not a Keras model file (a .keras "
                             "file is a zip archive; this one is damaged or of another "
                             "kind)") from None
+
+
+def _check_unpacked_sizes(path: Path, entries: list[zipfile.ZipInfo]) -> None:
     for entry in entries:
         if entry.filename in CONFIG_ENTRIES and entry.file_size > MAX_MODEL_CONFIG_BYTES:
             raise PipelineError(f"could not load model {path}: its {entry.filename} unpacks to "
@@ -66,6 +74,25 @@ def check_keras_file(path: Path) -> None:
     if total > MAX_MODEL_BYTES:
         raise PipelineError(f"could not load model {path}: it unpacks to {total} bytes in all, "
                             f"over the {MAX_MODEL_BYTES}-byte limit")
+
+
+def _check_declared_arrays(path: Path, archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> None:
+    """HDF5 compresses inside the file and stores no unwritten chunk, so a small weights
+    file can declare gigabytes, which Keras reads whole before it compares shapes."""
+    import h5py
+
+    declared = 0
+
+    def add(_, item) -> None:
+        nonlocal declared
+        if isinstance(item, h5py.Dataset):
+            declared += item.size * item.dtype.itemsize
+
+    with archive.open(entry) as handle, h5py.File(handle, "r") as store:
+        store.visititems(add)
+    if declared > MAX_MODEL_BYTES:
+        raise PipelineError(f"could not load model {path}: its {entry.filename} declares "
+                            f"{declared} bytes of arrays, over the {MAX_MODEL_BYTES}-byte limit")
 
 
 def load_model(path: str | Path) -> keras.Model:
@@ -78,7 +105,9 @@ def load_model(path: str | Path) -> keras.Model:
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for a bad file
-        raise PipelineError(f"could not load model {path}: {type(err).__name__}: {err}") from None
+        first_line = (str(err).strip().splitlines() or [""])[0]  # Keras lists objects below
+        raise PipelineError(f"could not load model {path}: {type(err).__name__}: "
+                            f"{first_line}") from None
 
 
 class TracedModel:
