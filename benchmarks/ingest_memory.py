@@ -93,11 +93,10 @@ def sparse_header(name: str, extended_blocks: int) -> bytes:
     block[386:398], block[398:410] = b"%011o\0" % 1, b"%011o\0" % 1  # one (offset, length)
     block[482] = 1 if extended_blocks else 0  # isextended
     block[483:495] = b"%011o\0" % 1  # real size
-    out = with_checksum(block)
-    entry = b"%011o\0" % 1 * 2
-    for index in range(extended_blocks):
-        out += entry * 21 + bytes([index < extended_blocks - 1]) + b"\0" * 7
-    return out
+    entries = (b"%011o\0" % 1) * 2 * 21
+    more, last = entries + b"\1" + b"\0" * 7, entries + b"\0" * 8
+    return with_checksum(block) + more * max(0, extended_blocks - 1) + \
+        (last if extended_blocks else b"")
 
 
 # --- writing shapes ---------------------------------------------------------------------
