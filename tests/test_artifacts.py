@@ -112,3 +112,17 @@ def test_sigkill_at_any_moment_leaves_no_mix_of_old_and_new(tmp_path, delay):
         (a / "part").write_text("again")
         b.write_text("again")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["processed", "report.json"]
+
+
+def test_read_json_names_a_file_nested_too_deep_or_too_large(tmp_path, monkeypatch):
+    from imdb_sentiment.core import artifacts
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(PipelineError, match="cannot read .*deep.json as JSON: nested too deep"):
+        read_json(deep)
+    monkeypatch.setattr(artifacts, "MAX_JSON_BYTES", 100)
+    large = tmp_path / "large.json"
+    large.write_text("[" + "1, " * 100 + "1]")
+    with pytest.raises(PipelineError, match=r"large.json is \d+ bytes, over the 100-byte limit"):
+        read_json(large)

@@ -65,6 +65,9 @@ def test_a_failed_read_inside_the_outputs_block_is_not_called_a_write(tmp_path):
     with pytest.raises(FileNotFoundError):
         with atomic_outputs((tmp_path / "out.json", False)):
             (tmp_path / "missing-input.csv").read_text()
+    with pytest.raises(OSError, match="network is down"):  # a download's, retried by it
+        with atomic_outputs((tmp_path / "out.json", False)):
+            raise OSError("network is down")
 
 
 @pytest.mark.parametrize("failing_call", [2, 3, 4])

@@ -366,3 +366,23 @@ def test_download_retries_are_bounded(tmp_path, retries):
     with pytest.raises(ValueError, match=r"retries=.* must be an integer in \[1, 100\]"):
         download((tmp_path / "nowhere.tar.gz").as_uri(), tmp_path / "x.tar.gz", "0" * 64,
                  retries=retries)
+
+
+def test_a_download_larger_than_the_bound_is_refused_and_not_kept(tmp_path, tiny_archive):
+    """A server that sends more than any archive could be (or never stops) fills no disk."""
+    dest = tmp_path / "dl" / "archive.tar.gz"
+    good = hashlib.sha256(tiny_archive.read_bytes()).hexdigest()
+    with pytest.raises(ArchiveError, match="sends more than 1000 bytes"):
+        download(tiny_archive.as_uri(), dest, good, retries=3, max_bytes=1000)
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
+
+
+def test_ingest_bounds_the_download_by_max_total_mb(tmp_path, monkeypatch):
+    from imdb_sentiment.core import params as P
+
+    calls = []
+    monkeypatch.setattr(ingest, "download", lambda *args, **kwargs: calls.append(kwargs))
+    cfg = P.load("ingest", write_params(tmp_path / "params.yaml",
+                                        archive=str(tmp_path / "absent.tar.gz")))
+    ingest.ensure_archive(cfg)
+    assert calls == [{"max_bytes": cfg.max_total_mb * 1024 * 1024}]

@@ -12,6 +12,7 @@ path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -23,6 +24,9 @@ from typing import Any
 from imdb_sentiment.core.errors import PipelineError, WriteError, os_error_reason
 
 TMP_MARK = ".tmp-"
+# what a write to an open file fails with: no room, no quota, too large, read-only, the disk
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+MAX_JSON_BYTES = 64 << 20  # the project's JSON files are kilobytes
 
 
 def _temporaries(path: Path) -> Iterator[Path]:
@@ -85,11 +89,11 @@ def _scratch(path: Path) -> Path:
 
 
 def _output_of(err: OSError, finals: list[Path], scratches: list[Path]) -> str | None:
-    """The output a failed write was for: the one whose temporary it names, the only one,
-    or any of them when it names no file (a full disk names none); None when it names a
-    file that is no output's (a failed read, reported as such)."""
+    """The output a failed write was for: the one whose temporary it names, or any of them
+    for a write error that names no file (a full disk names none); None for any other
+    error (a failed read, a network error), which is reported as it is."""
     if err.filename is None:
-        return " or ".join(map(str, finals))
+        return " or ".join(map(str, finals)) if err.errno in WRITE_ERRNOS else None
     written = Path(os.fsdecode(err.filename)).absolute()
     for final, scratch in zip(finals, scratches):
         if written == scratch.absolute() or scratch.absolute() in written.parents:
@@ -175,10 +179,18 @@ def write_json(path: str | Path, data: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
-    """A JSON file's content; a missing or broken file is a PipelineError naming it."""
+    """A JSON file's content; a missing, broken, huge or too deeply nested file is a
+    PipelineError naming it."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_JSON_BYTES + 1)
+        if len(content) > MAX_JSON_BYTES:
+            raise PipelineError(f"{path} is {Path(path).stat().st_size} bytes, over the "
+                                f"{MAX_JSON_BYTES}-byte limit for a JSON file")
+        return json.loads(content.decode("utf-8"))
     except FileNotFoundError:
         raise PipelineError(f"file not found: {path}") from None
+    except RecursionError:
+        raise PipelineError(f"cannot read {path} as JSON: nested too deep") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PipelineError(f"cannot read {path} as JSON: {err}") from None

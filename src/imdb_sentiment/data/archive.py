@@ -73,8 +73,10 @@ def retry_delay(attempt: int) -> float:
     return min(RETRY_DELAY_CAP, 2.0 ** min(attempt, 16))
 
 
-def download(url: str, dest: str | Path, sha256: str, retries: int = 3) -> None:
-    """Download `url` to `dest` with a progress bar, retries and sha256 check.
+def download(url: str, dest: str | Path, sha256: str, retries: int = 3,
+             max_bytes: int | None = None) -> None:
+    """Download `url` to `dest` with a progress bar, retries and sha256 check; a response
+    longer than `max_bytes` is refused as it arrives (it would fill the disk otherwise).
 
     The file appears at `dest` only once complete and verified.
     """
@@ -91,6 +93,10 @@ def download(url: str, dest: str | Path, sha256: str, retries: int = 3) -> None:
                     with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {dest.name}",
                               file=sys.stderr) as bar:
                         while block := response.read(BLOCK):
+                            if max_bytes is not None and bar.n + len(block) > max_bytes:
+                                raise ArchiveError(f"{url} sends more than {max_bytes} bytes, "
+                                                   "more than the archive may unpack to "
+                                                   "(ingest.max_total_mb); nothing was kept")
                             out.write(block)
                             bar.update(len(block))
                 actual = sha256_file(tmp)

@@ -113,7 +113,9 @@ def ensure_archive(cfg: P.IngestParams) -> Path:
     if archive.exists():
         raise ArchiveError(f"archive path {archive} exists but is not a file")
     print(f"{archive} not found: downloading {cfg.url}", file=sys.stderr)
-    download(cfg.url, archive, cfg.sha256, cfg.download_retries)
+    # a compressed archive is never larger than what it unpacks to
+    download(cfg.url, archive, cfg.sha256, cfg.download_retries,
+             max_bytes=cfg.max_total_mb * 1024 * 1024)
     return archive
 
 
