@@ -306,3 +306,14 @@ def test_the_progress_bar_counts_bytes_of_a_file(capsys, tmp_path, monkeypatch):
     on_screen = [line.rsplit("\r", 1)[-1] for line in err.split("\n")]  # \r redraws a line
     assert code == 0 and on_screen == ["predict: 100% of 0.0 MB", f"wrote 10 rows to {target}", ""]
     assert len(Path(target).read_text().splitlines()) == 10
+
+
+def test_old_mac_line_ends_in_a_csv_are_named(capsys, tmp_path, monkeypatch):
+    fake_scorer(monkeypatch)
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"id,text\r1,good\r2,bad\r")
+    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
+                             str(source))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "carriage return (\\r) inside an unquoted field" in err
+    assert "universal-newline" not in err

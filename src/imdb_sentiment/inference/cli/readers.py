@@ -293,6 +293,16 @@ class CsvLines:
         self.record_bytes, self.record_start = 0, self.lines.line_number + 1
 
 
+def csv_problem(err: csv.Error) -> str:
+    """csv's complaint in this command's terms (its hint about universal-newline mode is for
+    Python programmers)."""
+    if "new-line character seen in unquoted field" in str(err):
+        return ("a carriage return (\\r) inside an unquoted field: lines must end in \\n or "
+                "\\r\\n (old Mac line ends are not read), and a field with a line break "
+                "must be quoted")
+    return str(err)
+
+
 def csv_reader(lines: LineReader, text_column: str, id_column: str | None) -> Reader:
     """Rows of a CSV input with a header; the text column must exist, once.
 
@@ -309,7 +319,8 @@ def csv_reader(lines: LineReader, text_column: str, id_column: str | None) -> Re
         try:
             return next(reader, None)
         except csv.Error as err:
-            raise PipelineError(f"{source}: bad CSV near line {reader.line_num}: {err}") from None
+            raise PipelineError(f"{source}: bad CSV near line {reader.line_num}: "
+                                f"{csv_problem(err)}") from None
 
     header = next_record()
     if not header:
