@@ -45,7 +45,7 @@ def test_a_failing_output_file_is_one_line_and_keeps_the_old_one(capsys, tmp_pat
 
     fake_scorer(monkeypatch)
     monkeypatch.setattr(writers, "open_binary",
-                        lambda path: io.BufferedWriter(FailingWrites(error, room)))
+                        lambda path, mode: io.BufferedWriter(FailingWrites(error, room)))
     target = tmp_path / "scored.csv"
     target.write_text("old results\n")
     set_stdin(monkeypatch, b"a good film\n" * 5_000)
@@ -185,3 +185,56 @@ def test_a_reader_that_leaves_mid_stream_ends_the_command_quietly(tmp_path):
         feeder.kill()
     err = running.stderr.read().decode()
     assert head[0].startswith(b"label") and code == 1 and err == "", err
+
+
+def test_a_replaced_output_keeps_its_permissions(capsys, tmp_path, monkeypatch):
+    """A private results file (0600) must not come back world-readable."""
+    fake_scorer(monkeypatch)
+    target = tmp_path / "scored.csv"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    code, _, _ = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--output",
+                         str(target), "good")
+    assert code == 0 and target.read_text().startswith("label,")
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_sigterm_is_one_line_and_leaves_the_old_output(tmp_path):
+    """`timeout 10 imdb-sentiment ...` sends SIGTERM: like Ctrl-C, nothing half-written and
+    no temporary left behind."""
+    import time
+
+    target = tmp_path / "scored.csv"
+    target.write_text("old\n")
+    running = subprocess.Popen(fake_command("predict", "--model", model_file(tmp_path),
+                                            "--output", str(target)),
+                               stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        running.stdin.write(b"a good film\n" * 5_000)
+        running.stdin.flush()
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.iterdir())) < 3:  # the temporary is there: rows are written
+            assert time.monotonic() < deadline and running.poll() is None
+            time.sleep(0.02)
+        running.send_signal(signal.SIGTERM)
+        code = running.wait(timeout=60)
+    finally:
+        running.kill()
+    err = running.stderr.read().decode()
+    assert code == 128 + signal.SIGTERM and err == "terminated: nothing written\n", err
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.keras", "scored.csv"]
+
+
+def test_a_reader_of_stderr_that_leaves_loses_messages_not_rows(tmp_path):
+    """Messages are for people: a stderr nobody reads any more must not cut the results short."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader of stderr is gone before the first message
+    try:
+        done = subprocess.run(fake_command("predict", "--model", model_file(tmp_path)),
+                              input=b"good\n\n" * 3_000, stdout=subprocess.PIPE,
+                              stderr=write_end, timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1  # blank rows failed
+    assert len(done.stdout.splitlines()) == 1 + 6_000

@@ -29,7 +29,8 @@ from imdb_sentiment.inference.cli.writers import (
     stdout_sink,
 )
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_SOME_FAILED = 0, 1
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + 2, 128 + 15  # as a shell reports SIGINT, SIGTERM
 # A chunk ends at CHUNK_ROWS rows or CHUNK_CHARS characters of text; sooner when the input
 # pauses for CHUNK_PAUSE seconds or the chunk's first row has waited CHUNK_SECONDS, so that a
 # review typed or trickled in is answered at once, while a producer that writes in bursts
@@ -45,6 +46,17 @@ PROGRESS_DELAY = 1.0  # seconds before a progress bar shows: none for quick runs
 # pandas and SciPy input adapters). Skipping them is most of what makes a one-review call
 # quick (docs/decisions.md).
 UNUSED_BY_SCORING = ("sklearn", "matplotlib", "scipy", "pandas")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`timeout`, `kill`), raised as Ctrl-C is, so that outputs are left as they were."""
+
+
+def stop_message(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped the run, in words, and the exit status for it."""
+    if isinstance(stop, Terminated):
+        return "terminated", EXIT_TERMINATED
+    return "interrupted", EXIT_INTERRUPTED
 
 
 class Scored(Protocol):
@@ -203,12 +215,13 @@ def predict(args: argparse.Namespace) -> int:
     tally = Tally()
     try:
         failures = stream(args, tally)
-    except KeyboardInterrupt:  # Ctrl-C: an --output file was left as it was
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: an --output file was left as it was
+        what, status = stop_message(stop)
         if args.output is not None or not tally.rows_written:
-            say("interrupted: nothing written")
+            say(f"{what}: nothing written")
         else:
-            say(f"interrupted: {tally.rows_written} rows written to stdout")
-        return EXIT_INTERRUPTED
+            say(f"{what}: {tally.rows_written} rows written to stdout")
+        return status
     if args.output is not None:
         rows = failures.rows
         say(f"wrote {rows} row{'s' * (rows != 1)} to {args.output}")

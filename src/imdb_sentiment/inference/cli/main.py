@@ -7,29 +7,21 @@ stdout that goes away (`| head`) ends the run quietly with status 1; Ctrl-C is s
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 
 from imdb_sentiment.core import locations
 from imdb_sentiment.core.errors import EXIT_BAD_INPUT, PipelineError
 from imdb_sentiment.inference.cli.command import (
-    EXIT_INTERRUPTED,
     EXIT_SOME_FAILED,
+    Terminated,
     predict,
+    stop_message,
 )
 from imdb_sentiment.inference.cli.parser import build_parser, check_arguments
-from imdb_sentiment.inference.cli.terminal import say
-
-
-def silence_stdout() -> None:
-    """Point stdout at /dev/null, so that the interpreter's final flush of what is left for
-    a reader that went away cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # no real stdout (an embedding, a test)
-        pass
+from imdb_sentiment.inference.cli.terminal import say, silence
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,13 +35,19 @@ def main(argv: list[str] | None = None) -> int:
         return predict(args)
     except PipelineError as err:
         say(f"error: {err}")
-    except BrokenPipeError:
-        silence_stdout()
+    except BrokenPipeError:  # the reader of stdout went away (`| head`)
+        silence(sys.stdout)
         return EXIT_SOME_FAILED
     except OSError as err:  # one the command did not foresee: still one line, no traceback
         where = f": {err.filename}" if err.filename else ""
         say(f"error: {err.strerror or err}{where}")
     raise SystemExit(EXIT_BAD_INPUT)
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """SIGTERM's handler: stop as Ctrl-C does (the default would kill the process with an
+    --output temporary left behind)."""
+    raise Terminated
 
 
 def reopen_closed_streams() -> None:
@@ -77,14 +75,15 @@ def run() -> None:
     so the streams are flushed and the process leaves at once.
     """
     reopen_closed_streams()
+    signal.signal(signal.SIGTERM, raise_terminated)
     code: int | str | None
     try:
         code = main()
     except SystemExit as stop:
         code = stop.code
-    except KeyboardInterrupt:  # before the command started: nothing was written
-        say("interrupted: nothing written")
-        code = EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:  # before the command started: nothing was written
+        what, code = stop_message(stop)
+        say(f"{what}: nothing written")
     if "tensorflow" not in sys.modules:
         sys.exit(code)
     if isinstance(code, str):
@@ -95,5 +94,6 @@ def run() -> None:
             sys.stdout.flush()
     except BrokenPipeError:
         status = status or EXIT_SOME_FAILED
-    sys.stderr.flush()
+    with contextlib.suppress(OSError):  # messages for a gone reader are lost, not fatal
+        sys.stderr.flush()
     os._exit(status)

@@ -10,9 +10,11 @@ stderr goes through here.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from typing import TextIO
 
 NAME_CHARS = 60  # of one quoted name in a message
 NAMES_SHOWN = 10  # names listed before "... (N columns)"
@@ -40,9 +42,24 @@ def listed(names: Iterable[str]) -> str:
 
 
 def say(message: str) -> None:
-    """One message on stderr, escaped, on one line (above the progress line, if one is shown)."""
-    with ProgressLine.set_aside():
-        print(shown(message), file=sys.stderr, flush=True)
+    """One message on stderr, escaped, on one line (above the progress line, if one is shown).
+    When nobody reads stderr any more, messages are dropped; the results go on."""
+    try:
+        with ProgressLine.set_aside():
+            print(shown(message), file=sys.stderr, flush=True)
+    except OSError:
+        silence(sys.stderr)
+
+
+def silence(stream: TextIO | None) -> None:
+    """Point a standard stream's descriptor at /dev/null: its reader went away, and what is
+    still buffered for it (flushed again at exit) must not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # type: ignore[union-attr]
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (an embedding, a test)
+        pass
 
 
 def on_terminal() -> bool:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -194,9 +195,16 @@ class RecordWriter:
         return "{" + ", ".join(f"{json_string(key)}: {value}" for key, value in fields) + "}\n"
 
 
-def open_binary(path: Path) -> BinaryIO:
-    """A new file at `path` to write."""
-    return open(path, "wb")
+def open_binary(path: Path, mode: int | None = None) -> BinaryIO:
+    """A new file at `path` to write, with permissions `mode` when given (else the umask's)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @contextlib.contextmanager
@@ -216,8 +224,9 @@ def file_sink(path: str) -> Iterator[Sink]:
         raise PipelineError(f"--output {path} is not a regular file (a pipe, socket or "
                             "device); refusing to replace it (to stream results, use stdout)")
     with atomic_path(path) as tmp:
-        try:
-            stream = open_binary(tmp)
+        try:  # a private (0600) file stays private when replaced
+            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+            stream = open_binary(tmp, mode)
         except OSError as err:
             raise PipelineError(f"cannot write {path}: {err.strerror or err}") from None
         sink = Sink(stream, path)
