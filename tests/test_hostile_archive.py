@@ -219,3 +219,31 @@ def test_the_readme_line_extras_still_read(tmp_path):
     archive_path = build_archive(tmp_path / "a.tar.gz", per_class=3, extra=lambda t: add_file(
         t, "aclImdb/imdb.vocab", b"the\n" * 10_000))
     assert len(read(archive_path)) == 3 * 4 + 10
+
+
+def xz_with_dictionary(data: bytes, props: int) -> bytes:
+    """`data` as .xz whose block header claims an LZMA2 dictionary of code `props` (37:
+    1.5 GiB), its CRC32 made right again: the decoder keeps that much as it decodes."""
+    import lzma
+    import zlib
+
+    packed = bytearray(lzma.compress(data, format=lzma.FORMAT_XZ,
+                                     filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 1 << 20}]))
+    start = 12  # after the stream header
+    size = (packed[start] + 1) * 4
+    filter_at = packed.index(b"\x21\x01", start, start + size)  # LZMA2, one byte of props
+    packed[filter_at + 2] = props
+    packed[start + size - 4:start + size] = zlib.crc32(packed[start:start + size - 4]).to_bytes(
+        4, "little")
+    return bytes(packed)
+
+
+def test_an_xz_dictionary_beyond_the_bound_is_refused_before_it_fills(tmp_path):
+    plain = gzip.decompress(build_archive(tmp_path / "a.tar.gz", per_class=3).read_bytes())
+    ok = tmp_path / "ok.tar.xz"
+    ok.write_bytes(xz_with_dictionary(plain, 30))  # 48 MiB: xz -9 uses 64 MiB
+    assert len(read(ok)) == 3 * 4 + 10
+    bomb = tmp_path / "bomb.tar.xz"
+    bomb.write_bytes(xz_with_dictionary(plain, 37))
+    with pytest.raises(ArchiveError, match="xz decoder would need more than 268435456 bytes"):
+        read(bomb)

@@ -20,6 +20,7 @@ import bz2
 import gzip
 import hashlib
 import http.client
+import io
 import lzma
 import re
 import struct
@@ -51,8 +52,9 @@ MAX_MEMBERS = 1_000_000
 RETRY_DELAY_CAP = 60.0  # seconds between download attempts, at most
 MAX_RETRIES = 100
 DRIVE_RE = re.compile(r"[A-Za-z]:")
-COMPRESSIONS = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File),
-                (b"\xfd7zXZ\x00", lzma.LZMAFile))
+# The xz decoder keeps as much of its dictionary as it has decoded, and the file says how
+# large that is (up to 4 GiB); `xz -9` needs 65 MiB. gzip's window is 32 KiB, bzip2's 900 KB.
+MAX_XZ_MEMORY = 256 << 20
 
 
 class ArchiveError(PipelineError):
@@ -139,14 +141,59 @@ def check_member(member: tarfile.TarInfo, max_bytes: int) -> None:
         )
 
 
+class XZReader(io.RawIOBase):
+    """An .xz file decompressed as lzma.LZMAFile does (streams one after another, trailing
+    garbage ignored), with the decoder's memory bounded by MAX_XZ_MEMORY, which LZMAFile
+    cannot do."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.decoder = lzma.LZMADecompressor(memlimit=MAX_XZ_MEMORY)
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            raise OSError("the archive stream is only read in bounded pieces")
+        while size and not self.done:
+            if self.decoder.eof:  # a stream ended: another may follow
+                block = self.decoder.unused_data or self.raw.read(BLOCK)
+                if not block:
+                    break
+                self.decoder = lzma.LZMADecompressor(memlimit=MAX_XZ_MEMORY)
+                try:
+                    data = self.decoder.decompress(block, size)
+                except lzma.LZMAError:  # not a stream: trailing bytes, ignored like LZMAFile
+                    break
+            else:
+                block = self.raw.read(BLOCK) if self.decoder.needs_input else b""
+                if not block and self.decoder.needs_input:
+                    raise EOFError("the xz stream ends before its end-of-stream marker")
+                data = self.decoder.decompress(block, size)
+            if data:
+                return data
+        self.done = True
+        return b""
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
 def open_decompressed(handle):
     """The archive's tar bytes: decompressed (gzip, bzip2 or xz, which check their own
     checksums when read to the end) or, for a plain tar, the file itself."""
     magic = handle.read(6)
     handle.seek(0)
-    for prefix, opener in COMPRESSIONS:
-        if magic.startswith(prefix):
-            return opener(fileobj=handle) if opener is gzip.GzipFile else opener(handle)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=handle)
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(handle)
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return XZReader(handle)
     return handle
 
 
@@ -384,5 +431,11 @@ def iter_files(path: str | Path, wanted: Callable[[str], bool], max_bytes: int,
         raise ArchiveError(f"unsafe archive {path}: {err}") from None
     except IsADirectoryError:
         raise ArchiveError(f"archive {path} is a directory, not a file") from None
+    except lzma.LZMAError as err:
+        if "memory usage limit" in str(err).lower():
+            raise ArchiveError(f"archive {path}: its xz decoder would need more than "
+                               f"{MAX_XZ_MEMORY} bytes (a dictionary of that size); repack it "
+                               "with xz -9 or less") from None
+        raise ArchiveError(f"archive {path} is corrupt or truncated: {err}") from None
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
         raise ArchiveError(f"archive {path} is corrupt or truncated: {err}") from None
