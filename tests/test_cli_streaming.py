@@ -317,3 +317,14 @@ def test_old_mac_line_ends_in_a_csv_are_named(capsys, tmp_path, monkeypatch):
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "carriage return (\\r) inside an unquoted field" in err
     assert "universal-newline" not in err
+
+
+def test_a_device_as_input_streams_to_the_bound(capsys, tmp_path, monkeypatch):
+    """/dev/zero (through a link named .txt): endless bytes, no line end, read as they come."""
+    fake_scorer(monkeypatch)
+    source = tmp_path / "zeros.txt"
+    source.symlink_to("/dev/zero")
+    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
+                             str(source))
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1].startswith(f"error: {source}: line 1 is longer than")

@@ -97,3 +97,24 @@ def test_csv_ids_are_data_and_stay_exact(capsys, tmp_path, monkeypatch, text_id)
         assert code == 0
         written = strict_json(out)["id"] if fmt else csv_rows(out)[0]["id"]
         assert written == text_id
+
+
+def test_a_scorer_that_refuses_the_model_outputs_is_one_line(capsys, tmp_path, monkeypatch):
+    """scoring.predict_texts raises PipelineError for NaN, out-of-range or wrong-shape outputs:
+    one line, status 2, the old --output kept."""
+    from imdb_sentiment.core.errors import PipelineError
+    from imdb_sentiment.inference.cli import command
+
+    def load_scorer(args):
+        def score(texts):
+            raise PipelineError("the model returned NaN for 3 of 3 reviews")
+
+        return score
+
+    monkeypatch.setattr(command, "load_scorer", load_scorer)
+    target = tmp_path / "scored.csv"
+    target.write_text("old\n")
+    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--output",
+                             str(target), "good", "bad", "fine")
+    assert code == 2 and err == "error: the model returned NaN for 3 of 3 reviews\n"
+    assert target.read_text() == "old\n"
