@@ -67,6 +67,18 @@ def quiet_tensorflow(verbose: bool = False) -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+        quiet_python_loggers()
+
+
+def quiet_python_loggers() -> None:
+    """TensorFlow's and absl's Python loggers at errors only: their warnings (a SavedModel's
+    untraced functions, retracing notes) are not the user's business."""
+    import logging
+
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "absl.logging" in sys.modules:
+        sys.modules["absl.logging"].set_verbosity("error")
 
 
 def set_thread_pools(inter_op: int, intra_op: int) -> bool:

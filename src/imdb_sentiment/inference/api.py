@@ -22,10 +22,11 @@ from imdb_sentiment.core.errors import (NONE, ArgumentError, Constraint, check_a
 
 startup.pin_kernels()
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+with startup.quiet_tensorflow():  # no absl, CUDA or oneDNN lines, as in the CLI and the stages
+    import keras
+    import numpy as np
 
-from imdb_sentiment.inference import labelling, scoring  # noqa: E402  (scoring registers the layers)
+    from imdb_sentiment.inference import labelling, scoring  # scoring registers the layers
 
 scoring.tune_threads()  # the CLI's thread pools, unless TensorFlow already runs
 

@@ -16,6 +16,9 @@ from imdb_sentiment.core import startup
 from imdb_sentiment.core.runlog import StageTimer
 
 STAGES = ("ingest", "preprocess", "train", "evaluate", "export")
+# Stages that load TensorFlow, some only inside a function: it is loaded up front here,
+# where its start-up lines can be kept out of the stage's output.
+TENSORFLOW_STAGES = ("preprocess", "train", "evaluate", "export")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     startup.pin_kernels()  # before the stage imports NumPy or TensorFlow
     with StageTimer(argv[0]):
         with startup.quiet_tensorflow():
+            if argv[0] in TENSORFLOW_STAGES:
+                importlib.import_module("keras")
             module = importlib.import_module(f"imdb_sentiment.pipeline.{argv[0]}")
         module.main(argv[1:])
 
