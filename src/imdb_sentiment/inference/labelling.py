@@ -17,12 +17,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from imdb_sentiment.inference.defaults import DECISION_THRESHOLD, SCORING_BATCH_SIZE
 from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
 from imdb_sentiment.modeling.layers import TruncateTokens
 from imdb_sentiment.modeling.text import standardize
 
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_BATCH_SIZE = 256
+DEFAULT_THRESHOLD, DEFAULT_BATCH_SIZE = DECISION_THRESHOLD, SCORING_BATCH_SIZE
 POSITIVE, NEGATIVE = "positive", "negative"
 EMPTY_REVIEW = "empty review (no text to classify)"
 NO_WORDS = "no words to classify (only punctuation, symbols or markup)"

@@ -19,6 +19,7 @@ import tensorflow as tf
 from imdb_sentiment.modeling import layers as _layers  # noqa: F401  registers the layers for loading
 from imdb_sentiment.core.errors import PipelineError, check_arguments, interval
 from imdb_sentiment.core.startup import set_thread_pools
+from imdb_sentiment.inference.defaults import SCORING_BATCH_SIZE
 
 
 # Batches scored at once, and TensorFlow's thread pools for that (see tune_threads);
@@ -137,7 +138,7 @@ def traced(model: keras.Model) -> TracedModel:
     return _TRACED[model]
 
 
-def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = 256,
+def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = SCORING_BATCH_SIZE,
                   progress=None, workers: int = 1) -> np.ndarray:
     """P(positive) for each text, in input order.
 

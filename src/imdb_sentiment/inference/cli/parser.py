@@ -14,6 +14,7 @@ from imdb_sentiment.inference.cli.command import CHUNK_ROWS
 from imdb_sentiment.inference.cli.readers import MAX_RECORD_BYTES, input_format
 from imdb_sentiment.inference.cli.terminal import quoted, shown
 from imdb_sentiment.inference.cli.writers import RESULT_COLUMNS, output_format
+from imdb_sentiment.inference.defaults import DECISION_THRESHOLD, SCORING_BATCH_SIZE
 
 EPILOG = f"""\
 input:
@@ -112,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{locations.MODEL} here, else the project's)")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="also show TensorFlow's own log lines")
-    p.add_argument("--threshold", type=threshold_arg, default=0.5,
+    p.add_argument("--threshold", type=threshold_arg, default=DECISION_THRESHOLD,
                    help="P(positive) at or above which a review is positive (default: %(default)s)")
-    p.add_argument("--batch-size", type=positive_int, default=256,
+    p.add_argument("--batch-size", type=positive_int, default=SCORING_BATCH_SIZE,
                    help="reviews per model call (default: %(default)s)")
     return parser
 
