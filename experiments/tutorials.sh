@@ -8,7 +8,7 @@
 # (movie-disjoint 20% validation, masking of padding); validation is held out, as in the
 # tutorials, not learned as in the project's final fit. The pipeline never stops early, so
 # tut1, which stops early in its tutorial, runs the 6 epochs its early stopping kept when
-# the pipeline still had it (docs/decisions.md).
+# the pipeline still had it (docs/lab/decisions.md).
 set -euo pipefail
 # The tutorials train embeddings from scratch, on labels only, without dropout or adversarial
 # training, with no convolution before the recurrence, on the last state;

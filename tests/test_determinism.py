@@ -5,7 +5,7 @@ Runs the preprocess, train, evaluate and export stages the way dvc.yaml starts t
 and compares the bytes of every output. The network is the default one at full size (full
 batches of full-length reviews, and the short batches length buckets leave), for one epoch:
 TensorFlow's matrix products split their sums by thread count at some shapes only, so a
-scaled-down network can pass where the real one does not (docs/decisions.md).
+scaled-down network can pass where the real one does not (docs/lab/decisions.md).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ on the unlabeled reviews it labels confidently. The average of the teacher and
 the committed network is the ceiling of an ensemble, which the project does not
 serve (the served model is one recurrent network); it is left out when that
 network learned validation (`train.fit_on_validation`). The table in
-docs/results.md is generated from the JSON.
+docs/lab/results.md is generated from the JSON.
 """
 
 from __future__ import annotations

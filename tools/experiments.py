@@ -42,7 +42,7 @@ RUNS_OUT = ROOT / "metrics" / "experiments.json"
 PREFIX = "seed-"
 NGRAM_MODELS = ("nb_logreg", "tfidf_logreg")
 TRY = "try-"
-# Directions tried against the default (docs/results.md): name -> `dvc exp run -S` settings
+# Directions tried against the default (docs/lab/results.md): name -> `dvc exp run -S` settings
 HELD_OUT = "train.fit_on_validation=false"  # every try runs so: validation must score it
 TRIES = {
     "held-out": [HELD_OUT],  # the default itself, validated: what the other tries are judged against
@@ -74,7 +74,7 @@ TRIES = {
     "conv-stride-2": ["train.conv_stride=2"],  # the default until 2026-11-28
     "lr-0.002": ["train.learning_rate=0.002"],
 }
-# Directions whose code was deleted (docs/decisions.md, 2026-11-28): they lost, served the
+# Directions whose code was deleted (docs/lab/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
 # stay, read from their experiments; to run one again, check out the commit it is filed
 # under, the last with its code.
@@ -156,7 +156,7 @@ def try_settings(name: str) -> list[str]:
     setting, seed = split_try(name)
     if setting in RETIRED:
         commit = next(c for c, tries in RETIRED_AT.items() if setting in tries)
-        raise ValueError(f"the code of try {name!r} was deleted (docs/decisions.md, "
+        raise ValueError(f"the code of try {name!r} was deleted (docs/lab/decisions.md, "
                          f"2026-11-28); run it from commit {commit}")
     if setting not in TRIES:
         raise ValueError(f"unknown try {name!r}: expected one of {sorted(TRIES)}, "

@@ -23,7 +23,7 @@ from imdb_sentiment.inference.defaults import SCORING_BATCH_SIZE
 
 
 # Batches scored at once, and TensorFlow's thread pools for that (see tune_threads);
-# chosen by `make bench` (docs/decisions.md).
+# chosen by `make bench` (docs/lab/decisions.md).
 SCORING_WORKERS = 3
 INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
 # A .keras file is a zip that Keras unpacks as it reads: its config and metadata are
@@ -115,7 +115,7 @@ class TracedModel:
     """The model's forward pass as one traced tf.function, called like the model.
 
     Calling a Keras RNN eagerly runs its time loop op by op; the traced graph
-    scores the same numbers many times faster on CPU (docs/decisions.md). The input
+    scores the same numbers many times faster on CPU (docs/lab/decisions.md). The input
     signature (any batch of strings) means it is traced once.
     """
 

@@ -77,7 +77,7 @@ def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
     Every review ends in one padding step. With `shuffle`, each pass over the dataset (each
     epoch) takes the review order from the next of tf.data's seeded shuffles. The batches
     are those of tf.data's `bucket_by_sequence_length` over that order (`bucketed`), built
-    with NumPy: tf.data's per-review ops took cores from training (docs/decisions.md).
+    with NumPy: tf.data's per-review ops took cores from training (docs/lab/decisions.md).
     """
     lengths = split.lengths() + 1
     labels = split.labels.astype(np.float32)
@@ -106,7 +106,7 @@ def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
         batch_count(lengths, boundaries, batch_size)))
     options = tf.data.Options()
     options.deterministic = True
-    # tf.data's autotuning stalled training now and then for seconds (docs/decisions.md);
+    # tf.data's autotuning stalled training now and then for seconds (docs/lab/decisions.md);
     # one generator feeds the batches, so there is nothing for it to tune.
     options.autotune.enabled = False
     # The data is in memory, not in files: multi-worker training shards by element

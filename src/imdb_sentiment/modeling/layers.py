@@ -6,7 +6,7 @@ its outputs there are exact without a mask. The backward direction runs
 forward over each row's real steps reversed in place (`ReverseSteps`), and
 pooling reads only real steps (`LastStep`, `MaskedPooling`). That skips the
 per-step masking work of Keras' recurrent loop and keeps the layers eligible
-for cuDNN on GPU (docs/decisions.md).
+for cuDNN on GPU (docs/lab/decisions.md).
 
 The package registers these as soon as Keras is imported (see `__init__.py`).
 """
@@ -127,7 +127,7 @@ class StridedConv(layers.Layer):
     products are summed, each shifted by its block's distance back. TensorFlow's CPU
     convolution was slower here (its sums also depended on the thread count at shapes where
     matrix products' did not), and whole blocks need none of the strided copies a per-window
-    gather would (docs/decisions.md).
+    gather would (docs/lab/decisions.md).
     """
 
     def __init__(self, filters: int, width: int, stride: int, **kwargs):

@@ -44,7 +44,7 @@ PROGRESS_DELAY = 1.0  # seconds before a progress bar shows: none for quick runs
 # Imported by TensorFlow and Keras at start-up, each inside `try: ... except ImportError`,
 # for parts that scoring with a loaded model never runs (scikit-learn wrappers, plotting,
 # pandas and SciPy input adapters). Skipping them is most of what makes a one-review call
-# quick (docs/decisions.md).
+# quick (docs/lab/decisions.md).
 UNUSED_BY_SCORING = ("sklearn", "matplotlib", "scipy", "pandas")
 
 

@@ -71,7 +71,7 @@ def run() -> None:
     """The `imdb-sentiment` command: `main`, then the exit status.
 
     Once TensorFlow is loaded, the interpreter's own shutdown spends most of a second
-    tearing it down (docs/decisions.md); every output is written and closed by then,
+    tearing it down (docs/lab/decisions.md); every output is written and closed by then,
     so the streams are flushed and the process leaves at once.
     """
     reopen_closed_streams()
