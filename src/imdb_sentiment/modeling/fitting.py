@@ -279,7 +279,7 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
         fresh = build_classifier(cfg, vocab_size)
         fresh.set_weights(model.get_weights())
         model = fresh
-    summary = {"epochs_run": len(history.history["loss"])}
+    summary: dict[str, float] = {"epochs_run": len(history.history["loss"])}
     if val_ds is not None:
         # the saved model's validation scores, named as earlier commits named them so that
         # `dvc exp show` lines them up

@@ -143,7 +143,7 @@ def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
         predict = functools.partial(predict_proba, vectorizer, logreg)
         model, parameters = to_keras(vectorizer, logreg), logreg.coef_.size + 1
     print(f"train: {cfg.model} fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    summary = {"epochs_run": 1}
+    summary: dict[str, float] = {"epochs_run": 1}
     if "val" in data:
         val_probs = predict(texts["val"])
         summary |= {
