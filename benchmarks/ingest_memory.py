@@ -312,7 +312,8 @@ SHAPES: dict[str, Callable[[Path, int], Path]] = {
 PAYLOAD = {"pax_global_huge": 60_000, "extended_header_chain": 5 * MIB,
            "pax_number_too_long": 0, "negative_size": 0, "pax_negative_size": 0,
            "special_members": 0, "sparse_map_huge": 256 * MIB, "pax_sparse_map_huge": 256 * MIB,
-           "many_empty_members": 512 * MIB, "many_tiny_reviews": 1024 * MIB,
+           "many_empty_members": 512 * MIB,
+           "many_tiny_reviews": 245_000 * 2 * BLOCK,  # just under archive.MAX_MEMBERS
            "compressible_reviews": 1024 * MIB, "huge_urls_file": 127 * MIB,
            "trailing_zeros": 2048 * MIB, "xz_huge_dictionary": 960 * MIB,
            "deep_paths": 60 * MIB}
