@@ -12,7 +12,7 @@ its own peak resident memory (VmHWM). A process that passes --max-rss-mb or
 Prints one JSON object: for each shape its compressed size, the reader's outcome (ok,
 or the first line of its error), seconds and peak RSS in MB; `baseline` is the
 reader on a tiny valid archive (the interpreter and its imports), `real` the
-archive given with --real. The builders are shared with tests/test_hostile_archive.py,
+archive given with --real. The builders are shared with tests/data/test_hostile_archive.py,
 which reads the same shapes at tiny sizes.
 """
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 ARCHIVE = "data/raw/aclImdb_v1.tar.gz"
-# The real-slice test's sizes (tests/test_pipeline.py), one epoch: a few minutes on 2 cores.
+# The real-slice test's sizes (tests/pipeline/test_pipeline.py), one epoch: a few minutes on 2 cores.
 SLICE_PARAMS: dict[str, object] = {
     "ingest.sample_per_class": 300,
     "preprocess.vocab_size": 5000,

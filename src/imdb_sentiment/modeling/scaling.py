@@ -6,8 +6,8 @@ replica. `train.mixed_precision` sets Keras' dtype policy while the model is
 built and trained. `train.jit_compile` compiles the training step with XLA.
 
 This module and `adversarial` are the ones that touch private Keras names,
-each for a reason given where it is used; tests/test_distribute.py,
-tests/test_adversarial.py and the XLA test in tests/test_pipeline.py fail when
+each for a reason given where it is used; tests/system/test_distribute.py,
+tests/modeling/test_adversarial.py and the XLA test in tests/pipeline/test_pipeline.py fail when
 Keras changes them.
 """
 
@@ -69,7 +69,7 @@ def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Ite
     tensorflow/tensorflow#72388); there, per-step logs come from the first local
     replica: they only feed the progress bar, because epoch logs (history and
     DVCLive) are read from metric variables summed over all replicas.
-    Uses private Keras names; tests/test_distribute.py fails when they change.
+    Uses private Keras names; tests/system/test_distribute.py fails when they change.
     """
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
