@@ -16,8 +16,23 @@ CHECKS = REPO / "checks"  # the hand-made check sets the evaluate stage scores (
 
 POSITIVE = ["great", "wonderful", "brilliant", "loved", "superb", "moving", "excellent"]
 NEGATIVE = ["awful", "terrible", "boring", "hated", "worst", "dull", "waste"]
-NEUTRAL = ["the", "movie", "film", "plot", "actor", "scene", "story", "it", "was", "and",
-           "a", "director", "ending", "music", "character"]
+NEUTRAL = [
+    "the",
+    "movie",
+    "film",
+    "plot",
+    "actor",
+    "scene",
+    "story",
+    "it",
+    "was",
+    "and",
+    "a",
+    "director",
+    "ending",
+    "music",
+    "character",
+]
 
 
 def review_text(rng: random.Random, label: str) -> str:
@@ -38,8 +53,14 @@ def add_file(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def build_archive(path: Path, per_class: int = 40, unsup: int = 10, seed: int = 0,
-                  movies_per_class: int = 10, extra=None) -> Path:
+def build_archive(
+    path: Path,
+    per_class: int = 40,
+    unsup: int = 10,
+    seed: int = 0,
+    movies_per_class: int = 10,
+    extra=None,
+) -> Path:
     """Write a gzipped tar in the aclImdb v1 layout; `extra(tar)` may add members."""
     rng = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,12 +79,16 @@ def build_archive(path: Path, per_class: int = 40, unsup: int = 10, seed: int = 
                     else:
                         rating = 0
                     text = review_text(rng, kind)
-                    add_file(archive, f"aclImdb/{split}/{kind}/{review_id}_{rating}.txt",
-                             text.encode("utf-8"))
+                    add_file(
+                        archive,
+                        f"aclImdb/{split}/{kind}/{review_id}_{rating}.txt",
+                        text.encode("utf-8"),
+                    )
                     movie = 1000 * (split == "test") + review_id % movies_per_class
                     urls.append(f"http://www.imdb.com/title/tt{movie:07d}/usercomments")
-                add_file(archive, f"aclImdb/{split}/urls_{kind}.txt",
-                         ("\n".join(urls) + "\n").encode())
+                add_file(
+                    archive, f"aclImdb/{split}/urls_{kind}.txt", ("\n".join(urls) + "\n").encode()
+                )
         if extra is not None:
             extra(archive)
     return path
@@ -72,13 +97,26 @@ def build_archive(path: Path, per_class: int = 40, unsup: int = 10, seed: int = 
 TINY_PARAMS = {
     "seed": 7,
     "ingest": {"expected_per_class": 40},
-    "preprocess": {"val_fraction": 0.2, "vocab_size": 100, "max_len": 32, "min_count": 1,
-                   "pretrain_dim": 8},
+    "preprocess": {
+        "val_fraction": 0.2,
+        "vocab_size": 100,
+        "max_len": 32,
+        "min_count": 1,
+        "pretrain_dim": 8,
+    },
     # distillation and the final fit on validation (the defaults) have their own tests; the
     # other tiny runs train on the training part's labels only, and validate
-    "train": {"units": [8], "embedding_dim": 8, "word_pair_buckets": 64, "word_pair_dim": 4,
-              "conv_filters": 8, "epochs": 1, "batch_size": 16, "distill_unlabeled": False,
-              "fit_on_validation": False},
+    "train": {
+        "units": [8],
+        "embedding_dim": 8,
+        "word_pair_buckets": 64,
+        "word_pair_dim": 4,
+        "conv_filters": 8,
+        "epochs": 1,
+        "batch_size": 16,
+        "distill_unlabeled": False,
+        "fit_on_validation": False,
+    },
     "evaluate": {},
 }
 
@@ -110,9 +148,15 @@ def write_params(path: Path, overrides: dict | None = None, archive: str | None 
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
@@ -128,7 +172,9 @@ def make_repo(root: Path, archive: Path, overrides: dict | None = None) -> Path:
     root.mkdir(parents=True)
     for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     shutil.copytree(CHECKS, root / "checks")
     (root / "data" / "raw").mkdir(parents=True)
     shutil.copy(archive, root / "data" / "raw" / "aclImdb_v1.tar.gz")
@@ -147,8 +193,9 @@ def repro_and_commit(repo: Path, message: str) -> None:
     run(["git", "commit", "-qm", message], repo)
 
 
-def train_on_tiny_data(tiny_pipeline: dict[str, Path], tmp_path: Path,
-                       train_params: dict) -> tuple[Path, Path]:
+def train_on_tiny_data(
+    tiny_pipeline: dict[str, Path], tmp_path: Path, train_params: dict
+) -> tuple[Path, Path]:
     """The train stage on the tiny pipeline's data with these train params: (params, model)."""
     from imdb_sentiment.pipeline import train
 
@@ -157,9 +204,20 @@ def train_on_tiny_data(tiny_pipeline: dict[str, Path], tmp_path: Path,
     cwd = os.getcwd()
     os.chdir(tiny_pipeline["root"])  # DVCLive looks for a git/DVC repo from the working directory
     try:
-        train.main(["--params", str(params), "--data", str(tiny_pipeline["processed"]),
-                    "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
-                    "--live", str(tmp_path / "live")])
+        train.main(
+            [
+                "--params",
+                str(params),
+                "--data",
+                str(tiny_pipeline["processed"]),
+                "--reviews",
+                str(tiny_pipeline["reviews"]),
+                "--model",
+                str(model),
+                "--live",
+                str(tmp_path / "live"),
+            ]
+        )
     finally:
         os.chdir(cwd)
     return params, model
@@ -170,8 +228,9 @@ def small_model(path: Path) -> Path:
     import keras
 
     keras.utils.set_random_seed(0)
-    vectorizer = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=8,
-                                                vocabulary=["good", "bad", "film", "plot"])
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=20, output_sequence_length=8, vocabulary=["good", "bad", "film", "plot"]
+    )
     inputs = keras.Input(shape=(), dtype="string")
     hidden = keras.layers.Embedding(20, 4)(vectorizer(inputs))
     hidden = keras.layers.GlobalAveragePooling1D()(hidden)

@@ -6,6 +6,7 @@ Nothing here touches the repository's own data/, models/, metrics/ or dvc.lock.
 from __future__ import annotations
 
 import os
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -71,21 +72,56 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
     }
     p = ["--params", str(params)]
     ingest.main(p + ["--reviews", str(paths["reviews"]), "--report", str(paths["data_report"])])
-    preprocess.main(p + ["--reviews", str(paths["reviews"]), "--out", str(paths["processed"]),
-                         "--report", str(paths["preprocess_report"])])
+    preprocess.main(
+        p
+        + [
+            "--reviews",
+            str(paths["reviews"]),
+            "--out",
+            str(paths["processed"]),
+            "--report",
+            str(paths["preprocess_report"]),
+        ]
+    )
     cwd = os.getcwd()
     os.chdir(root)  # DVCLive looks for a git/DVC repo from the working directory
     try:
-        train.main(p + ["--data", str(paths["processed"]), "--reviews", str(paths["reviews"]),
-                        "--model", str(paths["model"]),
-                        "--live", str(paths["live"])])
+        train.main(
+            p
+            + [
+                "--data",
+                str(paths["processed"]),
+                "--reviews",
+                str(paths["reviews"]),
+                "--model",
+                str(paths["model"]),
+                "--live",
+                str(paths["live"]),
+            ]
+        )
     finally:
         os.chdir(cwd)
-    evaluate.main(p + ["--reviews", str(paths["reviews"]), "--model", str(paths["model"]),
-                       "--live", str(paths["live"]), "--metrics", str(paths["eval"]),
-                       "--checks", str(CHECKS), "--robustness", str(paths["robustness"]),
-                       "--behaviour", str(paths["behaviour"]),
-                       "--plots", str(paths["eval_plots"])])
+    evaluate.main(
+        p
+        + [
+            "--reviews",
+            str(paths["reviews"]),
+            "--model",
+            str(paths["model"]),
+            "--live",
+            str(paths["live"]),
+            "--metrics",
+            str(paths["eval"]),
+            "--checks",
+            str(CHECKS),
+            "--robustness",
+            str(paths["robustness"]),
+            "--behaviour",
+            str(paths["behaviour"]),
+            "--plots",
+            str(paths["eval_plots"]),
+        ]
+    )
     return paths
 
 
@@ -111,21 +147,30 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     import json
     import time
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     invocation = session.config.invocation_params.args
     markexpr = session.config.getoption("markexpr") or ""
     partial = session.config.getoption("keyword") or any(
-        not str(arg).startswith("-") and str(arg) != markexpr for arg in invocation)
+        not str(arg).startswith("-") and str(arg) != markexpr for arg in invocation
+    )
     tier = {"": "full", "not slow": "fast"}.get(markexpr)
     if partial or tier is None or not _SESSION_STARTED or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    counts = {key: len(reporter.stats.get(key, [])) for key in ("passed", "failed", "skipped",
-                                                                "error")} if reporter else {}
-    entry = {"name": tier, "seconds": round(time.perf_counter() - _SESSION_STARTED[0], 1),
-             "exit_status": int(exitstatus), "cpus": os.cpu_count(), **counts,
-             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    counts = (
+        {key: len(reporter.stats.get(key, [])) for key in ("passed", "failed", "skipped", "error")}
+        if reporter
+        else {}
+    )
+    entry = {
+        "name": tier,
+        "seconds": round(time.perf_counter() - _SESSION_STARTED[0], 1),
+        "exit_status": int(exitstatus),
+        "cpus": os.cpu_count(),
+        **counts,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     try:
         folder = REPO / "logs" / "tests"
         folder.mkdir(parents=True, exist_ok=True)

@@ -101,8 +101,12 @@ def test_sigkill_at_any_moment_leaves_no_mix_of_old_and_new(tmp_path, delay):
     (first / "part").write_text("old")
     second.write_text("old")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(first), str(second), str(delay)],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(first), str(second), str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stdout.readline().strip() == "ready"
     if delay > 1:
         proc.send_signal(signal.SIGKILL)
@@ -110,8 +114,10 @@ def test_sigkill_at_any_moment_leaves_no_mix_of_old_and_new(tmp_path, delay):
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
     proc.wait()
-    state = ((first / "part").read_text() if (first / "part").exists() else None,
-             second.read_text() if second.exists() else None)
+    state = (
+        (first / "part").read_text() if (first / "part").exists() else None,
+        second.read_text() if second.exists() else None,
+    )
     assert set(state) not in ({"old", "new"},), state
     with atomic_outputs((first, True), (second, False)) as (a, b):
         a.mkdir()

@@ -21,21 +21,33 @@ from imdb_sentiment.core.errors import ArgumentError, PipelineError
 from imdb_sentiment.data import aclimdb, archive
 from imdb_sentiment.pipeline import ingest
 
-QUICK = settings(max_examples=60, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.too_slow,
-                                        HealthCheck.function_scoped_fixture])
+QUICK = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 PROJECT = yaml.safe_load((REPO / "params.yaml").read_text())
 
 # --- params -------------------------------------------------------------------------------
 
 scalars = st.one_of(
-    st.none(), st.booleans(),
-    st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(), st.floats(min_value=-1e-30, max_value=1e-30),
-    st.text(max_size=20), st.sampled_from(["gru", "last", "adam", "none", "nb_logreg"]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=8)
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.floats(min_value=-1e-30, max_value=1e-30),
+    st.text(max_size=20),
+    st.sampled_from(["gru", "last", "adam", "none", "nb_logreg"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -65,8 +77,9 @@ def test_params_are_a_valid_section_or_one_error_naming_the_key(case):
         return
     for field, value in P.to_dict(loaded).items():  # accepted: every float a finite float32
         if isinstance(value, float):
-            assert math.isfinite(value) and (value == 0 or P.FLOAT32_TINY <= abs(value)
-                                             <= P.FLOAT32_MAX), field
+            assert math.isfinite(value) and (
+                value == 0 or P.FLOAT32_TINY <= abs(value) <= P.FLOAT32_MAX
+            ), field
 
 
 @QUICK
@@ -91,16 +104,35 @@ def test_params_files_load_or_fail_in_one_line(tmp_path_factory, case, seed):
 names = st.one_of(
     st.text(st.characters(codec="utf-8"), max_size=40),
     st.text(st.sampled_from("aclImdb/trainstpoegu._0123456789\0\\:C "), max_size=60),
-    st.builds(lambda split, kind, review, rating, tail: f"aclImdb/{split}/{kind}/{review}_{rating}.txt{tail}",
-              st.sampled_from(["train", "test", "..", "", "train/.."]),
-              st.sampled_from(["pos", "neg", "unsup", "x"]),
-              st.integers(-5, 10**12), st.integers(-1, 300),
-              st.sampled_from(["", "\n", " ", "\0", "/", "/.."])),
+    st.builds(
+        lambda split, kind, review, rating, tail: (
+            f"aclImdb/{split}/{kind}/{review}_{rating}.txt{tail}"
+        ),
+        st.sampled_from(["train", "test", "..", "", "train/.."]),
+        st.sampled_from(["pos", "neg", "unsup", "x"]),
+        st.integers(-5, 10**12),
+        st.integers(-1, 300),
+        st.sampled_from(["", "\n", " ", "\0", "/", "/.."]),
+    ),
     st.builds(lambda depth: "aclImdb/" + "a/" * depth + "f", st.integers(0, 20_000)),
-    st.sampled_from(["/etc/passwd", "C:\\x", "C:/x", "aclImdb/../x", "./aclImdb/train/pos/1_8.txt"]))
-KINDS = [tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE,
-         tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE, tarfile.CONTTYPE,
-         tarfile.GNUTYPE_SPARSE, b"V", b"Z"]
+    st.sampled_from(
+        ["/etc/passwd", "C:\\x", "C:/x", "aclImdb/../x", "./aclImdb/train/pos/1_8.txt"]
+    ),
+)
+KINDS = [
+    tarfile.REGTYPE,
+    tarfile.AREGTYPE,
+    tarfile.DIRTYPE,
+    tarfile.SYMTYPE,
+    tarfile.LNKTYPE,
+    tarfile.CHRTYPE,
+    tarfile.BLKTYPE,
+    tarfile.FIFOTYPE,
+    tarfile.CONTTYPE,
+    tarfile.GNUTYPE_SPARSE,
+    b"V",
+    b"Z",
+]
 
 
 def archive_with(tmp_path: Path, info: tarfile.TarInfo, data: bytes) -> Path:
@@ -116,8 +148,12 @@ def archive_with(tmp_path: Path, info: tarfile.TarInfo, data: bytes) -> Path:
 
 def safe(name: str) -> bool:
     """Whether a member of this name may be in an archive ingest reads."""
-    return not ("\0" in name or name.startswith("/") or archive.DRIVE_RE.match(name)
-                or ".." in name.split("/"))
+    return not (
+        "\0" in name
+        or name.startswith("/")
+        or archive.DRIVE_RE.match(name)
+        or ".." in name.split("/")
+    )
 
 
 def read_as_a_review(name: str) -> bool:
@@ -145,19 +181,38 @@ def test_any_member_name_is_read_or_refused_in_one_line(tmp_path_factory, name, 
 
 
 @QUICK
-@given(st.sampled_from(KINDS), st.integers(-(2**40), 2**40),
-       st.dictionaries(st.sampled_from(["size", "path", "linkpath", "mtime", "uid",
-                                        "GNU.sparse.size", "GNU.sparse.major", "comment",
-                                        "hdrcharset"]),
-                       st.text(max_size=30) | st.integers(-(10**6), 10**30).map(str), max_size=3))
+@given(
+    st.sampled_from(KINDS),
+    st.integers(-(2**40), 2**40),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "size",
+                "path",
+                "linkpath",
+                "mtime",
+                "uid",
+                "GNU.sparse.size",
+                "GNU.sparse.major",
+                "comment",
+                "hdrcharset",
+            ]
+        ),
+        st.text(max_size=30) | st.integers(-(10**6), 10**30).map(str),
+        max_size=3,
+    ),
+)
 def test_any_member_header_is_read_or_refused_in_one_line(tmp_path_factory, kind, size, pax):
     """Random types, sizes (negative ones too) and pax records: never a crash or a hang."""
     info = tarfile.TarInfo("aclImdb/extra")
     info.type, info.pax_headers = kind, pax
     raw = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
     block = bytearray(raw[-512:])  # the member's own header, after any pax header
-    block[124:136] = b"\xff" + (size & ((1 << 88) - 1)).to_bytes(11, "big") if size < 0 else \
-        (b"%011o\0" % size if size < 8**11 else b"\x80" + size.to_bytes(11, "big"))
+    block[124:136] = (
+        b"\xff" + (size & ((1 << 88) - 1)).to_bytes(11, "big")
+        if size < 0
+        else (b"%011o\0" % size if size < 8**11 else b"\x80" + size.to_bytes(11, "big"))
+    )
     block[148:156] = b" " * 8
     block[148:156] = b"%06o\0 " % sum(block)
     tmp_path = tmp_path_factory.mktemp("tar")
@@ -183,14 +238,22 @@ def api_and_model(tmp_path_factory):
     return api, small_model(tmp_path_factory.mktemp("model") / "small.keras")
 
 
-texts = st.lists(st.text(max_size=30) | st.sampled_from(["", " ", "good film", "\ud800"]),
-                 max_size=8)
-batch_sizes = st.one_of(st.integers(-3, 3), st.integers(-(2**70), 2**70), st.booleans(),
-                        st.floats(allow_nan=True), st.none(), st.text(max_size=3))
+texts = st.lists(
+    st.text(max_size=30) | st.sampled_from(["", " ", "good film", "\ud800"]), max_size=8
+)
+batch_sizes = st.one_of(
+    st.integers(-3, 3),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.none(),
+    st.text(max_size=3),
+)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(texts, batch_sizes)
 def test_predict_gives_probabilities_or_names_the_bad_argument(api_and_model, texts, batch_size):
     api, model = api_and_model
@@ -206,8 +269,15 @@ def test_predict_gives_probabilities_or_names_the_bad_argument(api_and_model, te
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
-@given(st.one_of(st.text(max_size=5), st.binary(max_size=5), st.none(), st.integers(),
-                 st.lists(st.integers() | st.none() | st.binary(), min_size=1, max_size=3)))
+@given(
+    st.one_of(
+        st.text(max_size=5),
+        st.binary(max_size=5),
+        st.none(),
+        st.integers(),
+        st.lists(st.integers() | st.none() | st.binary(), min_size=1, max_size=3),
+    )
+)
 def test_predict_names_texts_that_are_not_an_iterable_of_str(api_and_model, texts):
     api, model = api_and_model
     with pytest.raises(ArgumentError, match=r"^texts(\[\d+\])?="):

@@ -23,8 +23,9 @@ from imdb_sentiment.data.archive import ArchiveError
 from imdb_sentiment.pipeline import ingest
 
 REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("ingest_memory",
-                                               REPO / "benchmarks" / "ingest_memory.py")
+_spec = importlib.util.spec_from_file_location(
+    "ingest_memory", REPO / "benchmarks" / "ingest_memory.py"
+)
 shapes = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(shapes)
 
@@ -35,6 +36,7 @@ MAX, TOTAL = 128 * MIB, 1024 * MIB
 @contextlib.contextmanager
 def deadline(seconds: int):
     """Fail, instead of hanging, when the body runs longer than `seconds`."""
+
     def expire(signum, frame):
         raise TimeoutError(f"still reading after {seconds} s")
 
@@ -52,15 +54,19 @@ def read(path: Path, max_bytes: int = MAX, max_total: int = TOTAL):
         return ingest.read_archive(path, max_bytes, max_total)
 
 
-@pytest.mark.parametrize(("builder", "kind"), [
-    (shapes.build_gnu_long_name_huge, "GNU long name"),
-    (shapes.build_gnu_long_link_huge, "GNU long link"),
-    (shapes.build_pax_header_huge, "pax"),
-])
+@pytest.mark.parametrize(
+    ("builder", "kind"),
+    [
+        (shapes.build_gnu_long_name_huge, "GNU long name"),
+        (shapes.build_gnu_long_link_huge, "GNU long link"),
+        (shapes.build_pax_header_huge, "pax"),
+    ],
+)
 def test_long_names_and_pax_headers_over_64_kib_are_refused(tmp_path, builder, kind):
     path = builder(tmp_path, 70_000)
-    with pytest.raises(ArchiveError, match=f"{kind} header of 7[0-9]{{4}} bytes, over the "
-                                           "65536-byte limit") as err:
+    with pytest.raises(
+        ArchiveError, match=f"{kind} header of 7[0-9]{{4}} bytes, over the 65536-byte limit"
+    ) as err:
         read(path)
     assert "\n" not in str(err.value)
 
@@ -70,8 +76,7 @@ def test_a_header_body_is_refused_before_it_is_read(tmp_path, kind):
     """A header that declares a gigabyte of body, of which the archive holds nothing: the
     declared size alone is refused (read first, it would be a gigabyte of memory)."""
     path = tmp_path / "a.tar.gz"
-    path.write_bytes(gzip.compress(shapes.header("././@LongLink", 1 << 30, kind)
-                                   + b"\0" * 4096))
+    path.write_bytes(gzip.compress(shapes.header("././@LongLink", 1 << 30, kind) + b"\0" * 4096))
     with pytest.raises(ArchiveError, match="header of 1073741824 bytes, over the"):
         read(path)
 
@@ -94,18 +99,23 @@ def test_a_pax_number_too_long_for_python_is_a_corrupt_archive(tmp_path):
         read(shapes.build_pax_number_too_long(tmp_path, 0))
 
 
-@pytest.mark.parametrize("builder", [shapes.build_sparse_map_huge,
-                                     shapes.build_pax_sparse_map_huge])
+@pytest.mark.parametrize(
+    "builder", [shapes.build_sparse_map_huge, shapes.build_pax_sparse_map_huge]
+)
 def test_sparse_members_are_refused_before_their_map_is_read(tmp_path, builder):
     with pytest.raises(ArchiveError, match="sparse files are not allowed"):
         read(builder(tmp_path, MIB))
 
 
-@pytest.mark.parametrize("sparse", [
-    shapes.sparse_header("aclImdb/s", 3)[:1100],
-    shapes.pax_header([(b"GNU.sparse.major", b"1"), (b"GNU.sparse.minor", b"0")])
-    + shapes.header("aclImdb/s", 10) + b"1000000\n",
-])
+@pytest.mark.parametrize(
+    "sparse",
+    [
+        shapes.sparse_header("aclImdb/s", 3)[:1100],
+        shapes.pax_header([(b"GNU.sparse.major", b"1"), (b"GNU.sparse.minor", b"0")])
+        + shapes.header("aclImdb/s", 10)
+        + b"1000000\n",
+    ],
+)
 def test_a_sparse_map_cut_short_is_refused_not_a_crash(tmp_path, sparse):
     """The map is never read: cut short, it once raised IndexError or ValueError."""
     path = tmp_path / "a.tar.gz"
@@ -123,6 +133,7 @@ def test_global_pax_headers_with_many_records_are_refused(tmp_path):
 
 def test_a_global_pax_header_with_a_few_records_is_read(tmp_path):
     """`git archive` writes one (the commit id): fine."""
+
     def extra(tar):
         info = tarfile.TarInfo("pax_global_header")
         info.type = tarfile.XGLTYPE
@@ -130,8 +141,10 @@ def test_a_global_pax_header_with_a_few_records_is_read(tmp_path):
         tar.addfile(info)
 
     plain = build_archive(tmp_path / "a.tar.gz", per_class=3)
-    with tarfile.open(plain) as source, tarfile.open(tmp_path / "b.tar", "w",
-                                                     format=tarfile.PAX_FORMAT) as out:
+    with (
+        tarfile.open(plain) as source,
+        tarfile.open(tmp_path / "b.tar", "w", format=tarfile.PAX_FORMAT) as out,
+    ):
         extra(out)
         for member in source:
             out.addfile(member, source.extractfile(member) if member.isfile() else None)
@@ -183,8 +196,10 @@ def test_a_nul_in_a_name_is_refused(tmp_path, name):
         tar.addfile(info, __import__("io").BytesIO(b""))
 
     plain = build_archive(tmp_path / "a.tar.gz", per_class=3)
-    with tarfile.open(plain) as source, tarfile.open(tmp_path / "b.tar", "w",
-                                                     format=tarfile.PAX_FORMAT) as out:
+    with (
+        tarfile.open(plain) as source,
+        tarfile.open(tmp_path / "b.tar", "w", format=tarfile.PAX_FORMAT) as out,
+    ):
         for member in source:
             out.addfile(member, source.extractfile(member) if member.isfile() else None)
         extra(out)
@@ -216,8 +231,11 @@ def test_members_are_not_kept_while_reading(tmp_path, monkeypatch):
 
 def test_the_readme_line_extras_still_read(tmp_path):
     """The limits leave the official layout's extra files alone."""
-    archive_path = build_archive(tmp_path / "a.tar.gz", per_class=3, extra=lambda t: add_file(
-        t, "aclImdb/imdb.vocab", b"the\n" * 10_000))
+    archive_path = build_archive(
+        tmp_path / "a.tar.gz",
+        per_class=3,
+        extra=lambda t: add_file(t, "aclImdb/imdb.vocab", b"the\n" * 10_000),
+    )
     assert len(read(archive_path)) == 3 * 4 + 10
 
 
@@ -227,14 +245,18 @@ def xz_with_dictionary(data: bytes, props: int) -> bytes:
     import lzma
     import zlib
 
-    packed = bytearray(lzma.compress(data, format=lzma.FORMAT_XZ,
-                                     filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 1 << 20}]))
+    packed = bytearray(
+        lzma.compress(
+            data, format=lzma.FORMAT_XZ, filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 1 << 20}]
+        )
+    )
     start = 12  # after the stream header
     size = (packed[start] + 1) * 4
     filter_at = packed.index(b"\x21\x01", start, start + size)  # LZMA2, one byte of props
     packed[filter_at + 2] = props
-    packed[start + size - 4:start + size] = zlib.crc32(packed[start:start + size - 4]).to_bytes(
-        4, "little")
+    packed[start + size - 4 : start + size] = zlib.crc32(packed[start : start + size - 4]).to_bytes(
+        4, "little"
+    )
     return bytes(packed)
 
 

@@ -93,7 +93,7 @@ def test_model_vectorizer_matches_stored_encoding(tiny_pipeline, tiny_model):
     for row, (start, end) in enumerate(zip(test.offsets[:-1], test.offsets[1:])):
         stored = test.ids[start:end]
         assert ids[row, : len(stored)].tolist() == stored.tolist()
-        assert not ids[row, len(stored):].any()
+        assert not ids[row, len(stored) :].any()
 
 
 def test_pretrained_vectors_put_cooccurring_words_together():

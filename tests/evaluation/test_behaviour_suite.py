@@ -106,7 +106,10 @@ def test_pass_rate_is_the_fraction_of_cases_passed():
     ]
     labels = [[0], [0], [0], [1], [1], [1, 0], [0, 0]]
     assert behaviour_pass_rates(cases, labels) == {
-        "negation": 0.5, "short": 1.0, "irrelevant_change": 0.5}
+        "negation": 0.5,
+        "short": 1.0,
+        "irrelevant_change": 0.5,
+    }
 
 
 def test_a_same_case_fails_when_both_texts_are_wrong():
@@ -114,28 +117,36 @@ def test_a_same_case_fails_when_both_texts_are_wrong():
     assert behaviour_pass_rates([case], [[0, 0]]) == {"irrelevant_change": 0.0}
 
 
-@pytest.mark.parametrize(("labels", "problem"), [
-    ([[1]], "cases but"),
-    ([[1], [0], [1]], "cases but"),
-    ([[2], [1, 1]], "0 or 1"),
-    ([[1], [1, -1]], "0 or 1"),
-    ([[1], [1]], "label"),
-    ([[1, 0], [1, 1]], "label"),
-])
+@pytest.mark.parametrize(
+    ("labels", "problem"),
+    [
+        ([[1]], "cases but"),
+        ([[1], [0], [1]], "cases but"),
+        ([[2], [1, 1]], "0 or 1"),
+        ([[1], [1, -1]], "0 or 1"),
+        ([[1], [1]], "label"),
+        ([[1, 0], [1, 1]], "label"),
+    ],
+)
 def test_bad_labels_raise_value_error(labels, problem):
-    cases = [Case("short", ("I loved it.",), 1),
-             Case("irrelevant_change", ("Great film.", "great film."), 1, "same")]
+    cases = [
+        Case("short", ("I loved it.",), 1),
+        Case("irrelevant_change", ("Great film.", "great film."), 1, "same"),
+    ]
     with pytest.raises(ValueError, match=problem):
         behaviour_pass_rates(cases, labels)
 
 
-@pytest.mark.parametrize("fields", [
-    ("sarcasm", ("Sure, great.",), 1, "label"),
-    ("short", ("Great.", "great."), 1, "label"),
-    ("irrelevant_change", ("Great.",), 1, "same"),
-    ("short", ("Great.",), 2, "label"),
-    ("short", ("Great.",), 1, "pair"),
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ("sarcasm", ("Sure, great.",), 1, "label"),
+        ("short", ("Great.", "great."), 1, "label"),
+        ("irrelevant_change", ("Great.",), 1, "same"),
+        ("short", ("Great.",), 2, "label"),
+        ("short", ("Great.",), 1, "pair"),
+    ],
+)
 def test_malformed_cases_are_refused(fields):
     with pytest.raises(ValueError):
         Case(*fields)

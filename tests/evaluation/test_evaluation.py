@@ -24,14 +24,15 @@ def test_a_calibrated_model_has_no_calibration_error():
 
 def test_an_overconfident_model_has_the_gap_as_its_error():
     labels = np.array([1, 0] * 50)  # right half the time ...
-    probs = np.full(100, 0.99)      # ... at 0.99 confidence
+    probs = np.full(100, 0.99)  # ... at 0.99 confidence
     table = calibration.reliability_table(labels, probs)
     assert calibration.expected_calibration_error(table) == pytest.approx(0.49)
     assert table[["confidence", "accuracy"]].values.ravel().tolist() == pytest.approx([0.99, 0.5])
 
 
-@pytest.mark.parametrize("labels, probs", [([1, 0], [0.5]), ([2], [0.5]), ([1], [np.nan]),
-                                           ([1], [1.5]), ([], [])])
+@pytest.mark.parametrize(
+    "labels, probs", [([1, 0], [0.5]), ([2], [0.5]), ([1], [np.nan]), ([1], [1.5]), ([], [])]
+)
 def test_calibration_refuses_bad_arguments(labels, probs):
     with pytest.raises(ValueError):
         calibration.reliability_table(np.array(labels), np.array(probs))
@@ -57,16 +58,28 @@ def test_quotes_are_checked_against_the_reviews_they_name():
         checksets.check_quotes([("train/pos/12_9", "A fine film.")], test, "x")
 
 
-@pytest.mark.parametrize("line, message", [
-    ('{"review": "test/pos/1_9", "original": "good", "edited": "good", '
-     '"original_label": 1, "edited_label": 0}', "change the text"),
-    ('{"review": "test/pos/1_9", "original": "good", "edited": "bad", '
-     '"original_label": 1, "edited_label": 1}', "flip the label"),
-    ('{"review": "test/pos/1_9", "original": "good", "edited": "bad", '
-     '"original_label": true, "edited_label": 0}', "0 or 1"),
-    ('{"review": "test/pos/1_9", "original": "good"}', "exactly the keys"),
-    ("not json", "not JSON"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        (
+            '{"review": "test/pos/1_9", "original": "good", "edited": "good", '
+            '"original_label": 1, "edited_label": 0}',
+            "change the text",
+        ),
+        (
+            '{"review": "test/pos/1_9", "original": "good", "edited": "bad", '
+            '"original_label": 1, "edited_label": 1}',
+            "flip the label",
+        ),
+        (
+            '{"review": "test/pos/1_9", "original": "good", "edited": "bad", '
+            '"original_label": true, "edited_label": 0}',
+            "0 or 1",
+        ),
+        ('{"review": "test/pos/1_9", "original": "good"}', "exactly the keys"),
+        ("not json", "not JSON"),
+    ],
+)
 def test_a_bad_contrast_row_is_named(tmp_path, line, message):
     path = tmp_path / "contrast.jsonl"
     path.write_text(line + "\n")
@@ -80,8 +93,13 @@ def test_evaluate_writes_calibration_and_robustness(tiny_pipeline):
     robustness = json.loads(tiny_pipeline["robustness"].read_text())
     rates = json.loads(tiny_pipeline["behaviour"].read_text())
     assert set(rates) == set(behaviour.CAPABILITIES)
-    assert set(robustness) == {"contrast_original", "contrast_edited", "contrast_both",
-                               "short_texts", "behaviour_min"}
+    assert set(robustness) == {
+        "contrast_original",
+        "contrast_edited",
+        "contrast_both",
+        "short_texts",
+        "behaviour_min",
+    }
     assert all(0 <= value <= 1 for value in [*robustness.values(), *rates.values()])
     plots = tiny_pipeline["eval_plots"]
     counts = json.loads((plots / "counts.json").read_text())

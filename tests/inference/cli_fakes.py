@@ -33,8 +33,9 @@ def fake_probability(text: str) -> float:
     return zlib.crc32(text.encode("utf-8", "surrogatepass")) % 1001 / 1000
 
 
-def fake_scores(texts: list[str], threshold: float = 0.5,
-                override: float | None = None) -> list[FakeScored]:
+def fake_scores(
+    texts: list[str], threshold: float = 0.5, override: float | None = None
+) -> list[FakeScored]:
     """Empty and blank texts fail, as labelling.score_texts fails them; `override` is a
     broken model's output for every text."""
     results = []
@@ -93,8 +94,10 @@ def csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-FAKE_MAIN = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import cli_fakes; "
-             "test_cli_fakes.fake_process_main()")
+FAKE_MAIN = (
+    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import cli_fakes; "
+    "test_cli_fakes.fake_process_main()"
+)
 
 
 def fake_command(*args: str, override: float | None = None) -> list[str]:
@@ -118,4 +121,3 @@ def fake_process_main() -> None:
 
     command.load_scorer = load_scorer
     cli.run()
-

@@ -32,8 +32,12 @@ print(json.dumps({"probs": probs.tolist(), "same": same.tolist(), "direct": dire
 
 def test_predict_and_keras_load_model_in_a_fresh_interpreter(tiny_pipeline):
     env = {**os.environ, "IMDB_SENTIMENT_MODEL": str(tiny_pipeline["model"])}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_pipeline["model"])],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tiny_pipeline["model"])],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(out["probs"]) == 3 and all(0 <= p <= 1 for p in out["probs"])
@@ -42,19 +46,25 @@ def test_predict_and_keras_load_model_in_a_fresh_interpreter(tiny_pipeline):
     assert out["empty"] == []
 
 
-@pytest.mark.parametrize("imports", [
-    "import imdb_sentiment; import keras",
-    "import keras; import imdb_sentiment",
-    "import imdb_sentiment; import tensorflow; import keras",  # TensorFlow looks Keras up first
-    "import imdb_sentiment; from keras import saving as keras_saving; import keras",
-])
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "import imdb_sentiment; import keras",
+        "import keras; import imdb_sentiment",
+        "import imdb_sentiment; import tensorflow; import keras",  # TensorFlow looks Keras up first
+        "import imdb_sentiment; from keras import saving as keras_saving; import keras",
+    ],
+)
 def test_keras_load_model_works_after_import_imdb_sentiment(tiny_pipeline, imports):
     """The package registers its layers whenever Keras loads, before or after it."""
-    code = (f"{imports}\nimport sys\n"
-            "model = keras.models.load_model(sys.argv[1])\n"
-            "print(float(model(keras.ops.convert_to_tensor(['a great film'])).numpy()[0]))")
-    done = subprocess.run([sys.executable, "-c", code, str(tiny_pipeline["model"])],
-                          capture_output=True, text=True)
+    code = (
+        f"{imports}\nimport sys\n"
+        "model = keras.models.load_model(sys.argv[1])\n"
+        "print(float(model(keras.ops.convert_to_tensor(['a great film'])).numpy()[0]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tiny_pipeline["model"])], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert 0 <= float(done.stdout.strip().splitlines()[-1]) <= 1
 
@@ -68,9 +78,11 @@ def test_unknown_attribute_is_an_attribute_error():
 
 def test_package_import_is_light():
     """`import imdb_sentiment` (what every stage does first) loads no TensorFlow."""
-    done = subprocess.run([sys.executable, "-c",
-                           "import sys, imdb_sentiment; print('tensorflow' in sys.modules)"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, imdb_sentiment; print('tensorflow' in sys.modules)"],
+        capture_output=True,
+        text=True,
+    )
     assert done.stdout.strip() == "False"
 
 
@@ -111,16 +123,20 @@ def test_predict_batch_sizes_give_the_same_scores(small_model_path, batch_size):
 
     texts = ["a good film", "a bad plot", "", "good good good"]
     expected = api.predict(texts, model=small_model_path, batch_size=4)
-    assert api.predict(texts, model=small_model_path, batch_size=batch_size).tolist() == \
-        pytest.approx(expected.tolist(), abs=1e-6)
+    assert api.predict(
+        texts, model=small_model_path, batch_size=batch_size
+    ).tolist() == pytest.approx(expected.tolist(), abs=1e-6)
 
 
-@pytest.mark.parametrize(("model", "message"), [
-    ("missing.keras", r"model='.*missing.keras': .*does not exist"),
-    ("model.h5", r"model='.*model.h5': .*must be .*\.keras file"),
-    (".", r"model='.*': .*is a directory"),
-    (5, r"model=5: must be"),
-])
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("missing.keras", r"model='.*missing.keras': .*does not exist"),
+        ("model.h5", r"model='.*model.h5': .*must be .*\.keras file"),
+        (".", r"model='.*': .*is a directory"),
+        (5, r"model=5: must be"),
+    ],
+)
 def test_predict_names_a_bad_model_argument(tmp_path, small_model_path, model, message):
     from imdb_sentiment.inference import api
 

@@ -26,14 +26,22 @@ from imdb_sentiment.inference import app, labelling
 
 APP = Path(app.__file__)
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 REVIEW = "Great wonderful film, loved the superb music. The ending was a bit dull."
 HOSTILE = 'Great film <script>alert("xss")</script> <i id="injected">loved</i> it &amp; more'
 IMAGE = "![x](http://example.invalid/a.png)"
-HOSTILE_MARKDOWN = (f"Great film {IMAGE} loved <img src=http://example.invalid/b.png> it "
-                    "[link](javascript:alert(1)) :red[x] $x^2$ **bold** `code`")
+HOSTILE_MARKDOWN = (
+    f"Great film {IMAGE} loved <img src=http://example.invalid/b.png> it "
+    "[link](javascript:alert(1)) :red[x] $x^2$ **bold** `code`"
+)
 # Elements that show their text as typed: everything else renders Markdown (or HTML)
 LITERAL = {"text_area", "dataframe", "code", "text", "json"}
 TF_LOG_LINE = re.compile(r"cuda|absl|I0000|E0000|W0000|oneDNN", re.IGNORECASE)
@@ -46,11 +54,12 @@ def md5(path: Path) -> str:
 def write_lock(root: Path, model_md5: str) -> None:
     """A dvc.lock whose evaluate stage scored a model of `model_md5` into metrics/eval.json."""
     metrics = root / "metrics" / "eval.json"
-    stage = {"cmd": "python -m imdb_sentiment.pipeline evaluate",
-             "deps": [{"path": "models/model.keras", "hash": "md5", "md5": model_md5}],
-             "outs": [{"path": "metrics/eval.json", "hash": "md5", "md5": md5(metrics)}]}
-    (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0",
-                                                   "stages": {"evaluate": stage}}))
+    stage = {
+        "cmd": "python -m imdb_sentiment.pipeline evaluate",
+        "deps": [{"path": "models/model.keras", "hash": "md5", "md5": model_md5}],
+        "outs": [{"path": "metrics/eval.json", "hash": "md5", "md5": md5(metrics)}],
+    }
+    (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"evaluate": stage}}))
 
 
 @pytest.fixture
@@ -94,8 +103,12 @@ def elements(node):
 
 def rendered_markup(at: AppTest) -> list[str]:
     """What the app hands the browser as Markdown or HTML: every element but the literal ones."""
-    return [repr(node.proto) for root in (at.main, at.sidebar) for node in elements(root)
-            if getattr(node, "proto", None) is not None and node.type not in LITERAL]
+    return [
+        repr(node.proto)
+        for root in (at.main, at.sidebar)
+        for node in elements(root)
+        if getattr(node, "proto", None) is not None and node.type not in LITERAL
+    ]
 
 
 def test_classify_shows_label_and_probability(app_env, tiny_model):
@@ -155,8 +168,20 @@ def test_review_is_never_rendered_as_markdown_or_html(app_env):
 
 
 def test_highlight_html_escapes_hostile_words():
-    words = ["<script>alert(1)</script>", IMAGE, "&", '"q"', "it's", "[a](b)", ":red[x]",
-             "$x$", "*em*", "`c`", "a|b", "\\"]
+    words = [
+        "<script>alert(1)</script>",
+        IMAGE,
+        "&",
+        '"q"',
+        "it's",
+        "[a](b)",
+        ":red[x]",
+        "$x$",
+        "*em*",
+        "`c`",
+        "a|b",
+        "\\",
+    ]
     importance = labelling.Importance(words, [0.1] * len(words), 0.5, truncated=False)
     shown = labelling.highlight_html(importance)
     assert shown.count("<span") == shown.count("</span>") == len(words)
@@ -185,9 +210,11 @@ def test_review_length_is_bounded(app_env, tiny_model, monkeypatch):
     box = at.text_area(key=app.REVIEW_KEY)
     assert box.max_chars == app.MAX_REVIEW_CHARS
     seen = []
-    monkeypatch.setattr(labelling, "word_importance",
-                        lambda model, text: seen.append(text) or labelling.Importance(
-                            [], [], 0.5, truncated=False))
+    monkeypatch.setattr(
+        labelling,
+        "word_importance",
+        lambda model, text: seen.append(text) or labelling.Importance([], [], 0.5, truncated=False),
+    )
     box.set_value("great " * 10_000)  # 60,000 characters, as a client past the browser's limit
     next(b for b in at.button if b.label == "Classify").click().run()
     assert not at.exception, at.exception
@@ -200,7 +227,7 @@ def test_app_says_which_words_the_model_did_not_read(app_env, tiny_model):
     at = classify(start_app(), " ".join(["boring"] * 20 + ["great"] * max_len))
     highlighted = next(m.value for m in at.main.markdown if "<span" in m.value)
     assert highlighted.count("<span") == max_len and "boring" not in highlighted
-    assert any(f"the first 20 words were not read" in c.value for c in at.main.caption)
+    assert any("the first 20 words were not read" in c.value for c in at.main.caption)
 
 
 def test_word_importance_reads_the_tokens_the_model_reads(tiny_model):
@@ -213,7 +240,8 @@ def test_word_importance_reads_the_tokens_the_model_reads(tiny_model):
     assert importance.truncated and importance.max_len == max_len
     # the analysed words are what the model reads of the whole text: same probability
     assert importance.baseline == pytest.approx(
-        labelling.probabilities(tiny_model, [text])[0], abs=1e-6)
+        labelling.probabilities(tiny_model, [text])[0], abs=1e-6
+    )
     assert importance.deltas[-3:-1] == [0.0, 0.0]  # markup: no token, no effect
 
 
@@ -225,9 +253,11 @@ def test_word_importance_is_bounded_for_any_text(tiny_model, monkeypatch):
         return labelling.np.zeros(len(texts), dtype="float32")
 
     monkeypatch.setattr(labelling, "probabilities", fake_probabilities)
-    pastes = ["great film " * 150_000 + "x" * 1_000_000,  # 3 MB each
-              " ".join(["great," * 25_000] * 20),  # few words, each long
-              "great " * 500_000]
+    pastes = [
+        "great film " * 150_000 + "x" * 1_000_000,  # 3 MB each
+        " ".join(["great," * 25_000] * 20),  # few words, each long
+        "great " * 500_000,
+    ]
     for text in pastes:
         calls.clear()
         importance = labelling.word_importance(tiny_model, text, max_words=50)
@@ -275,11 +305,20 @@ print("classified")
 @pytest.mark.slow
 def test_app_prints_no_tensorflow_log_lines(project, tmp_path):
     """A fresh process runs the app up to a classified review: TensorFlow loads there."""
-    env = {**os.environ, locations.MODEL_ENV: str(project / "models" / "model.keras"),
-           locations.METRICS_ENV: str(project / "metrics" / "eval.json")}
+    env = {
+        **os.environ,
+        locations.MODEL_ENV: str(project / "models" / "model.keras"),
+        locations.METRICS_ENV: str(project / "metrics" / "eval.json"),
+    }
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user starts it: TensorFlow's default level
-    run = subprocess.run([sys.executable, "-c", QUIET_SCRIPT, str(APP)], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", QUIET_SCRIPT, str(APP)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0 and "classified" in run.stdout, run.stderr
     noisy = [line for line in (run.stdout + run.stderr).splitlines() if TF_LOG_LINE.search(line)]
     assert not noisy, noisy
@@ -324,20 +363,42 @@ def test_real_browser(project, tiny_model, tmp_path):
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, locations.MODEL_ENV: str(project / "models" / "model.keras"),
-           locations.METRICS_ENV: str(project / "metrics" / "eval.json")}
+    env = {
+        **os.environ,
+        locations.MODEL_ENV: str(project / "models" / "model.keras"),
+        locations.METRICS_ENV: str(project / "metrics" / "eval.json"),
+    }
     log = open(tmp_path / "streamlit.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     expected = labelling.score_texts(tiny_model, [HOSTILE])[0]
     try:
         wait_healthy(url, process, timeout=60)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                         timeout=60_000)
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
+            )
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 1000})
                 page.set_default_timeout(60_000)
@@ -347,10 +408,10 @@ def test_real_browser(project, tiny_model, tmp_path):
                 review.press("Control+Enter")  # commit the text before clicking
                 page.get_by_role("button", name="Classify").click()
                 label = page.get_by_role("heading", name=re.compile(r"(Positive|Negative)$"))
-                expect(label).to_have_text(re.compile(expected.label.capitalize()),
-                                           timeout=90_000)
-                expect(page.get_by_text(f"P(positive) = {expected.probability:.3f}")
-                       ).to_be_visible()
+                expect(label).to_have_text(re.compile(expected.label.capitalize()), timeout=90_000)
+                expect(
+                    page.get_by_text(f"P(positive) = {expected.probability:.3f}")
+                ).to_be_visible()
                 # The review's markup shows as text in the highlight and never becomes elements.
                 highlight = page.get_by_test_id("stMarkdownContainer").locator("span")
                 expect(highlight.filter(has_text='<script>alert("xss")</script>')).to_be_visible()

@@ -81,8 +81,9 @@ def test_txt_file_to_csv_keeps_order(capsys, tmp_path, model_path, tiny_model):
     source = tmp_path / "reviews.txt"
     source.write_text("\n".join(REVIEWS) + "\n", encoding="utf-8")
     target = tmp_path / "scored.csv"
-    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
-                         "--output", str(target))
+    code, out, err = run(
+        capsys, "predict", "--model", model_path, "--input", str(source), "--output", str(target)
+    )
     assert code == 0 and out == ""
     assert "wrote 5 rows to" in err
     rows = read_csv_text(target.read_text(encoding="utf-8"))
@@ -100,14 +101,14 @@ def test_csv_with_id_to_jsonl_keeps_ids_and_order(capsys, tmp_path, model_path, 
         writer.writerow(["id", "movie", "text"])
         writer.writerows([i, "tt1", t] for i, t in zip(ids, texts, strict=True))
     target = tmp_path / "scored.jsonl"
-    code, _, _ = run(capsys, "predict", "--model", model_path, "--input", str(source),
-                     "--output", str(target))
+    code, _, _ = run(
+        capsys, "predict", "--model", model_path, "--input", str(source), "--output", str(target)
+    )
     assert code == 0
     rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == ids
     assert list(rows[0]) == ["id", "label", "probability", "error"]
-    assert [r["probability"] for r in rows] == pytest.approx(expected(tiny_model, texts),
-                                                             abs=1e-5)
+    assert [r["probability"] for r in rows] == pytest.approx(expected(tiny_model, texts), abs=1e-5)
     assert all(r["error"] is None for r in rows)
 
 
@@ -116,14 +117,26 @@ def test_jsonl_with_named_columns_to_csv(capsys, tmp_path, model_path, tiny_mode
     lines = [json.dumps({"review_id": 100 + n, "body": t}) for n, t in enumerate(REVIEWS)]
     source.write_text("\n".join(lines) + "\n\n", encoding="utf-8")  # trailing blank line
     target = tmp_path / "scored.csv"
-    code, _, _ = run(capsys, "predict", "--model", model_path, "--input", str(source),
-                     "--output", str(target), "--text-column", "body", "--id-column",
-                     "review_id")
+    code, _, _ = run(
+        capsys,
+        "predict",
+        "--model",
+        model_path,
+        "--input",
+        str(source),
+        "--output",
+        str(target),
+        "--text-column",
+        "body",
+        "--id-column",
+        "review_id",
+    )
     assert code == 0
     rows = read_csv_text(target.read_text(encoding="utf-8"))
     assert [r["review_id"] for r in rows] == [str(100 + n) for n in range(len(REVIEWS))]
     assert [float(r["probability"]) for r in rows] == pytest.approx(
-        expected(tiny_model, REVIEWS), abs=1e-5)
+        expected(tiny_model, REVIEWS), abs=1e-5
+    )
 
 
 def test_json_flag_prints_json_lines(capsys, model_path, tiny_model):
@@ -143,12 +156,22 @@ def test_threshold_moves_the_label(capsys, model_path, tiny_model):
     low, high = order[0], order[-1]
     assert probs[low] < probs[high]
     threshold = (probs[low] + probs[high]) / 2
-    code, out, _ = run(capsys, "predict", "--model", model_path, "--json",
-                       "--threshold", f"{threshold:.9f}", REVIEWS[low], REVIEWS[high])
+    code, out, _ = run(
+        capsys,
+        "predict",
+        "--model",
+        model_path,
+        "--json",
+        "--threshold",
+        f"{threshold:.9f}",
+        REVIEWS[low],
+        REVIEWS[high],
+    )
     assert code == 0
     assert [json.loads(line)["label"] for line in out.splitlines()] == ["negative", "positive"]
-    _, out, _ = run(capsys, "predict", "--model", model_path, "--json", "--threshold", "0",
-                    REVIEWS[low])
+    _, out, _ = run(
+        capsys, "predict", "--model", model_path, "--json", "--threshold", "0", REVIEWS[low]
+    )
     assert json.loads(out)["label"] == "positive"
 
 
@@ -160,16 +183,18 @@ def test_empty_rows_fail_and_the_rest_are_scored(capsys, monkeypatch, model_path
     assert len(rows) == 4
     assert [bool(r["error"]) for r in rows] == [False, True, True, False]
     assert rows[1]["label"] == "" and rows[1]["probability"] == ""
-    assert float(rows[3]["probability"]) == pytest.approx(expected(tiny_model, REVIEWS[1:2])[0],
-                                                          abs=1e-5)
+    assert float(rows[3]["probability"]) == pytest.approx(
+        expected(tiny_model, REVIEWS[1:2])[0], abs=1e-5
+    )
     assert "row 2: empty review" in err and "row 3: empty review" in err
     assert "2 of 4 reviews failed" in err
 
 
 def test_bad_jsonl_line_fails_only_that_row(capsys, tmp_path, model_path):
     source = tmp_path / "reviews.jsonl"
-    source.write_text('{"text": "great"}\n{not json\n{"text": 5}\n{"text": "awful"}\n',
-                      encoding="utf-8")
+    source.write_text(
+        '{"text": "great"}\n{not json\n{"text": 5}\n{"text": "awful"}\n', encoding="utf-8"
+    )
     code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
     assert code == 1
     rows = read_csv_text(out)
@@ -189,8 +214,9 @@ def test_missing_text_column_exits_2(capsys, tmp_path, model_path):
 def test_missing_id_column_exits_2(capsys, tmp_path, model_path):
     source = tmp_path / "reviews.csv"
     source.write_text("text\ngreat film\n", encoding="utf-8")
-    code, _, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
-                       "--id-column", "key")
+    code, _, err = run(
+        capsys, "predict", "--model", model_path, "--input", str(source), "--id-column", "key"
+    )
     assert code == 2 and "no id column 'key'" in err
 
 
@@ -208,15 +234,18 @@ def test_unreadable_model_exits_2(capsys, tmp_path):
     assert "not a Keras model file" in err and "not found" not in err
 
 
-@pytest.mark.parametrize("args", [
-    ["--threshold", "1.5", "great"],
-    ["--batch-size", "0", "great"],
-    ["--input", "x.txt", "great"],
-    ["--output", "out.parquet", "great"],
-    ["--input", "missing.txt"],
-    ["--input", "reviews.xml"],
-    ["--id-column", "id", "great"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--threshold", "1.5", "great"],
+        ["--batch-size", "0", "great"],
+        ["--input", "x.txt", "great"],
+        ["--output", "out.parquet", "great"],
+        ["--input", "missing.txt"],
+        ["--input", "reviews.xml"],
+        ["--id-column", "id", "great"],
+    ],
+)
 def test_bad_usage_exits_2(capsys, model_path, args):
     code, _, err = run(capsys, "predict", "--model", model_path, *args)
     assert code == 2 and "error" in err
@@ -244,8 +273,13 @@ def test_one_megabyte_review(capsys, tmp_path, model_path, tiny_model):
     review = head + "The plot was dull and the acting awful. " * 26_000  # ~1 MB
     assert len(review.encode()) > 1_000_000
     source = tmp_path / "long.jsonl"
-    source.write_text(json.dumps({"id": "big", "text": review}) + "\n"
-                      + json.dumps({"id": "small", "text": REVIEWS[1]}) + "\n", encoding="utf-8")
+    source.write_text(
+        json.dumps({"id": "big", "text": review})
+        + "\n"
+        + json.dumps({"id": "small", "text": REVIEWS[1]})
+        + "\n",
+        encoding="utf-8",
+    )
     code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source), "--json")
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
@@ -260,8 +294,10 @@ def test_one_megabyte_review(capsys, tmp_path, model_path, tiny_model):
 
 
 def test_cli_module_does_not_import_tensorflow():
-    code = ("import sys; from imdb_sentiment.inference import cli; cli.build_parser(); "
-            "sys.exit('tensorflow' in sys.modules)")
+    code = (
+        "import sys; from imdb_sentiment.inference import cli; cli.build_parser(); "
+        "sys.exit('tensorflow' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
 
@@ -294,9 +330,20 @@ def test_installed_entry_point_smoke(model_path):
     module = entry_point().split(":")[0]
     if f"from {module} import" not in command.read_text():
         pytest.skip(f"{command} was installed from another layout (pip install -e . again)")
-    done = subprocess.run([str(command), "predict", "--json", "--model", model_path,
-                           "Superb, moving, excellent.", ""],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            str(command),
+            "predict",
+            "--json",
+            "--model",
+            model_path,
+            "Superb, moving, excellent.",
+            "",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert rows[0]["label"] in ("positive", "negative") and rows[1]["error"]
@@ -307,34 +354,46 @@ def test_installed_entry_point_smoke(model_path):
 def test_thread_pools_are_tuned_before_tensorflow_starts_and_left_alone_after():
     from imdb_sentiment.inference import scoring
 
-    code = ("import tensorflow as tf\n"
-            "from imdb_sentiment.inference import scoring\n"
-            "first = scoring.tune_threads()\n"
-            "pools = [tf.config.threading.get_inter_op_parallelism_threads(),\n"
-            "         tf.config.threading.get_intra_op_parallelism_threads()]\n"
-            "tf.constant([1.0]) + 1\n"
-            "scoring.INTER_OP_THREADS += 1\n"
-            "print(first, *pools, scoring.tune_threads())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
+    code = (
+        "import tensorflow as tf\n"
+        "from imdb_sentiment.inference import scoring\n"
+        "first = scoring.tune_threads()\n"
+        "pools = [tf.config.threading.get_inter_op_parallelism_threads(),\n"
+        "         tf.config.threading.get_intra_op_parallelism_threads()]\n"
+        "tf.constant([1.0]) + 1\n"
+        "scoring.INTER_OP_THREADS += 1\n"
+        "print(first, *pools, scoring.tune_threads())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    ).stdout
     pools = [str(scoring.INTER_OP_THREADS), str(scoring.INTRA_OP_THREADS)]
     assert out.split() == ["True", *pools, "False"]
 
 
 @pytest.mark.slow
-def test_a_fresh_process_from_another_directory_is_quiet_and_finds_the_model(tmp_path,
-                                                                             model_path):
+def test_a_fresh_process_from_another_directory_is_quiet_and_finds_the_model(tmp_path, model_path):
     """No TensorFlow/absl/CUDA lines on stderr; the model from $IMDB_SENTIMENT_MODEL; and
     the same score as the evaluate stage's path gives, to 1e-6."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["IMDB_SENTIMENT_MODEL"] = model_path
-    done = subprocess.run([*CLI, "predict", REVIEWS[0]],
-                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*CLI, "predict", REVIEWS[0]], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr
     assert read_csv_text(done.stdout)[0]["label"] in ("positive", "negative")
-    loud = subprocess.run([*CLI, "predict", "--verbose",
-                           REVIEWS[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    loud = subprocess.run(
+        [*CLI, "predict", "--verbose", REVIEWS[0]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert loud.returncode == 0 and loud.stdout == done.stdout
 
 
@@ -349,9 +408,12 @@ def test_a_fresh_process_scores_the_test_set_as_the_evaluate_stage_did(tmp_path,
     test = reviews.read(tiny_pipeline["reviews"], split="test")
     source = tmp_path / "test.jsonl"
     source.write_text("".join(json.dumps({"text": text}) + "\n" for text in test["text"]))
-    done = subprocess.run([*CLI, "predict", "--input",
-                           str(source), "--model", str(tiny_pipeline["model"])],
-                          cwd=tmp_path, capture_output=True, text=True)
+    done = subprocess.run(
+        [*CLI, "predict", "--input", str(source), "--model", str(tiny_pipeline["model"])],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     cli = pd.read_csv(io.StringIO(done.stdout))
     stage = pd.read_csv(tiny_pipeline["eval_plots"] / "predictions.csv")
@@ -365,8 +427,10 @@ def test_default_model_is_found_from_any_directory(tmp_path, monkeypatch):
 
     monkeypatch.delenv(locations.MODEL_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert locations.default_model() == locations.PROJECT / "models" / "model.keras" or \
-        not (locations.PROJECT / "models" / "model.keras").exists()
+    assert (
+        locations.default_model() == locations.PROJECT / "models" / "model.keras"
+        or not (locations.PROJECT / "models" / "model.keras").exists()
+    )
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "model.keras").write_bytes(b"")
     assert locations.default_model() == Path("models/model.keras")  # the one here wins
@@ -383,13 +447,16 @@ def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path,
     source = tmp_path / "in.jsonl"
     source.write_text(
         '{"text": "great", "id": "\\ud800"}\n'
-        '{"text": "great", "id": ' + "9" * 5000 + '}\n'
+        '{"text": "great", "id": ' + "9" * 5000 + "}\n"
         '{"text": "great", "id": NaN}\n'
-        '{"text": "great", "id": ' + "[" * 100_000 + "]" * 100_000 + '}\n'
-        '{"text": "awful", "id": 2}\n', encoding="utf-8")
+        '{"text": "great", "id": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+        '{"text": "awful", "id": 2}\n',
+        encoding="utf-8",
+    )
     for out in (tmp_path / "out.jsonl", tmp_path / "out.csv"):
-        code, _, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
-                           "--output", str(out))
+        code, _, err = run(
+            capsys, "predict", "--model", model_path, "--input", str(source), "--output", str(out)
+        )
         assert code == 1, err  # two rows failed, three were scored
         assert "Traceback" not in err
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
@@ -401,12 +468,17 @@ def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path,
 
 def test_a_full_disk_on_stdout_is_one_line_error(model_path):
     with open("/dev/full", "w") as full:
-        done = subprocess.run([*CLI, "predict",
-                               "--model", model_path, "great", "awful"], stdout=full,
-                              stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            [*CLI, "predict", "--model", model_path, "great", "awful"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     assert done.returncode == 2
-    assert done.stderr.startswith("error: cannot write to stdout") and \
-        len(done.stderr.splitlines()) == 1
+    assert (
+        done.stderr.startswith("error: cannot write to stdout")
+        and len(done.stderr.splitlines()) == 1
+    )
 
 
 def test_skipped_imports_fail_inside_the_block_and_work_after(tmp_path, monkeypatch):
@@ -422,21 +494,22 @@ def test_skipped_imports_fail_inside_the_block_and_work_after(tmp_path, monkeypa
 
 
 @pytest.mark.slow
-def test_the_command_leaves_without_teardown_but_with_its_output_and_status(tmp_path,
-                                                                          model_path):
+def test_the_command_leaves_without_teardown_but_with_its_output_and_status(tmp_path, model_path):
     """`run` skips TensorFlow's teardown: the exit status and every output still arrive."""
     command = [*CLI, "predict", "--model", model_path]
     out = tmp_path / "scored.jsonl"
-    done = subprocess.run(command + ["--output", str(out), REVIEWS[0], "  "],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        command + ["--output", str(out), REVIEWS[0], "  "], capture_output=True, text=True
+    )
     assert done.returncode == cli.EXIT_SOME_FAILED, done.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 2 and rows[0]["label"] and rows[1]["error"]
     assert "1 of 2 reviews failed" in done.stderr
     many = subprocess.run(command + ["--json"] + REVIEWS, capture_output=True, text=True)
     assert many.returncode == 0 and len(many.stdout.splitlines()) == len(REVIEWS)
-    bad = subprocess.run(command[:-1] + [str(tmp_path / "missing.keras"), "x"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        command[:-1] + [str(tmp_path / "missing.keras"), "x"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("error: model file not found")
 
 
@@ -452,11 +525,14 @@ def test_csv_rows_with_the_wrong_field_count_fail_alone(capsys, tmp_path, model_
     assert "has 3 fields, the header 2" in rows[2]["error"]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('text\ngood\n"unterminated, bad\nmore\n', "bad CSV"),
-    ("text,text\na,b\n", "2 columns named 'text'"),
-    ("id,text,id\n1,a,2\n", "2 columns named 'id'"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('text\ngood\n"unterminated, bad\nmore\n', "bad CSV"),
+        ("text,text\na,b\n", "2 columns named 'text'"),
+        ("id,text,id\n1,a,2\n", "2 columns named 'id'"),
+    ],
+)
 def test_ambiguous_csv_stops_before_scoring(capsys, tmp_path, model_path, content, message):
     source = tmp_path / "in.csv"
     source.write_text(content, encoding="utf-8")
@@ -466,8 +542,9 @@ def test_ambiguous_csv_stops_before_scoring(capsys, tmp_path, model_path, conten
 
 def test_jsonl_record_without_the_text_key_says_so(capsys, tmp_path, model_path):
     source = tmp_path / "in.jsonl"
-    source.write_text('{"text": "great"}\n{"id": "k", "other": 1}\n{"text": null}\n',
-                      encoding="utf-8")
+    source.write_text(
+        '{"text": "great"}\n{"id": "k", "other": 1}\n{"text": null}\n', encoding="utf-8"
+    )
     code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source))
     assert code == 1
     errors = [r["error"] for r in read_csv_text(out)]
@@ -475,24 +552,37 @@ def test_jsonl_record_without_the_text_key_says_so(capsys, tmp_path, model_path)
 
 
 def test_wordless_reviews_fail_alone(capsys, model_path, tiny_model):
-    code, out, err = run(capsys, "predict", "--model", model_path, "!!!", REVIEWS[0],
-                         "\U0001f600\U0001f44d", "<br /><br />", "&amp; ...", "' '' '")
+    code, out, err = run(
+        capsys,
+        "predict",
+        "--model",
+        model_path,
+        "!!!",
+        REVIEWS[0],
+        "\U0001f600\U0001f44d",
+        "<br /><br />",
+        "&amp; ...",
+        "' '' '",
+    )
     assert code == 1
     rows = read_csv_text(out)
     assert [bool(r["error"]) for r in rows] == [True, False, True, True, True, True]
     assert all(r["error"].startswith("no words to classify") for r in rows if r["error"])
-    assert float(rows[1]["probability"]) == pytest.approx(expected(tiny_model, REVIEWS[:1])[0],
-                                                          abs=1e-5)
+    assert float(rows[1]["probability"]) == pytest.approx(
+        expected(tiny_model, REVIEWS[:1])[0], abs=1e-5
+    )
     assert "5 of 6 reviews failed" in err
 
 
-def test_an_unwritable_output_fails_before_reading_any_review(capsys, tmp_path, monkeypatch,
-                                                              model_path):
+def test_an_unwritable_output_fails_before_reading_any_review(
+    capsys, tmp_path, monkeypatch, model_path
+):
     stdin = io.BytesIO(b"great film\n")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stdin, encoding="utf-8"))
     (tmp_path / "a-file").write_text("x")
-    code, _, err = run(capsys, "predict", "--model", model_path,
-                       "--output", str(tmp_path / "a-file" / "out.csv"))
+    code, _, err = run(
+        capsys, "predict", "--model", model_path, "--output", str(tmp_path / "a-file" / "out.csv")
+    )
     assert code == 2 and "cannot write" in err
     assert stdin.tell() == 0  # nothing was read, so nothing was scored in vain
 
@@ -505,8 +595,7 @@ def test_a_pipe_as_output_is_refused_and_kept(capsys, tmp_path, model_path):
     assert fifo.is_fifo()
 
 
-def test_dash_input_is_stdin_and_lone_carriage_returns_are_warned(capsys, monkeypatch,
-                                                                  model_path):
+def test_dash_input_is_stdin_and_lone_carriage_returns_are_warned(capsys, monkeypatch, model_path):
     set_stdin(monkeypatch, b"great film\rawful film\n")
     code, out, err = run(capsys, "predict", "--model", model_path, "--input", "-")
     assert code == 0 and len(read_csv_text(out)) == 1
@@ -514,8 +603,9 @@ def test_dash_input_is_stdin_and_lone_carriage_returns_are_warned(capsys, monkey
 
 
 def test_one_row_written_is_one_row(capsys, tmp_path, model_path):
-    code, _, err = run(capsys, "predict", "--model", model_path, "--output",
-                       str(tmp_path / "out.csv"), "great")
+    code, _, err = run(
+        capsys, "predict", "--model", model_path, "--output", str(tmp_path / "out.csv"), "great"
+    )
     assert code == 0 and "wrote 1 row to" in err
 
 
@@ -527,16 +617,30 @@ def closing(*fds: int):
 def test_closed_standard_streams_lose_nothing_and_say_what_they_can(tmp_path, model_path):
     command = [*CLI, "predict", "--model", model_path]
     out = tmp_path / "scored.csv"
-    no_stderr = subprocess.run(command + ["--output", str(out), REVIEWS[0]],
-                               stdout=subprocess.PIPE, preexec_fn=closing(2), timeout=120)
+    no_stderr = subprocess.run(
+        command + ["--output", str(out), REVIEWS[0]],
+        stdout=subprocess.PIPE,
+        preexec_fn=closing(2),
+        timeout=120,
+    )
     assert no_stderr.returncode == 0 and no_stderr.stdout == b""
     assert len(read_csv_text(out.read_text())) == 1
-    no_stdout = subprocess.run(command + [REVIEWS[0]], stderr=subprocess.PIPE, text=True,
-                               preexec_fn=closing(1), timeout=120)
+    no_stdout = subprocess.run(
+        command + [REVIEWS[0]],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=closing(1),
+        timeout=120,
+    )
     assert no_stdout.returncode == 2, no_stdout.stderr
     assert no_stdout.stderr == "error: stdout is closed: pass --output FILE\n"
-    to_file = subprocess.run(command + ["--output", str(tmp_path / "b.csv"), REVIEWS[0]],
-                             stderr=subprocess.PIPE, text=True, preexec_fn=closing(1), timeout=120)
+    to_file = subprocess.run(
+        command + ["--output", str(tmp_path / "b.csv"), REVIEWS[0]],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=closing(1),
+        timeout=120,
+    )
     assert to_file.returncode == 0 and "Traceback" not in to_file.stderr
     assert len(read_csv_text((tmp_path / "b.csv").read_text())) == 1
 
@@ -546,35 +650,53 @@ def test_the_input_file_is_never_the_output(capsys, tmp_path, model_path):
     source.write_text("id,text,notes\n1,great film,my notes\n", encoding="utf-8")
     (tmp_path / "link.csv").symlink_to(source)
     for output in (source, tmp_path / "link.csv", tmp_path / "." / "mine.csv"):
-        code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source),
-                             "--output", str(output))
+        code, out, err = run(
+            capsys,
+            "predict",
+            "--model",
+            model_path,
+            "--input",
+            str(source),
+            "--output",
+            str(output),
+        )
         assert code == 2 and "is the --input file" in err
     assert source.read_text(encoding="utf-8") == "id,text,notes\n1,great film,my notes\n"
 
 
 def test_an_output_in_a_missing_folder_fails_and_creates_nothing(capsys, tmp_path, model_path):
-    code, _, err = run(capsys, "predict", "--model", model_path,
-                       "--output", str(tmp_path / "new" / "sub" / "out.csv"), "great")
+    code, _, err = run(
+        capsys,
+        "predict",
+        "--model",
+        model_path,
+        "--output",
+        str(tmp_path / "new" / "sub" / "out.csv"),
+        "great",
+    )
     assert code == 2 and "no such folder" in err
     assert not (tmp_path / "new").exists()
 
 
 def test_reviews_without_a_known_word_fail_alone(capsys, model_path, tiny_model):
     unknown = ["\u8fd9\u90e8\u7535\u5f71\u592a\u70c2\u4e86", "xyzzyq qwfpgj", "\u0661\u0662\u0663"]
-    code, out, err = run(capsys, "predict", "--model", model_path, *unknown, REVIEWS[0],
-                         "xyzzyq " + REVIEWS[1])
+    code, out, err = run(
+        capsys, "predict", "--model", model_path, *unknown, REVIEWS[0], "xyzzyq " + REVIEWS[1]
+    )
     assert code == 1
     rows = read_csv_text(out)
     assert [bool(r["error"]) for r in rows] == [True, True, True, False, False]
-    assert all("none of its words is in the model's vocabulary" in r["error"]
-               for r in rows[:3])
+    assert all("none of its words is in the model's vocabulary" in r["error"] for r in rows[:3])
     assert "3 of 5 reviews failed" in err
 
 
 def test_jsonl_ids_reach_csv_as_json_and_bad_lines_say_where(capsys, tmp_path, model_path):
     source = tmp_path / "in.jsonl"
-    source.write_text('{"text": "great film", "id": {"a": 1}}\n{"text": "great", "id": true}\n'
-                      '{"text": "bad\x00", "id": 3}\n', encoding="utf-8")
+    source.write_text(
+        '{"text": "great film", "id": {"a": 1}}\n{"text": "great", "id": true}\n'
+        '{"text": "bad\x00", "id": 3}\n',
+        encoding="utf-8",
+    )
     code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source))
     rows = read_csv_text(out)
     assert code == 1 and [r["id"] for r in rows[:2]] == ['{"a": 1}', "true"]
@@ -590,12 +712,17 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path, model_path):
     os.mkfifo(source)
     # Python's Ctrl-C handler set first: a shell starts background jobs (`make test &`) with
     # SIGINT ignored, and their children inherit that
-    start = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-             "sys.argv[0] = 'imdb-sentiment'; runpy.run_module('imdb_sentiment.inference.cli', "
-             "run_name='__main__')")
-    waiting = subprocess.Popen([sys.executable, "-c", start, "predict", "--model", model_path,
-                                "--input", str(source)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    start = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'imdb-sentiment'; runpy.run_module('imdb_sentiment.inference.cli', "
+        "run_name='__main__')"
+    )
+    waiting = subprocess.Popen(
+        [sys.executable, "-c", start, "predict", "--model", model_path, "--input", str(source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while True:  # the FIFO opens for writing once the command has opened it to read its reviews
         try:
@@ -614,10 +741,14 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path, model_path):
 
 def test_utf16_files_with_their_mark_are_read(capsys, tmp_path, model_path, tiny_model):
     source = tmp_path / "excel.csv"
-    source.write_bytes("id,text\r\n1,Superb, moving\r\n2,\u00e9pouvantable\r\n".replace(
-        "Superb, moving", '"Superb, moving"').encode("utf-16"))
+    source.write_bytes(
+        "id,text\r\n1,Superb, moving\r\n2,\u00e9pouvantable\r\n".replace(
+            "Superb, moving", '"Superb, moving"'
+        ).encode("utf-16")
+    )
     code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
     rows = read_csv_text(out)
     assert [r["id"] for r in rows] == ["1", "2"] and "UTF-8" not in err
     assert float(rows[0]["probability"]) == pytest.approx(
-        expected(tiny_model, ["Superb, moving"])[0], abs=1e-5)
+        expected(tiny_model, ["Superb, moving"])[0], abs=1e-5
+    )

@@ -34,8 +34,9 @@ def stub_venv(tmp_path: Path) -> Path:
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "activate").write_text("")
     script = venv / "bin" / "imdb-sentiment"
-    script.write_text("#!/bin/sh\nprintf '\\0ARGV\\0'\n"
-                      "for arg in \"$@\"; do printf '%s\\0' \"$arg\"; done\n")
+    script.write_text(
+        "#!/bin/sh\nprintf '\\0ARGV\\0'\nfor arg in \"$@\"; do printf '%s\\0' \"$arg\"; done\n"
+    )
     script.chmod(0o755)
     installed = venv / ".installed"
     installed.write_text("")
@@ -44,8 +45,9 @@ def stub_venv(tmp_path: Path) -> Path:
     return venv
 
 
-def make(*args: str, venv: Path | None = None, dry: bool = False
-         ) -> subprocess.CompletedProcess[bytes]:
+def make(
+    *args: str, venv: Path | None = None, dry: bool = False
+) -> subprocess.CompletedProcess[bytes]:
     command = ["make", "--no-print-directory", "-C", str(REPO)] + (["-n"] if dry else [])
     command += ["predict", *args] + ([f"VENV={venv}"] if venv else [])
     return subprocess.run(command, capture_output=True, timeout=60, check=False)

@@ -39,18 +39,21 @@ class FailingWrites(io.RawIOBase):
 
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EIO, errno.EDQUOT])
 @pytest.mark.parametrize("room", [0, 30_000])
-def test_a_failing_output_file_is_one_line_and_keeps_the_old_one(capsys, tmp_path, monkeypatch,
-                                                                  error, room):
+def test_a_failing_output_file_is_one_line_and_keeps_the_old_one(
+    capsys, tmp_path, monkeypatch, error, room
+):
     from imdb_sentiment.inference.cli import writers
 
     fake_scorer(monkeypatch)
-    monkeypatch.setattr(writers, "open_binary",
-                        lambda path, mode: io.BufferedWriter(FailingWrites(error, room)))
+    monkeypatch.setattr(
+        writers, "open_binary", lambda path, mode: io.BufferedWriter(FailingWrites(error, room))
+    )
     target = tmp_path / "scored.csv"
     target.write_text("old results\n")
     set_stdin(monkeypatch, b"a good film\n" * 5_000)
-    code, _, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--output",
-                           str(target))
+    code, _, err = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--output", str(target)
+    )
     one_line_error(code, err)
     assert f"cannot write {target}: {os.strerror(error)}" in err
     assert target.read_text() == "old results\n"
@@ -66,10 +69,14 @@ def test_a_file_size_limit_is_a_real_write_error_and_keeps_the_old_output(tmp_pa
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
-    done = subprocess.run(fake_command("predict", "--model", model_file(tmp_path), "--output",
-                                       str(target)),
-                          input=b"a good film\n" * 5_000, capture_output=True, timeout=60,
-                          preexec_fn=small_files, check=False)
+    done = subprocess.run(
+        fake_command("predict", "--model", model_file(tmp_path), "--output", str(target)),
+        input=b"a good film\n" * 5_000,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=small_files,
+        check=False,
+    )
     one_line_error(done.returncode, done.stderr.decode())
     assert b"File too large" in done.stderr
     assert target.read_text() == "old results\n"
@@ -77,9 +84,14 @@ def test_a_file_size_limit_is_a_real_write_error_and_keeps_the_old_output(tmp_pa
 
 def test_a_full_disk_on_stdout_is_one_line(tmp_path):
     with open("/dev/full", "wb") as full:
-        done = subprocess.run(fake_command("predict", "--model", model_file(tmp_path)),
-                              input=b"a good film\n" * 5_000, stdout=full,
-                              stderr=subprocess.PIPE, timeout=60, check=False)
+        done = subprocess.run(
+            fake_command("predict", "--model", model_file(tmp_path)),
+            input=b"a good film\n" * 5_000,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
     one_line_error(done.returncode, done.stderr.decode())
     assert b"cannot write to stdout: No space left on device" in done.stderr
 
@@ -88,8 +100,9 @@ def test_a_directory_as_input_is_one_line(capsys, tmp_path, monkeypatch):
     fake_scorer(monkeypatch)
     folder = tmp_path / "reviews.txt"
     folder.mkdir()
-    code, _, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
-                           str(folder))
+    code, _, err = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--input", str(folder)
+    )
     one_line_error(code, err)
     assert "Is a directory" in err
 
@@ -108,8 +121,15 @@ def test_no_permission_to_write_is_one_line(capsys, tmp_path, monkeypatch, where
         monkeypatch.setattr(os, "mkdir", refuse)
     else:
         monkeypatch.setattr(writers, "open_binary", refuse)
-    code, _, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--output",
-                           str(tmp_path / "out.csv"), "good")
+    code, _, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        model_file(tmp_path),
+        "--output",
+        str(tmp_path / "out.csv"),
+        "good",
+    )
     one_line_error(code, err)
     assert "Permission denied" in err
 
@@ -120,8 +140,15 @@ def test_a_read_only_folder_is_one_line(capsys, tmp_path, monkeypatch):
     folder = tmp_path / "locked"
     folder.mkdir()
     folder.chmod(0o555)
-    code, _, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--output",
-                           str(folder / "out.csv"), "good")
+    code, _, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        model_file(tmp_path),
+        "--output",
+        str(folder / "out.csv"),
+        "good",
+    )
     one_line_error(code, err)
 
 
@@ -136,8 +163,9 @@ def test_no_permission_to_read_is_one_line(capsys, tmp_path, monkeypatch):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(source))
 
     monkeypatch.setattr(readers, "open_binary", refuse)
-    code, _, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
-                           str(source))
+    code, _, err = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--input", str(source)
+    )
     one_line_error(code, err)
     assert "Permission denied" in err
 
@@ -162,8 +190,9 @@ class FailingReads(io.RawIOBase):
 
 def test_a_read_error_mid_stream_is_one_line(capsys, tmp_path, monkeypatch):
     fake_scorer(monkeypatch)
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(
-        FailingReads(b"good film\n" * 3_000))))
+    monkeypatch.setattr(
+        sys, "stdin", io.TextIOWrapper(io.BufferedReader(FailingReads(b"good film\n" * 3_000)))
+    )
     code, _, err = run_cli(capsys, "predict", "--model", model_file(tmp_path))
     one_line_error(code, err)
     assert "cannot read stdin: Input/output error" in err
@@ -173,8 +202,9 @@ def test_a_reader_that_leaves_mid_stream_ends_the_command_quietly(tmp_path):
     """`imdb-sentiment predict < endless | head -3`: status 1, no traceback, no hang."""
     command = fake_command("predict", "--model", model_file(tmp_path))
     feeder = subprocess.Popen(["yes", "a good film"], stdout=subprocess.PIPE)
-    running = subprocess.Popen(command, stdin=feeder.stdout, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    running = subprocess.Popen(
+        command, stdin=feeder.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     feeder.stdout.close()
     head = [running.stdout.readline() for _ in range(3)]
     running.stdout.close()  # the reader goes away
@@ -193,8 +223,9 @@ def test_a_replaced_output_keeps_its_permissions(capsys, tmp_path, monkeypatch):
     target = tmp_path / "scored.csv"
     target.write_text("old\n")
     target.chmod(0o600)
-    code, _, _ = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--output",
-                         str(target), "good")
+    code, _, _ = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--output", str(target), "good"
+    )
     assert code == 0 and target.read_text().startswith("label,")
     assert target.stat().st_mode & 0o777 == 0o600
 
@@ -206,9 +237,11 @@ def test_sigterm_is_one_line_and_leaves_the_old_output(tmp_path):
 
     target = tmp_path / "scored.csv"
     target.write_text("old\n")
-    running = subprocess.Popen(fake_command("predict", "--model", model_file(tmp_path),
-                                            "--output", str(target)),
-                               stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    running = subprocess.Popen(
+        fake_command("predict", "--model", model_file(tmp_path), "--output", str(target)),
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         running.stdin.write(b"a good film\n" * 5_000)
         running.stdin.flush()
@@ -231,9 +264,14 @@ def test_a_reader_of_stderr_that_leaves_loses_messages_not_rows(tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader of stderr is gone before the first message
     try:
-        done = subprocess.run(fake_command("predict", "--model", model_file(tmp_path)),
-                              input=b"good\n\n" * 3_000, stdout=subprocess.PIPE,
-                              stderr=write_end, timeout=60, check=False)
+        done = subprocess.run(
+            fake_command("predict", "--model", model_file(tmp_path)),
+            input=b"good\n\n" * 3_000,
+            stdout=subprocess.PIPE,
+            stderr=write_end,
+            timeout=60,
+            check=False,
+        )
     finally:
         os.close(write_end)
     assert done.returncode == 1  # blank rows failed

@@ -23,20 +23,23 @@ from hypothesis import strategies as st
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.inference.cli import readers, writers
 
-CLI_RUNS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+CLI_RUNS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 UNIT = settings(max_examples=200, deadline=None)
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 # Any character UTF-8 can hold (no lone surrogates: they cannot be in a file)
 storable = st.characters(blacklist_categories=("Cs",))
 any_text = st.text(storable, max_size=40)
-line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"),
-                    max_size=40).filter(lambda t: not t.endswith("\r"))
+line_text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=40
+).filter(lambda t: not t.endswith("\r"))
 
 
 def strict_json(line: str):
     """The standard json module, refusing NaN and Infinity; numbers as Decimals."""
+
     def refuse(name):
         raise ValueError(f"{name} is not JSON")
 
@@ -63,18 +66,25 @@ def assert_one_line_error(code, out: str, err: str) -> None:
 
 # --- text lines: stdin ---------------------------------------------------------------------
 
+
 @CLI_RUNS
-@given(lines=st.lists(line_text, min_size=1, max_size=30), crlf=st.booleans(),
-       final_newline=st.booleans(), json_out=st.booleans())
-def test_stdin_lines_become_rows_one_for_one(capsys, monkeypatch, tmp_path, lines, crlf,
-                                             final_newline, json_out):
+@given(
+    lines=st.lists(line_text, min_size=1, max_size=30),
+    crlf=st.booleans(),
+    final_newline=st.booleans(),
+    json_out=st.booleans(),
+)
+def test_stdin_lines_become_rows_one_for_one(
+    capsys, monkeypatch, tmp_path, lines, crlf, final_newline, json_out
+):
     fake_scorer(monkeypatch)
     assume(not lines[0].startswith("\ufeff"))  # a byte-order mark, not text, at the start
     assume(final_newline or lines[-1] != "")
     end = "\r\n" if crlf else "\n"
     data = (end.join(lines) + (end if final_newline else "")).encode()
-    code, out, err = cli_stdin(capsys, monkeypatch, tmp_path, data,
-                               *(["--json"] if json_out else []))
+    code, out, err = cli_stdin(
+        capsys, monkeypatch, tmp_path, data, *(["--json"] if json_out else [])
+    )
     assert code == (1 if any(not t.strip() for t in lines) else 0), err
     if json_out:
         rows = [strict_json(line) for line in out.splitlines()]
@@ -85,10 +95,11 @@ def test_stdin_lines_become_rows_one_for_one(capsys, monkeypatch, tmp_path, line
 
 
 @CLI_RUNS
-@given(text=st.text(storable, min_size=1, max_size=200),
-       encoding=st.sampled_from(["utf-16", "utf-16-be", "utf-32", "utf-8-sig"]))
-def test_byte_order_marked_input_reads_as_its_text(capsys, monkeypatch, tmp_path, text,
-                                                   encoding):
+@given(
+    text=st.text(storable, min_size=1, max_size=200),
+    encoding=st.sampled_from(["utf-16", "utf-16-be", "utf-32", "utf-8-sig"]),
+)
+def test_byte_order_marked_input_reads_as_its_text(capsys, monkeypatch, tmp_path, text, encoding):
     fake_scorer(monkeypatch)
     lines = [line.rstrip("\r") for line in text.split("\n")]
     assume(all(line.strip() for line in lines))
@@ -104,9 +115,12 @@ def test_byte_order_marked_input_reads_as_its_text(capsys, monkeypatch, tmp_path
 
 # --- CSV -------------------------------------------------------------------------------------
 
+
 @CLI_RUNS
-@given(records=st.lists(st.tuples(any_text, any_text, any_text), min_size=1, max_size=20),
-       json_out=st.booleans())
+@given(
+    records=st.lists(st.tuples(any_text, any_text, any_text), min_size=1, max_size=20),
+    json_out=st.booleans(),
+)
 def test_csv_rows_keep_ids_exactly(capsys, monkeypatch, tmp_path, records, json_out):
     fake_scorer(monkeypatch)
     source = tmp_path / "in.csv"
@@ -114,8 +128,15 @@ def test_csv_rows_keep_ids_exactly(capsys, monkeypatch, tmp_path, records, json_
         writer = csv.writer(stream)  # "\r\n" ends records: fields with a lone \r get quoted
         writer.writerow(["id", "other", "text"])
         writer.writerows(records)
-    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
-                             str(source), *(["--json"] if json_out else []))
+    code, out, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        model_file(tmp_path),
+        "--input",
+        str(source),
+        *(["--json"] if json_out else []),
+    )
     texts = [text for _, _, text in records]
     assert code == (1 if any(not t.strip() for t in texts) else 0), err
     if json_out:
@@ -128,37 +149,42 @@ def test_csv_rows_keep_ids_exactly(capsys, monkeypatch, tmp_path, records, json_
 
 
 @CLI_RUNS
-@given(header=st.lists(any_text.filter(lambda c: c != "text"), min_size=1, max_size=8,
-                       unique=True))
-def test_a_csv_header_without_the_text_column_is_one_escaped_line(capsys, monkeypatch,
-                                                                  tmp_path, header):
+@given(header=st.lists(any_text.filter(lambda c: c != "text"), min_size=1, max_size=8, unique=True))
+def test_a_csv_header_without_the_text_column_is_one_escaped_line(
+    capsys, monkeypatch, tmp_path, header
+):
     fake_scorer(monkeypatch)
     source = tmp_path / "in.csv"
     with open(source, "w", encoding="utf-8", newline="") as stream:
         csv.writer(stream).writerows([header, ["x"] * len(header)])
     assume(source.read_bytes().strip(b"\r\n"))  # a header of one empty name is a blank line
-    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
-                             str(source))
+    code, out, err = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--input", str(source)
+    )
     assert_one_line_error(code, out, err)
     assert out == ""
 
 
 @CLI_RUNS
-@given(rows=st.lists(any_text, max_size=5), tail=st.text(storable.filter(lambda c: c != '"'),
-                                                          max_size=30))
+@given(
+    rows=st.lists(any_text, max_size=5),
+    tail=st.text(storable.filter(lambda c: c != '"'), max_size=30),
+)
 def test_a_quote_left_open_is_one_line_and_status_2(capsys, monkeypatch, tmp_path, rows, tail):
     fake_scorer(monkeypatch)
     source = tmp_path / "in.csv"
     with open(source, "w", encoding="utf-8", newline="") as stream:
         csv.writer(stream).writerows([["text"], *[[row] for row in rows]])
         stream.write('"' + tail)
-    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
-                             str(source))
+    code, out, err = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--input", str(source)
+    )
     assert_one_line_error(code, out, err)
     assert "bad CSV" in err
 
 
 # --- JSON lines ------------------------------------------------------------------------------
+
 
 def json_number() -> st.SearchStrategy[str]:
     """Numbers as JSON text, beyond what a float or Python's int conversion holds."""
@@ -166,25 +192,51 @@ def json_number() -> st.SearchStrategy[str]:
         st.integers().map(str),
         st.integers(min_value=10**30).map(lambda n: str(n) * 3),
         st.floats(allow_nan=False, allow_infinity=False).map(repr),
-        st.sampled_from(["1e999", "-1e999", "1E400", "-0", "0.0", "2.5e-400",
-                         "0.1000000000000000055511151231257827"]))
+        st.sampled_from(
+            [
+                "1e999",
+                "-1e999",
+                "1E400",
+                "-0",
+                "0.0",
+                "2.5e-400",
+                "0.1000000000000000055511151231257827",
+            ]
+        ),
+    )
 
 
 def json_value(strings: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """Arbitrary JSON values, as text."""
-    scalars = st.one_of(st.just("null"), st.just("true"), st.just("false"), json_number(),
-                        strings.map(json.dumps))
-    return st.recursive(scalars, lambda inner: st.one_of(
-        st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
-        st.dictionaries(strings.map(json.dumps), inner, max_size=4).map(
-            lambda members: "{" + ", ".join(f"{k}: {v}" for k, v in members.items()) + "}")),
-        max_leaves=8)
+    scalars = st.one_of(
+        st.just("null"), st.just("true"), st.just("false"), json_number(), strings.map(json.dumps)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+            st.dictionaries(strings.map(json.dumps), inner, max_size=4).map(
+                lambda members: "{" + ", ".join(f"{k}: {v}" for k, v in members.items()) + "}"
+            ),
+        ),
+        max_leaves=8,
+    )
 
 
 # lone surrogates allowed: JSON escapes ("\ud800") can hold them; they come out as U+FFFD
 json_strings = st.text(max_size=20)
-bad_json_lines = st.sampled_from(['{"text": NaN}', '{"text": "a"', "[1, 2]", '"just text"',
-                                  '{"text": Infinity}', '{"text": 5}', "{", '{"id": 1}'])
+bad_json_lines = st.sampled_from(
+    [
+        '{"text": NaN}',
+        '{"text": "a"',
+        "[1, 2]",
+        '"just text"',
+        '{"text": Infinity}',
+        '{"text": 5}',
+        "{",
+        '{"id": 1}',
+    ]
+)
 
 
 def without_surrogates(value):
@@ -198,20 +250,27 @@ def without_surrogates(value):
 
 
 @CLI_RUNS
-@given(records=st.lists(st.tuples(json_value(json_strings), json_strings), min_size=1,
-                        max_size=12),
-       bad=st.lists(st.tuples(st.integers(1, 12), bad_json_lines), max_size=3),
-       json_out=st.booleans())
-def test_jsonl_ids_come_out_as_they_went_in(capsys, monkeypatch, tmp_path, records, bad,
-                                            json_out):
+@given(
+    records=st.lists(st.tuples(json_value(json_strings), json_strings), min_size=1, max_size=12),
+    bad=st.lists(st.tuples(st.integers(1, 12), bad_json_lines), max_size=3),
+    json_out=st.booleans(),
+)
+def test_jsonl_ids_come_out_as_they_went_in(capsys, monkeypatch, tmp_path, records, bad, json_out):
     fake_scorer(monkeypatch)
     lines = [f'{{"id": {ident}, "text": {json.dumps(text)}}}' for ident, text in records]
     for at, line in sorted(bad, reverse=True):
         lines.insert(min(at, len(lines)), line)  # never first: the first names the columns
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
-                             str(source), *(["--json"] if json_out else []))
+    code, out, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        model_file(tmp_path),
+        "--input",
+        str(source),
+        *(["--json"] if json_out else []),
+    )
     assert code in (0, 1), err
     wanted = []
     for line in lines:
@@ -234,26 +293,37 @@ def test_jsonl_ids_come_out_as_they_went_in(capsys, monkeypatch, tmp_path, recor
                 assert cell == ident
             else:  # numbers, objects, lists, booleans and null as JSON text
                 assert (strict_json(cell) if cell else None) == ident
-    scored = [ok and bool(strict_json(line)["text"].strip())
-              for line, (_, ok) in zip(lines, wanted, strict=True)]
+    scored = [
+        ok and bool(strict_json(line)["text"].strip())
+        for line, (_, ok) in zip(lines, wanted, strict=True)
+    ]
     assert [r["error"] in (None, "") for r in rows] == scored
 
 
 @CLI_RUNS
-@given(first=bad_json_lines.filter(lambda line: "text" not in line or "NaN" in line
-                                   or "Infinity" in line or line.startswith(("[", '"', "{\""))))
-def test_a_first_jsonl_line_that_names_no_columns_is_one_line(capsys, monkeypatch, tmp_path,
-                                                              first):
+@given(
+    first=bad_json_lines.filter(
+        lambda line: (
+            "text" not in line
+            or "NaN" in line
+            or "Infinity" in line
+            or line.startswith(("[", '"', '{"'))
+        )
+    )
+)
+def test_a_first_jsonl_line_that_names_no_columns_is_one_line(capsys, monkeypatch, tmp_path, first):
     fake_scorer(monkeypatch)
     assume(first not in ('{"text": 5}',))  # has the text key: a row that fails alone
     source = tmp_path / "in.jsonl"
     source.write_text(first + '\n{"text": "good"}\n', encoding="utf-8")
-    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--input",
-                             str(source))
+    code, out, err = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--input", str(source)
+    )
     assert_one_line_error(code, out, err)
 
 
 # --- the writers and the line reader alone -------------------------------------------------
+
 
 @UNIT
 @given(value=json_value(json_strings))
@@ -291,21 +361,25 @@ class Trickle:
         raise io.UnsupportedOperation
 
     def read1(self, size: int) -> bytes:
-        block, self.data = self.data[:self.sizes[0]], self.data[self.sizes[0]:]
+        block, self.data = self.data[: self.sizes[0]], self.data[self.sizes[0] :]
         self.sizes = self.sizes[1:] + self.sizes[:1]
         return block
 
 
 @UNIT
-@given(text=st.text(storable, max_size=300), sizes=st.lists(st.integers(1, 9), max_size=6),
-       encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]),
-       limit=st.integers(1, 40))
+@given(
+    text=st.text(storable, max_size=300),
+    sizes=st.lists(st.integers(1, 9), max_size=6),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]),
+    limit=st.integers(1, 40),
+)
 def test_lines_survive_any_block_split_and_the_bound_holds(text, sizes, encoding, limit):
-    reader = readers.LineReader(readers.ByteSource(Trickle(text.encode(encoding), sizes),
-                                                   "test"), limit=limit)
+    reader = readers.LineReader(
+        readers.ByteSource(Trickle(text.encode(encoding), sizes), "test"), limit=limit
+    )
     expected = text.encode("utf-8")
     if encoding == "utf-8" and expected.startswith(codecs.BOM_UTF8):
-        expected = expected[len(codecs.BOM_UTF8):]  # taken for a byte-order mark
+        expected = expected[len(codecs.BOM_UTF8) :]  # taken for a byte-order mark
     too_long = any(len(line.rstrip(b"\r")) > limit for line in expected.split(b"\n"))
     lines = []
     try:

@@ -39,19 +39,25 @@ class FakeModel:
 TEXTS = ["good film", "bad plot", "", "a film", "plot"]
 
 
-@pytest.mark.parametrize(("make", "what"), [
-    (lambda n: np.full((n, 2), 0.5, np.float32), r"outputs of shape \(\d, 2\)"),
-    (lambda n: np.full((n, 1, 1), 0.5, np.float32), r"outputs of shape \(\d, 1, 1\)"),
-    (lambda n: np.full(n + 1, 0.5, np.float32), r"outputs of shape \(\d,\)"),
-    (lambda n: np.linspace(-0.5, 1.5, n).astype(np.float32), "values outside"),
-    (lambda n: np.full(n, np.nan, np.float32), "values outside"),
-    (lambda n: np.full(n, np.inf, np.float32), "values outside"),
-])
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda n: np.full((n, 2), 0.5, np.float32), r"outputs of shape \(\d, 2\)"),
+        (lambda n: np.full((n, 1, 1), 0.5, np.float32), r"outputs of shape \(\d, 1, 1\)"),
+        (lambda n: np.full(n + 1, 0.5, np.float32), r"outputs of shape \(\d,\)"),
+        (lambda n: np.linspace(-0.5, 1.5, n).astype(np.float32), "values outside"),
+        (lambda n: np.full(n, np.nan, np.float32), "values outside"),
+        (lambda n: np.full(n, np.inf, np.float32), "values outside"),
+    ],
+)
 def test_outputs_that_are_not_probabilities_are_refused(make, what):
     from imdb_sentiment.inference.scoring import predict_texts
 
-    with pytest.raises(PipelineError, match=rf"the model returned {what}.* for \d of 5 "
-                                            r"reviews: it is not a P\(positive\) model") as err:
+    with pytest.raises(
+        PipelineError,
+        match=rf"the model returned {what}.* for \d of 5 "
+        r"reviews: it is not a P\(positive\) model",
+    ) as err:
         predict_texts(FakeModel(make), TEXTS, batch_size=2)
     assert "\n" not in str(err.value)
 
@@ -85,10 +91,15 @@ def test_a_keras_file_whose_config_unpacks_too_large_is_refused_unread(tmp_path,
     reads a byte (a 1 GB config took the command line to 2.7 GB)."""
     from imdb_sentiment.inference import scoring
 
-    path = zip_with(tmp_path / "bomb.keras", {"config.json": b"{}", "metadata.json": b"{}",
-                                              entry: b" " * (17 * MIB)})
-    with pytest.raises(PipelineError, match=rf"{entry} unpacks to 17825792 bytes, over the "
-                                            "16777216-byte limit"):
+    path = zip_with(
+        tmp_path / "bomb.keras",
+        {"config.json": b"{}", "metadata.json": b"{}", entry: b" " * (17 * MIB)},
+    )
+    with pytest.raises(
+        PipelineError,
+        match=rf"{entry} unpacks to 17825792 bytes, over the "
+        "16777216-byte limit",
+    ):
         scoring.load_model(path)
 
 
@@ -99,7 +110,7 @@ def test_a_keras_file_that_unpacks_to_gigabytes_is_refused_unread(tmp_path):
     path = zip_with(tmp_path / "big.keras", {"config.json": b"{}", "model.weights.h5": b"x"})
     data = bytearray(path.read_bytes())
     entry = data.rindex(b"PK\x01\x02")  # the central directory entry of the weights
-    data[entry + 24:entry + 28] = (0xF0000000).to_bytes(4, "little")
+    data[entry + 24 : entry + 28] = (0xF0000000).to_bytes(4, "little")
     path.write_bytes(bytes(data))
     with pytest.raises(PipelineError, match=r"unpacks to 40265318\d\d bytes in all, over the"):
         scoring.load_model(path)
@@ -124,7 +135,8 @@ def test_the_small_model_scores(small_model_path):
 
 
 def test_weights_that_unpack_beyond_the_bound_inside_hdf5_are_refused_unread(
-        tmp_path, small_model_path, monkeypatch):
+    tmp_path, small_model_path, monkeypatch
+):
     """HDF5 compresses inside the file, and unwritten chunks take no room at all: a few KB
     of model.weights.h5 can declare gigabytes, which Keras reads whole before it compares
     shapes. The declared sizes are read first (here the bound is lowered to 16 MiB)."""
@@ -134,14 +146,21 @@ def test_weights_that_unpack_beyond_the_bound_inside_hdf5_are_refused_unread(
 
     weights = tmp_path / "model.weights.h5"
     with h5py.File(weights, "w") as store:
-        store.create_dataset("layers/dense/vars/0", shape=(16 << 20,), dtype="float32",
-                             chunks=(1 << 16,), compression="gzip")  # 64 MiB, nothing written
+        store.create_dataset(
+            "layers/dense/vars/0",
+            shape=(16 << 20,),
+            dtype="float32",
+            chunks=(1 << 16,),
+            compression="gzip",
+        )  # 64 MiB, nothing written
     assert weights.stat().st_size < 64 << 10
     with zipfile.ZipFile(small_model_path) as source:
         entries = {info.filename: source.read(info) for info in source.infolist()}
     entries["model.weights.h5"] = weights.read_bytes()
     path = zip_with(tmp_path / "bomb.keras", entries)
     monkeypatch.setattr(scoring, "MAX_MODEL_BYTES", 16 << 20)
-    with pytest.raises(PipelineError, match="model.weights.h5 declares 67108864 bytes of "
-                                            "arrays, over the 16777216-byte limit"):
+    with pytest.raises(
+        PipelineError,
+        match="model.weights.h5 declares 67108864 bytes of arrays, over the 16777216-byte limit",
+    ):
         scoring.load_model(path)

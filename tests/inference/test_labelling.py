@@ -69,8 +69,19 @@ def test_score_does_not_depend_on_the_batch(real_model):
     np.testing.assert_allclose(batched, alone, atol=1e-5)
 
 
-ODD_TEXTS = ["", " ", "\t\n  ", "😀🎬👍", "a", "<br /><br />", "&amp; &#39;", "\x00\x01",
-             "'''", "x" * 10_000, "great " * 200_000]  # the last is ~1.2 MB
+ODD_TEXTS = [
+    "",
+    " ",
+    "\t\n  ",
+    "😀🎬👍",
+    "a",
+    "<br /><br />",
+    "&amp; &#39;",
+    "\x00\x01",
+    "'''",
+    "x" * 10_000,
+    "great " * 200_000,
+]  # the last is ~1.2 MB
 
 
 def test_any_string_gives_a_finite_probability(tiny_model):
@@ -81,7 +92,9 @@ def test_any_string_gives_a_finite_probability(tiny_model):
 
 def test_lone_surrogate_is_scored_not_crashing(tiny_model):
     (p,) = labelling.probabilities(tiny_model, ["great \ud800 film"])
-    assert p == pytest.approx(labelling.probabilities(tiny_model, ["great \ufffd film"])[0], abs=1e-6)
+    assert p == pytest.approx(
+        labelling.probabilities(tiny_model, ["great \ufffd film"])[0], abs=1e-6
+    )
 
 
 def test_empty_texts_fail_alone(tiny_model):
@@ -95,7 +108,7 @@ def test_occlusion_matches_removing_each_word(tiny_model):
     importance = labelling.word_importance(tiny_model, text)
     words = text.split()
     assert importance.words == words and not importance.truncated
-    without = [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
+    without = [" ".join(words[:i] + words[i + 1 :]) for i in range(len(words))]
     base, *rest = predict_texts(tiny_model, [text] + without)
     assert importance.baseline == pytest.approx(base, abs=1e-6)
     np.testing.assert_allclose(importance.deltas, base - np.array(rest), atol=1e-6)
@@ -107,8 +120,9 @@ def test_occlusion_is_capped(tiny_model):
 
 
 def test_highlight_escapes_every_word():
-    importance = labelling.Importance(['<img src=x onerror="alert(1)">', "a&b", "fine"],
-                                  [0.2, -0.1, 0.0], 0.5, truncated=False)
+    importance = labelling.Importance(
+        ['<img src=x onerror="alert(1)">', "a&b", "fine"], [0.2, -0.1, 0.0], 0.5, truncated=False
+    )
     html = labelling.highlight_html(importance)
     assert "<img" not in html and 'onerror="' not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html and "a&amp;b" in html
@@ -118,10 +132,21 @@ def test_highlight_escapes_every_word():
 def test_wordless_texts_fail_alone_and_words_in_any_script_are_read(tiny_model):
     texts = ["!!!", "<br /><br />", "great film", "\u4e2d\u6587", "&#39; &quot;", "x"]
     results = labelling.score_texts(tiny_model, texts)
-    assert [r.error == labelling.NO_WORDS for r in results] == [True, True, False, False, True, False]
+    assert [r.error == labelling.NO_WORDS for r in results] == [
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
     assert labelling.wordless(texts) == [r.error == labelling.NO_WORDS for r in results]
     # read, but not known to the model: failed for that reason, not scored from nothing
-    assert [r.error == labelling.UNKNOWN_WORDS for r in results] == [False] * 3 + [True, False, True]
+    assert [r.error == labelling.UNKNOWN_WORDS for r in results] == [False] * 3 + [
+        True,
+        False,
+        True,
+    ]
 
 
 def test_a_known_word_is_found_however_the_quick_look_splits_the_text(tiny_model):

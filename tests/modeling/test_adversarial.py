@@ -20,8 +20,9 @@ LABELS = np.array([1.0, 0.0, 1.0], dtype="float32")
 
 
 def classifier(**override) -> keras.Model:
-    cfg = project_params("train", units=[4], embedding_dim=3, embedding_dropout=0.0,
-                         dropout=0.0, **override)
+    cfg = project_params(
+        "train", units=[4], embedding_dim=3, embedding_dropout=0.0, dropout=0.0, **override
+    )
     keras.utils.set_random_seed(0)
     return build_classifier(cfg, vocab_size=6)
 
@@ -29,8 +30,9 @@ def classifier(**override) -> keras.Model:
 WORD_PAIRS = {"word_pair_buckets": 11, "word_pair_dim": 2}
 
 
-@pytest.mark.parametrize(("override", "width"), [({"word_pair_buckets": 0}, 3),
-                                               (WORD_PAIRS, 3 + 2)])
+@pytest.mark.parametrize(
+    ("override", "width"), [({"word_pair_buckets": 0}, 3), (WORD_PAIRS, 3 + 2)]
+)
 def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(override, width):
     fit = AdversarialFit(classifier(**override), epsilon=0.5)
     embedded = fit.embed(IDS)
@@ -44,7 +46,8 @@ def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(o
         expected = 0.5 * lengths[row][real].mean()  # padding does not count
         assert np.linalg.norm(r[row]) == pytest.approx(expected, rel=1e-5)
         cosine = np.sum(r[row] * gradient[row].numpy()) / (
-            np.linalg.norm(r[row]) * np.linalg.norm(gradient[row].numpy()))
+            np.linalg.norm(r[row]) * np.linalg.norm(gradient[row].numpy())
+        )
         assert cosine == pytest.approx(1.0, abs=1e-5)
 
 
@@ -84,12 +87,12 @@ def test_the_perturbation_raises_the_loss():
     assert np.all(raised.numpy() > loss.numpy())
 
 
-def test_tiny_pipeline_with_adversarial_training_saves_the_plain_network(tiny_pipeline,
-                                                                       tmp_path):
+def test_tiny_pipeline_with_adversarial_training_saves_the_plain_network(tiny_pipeline, tmp_path):
     from imdb_sentiment.inference.scoring import load_model, predict_texts
 
-    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
-                                                             "adversarial_epsilon": 0.3})
+    _, model = train_on_tiny_data(
+        tiny_pipeline, tmp_path, {**TINY_PARAMS["train"], "adversarial_epsilon": 0.3}
+    )
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["adversarial_epsilon"] == 0.3
     loaded = load_model(model)  # safe mode: nothing of the wrapper is saved

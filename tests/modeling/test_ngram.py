@@ -13,7 +13,12 @@ from imdb_sentiment.modeling import ngram
 
 def test_bigrams_match_keras_ngrams():
     assert ngram.with_bigrams(["not", "good", "film"]) == [
-        "not", "good", "film", "not good", "good film"]
+        "not",
+        "good",
+        "film",
+        "not good",
+        "good film",
+    ]
 
 
 def test_keras_export_equals_sklearn_and_round_trips(tmp_path):
@@ -22,8 +27,11 @@ def test_keras_export_equals_sklearn_and_round_trips(tmp_path):
     texts = [review_text(rng, kind) for kind in kinds]
     labels = np.array([kind == "pos" for kind in kinds], dtype=int)
     vectorizer, model = ngram.fit(texts, labels, max_features=500, c=4.0, seed=0)
-    held_out = [review_text(rng, k) for k in ("pos", "neg", "pos")] + ["", "unseen words only",
-                                                                       "Great<br />film!"]
+    held_out = [review_text(rng, k) for k in ("pos", "neg", "pos")] + [
+        "",
+        "unseen words only",
+        "Great<br />film!",
+    ]
     expected = ngram.predict_proba(vectorizer, model, held_out)
     keras_model = ngram.to_keras(vectorizer, model)
     np.testing.assert_allclose(predict_texts(keras_model, held_out), expected, atol=1e-6)
@@ -36,7 +44,13 @@ def test_keras_export_equals_sklearn_and_round_trips(tmp_path):
 
 def test_ngrams_are_shortest_first():
     assert ngram.with_ngrams(["not", "very", "good"], 3) == [
-        "not", "very", "good", "not very", "very good", "not very good"]
+        "not",
+        "very",
+        "good",
+        "not very",
+        "very good",
+        "not very good",
+    ]
 
 
 def test_nb_teacher_weights_ngrams_by_class_and_separates_reviews():
@@ -44,8 +58,9 @@ def test_nb_teacher_weights_ngrams_by_class_and_separates_reviews():
     kinds = ["pos", "neg"] * 60
     texts = [review_text(rng, kind) for kind in kinds]
     labels = np.array([kind == "pos" for kind in kinds], dtype=int)
-    teacher = ngram.fit_nb(texts + ["only here twice", "only here twice"], np.r_[labels, 1, 1],
-                              ngrams=3, c=1.0, seed=0)
+    teacher = ngram.fit_nb(
+        texts + ["only here twice", "only here twice"], np.r_[labels, 1, 1], ngrams=3, c=1.0, seed=0
+    )
     ratio = dict(zip(teacher.vectorizer.get_feature_names_out(), teacher.ratios.diagonal()))
     assert ratio["only here twice"] > 0 and ratio["only here"] > 0  # seen in positives only
     held_out = [review_text(rng, k) for k in ("pos", "neg") * 10]
@@ -61,7 +76,11 @@ def test_nb_logreg_export_equals_sklearn_and_round_trips(tmp_path):
     labels = np.array([kind == "pos" for kind in kinds], dtype=int)
     nb = ngram.fit_nb(texts, labels, ngrams=3, c=4.0, seed=0)
     held_out = [review_text(rng, k) for k in ("pos", "neg", "pos")] + [
-        "", "unseen words only", "Great<br />film!", "not very good, not very good at all"]
+        "",
+        "unseen words only",
+        "Great<br />film!",
+        "not very good, not very good at all",
+    ]
     expected = nb.predict_proba(held_out)
     keras_model = ngram.nb_to_keras(nb, ngrams=3)
     np.testing.assert_allclose(predict_texts(keras_model, held_out), expected, atol=1e-5)

@@ -17,11 +17,20 @@ VOCAB = ["good", "bad", "film", "not"]
 
 
 @pytest.mark.parametrize("model", ["simple_rnn", "lstm", "gru"])
-@pytest.mark.parametrize(("bidirectional", "units", "pooling"),
-                         [(False, [4], "last"), (True, [4, 3], "max"), (True, [4], "mean")])
+@pytest.mark.parametrize(
+    ("bidirectional", "units", "pooling"),
+    [(False, [4], "last"), (True, [4, 3], "max"), (True, [4], "mean")],
+)
 def test_architectures_build_and_fit(model, bidirectional, units, pooling):
-    cfg = project_params("train", model=model, bidirectional=bidirectional, units=units,
-                         pooling=pooling, embedding_dim=4, dense_units=[3])
+    cfg = project_params(
+        "train",
+        model=model,
+        bidirectional=bidirectional,
+        units=units,
+        pooling=pooling,
+        embedding_dim=4,
+        dense_units=[3],
+    )
     net = build_classifier(cfg, vocab_size=6)
     net.compile("adam", "binary_crossentropy")
     x = np.array([[2, 3, 0, 0], [4, 5, 2, 0]], dtype="int32")
@@ -49,8 +58,16 @@ def test_padding_does_not_change_the_prediction(pooling):
 @pytest.mark.parametrize(("width", "stride"), [(1, 1), (3, 2), (3, 3), (5, 2), (4, 4)])
 @pytest.mark.parametrize("pooling", ["last", "max"])
 def test_strided_convolution_keeps_padding_and_batching_out(width, stride, pooling):
-    cfg = project_params("train", units=[4], embedding_dim=4, pooling=pooling, bidirectional=True,
-                         conv_filters=5, conv_width=width, conv_stride=stride)
+    cfg = project_params(
+        "train",
+        units=[4],
+        embedding_dim=4,
+        pooling=pooling,
+        bidirectional=True,
+        conv_filters=5,
+        conv_width=width,
+        conv_stride=stride,
+    )
     net = build_classifier(cfg, vocab_size=9)
     rng = np.random.default_rng(0)
     lengths = [1, 2, 5, 6, 7]
@@ -83,7 +100,9 @@ def test_strided_convolution_reads_every_real_step_once_per_window(width, stride
         assert np.any(changed & y_steps[0].numpy()), step
 
 
-@pytest.mark.parametrize(("width", "stride"), [(1, 1), (3, 1), (3, 2), (2, 2), (5, 2), (4, 3), (7, 2)])
+@pytest.mark.parametrize(
+    ("width", "stride"), [(1, 1), (3, 1), (3, 2), (2, 2), (5, 2), (4, 3), (7, 2)]
+)
 def test_strided_convolution_is_a_convolution_over_windows_ending_at_each_stride(width, stride):
     rng = np.random.default_rng(width * 10 + stride)
     x = rng.normal(size=(3, 9, 4)).astype("float32")
@@ -147,7 +166,9 @@ def test_pretrained_embeddings_are_loaded_and_shape_checked():
     vectors = np.arange(18, dtype="float32").reshape(6, 3)
     net = build_classifier(cfg, 6, vectors)
     np.testing.assert_array_equal(net.get_layer("embedding").get_weights()[0], vectors)
-    with pytest.raises(PipelineError, match="set preprocess.pretrain_dim equal to train.embedding_dim"):
+    with pytest.raises(
+        PipelineError, match="set preprocess.pretrain_dim equal to train.embedding_dim"
+    ):
         build_classifier(cfg, 6, np.zeros((6, 5), dtype="float32"))
 
 
@@ -166,8 +187,11 @@ def keras_masked_reference(cfg: P.TrainParams, ours):
 
     ids = keras.Input(shape=(None,), dtype="int32")
     x = keras.layers.Embedding(6, cfg.embedding_dim, mask_zero=True)(ids)
-    rnn = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
-           "gru": keras.layers.GRU}[cfg.model]
+    rnn = {
+        "simple_rnn": keras.layers.SimpleRNN,
+        "lstm": keras.layers.LSTM,
+        "gru": keras.layers.GRU,
+    }[cfg.model]
     bi = keras.layers.Bidirectional(rnn(cfg.units[0], return_sequences=cfg.pooling != "last"))
     x = bi(x)
     if cfg.pooling != "last":
@@ -187,20 +211,31 @@ def keras_masked_reference(cfg: P.TrainParams, ours):
 def test_length_based_padding_equals_keras_masking(model, pooling):
     """Reversing each row's real steps for the backward direction gives exactly what
     Keras' masked Bidirectional layer computes, without its per-step masking."""
-    cfg = project_params("train", model=model, units=[5], embedding_dim=4, pooling=pooling,
-                         bidirectional=True, dropout=0.0, embedding_dropout=0.0, conv_filters=0,
-                         word_pair_buckets=0)
+    cfg = project_params(
+        "train",
+        model=model,
+        units=[5],
+        embedding_dim=4,
+        pooling=pooling,
+        bidirectional=True,
+        dropout=0.0,
+        embedding_dropout=0.0,
+        conv_filters=0,
+        word_pair_buckets=0,
+    )
     ours = build_classifier(cfg, vocab_size=6)
     reference = keras_masked_reference(cfg, ours)
     ids = np.array([[2, 3, 4, 5, 0, 0], [5, 0, 0, 0, 0, 0], [2, 2, 3, 4, 5, 1]], dtype="int32")
-    np.testing.assert_allclose(ours.predict(ids, verbose=0), reference.predict(ids, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        ours.predict(ids, verbose=0), reference.predict(ids, verbose=0), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("conv_filters", [0, 4])
 def test_unmasked_padding_is_read_like_a_token(conv_filters):
-    cfg = project_params("train", units=[4], embedding_dim=4, mask_padding=False,
-                         conv_filters=conv_filters)
+    cfg = project_params(
+        "train", units=[4], embedding_dim=4, mask_padding=False, conv_filters=conv_filters
+    )
     net = build_classifier(cfg, vocab_size=6)
     # A padding vector far from the small initial weights, so that reading it shows
     # above rounding whatever the random initialisation.
@@ -220,15 +255,18 @@ def test_predictions_do_not_depend_on_batching_or_workers():
     texts = ["good film", "bad", "not good film at all good", "film", "bad bad not", "good"] * 3
     one = predict_texts(model, texts, batch_size=len(texts), workers=1)
     for batch_size, workers in ((1, 1), (2, 2), (4, 3)):
-        np.testing.assert_allclose(predict_texts(model, texts, batch_size, workers=workers), one,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            predict_texts(model, texts, batch_size, workers=workers), one, atol=1e-6
+        )
 
 
 def test_word_pair_ids_name_each_pair_and_keep_padding_out():
     ids = np.array([[2, 3, 2, 3, 0, 0], [3, 2, 3, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype="int32")
     pairs = WordPairIds(buckets=1000, vocab_size=6)(ids).numpy()
     assert pairs.dtype == np.int32
-    assert (pairs[ids == 0] == 0).all() and ((pairs[ids != 0] >= 1) & (pairs[ids != 0] < 1000)).all()
+    assert (pairs[ids == 0] == 0).all() and (
+        (pairs[ids != 0] >= 1) & (pairs[ids != 0] < 1000)
+    ).all()
     # (2, 3) twice in the first row and once in the second; (3, 2) likewise; each first word
     # pairs with the start of the review
     assert pairs[0, 1] == pairs[0, 3] == pairs[1, 2]
@@ -252,8 +290,14 @@ def test_word_pair_ids_spread_over_the_buckets():
 
 @pytest.mark.parametrize("conv_filters", [0, 3])
 def test_word_pairs_build_train_round_trip_and_keep_padding_out(tmp_path, conv_filters):
-    cfg = project_params("train", units=[4], embedding_dim=4, conv_filters=conv_filters,
-                         word_pair_buckets=50, word_pair_dim=3)
+    cfg = project_params(
+        "train",
+        units=[4],
+        embedding_dim=4,
+        conv_filters=conv_filters,
+        word_pair_buckets=50,
+        word_pair_dim=3,
+    )
     net = build_classifier(cfg, vocab_size=6)
     assert net.get_layer("pair_embedding").get_weights()[0].shape == (50, 3)
     assert input_vectors(net).shape[-1] == 4 + 3  # each word's vector, then its pair's

@@ -26,8 +26,9 @@ def run_main(main, argv: list[str], capsys) -> str:
 def digest(root: Path) -> dict[str, str]:
     """sha256 of every file under `root` (or of `root` itself)."""
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    return {str(p.relative_to(root.parent)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in files}
+    return {
+        str(p.relative_to(root.parent)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
+    }
 
 
 @pytest.fixture
@@ -36,35 +37,56 @@ def trained(tiny_pipeline, tmp_path) -> dict[str, Path]:
     work = tmp_path / "work"
     for name in ("data", "models", "metrics"):
         shutil.copytree(tiny_pipeline["root"] / name, work / name)
-    return {"root": work, "processed": work / "data" / "processed",
-            "reviews": work / "data" / "reviews.parquet", "model": work / "models" / "model.keras",
-            "live": work / "metrics" / "train"}
+    return {
+        "root": work,
+        "processed": work / "data" / "processed",
+        "reviews": work / "data" / "reviews.parquet",
+        "model": work / "models" / "model.keras",
+        "live": work / "metrics" / "train",
+    }
 
 
 def train_args(paths: dict[str, Path], params: Path) -> list[str]:
-    return ["--params", str(params), "--data", str(paths["processed"]),
-            "--reviews", str(paths["reviews"]), "--model", str(paths["model"]),
-            "--live", str(paths["live"])]
+    return [
+        "--params",
+        str(params),
+        "--data",
+        str(paths["processed"]),
+        "--reviews",
+        str(paths["reviews"]),
+        "--model",
+        str(paths["model"]),
+        "--live",
+        str(paths["live"]),
+    ]
 
 
 def outputs(paths: dict[str, Path]) -> dict[str, str]:
-    return {**digest(paths["model"]), **digest(paths["model"].with_name("model.params.json")),
-            **digest(paths["live"])}
+    return {
+        **digest(paths["model"]),
+        **digest(paths["model"].with_name("model.params.json")),
+        **digest(paths["live"]),
+    }
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    # word vectors of preprocess.pretrain_dim 8 do not fit a 32-wide embedding
-    ({"embedding_dim": 32, "pretrained_embeddings": True}, "pretrained embeddings have shape"),
-    # a learning rate this large sends the loss to NaN in the first steps
-    ({"learning_rate": 1e38}, "became nan"),
-])
-def test_failed_training_keeps_the_previous_model_and_curves(trained, tmp_path, capsys,
-                                                             monkeypatch, overrides, message):
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # word vectors of preprocess.pretrain_dim 8 do not fit a 32-wide embedding
+        ({"embedding_dim": 32, "pretrained_embeddings": True}, "pretrained embeddings have shape"),
+        # a learning rate this large sends the loss to NaN in the first steps
+        ({"learning_rate": 1e38}, "became nan"),
+    ],
+)
+def test_failed_training_keeps_the_previous_model_and_curves(
+    trained, tmp_path, capsys, monkeypatch, overrides, message
+):
     from builders import TINY_PARAMS
 
     before = outputs(trained)
-    params = write_params(tmp_path / "params.yaml",
-                          {"train": {**TINY_PARAMS["train"], **overrides}})
+    params = write_params(
+        tmp_path / "params.yaml", {"train": {**TINY_PARAMS["train"], **overrides}}
+    )
     monkeypatch.chdir(trained["root"])
     line = run_main(train.main, train_args(trained, params), capsys)
     assert message in line
@@ -74,8 +96,9 @@ def test_failed_training_keeps_the_previous_model_and_curves(trained, tmp_path, 
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
-def test_missing_or_corrupt_inputs_are_one_line_errors(trained, tmp_path, capsys, monkeypatch,
-                                                       damage):
+def test_missing_or_corrupt_inputs_are_one_line_errors(
+    trained, tmp_path, capsys, monkeypatch, damage
+):
     params = write_params(tmp_path / "params.yaml")
     target = trained["processed"] / "train.npz"
     table = trained["reviews"]
@@ -88,18 +111,39 @@ def test_missing_or_corrupt_inputs_are_one_line_errors(trained, tmp_path, capsys
     monkeypatch.chdir(trained["root"])
     line = run_main(train.main, train_args(trained, params), capsys)
     assert "train.npz" in line
-    line = run_main(preprocess.main, ["--params", str(params), "--reviews", str(table),
-                                      "--out", str(tmp_path / "p"), "--report",
-                                      str(tmp_path / "r.json")], capsys)
+    line = run_main(
+        preprocess.main,
+        [
+            "--params",
+            str(params),
+            "--reviews",
+            str(table),
+            "--out",
+            str(tmp_path / "p"),
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+        capsys,
+    )
     assert "reviews.parquet" in line and "reviews table" in line
 
 
 def test_vocabulary_that_would_be_empty_is_refused(tiny_pipeline, tmp_path, capsys):
     params = write_params(tmp_path / "params.yaml", {"preprocess": {"min_count": 10**9}})
-    line = run_main(preprocess.main, ["--params", str(params),
-                                      "--reviews", str(tiny_pipeline["reviews"]),
-                                      "--out", str(tmp_path / "p"),
-                                      "--report", str(tmp_path / "r.json")], capsys)
+    line = run_main(
+        preprocess.main,
+        [
+            "--params",
+            str(params),
+            "--reviews",
+            str(tiny_pipeline["reviews"]),
+            "--out",
+            str(tmp_path / "p"),
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+        capsys,
+    )
     assert "vocabulary would be empty" in line
     assert not (tmp_path / "p").exists() and not (tmp_path / "r.json").exists()
 
@@ -111,8 +155,9 @@ def test_model_file_is_byte_identical_when_saved_twice(tiny_model, tmp_path):
     from imdb_sentiment.inference.scoring import load_model
 
     reloaded = load_model(tmp_path / "a.keras")
-    assert [w.tolist() for w in reloaded.get_weights()] == \
-        [w.tolist() for w in tiny_model.get_weights()]
+    assert [w.tolist() for w in reloaded.get_weights()] == [
+        w.tolist() for w in tiny_model.get_weights()
+    ]
 
 
 def test_cli_refuses_a_directory_as_output_and_keeps_it(tiny_pipeline, tmp_path, capsys):
@@ -121,14 +166,27 @@ def test_cli_refuses_a_directory_as_output_and_keeps_it(tiny_pipeline, tmp_path,
     out = tmp_path / "results.csv"
     (out / "sub").mkdir(parents=True)
     (out / "sub" / "keep.txt").write_text("precious")
-    line = run_main(cli.main, ["predict", "--model", str(tiny_pipeline["model"]),
-                               "--output", str(out), "great film"], capsys)
+    line = run_main(
+        cli.main,
+        ["predict", "--model", str(tiny_pipeline["model"]), "--output", str(out), "great film"],
+        capsys,
+    )
     assert "is a directory" in line
     assert (out / "sub" / "keep.txt").read_text() == "precious"
     unwritable = tmp_path / "plain-file"
     unwritable.write_text("x")
-    line = run_main(cli.main, ["predict", "--model", str(tiny_pipeline["model"]),
-                               "--output", str(unwritable / "out.csv"), "great film"], capsys)
+    line = run_main(
+        cli.main,
+        [
+            "predict",
+            "--model",
+            str(tiny_pipeline["model"]),
+            "--output",
+            str(unwritable / "out.csv"),
+            "great film",
+        ],
+        capsys,
+    )
     assert "cannot write" in line
     assert sorted(os.listdir(tmp_path)) == ["plain-file", "results.csv"]  # nothing left behind
 
@@ -151,10 +209,21 @@ def test_a_failing_dvc_repro_keeps_every_earlier_output(tmp_path):
     assert {**digest(repo / "models"), **digest(repo / "metrics")} == before
 
 
-@pytest.mark.parametrize("tamper", ["short vocabulary", "duplicate words", "reversed offsets",
-                                    "short labels", "float ids", "negative ids", "config list"])
-def test_tampered_preprocess_output_is_named_not_trained_on(trained, tmp_path, capsys,
-                                                            monkeypatch, tamper):
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "short vocabulary",
+        "duplicate words",
+        "reversed offsets",
+        "short labels",
+        "float ids",
+        "negative ids",
+        "config list",
+    ],
+)
+def test_tampered_preprocess_output_is_named_not_trained_on(
+    trained, tmp_path, capsys, monkeypatch, tamper
+):
     import json
 
     import numpy as np
@@ -201,15 +270,41 @@ def test_malformed_reviews_table_is_named(tiny_pipeline, tmp_path, capsys, damag
     path = tmp_path / "reviews.parquet"
     table.to_parquet(path)
     params = write_params(tmp_path / "params.yaml")
-    line = run_main(preprocess.main, ["--params", str(params), "--reviews", str(path),
-                                      "--out", str(tmp_path / "p"),
-                                      "--report", str(tmp_path / "r.json")], capsys)
+    line = run_main(
+        preprocess.main,
+        [
+            "--params",
+            str(params),
+            "--reviews",
+            str(path),
+            "--out",
+            str(tmp_path / "p"),
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+        capsys,
+    )
     assert "label" in line or "text" in line or "both classes" in line
-    line = run_main(evaluate.main, ["--params", str(params), "--reviews", str(path),
-                                    "--model", str(tiny_pipeline["model"]),
-                                    "--metrics", str(tmp_path / "m.json"),
-                                    "--checks", str(CHECKS),
-                                    "--robustness", str(tmp_path / "r.json"),
-                                    "--behaviour", str(tmp_path / "b.json"),
-                                    "--plots", str(tmp_path / "plots")], capsys)
+    line = run_main(
+        evaluate.main,
+        [
+            "--params",
+            str(params),
+            "--reviews",
+            str(path),
+            "--model",
+            str(tiny_pipeline["model"]),
+            "--metrics",
+            str(tmp_path / "m.json"),
+            "--checks",
+            str(CHECKS),
+            "--robustness",
+            str(tmp_path / "r.json"),
+            "--behaviour",
+            str(tmp_path / "b.json"),
+            "--plots",
+            str(tmp_path / "plots"),
+        ],
+        capsys,
+    )
     assert "label" in line or "text" in line or "both classes" in line

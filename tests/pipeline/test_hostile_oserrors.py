@@ -41,8 +41,7 @@ def test_every_stage_reports_an_os_error_in_one_line_and_exit_2(stage, monkeypat
     with pytest.raises(SystemExit) as exit_info:
         module.main([])
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err == \
-        f"error: {stage}: data/interim/reviews.parquet: {NO_SPACE}\n"
+    assert capsys.readouterr().err == f"error: {stage}: data/interim/reviews.parquet: {NO_SPACE}\n"
 
 
 @pytest.mark.parametrize(("filename", "named"), [(None, "a.json or .*b"), ("b", "b")])
@@ -55,8 +54,9 @@ def test_a_failed_write_names_its_output_and_keeps_the_old_ones(tmp_path, filena
         with atomic_outputs((first, False), (second, True)) as (new_first, new_second):
             new_first.write_text("new a")
             new_second.mkdir()
-            raise OSError(errno.ENOSPC, NO_SPACE,
-                          None if filename is None else str(new_second / "part"))
+            raise OSError(
+                errno.ENOSPC, NO_SPACE, None if filename is None else str(new_second / "part")
+            )
     assert first.read_text() == "old a" and (second / "part").read_text() == "old b"
     assert not [p for p in tmp_path.iterdir() if TMP_MARK in p.name]
 
@@ -99,14 +99,21 @@ def test_a_failed_commit_puts_the_old_outputs_back(tmp_path, monkeypatch, failin
 
 def run_stage(stage: str, args: list[str], cwd: Path, max_file_bytes: int):
     """`python -m imdb_sentiment.pipeline STAGE ARGS` with files limited to `max_file_bytes`."""
+
     def limit_files():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
 
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-m", "imdb_sentiment.pipeline", stage, *args],
-                          cwd=cwd, env=env, capture_output=True, text=True,
-                          preexec_fn=limit_files, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "imdb_sentiment.pipeline", stage, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_files,
+        timeout=300,
+    )
 
 
 def assert_one_line_failure(done: subprocess.CompletedProcess, stage: str, output: str) -> None:
@@ -128,8 +135,19 @@ def test_ingest_that_cannot_write_keeps_the_old_outputs(tmp_path):
     archive = build_archive(tmp_path / "raw" / "aclImdb_v1.tar.gz")
     params = write_params(tmp_path / "params.yaml", archive=str(archive))
     old = old_outputs(tmp_path / "data" / "reviews.parquet", tmp_path / "metrics" / "data.json")
-    done = run_stage("ingest", ["--params", str(params), "--reviews", "data/reviews.parquet",
-                                "--report", "metrics/data.json"], tmp_path, 4096)
+    done = run_stage(
+        "ingest",
+        [
+            "--params",
+            str(params),
+            "--reviews",
+            "data/reviews.parquet",
+            "--report",
+            "metrics/data.json",
+        ],
+        tmp_path,
+        4096,
+    )
     assert_one_line_failure(done, "ingest", "reviews.parquet")
     assert {path: path.read_bytes() for path in old} == old
 
@@ -139,12 +157,32 @@ def test_preprocess_that_cannot_write_keeps_the_old_outputs(tmp_path):
 
     archive = build_archive(tmp_path / "raw" / "aclImdb_v1.tar.gz")
     params = write_params(tmp_path / "params.yaml", archive=str(archive))
-    ingest.main(["--params", str(params), "--reviews", str(tmp_path / "reviews.parquet"),
-                 "--report", str(tmp_path / "data.json")])
+    ingest.main(
+        [
+            "--params",
+            str(params),
+            "--reviews",
+            str(tmp_path / "reviews.parquet"),
+            "--report",
+            str(tmp_path / "data.json"),
+        ]
+    )
     old = old_outputs(tmp_path / "processed" / "train.npz", tmp_path / "preprocess.json")
-    done = run_stage("preprocess", ["--params", str(params), "--reviews", "reviews.parquet",
-                                    "--out", "processed", "--report", "preprocess.json"],
-                     tmp_path, 2048)
+    done = run_stage(
+        "preprocess",
+        [
+            "--params",
+            str(params),
+            "--reviews",
+            "reviews.parquet",
+            "--out",
+            "processed",
+            "--report",
+            "preprocess.json",
+        ],
+        tmp_path,
+        2048,
+    )
     assert_one_line_failure(done, "preprocess", "processed")
     assert {path: path.read_bytes() for path in old} == old
     assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == ["train.npz"]

@@ -26,8 +26,18 @@ from builders import (
 from imdb_sentiment.core.artifacts import read_json
 
 SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
-EVAL_KEYS = {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
-             "log_loss", "brier", "threshold", "n"}
+EVAL_KEYS = {
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "brier",
+    "threshold",
+    "n",
+}
 
 
 def test_stage_mains_write_every_artifact(tiny_pipeline):
@@ -40,8 +50,13 @@ def test_stage_mains_write_every_artifact(tiny_pipeline):
     assert len(predictions) == 120
     assert set(predictions["actual"]) == {"positive", "negative"}
     assert predictions["probability"].between(0, 1).all()
-    for name in ("roc.csv", "precision_recall.csv", "confusion_matrix.png", "roc.png",
-                 "learning_curves.png"):
+    for name in (
+        "roc.csv",
+        "precision_recall.csv",
+        "confusion_matrix.png",
+        "roc.png",
+        "learning_curves.png",
+    ):
         assert (plots / name).stat().st_size > 0, name
     card = read_json(tiny_pipeline["model"].with_name("model.params.json"))
     assert card["train"]["units"] == [8] and card["preprocess"]["max_len"] == 32
@@ -59,8 +74,15 @@ def test_tiny_model_learns_the_synthetic_task(tiny_pipeline):
 def test_model_outputs_a_probability_for_any_string(tiny_model):
     from imdb_sentiment.inference.scoring import predict_texts
 
-    texts = ["", "   ", "great", "<script>alert(1)</script>", "🙂🎬", "awful " * 200_000,
-             "Ünïcödé ревю 映画"]
+    texts = [
+        "",
+        "   ",
+        "great",
+        "<script>alert(1)</script>",
+        "🙂🎬",
+        "awful " * 200_000,
+        "Ünïcödé ревю 映画",
+    ]
     probs = predict_texts(tiny_model, texts, batch_size=3)
     assert probs.shape == (len(texts),)
     assert np.all(np.isfinite(probs)) and np.all((probs >= 0) & (probs <= 1))
@@ -112,9 +134,14 @@ def test_same_params_give_identical_results(tmp_path):
         repo = make_repo(tmp_path / name, archive)
         dvc("repro", cwd=repo)
         val = np.load(repo / "data" / "processed" / "val.npz")["review_ids"].tolist()
-        outputs.append(((repo / "metrics" / "eval.json").read_bytes(),
-                        (repo / "data" / "processed" / "vocab.txt").read_bytes(), val,
-                        (repo / "metrics" / "eval" / "predictions.csv").read_bytes()))
+        outputs.append(
+            (
+                (repo / "metrics" / "eval.json").read_bytes(),
+                (repo / "data" / "processed" / "vocab.txt").read_bytes(),
+                val,
+                (repo / "metrics" / "eval" / "predictions.csv").read_bytes(),
+            )
+        )
     assert outputs[0] == outputs[1]
 
 
@@ -123,15 +150,27 @@ def test_metrics_params_and_plots_diff_across_commits(tmp_path):
     archive = build_archive(tmp_path / "archive.tar.gz")
     repo = make_repo(tmp_path / "repo", archive)
     repro_and_commit(repo, "baseline")
-    write_params(repo / "params.yaml", {"train": {"units": [6], "embedding_dim": 8,
-                                                  "epochs": 1, "batch_size": 16,
-                                                  "pooling": "mean"}})
+    write_params(
+        repo / "params.yaml",
+        {
+            "train": {
+                "units": [6],
+                "embedding_dim": 8,
+                "epochs": 1,
+                "batch_size": 16,
+                "pooling": "mean",
+            }
+        },
+    )
     repro_and_commit(repo, "mean pooling")
     params_diff = dvc("params", "diff", "HEAD~1", "--md", cwd=repo).stdout
     assert "train.pooling" in params_diff and "mean" in params_diff
     metrics_diff = json.loads(dvc("metrics", "diff", "HEAD~1", "--json", cwd=repo).stdout)
     assert "metrics/eval.json" in metrics_diff
-    assert "accuracy" in metrics_diff["metrics/eval.json"] or "log_loss" in metrics_diff["metrics/eval.json"]
+    assert (
+        "accuracy" in metrics_diff["metrics/eval.json"]
+        or "log_loss" in metrics_diff["metrics/eval.json"]
+    )
     plots = dvc("plots", "diff", "HEAD~1", "-o", str(tmp_path / "plots"), cwd=repo)
     html = (tmp_path / "plots" / "index.html").read_text()
     assert "HEAD~1" in html and "workspace" in html
@@ -139,23 +178,40 @@ def test_metrics_params_and_plots_diff_across_commits(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(),
-                    reason=f"real IMDb archive not found at {SHARED_ARCHIVE}: real-slice run skipped")
+@pytest.mark.skipif(
+    not SHARED_ARCHIVE.is_file(),
+    reason=f"real IMDb archive not found at {SHARED_ARCHIVE}: real-slice run skipped",
+)
 def test_real_imdb_slice_reproduces(tmp_path):
     """The real pipeline on a seeded slice of the real archive; then nothing is stale."""
     overrides = {
         "ingest": {"expected_per_class": 12500, "sample_per_class": 300},
-        "preprocess": {"val_fraction": 0.2, "vocab_size": 5000, "max_len": 200, "min_count": 2,
-                       "pretrain_dim": 16},
+        "preprocess": {
+            "val_fraction": 0.2,
+            "vocab_size": 5000,
+            "max_len": 200,
+            "min_count": 2,
+            "pretrain_dim": 16,
+        },
         # enough steps for so small a network to learn, whatever its shuffle order
-        "train": {"units": [16], "embedding_dim": 16, "epochs": 6, "learning_rate": 0.005,
-                  "batch_size": 32},
+        "train": {
+            "units": [16],
+            "embedding_dim": 16,
+            "epochs": 6,
+            "learning_rate": 0.005,
+            "batch_size": 32,
+        },
     }
     repo = make_repo(tmp_path / "repo", SHARED_ARCHIVE, overrides)
     dvc("repro", cwd=repo)
     data = json.loads((repo / "metrics" / "data.json").read_text())
-    assert data["counts"] == {"train_pos": 300, "train_neg": 300, "test_pos": 300,
-                              "test_neg": 300, "unsup": 300}
+    assert data["counts"] == {
+        "train_pos": 300,
+        "train_neg": 300,
+        "test_pos": 300,
+        "test_neg": 300,
+        "unsup": 300,
+    }
     results = json.loads((repo / "metrics" / "eval.json").read_text())
     assert results["n"] == 600 and results["accuracy"] > 0.6
     assert "up to date" in dvc("status", cwd=repo).stdout
@@ -180,8 +236,18 @@ def test_queued_sweep_compares_experiments(tmp_path):
             break
         time.sleep(3)
     assert status.count("Success") == 2, status
-    table = dvc("exp", "show", "--md", "--keep", "train.model|accuracy", "--drop", ".*",
-                "--sort-by", "metrics/eval.json:accuracy", cwd=repo).stdout
+    table = dvc(
+        "exp",
+        "show",
+        "--md",
+        "--keep",
+        "train.model|accuracy",
+        "--drop",
+        ".*",
+        "--sort-by",
+        "metrics/eval.json:accuracy",
+        cwd=repo,
+    ).stdout
     assert "lstm" in table and "simple_rnn" in table and "accuracy" in table
 
 
@@ -190,21 +256,42 @@ def test_queued_sweep_compares_experiments(tmp_path):
 def test_ngram_models_go_through_the_same_stages(tiny_pipeline, tmp_path, ngram_model):
     """train.model=tfidf_logreg or nb_logreg writes an end-to-end .keras model that evaluate
     scores."""
-    params, model = train_on_tiny_data(tiny_pipeline, tmp_path, {"model": ngram_model,
-                                                                 "fit_on_validation": False})
+    params, model = train_on_tiny_data(
+        tiny_pipeline, tmp_path, {"model": ngram_model, "fit_on_validation": False}
+    )
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["model"] == ngram_model and card["fit"]["best_val_accuracy"] > 0.6
     # a fresh interpreter, as in `dvc repro`: loading must not rely on modules imported here
-    run([sys.executable, "-m", "imdb_sentiment.pipeline.evaluate", "--params", str(params),
-         "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
-         "--metrics", str(tmp_path / "eval.json"), "--plots", str(tmp_path / "eval"),
-         "--checks", str(CHECKS), "--robustness", str(tmp_path / "robustness.json"),
-         "--behaviour", str(tmp_path / "behaviour.json")], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "imdb_sentiment.pipeline.evaluate",
+            "--params",
+            str(params),
+            "--reviews",
+            str(tiny_pipeline["reviews"]),
+            "--model",
+            str(model),
+            "--metrics",
+            str(tmp_path / "eval.json"),
+            "--plots",
+            str(tmp_path / "eval"),
+            "--checks",
+            str(CHECKS),
+            "--robustness",
+            str(tmp_path / "robustness.json"),
+            "--behaviour",
+            str(tmp_path / "behaviour.json"),
+        ],
+        tmp_path,
+    )
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6
 
 
 def test_thread_pools_left_to_tensorflow_are_said_to_make_the_weights_machine_dependent(
-        tiny_pipeline, tmp_path, capsys):
+    tiny_pipeline, tmp_path, capsys
+):
     """TensorFlow sizes a pool left at 0 by the core count, and its matrix products split
     their sums by thread count: the train stage says so (docs/reproducibility.md)."""
     train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"], "intra_op_threads": 0})
@@ -215,15 +302,19 @@ def test_thread_pools_left_to_tensorflow_are_said_to_make_the_weights_machine_de
 
 
 @pytest.mark.parametrize("teacher", ["nb_logreg", "tfidf_logreg"])
-def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline, tmp_path, teacher):
+def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(
+    tiny_pipeline, tmp_path, teacher
+):
     """train.distill_unlabeled adds the unlabeled reviews with the teacher's probabilities."""
     import keras
 
     from imdb_sentiment.inference.scoring import load_model
 
-    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"],
-                                                             "distill_unlabeled": True,
-                                                             "teacher": teacher})
+    _, model = train_on_tiny_data(
+        tiny_pipeline,
+        tmp_path,
+        {**TINY_PARAMS["train"], "distill_unlabeled": True, "teacher": teacher},
+    )
     fit = read_json(model.with_name("model.params.json"))["fit"]
     plain = read_json(tiny_pipeline["model"].with_name("model.params.json"))["fit"]
     assert fit["unlabeled_reviews"] == 10  # conftest's archive has 10 unlabeled reviews
@@ -232,9 +323,13 @@ def test_distillation_trains_on_teacher_labelled_unlabeled_reviews(tiny_pipeline
     # the teacher only teaches: the served model is the recurrent network alone (issue 15)
     saved = load_model(model)
     assert [layer.__class__.__name__ for layer in saved.layers] == [
-        "InputLayer", "TextVectorization", "TruncateTokens", "Functional", "Reshape"]
-    assert any(isinstance(layer, keras.layers.GRU)
-               for layer in saved.get_layer(index=3).layers)
+        "InputLayer",
+        "TextVectorization",
+        "TruncateTokens",
+        "Functional",
+        "Reshape",
+    ]
+    assert any(isinstance(layer, keras.layers.GRU) for layer in saved.get_layer(index=3).layers)
 
 
 @pytest.mark.slow
@@ -245,27 +340,53 @@ def test_the_final_fit_learns_validation_and_scores_nothing_on_it(tiny_pipeline,
     from imdb_sentiment.data.processed import split_texts
     from imdb_sentiment.pipeline import train
 
-    params, model = train_on_tiny_data(tiny_pipeline, tmp_path, {
-        **TINY_PARAMS["train"], "distill_unlabeled": True, "fit_on_validation": True})
+    params, model = train_on_tiny_data(
+        tiny_pipeline,
+        tmp_path,
+        {**TINY_PARAMS["train"], "distill_unlabeled": True, "fit_on_validation": True},
+    )
     fit = read_json(model.with_name("model.params.json"))["fit"]
     held_out = read_json(tiny_pipeline["model"].with_name("model.params.json"))["fit"]
     assert fit["train_reviews"] == held_out["train_reviews"] + held_out["val_reviews"] + 10
-    assert not {"best_val_accuracy", "best_val_loss", "val_reviews",
-                "teacher_val_accuracy"} & set(fit)
+    assert not {"best_val_accuracy", "best_val_loss", "val_reviews", "teacher_val_accuracy"} & set(
+        fit
+    )
     assert "best_val_accuracy" not in read_json(tmp_path / "live" / "metrics.json")
     assert not (tmp_path / "live" / "plots" / "metrics" / "validation").exists()
-    run([sys.executable, "-m", "imdb_sentiment.pipeline.evaluate", "--params", str(params),
-         "--reviews", str(tiny_pipeline["reviews"]), "--model", str(model),
-         "--live", str(tmp_path / "live"), "--metrics", str(tmp_path / "eval.json"),
-         "--plots", str(tmp_path / "eval"), "--checks", str(CHECKS),
-         "--robustness", str(tmp_path / "robustness.json"),
-         "--behaviour", str(tmp_path / "behaviour.json")], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "imdb_sentiment.pipeline.evaluate",
+            "--params",
+            str(params),
+            "--reviews",
+            str(tiny_pipeline["reviews"]),
+            "--model",
+            str(model),
+            "--live",
+            str(tmp_path / "live"),
+            "--metrics",
+            str(tmp_path / "eval.json"),
+            "--plots",
+            str(tmp_path / "eval"),
+            "--checks",
+            str(CHECKS),
+            "--robustness",
+            str(tmp_path / "robustness.json"),
+            "--behaviour",
+            str(tmp_path / "behaviour.json"),
+        ],
+        tmp_path,
+    )
     assert (tmp_path / "eval" / "learning_curves.png").stat().st_size > 0
     # the merged split keeps 0/1 labels, and every review's text is found
     cfg = project_params("train", fit_on_validation=True)
     vocab_size = len(processed.load_vocabulary(tiny_pipeline["processed"])) + 2
-    data = {name: processed.load_split(tiny_pipeline["processed"], name, vocab_size)
-            for name in ("train", "val")}
+    data = {
+        name: processed.load_split(tiny_pipeline["processed"], name, vocab_size)
+        for name in ("train", "val")
+    }
     merged = train.fit_splits(cfg, data)
     assert list(merged) == ["train"] and merged["train"].labels.dtype == np.int8
     texts = split_texts(tiny_pipeline["reviews"], data)
@@ -277,22 +398,35 @@ def test_the_final_fit_learns_validation_and_scores_nothing_on_it(tiny_pipeline,
 def test_ngram_models_learn_validation_in_the_final_fit(tiny_pipeline, tmp_path, ngram_model):
     """The n-gram rows follow train.fit_on_validation as the network does, so the comparison
     with them stays fair."""
-    _, model = train_on_tiny_data(tiny_pipeline, tmp_path, {"model": ngram_model,
-                                                            "fit_on_validation": True})
+    _, model = train_on_tiny_data(
+        tiny_pipeline, tmp_path, {"model": ngram_model, "fit_on_validation": True}
+    )
     fit = read_json(model.with_name("model.params.json"))["fit"]
     assert "best_val_accuracy" not in fit and "val_reviews" not in fit
     (tmp_path / "held_out").mkdir()
-    held_out = read_json(train_on_tiny_data(tiny_pipeline, tmp_path / "held_out", {
-        "model": ngram_model, "fit_on_validation": False})[1].with_name("model.params.json"))["fit"]
+    held_out = read_json(
+        train_on_tiny_data(
+            tiny_pipeline, tmp_path / "held_out", {"model": ngram_model, "fit_on_validation": False}
+        )[1].with_name("model.params.json")
+    )["fit"]
     assert fit["train_reviews"] == held_out["train_reviews"] + held_out["val_reviews"]
+
 
 def test_concat_splits_keeps_every_review_and_soft_labels():
     from imdb_sentiment.data.processed import Split, concat_splits
 
-    first = Split(np.array([5, 6, 7], np.int32), np.array([0, 2, 3]),
-                  np.array([1, 0], np.int8), np.array([3, 4], np.int32))
-    second = Split(np.array([8, 9], np.int32), np.array([0, 1, 2]),
-                   np.array([0.8, 0.1], np.float32), np.array([-1, -1], np.int32))
+    first = Split(
+        np.array([5, 6, 7], np.int32),
+        np.array([0, 2, 3]),
+        np.array([1, 0], np.int8),
+        np.array([3, 4], np.int32),
+    )
+    second = Split(
+        np.array([8, 9], np.int32),
+        np.array([0, 1, 2]),
+        np.array([0.8, 0.1], np.float32),
+        np.array([-1, -1], np.int32),
+    )
     both = concat_splits(first, second)
     rows = np.split(both.ids, both.offsets[1:-1])
     assert [r.tolist() for r in rows] == [[5, 6], [7], [8], [9]]
@@ -319,12 +453,23 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     split = random_split(32, 12, 0)
     compiled = []  # the model that fit() trains: the classifier, or its adversarial wrapper
     compile_classifier = fitting.compile_classifier
-    monkeypatch.setattr(fitting, "compile_classifier",
-                        lambda model, cfg: (compiled.append(model), compile_classifier(model, cfg)))
+    monkeypatch.setattr(
+        fitting,
+        "compile_classifier",
+        lambda model, cfg: (compiled.append(model), compile_classifier(model, cfg)),
+    )
     for epsilon in (0.0, 1.0):
-        cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
-                             epochs=1, batch_size=16, distill_unlabeled=False, jit_compile=True,
-                             adversarial_epsilon=epsilon)
+        cfg = project_params(
+            "train",
+            units=[4],
+            embedding_dim=4,
+            pretrained_embeddings=False,
+            epochs=1,
+            batch_size=16,
+            distill_unlabeled=False,
+            jit_compile=True,
+            adversarial_epsilon=epsilon,
+        )
         _, summary = fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
         assert compiled[-1].jit_compile and np.isfinite(summary["best_val_loss"])
     assert type(compiled[-1]).__name__ == "AdversarialFit"
@@ -339,9 +484,12 @@ def random_split(n: int, max_len: int, seed: int):
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(1, max_len, n)
-    return Split(rng.integers(2, 50, lengths.sum()).astype(np.int32),
-                 np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, n),
-                 np.arange(n, dtype=np.int32))
+    return Split(
+        rng.integers(2, 50, lengths.sum()).astype(np.int32),
+        np.concatenate([[0], np.cumsum(lengths)]),
+        rng.integers(0, 2, n),
+        np.arange(n, dtype=np.int32),
+    )
 
 
 @pytest.mark.parametrize("n, batch_size", [(1, 4), (37, 4), (300, 16), (1000, 128), (129, 128)])
@@ -351,8 +499,9 @@ def test_datasets_declare_the_batch_count_they_make(n, batch_size, bucket):
 
     from imdb_sentiment.modeling.fitting import make_dataset
 
-    ds = make_dataset(random_split(n, 60, n), batch_size, shuffle=True, seed=1,
-                      bucket_by_length=bucket)
+    ds = make_dataset(
+        random_split(n, 60, n), batch_size, shuffle=True, seed=1, bucket_by_length=bucket
+    )
     declared = int(ds.cardinality())
     assert declared > 0 and declared != tf.data.UNKNOWN_CARDINALITY
     batches = list(ds)  # assert_cardinality raises here if the declared count is wrong
@@ -375,8 +524,10 @@ def tf_data_batches(split, batch_size: int, *, shuffle: bool, seed: int, bucket_
     if bucket_by_length and len(split) > batch_size:
         boundaries = bucket_boundaries(split.lengths() + 1)
         return ds.bucket_by_sequence_length(
-            element_length_func=lambda ids, y: tf.shape(ids)[0], bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
+            element_length_func=lambda ids, y: tf.shape(ids)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        )
     return ds.padded_batch(batch_size)
 
 
@@ -407,9 +558,17 @@ def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle(m
     bytes: each pass Keras starts over the data draws its shuffle when it starts."""
     from imdb_sentiment.modeling import fitting
 
-    cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
-                         epochs=3, batch_size=16, distill_unlabeled=False, conv_filters=4,
-                         adversarial_epsilon=0.5)
+    cfg = project_params(
+        "train",
+        units=[4],
+        embedding_dim=4,
+        pretrained_embeddings=False,
+        epochs=3,
+        batch_size=16,
+        distill_unlabeled=False,
+        conv_filters=4,
+        adversarial_epsilon=0.5,
+    )
     data = {"train": random_split(300, 60, 1), "val": random_split(60, 60, 2)}
     ours, _ = fitting.train(cfg, 0, data, 50, verbose=0)
     original = fitting.make_dataset
@@ -418,7 +577,8 @@ def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle(m
         import tensorflow as tf
 
         return tf_data_batches(split, batch_size, **kw).apply(
-            tf.data.experimental.assert_cardinality(len(list(original(split, batch_size, **kw)))))
+            tf.data.experimental.assert_cardinality(len(list(original(split, batch_size, **kw))))
+        )
 
     monkeypatch.setattr(fitting, "make_dataset", reference)
     theirs, _ = fitting.train(cfg, 0, data, 50, verbose=0)
@@ -430,13 +590,22 @@ def test_fit_summary_describes_the_last_epoch_the_model_holds():
     """The fit runs every epoch and the summary scores the weights it returns."""
     from imdb_sentiment.modeling import fitting
 
-    cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
-                         epochs=4, batch_size=16, distill_unlabeled=False,
-                         adversarial_epsilon=0.0, learning_rate=0.05)
+    cfg = project_params(
+        "train",
+        units=[4],
+        embedding_dim=4,
+        pretrained_embeddings=False,
+        epochs=4,
+        batch_size=16,
+        distill_unlabeled=False,
+        adversarial_epsilon=0.0,
+        learning_rate=0.05,
+    )
     data = {"train": random_split(200, 30, 0), "val": random_split(60, 30, 1)}
     model, summary = fitting.train(cfg, 0, data, 50, verbose=0)
-    val = fitting.make_dataset(data["val"], 16, shuffle=False, seed=0,
-                               bucket_by_length=cfg.bucket_by_length)
+    val = fitting.make_dataset(
+        data["val"], 16, shuffle=False, seed=0, bucket_by_length=cfg.bucket_by_length
+    )
     loss, accuracy = model.evaluate(val, verbose=0)
     assert summary["epochs_run"] == 4
     assert summary["best_val_loss"] == pytest.approx(loss, abs=1e-5)
@@ -449,12 +618,22 @@ def test_validation_labels_cannot_change_the_fitted_model():
 
     from imdb_sentiment.modeling import fitting
 
-    cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
-                         epochs=3, batch_size=16, distill_unlabeled=False, learning_rate=0.05)
+    cfg = project_params(
+        "train",
+        units=[4],
+        embedding_dim=4,
+        pretrained_embeddings=False,
+        epochs=3,
+        batch_size=16,
+        distill_unlabeled=False,
+        learning_rate=0.05,
+    )
     val = random_split(60, 30, 1)
     flipped = replace(val, labels=(1 - val.labels).astype(val.labels.dtype))
-    fitted = [fitting.train(cfg, 0, {"train": random_split(200, 30, 0), "val": v}, 50,
-                            verbose=0)[0] for v in (val, flipped)]
+    fitted = [
+        fitting.train(cfg, 0, {"train": random_split(200, 30, 0), "val": v}, 50, verbose=0)[0]
+        for v in (val, flipped)
+    ]
     for a, b in zip(*(m.get_weights() for m in fitted)):
         np.testing.assert_array_equal(a, b)
 
@@ -465,9 +644,16 @@ def test_fitting_bucketed_batches_does_not_warn_of_running_out_of_data():
     from imdb_sentiment.modeling import fitting
 
     split = random_split(200, 40, 0)
-    cfg = project_params("train", units=[4], embedding_dim=4, pretrained_embeddings=False,
-                         epochs=2, batch_size=16, distill_unlabeled=False,
-                         adversarial_epsilon=0.0)
+    cfg = project_params(
+        "train",
+        units=[4],
+        embedding_dim=4,
+        pretrained_embeddings=False,
+        epochs=2,
+        batch_size=16,
+        distill_unlabeled=False,
+        adversarial_epsilon=0.0,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)

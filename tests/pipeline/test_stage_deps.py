@@ -22,15 +22,28 @@ def stages() -> dict[str, dict]:
     run = next(v["run"] for v in dvc["vars"] if "run" in v)
     paths = next(v["paths"] for v in dvc["vars"] if "paths" in v)
     assert paths["fingerprints"] == FINGERPRINTS
-    return {name: {**stage, "cmd": stage["cmd"].replace("${run}", run),
-                   "deps": [d.replace("${paths.fingerprints}", FINGERPRINTS)
-                            for d in stage.get("deps", [])]}
-            for name, stage in dvc["stages"].items()}
+    return {
+        name: {
+            **stage,
+            "cmd": stage["cmd"].replace("${run}", run),
+            "deps": [
+                d.replace("${paths.fingerprints}", FINGERPRINTS) for d in stage.get("deps", [])
+            ],
+        }
+        for name, stage in dvc["stages"].items()
+    }
 
 
 def test_closure_follows_imports_inside_functions():
     train_files = {p.name for p in fp.closure(fp.STAGE_MODULES["train"]).values()}
-    assert {"ngram.py", "zoo.py", "layers.py", "text.py", "processed.py", "params.py"} <= train_files
+    assert {
+        "ngram.py",
+        "zoo.py",
+        "layers.py",
+        "text.py",
+        "processed.py",
+        "params.py",
+    } <= train_files
     assert "cli.py" not in train_files and "app.py" not in train_files
 
 
@@ -54,9 +67,11 @@ def test_the_fingerprint_stage_reads_all_the_code():
 
 
 def test_comments_docstrings_and_layout_leave_the_digest_alone():
-    code = 'def f(x):\n    return x + 1\n'
-    same = ('"""A module."""\n# a comment\n\ndef f(x):\n    """Add one."""\n'
-            '    return (x +\n            1)  # why\n')
+    code = "def f(x):\n    return x + 1\n"
+    same = (
+        '"""A module."""\n# a comment\n\ndef f(x):\n    """Add one."""\n'
+        "    return (x +\n            1)  # why\n"
+    )
     assert fp.code_digest(code) == fp.code_digest(same)
     assert fp.code_digest(code) != fp.code_digest(code.replace("1", "2"))
     assert fp.code_digest(code) != fp.code_digest(code.replace("x + 1", "1 + x"))
@@ -67,8 +82,9 @@ def test_comments_docstrings_and_layout_leave_the_digest_alone():
 
 def copy_package(tmp_path: Path) -> Path:
     src = tmp_path / "src"
-    shutil.copytree(SRC / "imdb_sentiment", src / "imdb_sentiment",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        SRC / "imdb_sentiment", src / "imdb_sentiment", ignore=shutil.ignore_patterns("__pycache__")
+    )
     return src
 
 
@@ -101,8 +117,9 @@ def lock_problems(root: Path, src: Path = SRC) -> list[str]:
     for name in fp.STAGE_MODULES:
         committed = root / FINGERPRINTS / f"{name}.txt"
         if not committed.is_file() or committed.read_text() != fp.fingerprint(name, src):
-            problems.append(f"{name}: its code changed since {committed.relative_to(root)} "
-                            "was written")
+            problems.append(
+                f"{name}: its code changed since {committed.relative_to(root)} was written"
+            )
     for name in fp.STAGE_MODULES:
         locked = [d["path"] for d in lock["stages"].get(name, {}).get("deps", [])]
         if f"{FINGERPRINTS}/{name}.txt" not in locked:
@@ -111,7 +128,8 @@ def lock_problems(root: Path, src: Path = SRC) -> list[str]:
         for dep in stage.get("deps", []):
             path = root / dep["path"]
             if dep["path"].startswith(FINGERPRINTS + "/") and (
-                    not path.is_file() or hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]):
+                not path.is_file() or hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]
+            ):
                 problems.append(f"{name}: {dep['path']} differs from the lock")
         for key, value in stage.get("params", {}).get("params.yaml", {}).items():
             current = params
@@ -125,8 +143,9 @@ def lock_problems(root: Path, src: Path = SRC) -> list[str]:
 def test_committed_lock_comes_from_the_code_and_params_on_this_checkout():
     """dvc.lock (and so metrics/ and the model) was made by exactly this code and params."""
     problems = lock_problems(REPO)
-    assert not problems, "dvc.lock is stale; run `dvc repro` on the full data:\n" + \
-        "\n".join(problems)
+    assert not problems, "dvc.lock is stale; run `dvc repro` on the full data:\n" + "\n".join(
+        problems
+    )
 
 
 def test_lock_check_notices_a_changed_module(tmp_path):

@@ -20,8 +20,11 @@ GITLAB = REPO / ".gitlab-ci.yml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # what a CI step may run besides make targets: installing CML and posting with it,
 # and fetching the merge request's target branch on GitLab
-OTHER_COMMANDS = ("cml comment update report/report.md", "npm install --global @dvcorg/cml@",
-                  "git fetch origin ")
+OTHER_COMMANDS = (
+    "cml comment update report/report.md",
+    "npm install --global @dvcorg/cml@",
+    "git fetch origin ",
+)
 
 
 def makefile_targets() -> set[str]:
@@ -39,23 +42,33 @@ def github_steps() -> list[dict]:
 def gitlab_scripts() -> list[str]:
     """Every script line of every GitLab job."""
     config = yaml.safe_load(GITLAB.read_text())
-    return [line for job in config.values() if isinstance(job, dict) and "script" in job
-            for line in job["script"]]
+    return [
+        line
+        for job in config.values()
+        if isinstance(job, dict) and "script" in job
+        for line in job["script"]
+    ]
 
 
 def test_github_workflow_passes_actionlint():
-    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "actionlint"
+    )
     if actionlint is None:
         pytest.skip("actionlint not installed: pip install -c requirements.lock -e '.[dev]'")
-    result = subprocess.run([actionlint, "-no-color", str(WORKFLOW)], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [actionlint, "-no-color", str(WORKFLOW)], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("lines", [
-    pytest.param(lambda: [s["run"] for s in github_steps() if "run" in s], id="github"),
-    pytest.param(gitlab_scripts, id="gitlab"),
-])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param(lambda: [s["run"] for s in github_steps() if "run" in s], id="github"),
+        pytest.param(gitlab_scripts, id="gitlab"),
+    ],
+)
 def test_ci_steps_are_make_targets_that_exist(lines):
     targets = makefile_targets()
     for line in lines():
@@ -97,8 +110,13 @@ def test_gitlab_ci_parses_and_mirrors_the_workflow():
 
 def copy_worktree(target: Path) -> Path:
     """This checkout's files as they would be committed (tracked and new, not ignored)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for name in filter(None, listed.split("\0")):
         source = REPO / name
         if source.is_file():
@@ -117,7 +135,11 @@ def edit_yaml(path: Path, section: str, key: str, value: object) -> None:
     """Set one key of a YAML or JSON mapping file."""
     data = yaml.safe_load(path.read_text())
     (data[section] if section else data)[key] = value
-    text = json.dumps(data, indent=2) if path.suffix == ".json" else yaml.safe_dump(data, sort_keys=False)
+    text = (
+        json.dumps(data, indent=2)
+        if path.suffix == ".json"
+        else yaml.safe_dump(data, sort_keys=False)
+    )
     path.write_text(text)
 
 
@@ -144,8 +166,12 @@ def pull_request(tmp_path_factory) -> Path:
 
 def ci_report(repo: Path, *args: str) -> subprocess.CompletedProcess:
     """tools/ci_report.py in `repo` with this interpreter."""
-    return subprocess.run([sys.executable, str(REPO / "tools" / "ci_report.py"), *args], cwd=repo,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / "ci_report.py"), *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_report_tables_and_plots_of_both_revisions(pull_request, tmp_path):
@@ -158,12 +184,17 @@ def test_report_tables_and_plots_of_both_revisions(pull_request, tmp_path):
     assert "| origin/main" in params and "| HEAD" in params
     metrics = markdown.split("## Metrics")[1].split("## Curves")[0]
     # 0.95 against the committed accuracy: far outside the noise of 25,000 test reviews
-    row = re.search(r"metrics/eval\.json \| accuracy \|[^\n]*\| 0\.95 \|[^\n]*\| \*\*no\*\* \|",
-                    metrics)
+    row = re.search(
+        r"metrics/eval\.json \| accuracy \|[^\n]*\| 0\.95 \|[^\n]*\| \*\*no\*\* \|", metrics
+    )
     assert row, metrics
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert {"base/confusion_matrix.png", "head/confusion_matrix.png", "overlay/roc.png",
-            "overlay/precision_recall.png"} <= set(images)
+    assert {
+        "base/confusion_matrix.png",
+        "head/confusion_matrix.png",
+        "overlay/roc.png",
+        "overlay/precision_recall.png",
+    } <= set(images)
     for image in images:
         assert (out / image).read_bytes().startswith(PNG_SIGNATURE), image
 
@@ -212,9 +243,20 @@ def test_ci_slice_runs_every_stage_in_a_scratch_clone_then_nothing(tmp_path):
     run(["git", "init", "-q"], repo)
     commit_all(repo, "pipeline")
     archive = build_archive(tmp_path / "archive.tar.gz")
-    result = subprocess.run([sys.executable, str(REPO / "tools" / "ci_slice.py"), "--repo", str(repo),
-                             "--archive", str(archive), *tiny_sets()],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "ci_slice.py"),
+            "--repo",
+            str(repo),
+            "--archive",
+            str(archive),
+            *tiny_sets(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     for stage in ("ingest", "preprocess", "train", "evaluate", "export"):
@@ -225,4 +267,7 @@ def test_ci_slice_runs_every_stage_in_a_scratch_clone_then_nothing(tmp_path):
     assert "| metrics/eval.json" in output
     # the repository itself: no outputs, dvc.lock and params.yaml as committed
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
-    assert not (repo / "models" / "model.keras").exists() and not (repo / "data" / "processed").exists()
+    assert (
+        not (repo / "models" / "model.keras").exists()
+        and not (repo / "data" / "processed").exists()
+    )

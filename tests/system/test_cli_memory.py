@@ -21,8 +21,9 @@ GROWTH_SHARE, GROWTH_MB = 0.15, 100
 
 def cli_memory():
     """benchmarks/cli_memory.py as a module (benchmarks/ is no package)."""
-    spec = importlib.util.spec_from_file_location("cli_memory", REPO / "benchmarks" /
-                                                  "cli_memory.py")
+    spec = importlib.util.spec_from_file_location(
+        "cli_memory", REPO / "benchmarks" / "cli_memory.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -31,10 +32,12 @@ def cli_memory():
 @pytest.mark.slow
 def test_memory_stays_flat_over_endless_stdin(tiny_pipeline):
     result = cli_memory().measure(tiny_pipeline["model"], seconds=MEASURED_SECONDS)
-    print(f"\nCLI over endless stdin: peak RSS {result['peak_rss_mb']:.0f} MB over "
-          f"{result['seconds']} s, {result['rows']} rows ({result['rows_per_second']}/s); "
-          f"first quarter {result['first_quarter_peak_mb']:.0f} MB, second half "
-          f"{result['second_half_peak_mb']:.0f} MB")
+    print(
+        f"\nCLI over endless stdin: peak RSS {result['peak_rss_mb']:.0f} MB over "
+        f"{result['seconds']} s, {result['rows']} rows ({result['rows_per_second']}/s); "
+        f"first quarter {result['first_quarter_peak_mb']:.0f} MB, second half "
+        f"{result['second_half_peak_mb']:.0f} MB"
+    )
     assert result["seconds"] >= MEASURED_SECONDS * 0.9, result
     assert result["rows_last_quarter"] > 0, "rows stopped coming"
     early, late = result["first_quarter_peak_mb"], result["second_half_peak_mb"]

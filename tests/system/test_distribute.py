@@ -73,31 +73,64 @@ def processed(tmp_path_factory) -> Path:
     archive = build_archive(root / "aclImdb_v1.tar.gz")
     params = write_params(root / "params.yaml", archive=str(archive))
     p = ["--params", str(params)]
-    ingest.main(p + ["--reviews", str(root / "reviews.parquet"),
-                     "--report", str(root / "data.json")])
-    preprocess.main(p + ["--reviews", str(root / "reviews.parquet"),
-                         "--out", str(root / "processed"), "--report", str(root / "prep.json")])
+    ingest.main(
+        p + ["--reviews", str(root / "reviews.parquet"), "--report", str(root / "data.json")]
+    )
+    preprocess.main(
+        p
+        + [
+            "--reviews",
+            str(root / "reviews.parquet"),
+            "--out",
+            str(root / "processed"),
+            "--report",
+            str(root / "prep.json"),
+        ]
+    )
     return root / "processed"
 
 
-def start_training(run_dir: Path, processed: Path, train_overrides: dict, cpus: int = 1,
-                   env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_training(
+    run_dir: Path,
+    processed: Path,
+    train_overrides: dict,
+    cpus: int = 1,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
     """Start the train stage in a fresh interpreter that sees no GPU."""
     from builders import TINY_PARAMS
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    params = write_params(run_dir / "params.yaml",
-                          {"train": {**TINY_PARAMS["train"], **train_overrides}})
-    cmd = [sys.executable, "-c", TRAIN_SCRIPT, str(cpus), "--params", str(params),
-           "--data", str(processed), "--reviews", str(processed.parent / "reviews.parquet"),
-           "--model", str(run_dir / "models" / "model.keras"),
-           "--live", str(run_dir / "metrics" / "train")]
+    params = write_params(
+        run_dir / "params.yaml", {"train": {**TINY_PARAMS["train"], **train_overrides}}
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        TRAIN_SCRIPT,
+        str(cpus),
+        "--params",
+        str(params),
+        "--data",
+        str(processed),
+        "--reviews",
+        str(processed.parent / "reviews.parquet"),
+        "--model",
+        str(run_dir / "models" / "model.keras"),
+        "--live",
+        str(run_dir / "metrics" / "train"),
+    ]
     # hiding GPUs makes replica counts and the CPU warning the same on every machine
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1",
-                **(env or {})}
+    full_env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "-1",
+        **(env or {}),
+    }
     # cwd: DVCLive looks for a git/DVC repository from the working directory
-    return subprocess.Popen(cmd, cwd=run_dir, env=full_env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        cmd, cwd=run_dir, env=full_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -126,8 +159,9 @@ def check_model(run_dir: Path):
 @pytest.mark.slow
 def test_mirrored_over_two_logical_cpus(tmp_path, processed):
     run_dir = tmp_path / "mirrored"
-    done = finish(start_training(run_dir, processed, {"distribute": "mirrored", "epochs": 2},
-                                 cpus=2))
+    done = finish(
+        start_training(run_dir, processed, {"distribute": "mirrored", "epochs": 2}, cpus=2)
+    )
     assert "2 replica(s), global batch 32" in done.stderr
     card = read_json(run_dir / "models" / "model.params.json")
     assert card["train"]["distribute"] == "mirrored"
@@ -141,9 +175,19 @@ def test_mirrored_over_two_logical_cpus(tmp_path, processed):
 def test_adversarial_training_mirrored_in_bfloat16(tmp_path, processed):
     """Adversarial training's own step under two replicas and mixed precision."""
     run_dir = tmp_path / "adversarial"
-    finish(start_training(run_dir, processed, {"distribute": "mirrored", "epochs": 1,
-                                               "mixed_precision": "mixed_bfloat16",
-                                               "adversarial_epsilon": 0.3}, cpus=2))
+    finish(
+        start_training(
+            run_dir,
+            processed,
+            {
+                "distribute": "mirrored",
+                "epochs": 1,
+                "mixed_precision": "mixed_bfloat16",
+                "adversarial_epsilon": 0.3,
+            },
+            cpus=2,
+        )
+    )
     card = read_json(run_dir / "models" / "model.params.json")
     assert card["fit"]["replicas"] == 2 and np.isfinite(card["fit"]["best_val_loss"])
     check_model(run_dir)
@@ -153,8 +197,14 @@ def test_adversarial_training_mirrored_in_bfloat16(tmp_path, processed):
 def test_mirrored_handles_uneven_and_empty_replica_batches(tmp_path):
     """33 reviews in global batches of 32 leave a batch of 1; 17 validation reviews split 9/8."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1"}
-    done = subprocess.run([sys.executable, "-c", UNEVEN_SCRIPT, str(REPO / "params.yaml")], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-c", UNEVEN_SCRIPT, str(REPO / "params.yaml")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok", "False", "ok", "True"]
 
@@ -172,9 +222,14 @@ def test_multi_worker_on_localhost(tmp_path, processed):
     procs = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        procs.append(start_training(tmp_path / f"worker{index}", processed,
-                                    {"distribute": "multi_worker"},
-                                    env={"TF_CONFIG": json.dumps(tf_config)}))
+        procs.append(
+            start_training(
+                tmp_path / f"worker{index}",
+                processed,
+                {"distribute": "multi_worker"},
+                env={"TF_CONFIG": json.dumps(tf_config)},
+            )
+        )
     try:
         done = [finish(proc) for proc in procs]
     finally:

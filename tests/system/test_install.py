@@ -34,8 +34,20 @@ def test_a_wheel_installed_in_a_fresh_environment_loads_a_fetched_model(tiny_pip
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, source / name)
     wheels = tmp_path / "wheels"
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
-         str(source)], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(wheels),
+            str(source),
+        ],
+        tmp_path,
+    )
     wheel = next(wheels.glob("imdb_sentiment-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for package in PACKAGES:
@@ -44,8 +56,9 @@ def test_a_wheel_installed_in_a_fresh_environment_loads_a_fetched_model(tiny_pip
     venv = tmp_path / "consumer"
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
     python = venv / "bin" / "python"
-    purelib = run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                  tmp_path).stdout.strip()
+    purelib = run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path
+    ).stdout.strip()
     borrowed = [p for p in site.getsitepackages() if "site-packages" in p]
     Path(purelib, "borrowed.pth").write_text("\n".join(borrowed) + "\n")
     with zipfile.ZipFile(wheel) as archive:  # installing a wheel is unpacking it into purelib
@@ -55,9 +68,11 @@ def test_a_wheel_installed_in_a_fresh_environment_loads_a_fetched_model(tiny_pip
     fetched.parent.mkdir()
     shutil.copy(tiny_pipeline["model"], fetched)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "IMDB_SENTIMENT_MODEL")}
-    code = ("import imdb_sentiment, keras, sys\n"
-            "assert 'site-packages' in imdb_sentiment.__file__, imdb_sentiment.__file__\n"
-            f"model = keras.models.load_model({str(fetched)!r})\n"
-            "print(imdb_sentiment.predict(['a fine film'], model=model)[0])\n")
+    code = (
+        "import imdb_sentiment, keras, sys\n"
+        "assert 'site-packages' in imdb_sentiment.__file__, imdb_sentiment.__file__\n"
+        f"model = keras.models.load_model({str(fetched)!r})\n"
+        "print(imdb_sentiment.predict(['a fine film'], model=model)[0])\n"
+    )
     out = run([str(python), "-c", code], fetched.parent, env).stdout
     assert 0.0 <= float(out.strip().splitlines()[-1]) <= 1.0

@@ -12,13 +12,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-NOISE = re.compile(r"cuda|cuInit|absl|oneDNN|I0000|W0000|E0000|tensorflow/|TF-TRT|rebuild TensorFlow",
-                   re.IGNORECASE)
+NOISE = re.compile(
+    r"cuda|cuInit|absl|oneDNN|I0000|W0000|E0000|tensorflow/|TF-TRT|rebuild TensorFlow",
+    re.IGNORECASE,
+)
 
 
 def quiet_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",
-                                                             "IMDB_SENTIMENT_VERBOSE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "IMDB_SENTIMENT_VERBOSE")
+    }
     return {**env, "PYTHONPATH": str(REPO / "src")}
 
 
@@ -28,18 +33,38 @@ def noise_in(stderr: str) -> list[str]:
 
 @pytest.mark.slow
 def test_the_python_api_prints_no_tensorflow_lines(tiny_pipeline):
-    code = ("import imdb_sentiment\n"
-            f"print(imdb_sentiment.predict(['good'], model={str(tiny_pipeline['model'])!r}))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=quiet_env(), cwd=tiny_pipeline["root"])
+    code = (
+        "import imdb_sentiment\n"
+        f"print(imdb_sentiment.predict(['good'], model={str(tiny_pipeline['model'])!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=quiet_env(),
+        cwd=tiny_pipeline["root"],
+    )
     assert result.returncode == 0, result.stderr
     assert noise_in(result.stderr) == [], result.stderr
 
 
 @pytest.mark.slow
 def test_the_export_stage_prints_no_tensorflow_lines(tiny_pipeline, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "imdb_sentiment.pipeline", "export", "--model",
-                             str(tiny_pipeline["model"]), "--out", str(tmp_path / "serving")],
-                            capture_output=True, text=True, env=quiet_env(), cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imdb_sentiment.pipeline",
+            "export",
+            "--model",
+            str(tiny_pipeline["model"]),
+            "--out",
+            str(tmp_path / "serving"),
+        ],
+        capture_output=True,
+        text=True,
+        env=quiet_env(),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert noise_in(result.stderr) == [], result.stderr

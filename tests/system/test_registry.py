@@ -23,7 +23,9 @@ def release(repo: Path, name: str, version: str) -> None:
 
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under `root`, by relative path."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +44,29 @@ def published(tmp_path_factory) -> dict[str, Path | bytes]:
     for name in ARTIFACTS:
         release(repo, name, "v1.0.0")
     first = (repo / "models" / "model.keras").read_bytes()
-    write_params(repo / "params.yaml", {"train": {"units": [8], "embedding_dim": 8, "epochs": 2,
-                                                  "batch_size": 16, "distill_unlabeled": False}})
+    write_params(
+        repo / "params.yaml",
+        {
+            "train": {
+                "units": [8],
+                "embedding_dim": 8,
+                "epochs": 2,
+                "batch_size": 16,
+                "distill_unlabeled": False,
+            }
+        },
+    )
     repro_and_commit(repo, "two epochs")
     release(repo, "sentiment-keras", "v1.1.0")
     dvc("push", "--all-commits", cwd=repo)
     run(["git", "push", "-q", "--follow-tags", "origin", "HEAD:refs/heads/main"], repo)
-    return {"origin": origin, "repo": repo, "storage": storage, "v1.0.0": first,
-            "v1.1.0": (repo / "models" / "model.keras").read_bytes()}
+    return {
+        "origin": origin,
+        "repo": repo,
+        "storage": storage,
+        "v1.0.0": first,
+        "v1.1.0": (repo / "models" / "model.keras").read_bytes(),
+    }
 
 
 def test_dvc_yaml_declares_both_models():
@@ -67,22 +84,47 @@ def test_artifacts_get_downloads_the_tagged_version_of_the_keras_model(published
     for version in ("v1.0.0", "v1.1.0"):
         out = tmp_path / version / "model.keras"
         out.parent.mkdir()
-        dvc("artifacts", "get", str(published["origin"]), "sentiment-keras", "--rev", version,
-            "-o", str(out), cwd=tmp_path)
+        dvc(
+            "artifacts",
+            "get",
+            str(published["origin"]),
+            "sentiment-keras",
+            "--rev",
+            version,
+            "-o",
+            str(out),
+            cwd=tmp_path,
+        )
         assert out.read_bytes() == published[version], version
     probs = predict_texts(load_model(tmp_path / "v1.0.0" / "model.keras"), ["great", "awful"])
     assert probs.shape == (2,) and ((probs >= 0) & (probs <= 1)).all()
     latest = tmp_path / "latest.keras"  # no --rev: the highest version
-    dvc("artifacts", "get", str(published["origin"]), "sentiment-keras", "-o", str(latest),
-        cwd=tmp_path)
+    dvc(
+        "artifacts",
+        "get",
+        str(published["origin"]),
+        "sentiment-keras",
+        "-o",
+        str(latest),
+        cwd=tmp_path,
+    )
     assert latest.read_bytes() == published["v1.1.0"]
 
 
 @pytest.mark.slow
 def test_artifacts_get_downloads_the_savedmodel_folder(published, tmp_path):
     out = tmp_path / "serving"
-    dvc("artifacts", "get", str(published["origin"]), "sentiment-serving", "--rev", "v1.0.0",
-        "-o", str(out), cwd=tmp_path)
+    dvc(
+        "artifacts",
+        "get",
+        str(published["origin"]),
+        "sentiment-serving",
+        "--rev",
+        "v1.0.0",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+    )
     assert (out / "1" / "saved_model.pb").is_file()
     # the same files as a checkout of the tag
     tagged = clone(published["origin"], tmp_path / "tagged")
@@ -93,8 +135,16 @@ def test_artifacts_get_downloads_the_savedmodel_folder(published, tmp_path):
 
 @pytest.mark.slow
 def test_unknown_version_is_an_error(published, tmp_path):
-    result = dvc("artifacts", "get", str(published["origin"]), "sentiment-keras", "--rev", "v9.9.9",
-                 cwd=tmp_path, check=False)
+    result = dvc(
+        "artifacts",
+        "get",
+        str(published["origin"]),
+        "sentiment-keras",
+        "--rev",
+        "v9.9.9",
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode != 0 and not any(tmp_path.iterdir())
 
 
@@ -102,8 +152,9 @@ def test_unknown_version_is_an_error(published, tmp_path):
 def test_experiment_shared_through_git_and_dvc_remotes(published, tmp_path):
     origin = published["origin"]
     alice = clone(origin, tmp_path / "alice")
-    ran = dvc("exp", "run", "--pull", "-n", "threshold-04", "-S", "evaluate.threshold=0.4",
-              cwd=alice).stdout
+    ran = dvc(
+        "exp", "run", "--pull", "-n", "threshold-04", "-S", "evaluate.threshold=0.4", cwd=alice
+    ).stdout
     assert "Running stage 'evaluate'" in ran and "Running stage 'train'" not in ran, ran
     dvc("exp", "push", "origin", "threshold-04", cwd=alice)
 
@@ -115,8 +166,9 @@ def test_experiment_shared_through_git_and_dvc_remotes(published, tmp_path):
     assert "threshold-04" in experiments, shown
     params = experiments["threshold-04"]["revs"][0]["data"]["params"]["params.yaml"]["data"]
     assert params["evaluate"]["threshold"] == 0.4
-    table = dvc("exp", "show", "--md", "--keep", "Experiment|evaluate.threshold", "--drop", ".*",
-                cwd=bob).stdout
+    table = dvc(
+        "exp", "show", "--md", "--keep", "Experiment|evaluate.threshold", "--drop", ".*", cwd=bob
+    ).stdout
     assert "threshold-04" in table and "0.4" in table
     dvc("exp", "apply", "threshold-04", cwd=bob)  # its outputs came with `exp pull`
     assert json.loads((bob / "metrics" / "eval.json").read_text())["threshold"] == 0.4

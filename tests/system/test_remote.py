@@ -12,7 +12,6 @@ from builders import CLONE_LACKS, build_archive, clone, dvc, make_repo, run
 pytestmark = pytest.mark.slow  # dvc repro, push, pull and exp run in temporary repositories
 
 
-
 def test_push_then_a_fresh_clone_pulls_instead_of_retraining(tmp_path):
     storage = tmp_path / "storage"  # the "bucket"
     storage.mkdir()

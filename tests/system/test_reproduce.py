@@ -23,9 +23,18 @@ def fake_checkout(root, accuracy: float, seconds: float, model_md5: str):
     (root / "metrics" / "eval.json").write_text(json.dumps({"accuracy": accuracy, "n": 10}))
     (root / "models").mkdir()
     (root / "models" / "model.params.json").write_text(
-        json.dumps({"fit": {"train_seconds": seconds, "epochs_run": 2}}))
-    lock = {"stages": {"train": {"outs": [{"path": "models/model.keras", "md5": model_md5},
-                                          {"path": "metrics/train", "md5": str(seconds)}]}}}
+        json.dumps({"fit": {"train_seconds": seconds, "epochs_run": 2}})
+    )
+    lock = {
+        "stages": {
+            "train": {
+                "outs": [
+                    {"path": "models/model.keras", "md5": model_md5},
+                    {"path": "metrics/train", "md5": str(seconds)},
+                ]
+            }
+        }
+    }
     (root / "dvc.lock").write_text(json.dumps(lock))
     return root
 
@@ -58,10 +67,17 @@ def test_reproduce_passes_on_a_faithful_commit_and_fails_on_a_tampered_one(tmp_p
     archive = build_archive(tmp_path / "archive.tar.gz")
     repo = make_repo(tmp_path / "repo", archive)
     repro_and_commit(repo, "results")
-    tool = [sys.executable, str(REPO / "tools" / "reproduce.py"), "--repo", str(repo),
-            "--archive", str(archive)]
-    good = subprocess.run(tool + ["--workdir", str(tmp_path / "w1")], capture_output=True,
-                          text=True)
+    tool = [
+        sys.executable,
+        str(REPO / "tools" / "reproduce.py"),
+        "--repo",
+        str(repo),
+        "--archive",
+        str(archive),
+    ]
+    good = subprocess.run(
+        tool + ["--workdir", str(tmp_path / "w1")], capture_output=True, text=True
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     assert "reproduced exactly" in good.stdout
 
@@ -70,7 +86,6 @@ def test_reproduce_passes_on_a_faithful_commit_and_fails_on_a_tampered_one(tmp_p
     (repo / "metrics" / "eval.json").write_text(json.dumps(results))
     run(["git", "commit", "-qam", "a number nobody measured"], repo)
     shutil.rmtree(tmp_path / "w1")
-    bad = subprocess.run(tool + ["--workdir", str(tmp_path / "w2")], capture_output=True,
-                         text=True)
+    bad = subprocess.run(tool + ["--workdir", str(tmp_path / "w2")], capture_output=True, text=True)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "metrics/eval.json | accuracy" in bad.stdout and "0.123" in bad.stdout

@@ -32,11 +32,22 @@ OPTIONAL_LINK_TARGETS = {"docs/ci.md"}
 # file) instead of failing, until the docs that are not this test's owner's follow the move.
 # Drop an entry once nothing links to its old path.
 MOVED = {"docs/decisions.md": "docs/lab/decisions.md"}
-RESULT_FILES = ["metrics/eval.json", "metrics/train/metrics.json", "models/model.params.json",
-                "metrics/data.json", "metrics/preprocess.json", "metrics/seeds.json",
-                "metrics/experiments.json", "metrics/ceilings.json",
-                "benchmarks/results.json", "benchmarks/timings.json", "metrics/robustness.json",
-                "metrics/behaviour.json", "metrics/eval/counts.json", "params.yaml"]
+RESULT_FILES = [
+    "metrics/eval.json",
+    "metrics/train/metrics.json",
+    "models/model.params.json",
+    "metrics/data.json",
+    "metrics/preprocess.json",
+    "metrics/seeds.json",
+    "metrics/experiments.json",
+    "metrics/ceilings.json",
+    "benchmarks/results.json",
+    "benchmarks/timings.json",
+    "metrics/robustness.json",
+    "metrics/behaviour.json",
+    "metrics/eval/counts.json",
+    "params.yaml",
+]
 
 
 def load_docs_tool():
@@ -82,11 +93,15 @@ def edit_json(path: Path, change) -> None:
 
 
 def stale_names(root: Path) -> set[str]:
-    return {f"{path.relative_to(root)}:{name}"
-            for path, (_, names) in docs.stale_blocks(root).items() for name in names}
+    return {
+        f"{path.relative_to(root)}:{name}"
+        for path, (_, names) in docs.stale_blocks(root).items()
+        for name in names
+    }
 
 
 # The repository's own files -------------------------------------------------------------------
+
 
 class RecordingSources(docs.Sources):
     """Sources that remember which of the files a generator asked for are absent."""
@@ -114,8 +129,9 @@ def awaited_outputs(name: str) -> set[str]:
     src = RecordingSources(ROOT)
     docs.GENERATORS[name](src)
     outputs = pipeline_outputs()
-    return {rel for rel in src.absent
-            if any(rel == out or rel.startswith(out + "/") for out in outputs)}
+    return {
+        rel for rel in src.absent if any(rel == out or rel.startswith(out + "/") for out in outputs)
+    }
 
 
 def test_generated_blocks_match_the_committed_results():
@@ -127,8 +143,11 @@ def test_generated_blocks_match_the_committed_results():
     waiting = {s: awaited_outputs(s.rpartition(":")[2]) for s in stale}
     waiting = {s: files for s, files in waiting.items() if files}
     if waiting:
-        warnings.warn("generated blocks wait for pipeline outputs not committed yet: "
-                      + "; ".join(f"{s} ({', '.join(sorted(f))})" for s, f in sorted(waiting.items())))
+        warnings.warn(
+            "generated blocks wait for pipeline outputs not committed yet: "
+            + "; ".join(f"{s} ({', '.join(sorted(f))})" for s, f in sorted(waiting.items())),
+            stacklevel=2,
+        )
     stale -= set(waiting)
     assert not stale, f"stale generated blocks {sorted(stale)}: run `make docs`"
 
@@ -154,8 +173,9 @@ def test_readme_keeps_the_setup_commands():
 
 def git_tracked(rel: str) -> bool:
     try:
-        result = subprocess.run(["git", "ls-files", "--error-unmatch", rel], cwd=ROOT,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", rel], cwd=ROOT, capture_output=True, text=True
+        )
     except OSError:
         return (ROOT / rel).exists()
     return result.returncode == 0
@@ -191,7 +211,10 @@ def test_relative_links_point_at_existing_files():
             if rel in OPTIONAL_LINK_TARGETS and not git_tracked(rel):
                 continue
             if rel in MOVED and not resolved.exists():
-                warnings.warn(f"{source.relative_to(ROOT)} links {target}, moved to {MOVED[rel]}")
+                warnings.warn(
+                    f"{source.relative_to(ROOT)} links {target}, moved to {MOVED[rel]}",
+                    stacklevel=2,
+                )
                 resolved = ROOT / MOVED[rel]
             checked += 1
             if not resolved.exists():
@@ -203,6 +226,7 @@ def test_relative_links_point_at_existing_files():
 
 
 # The generator, on a scratch copy -------------------------------------------------------------
+
 
 def test_a_changed_metric_makes_its_blocks_stale(copy: Path, capsys):
     assert docs.main(["--check", "--root", str(copy)]) == 0
@@ -222,10 +246,15 @@ def test_a_changed_metric_makes_its_blocks_stale(copy: Path, capsys):
 
 
 def test_check_from_the_command_line(copy: Path):
-    edit_json(copy / "benchmarks/results.json",
-              lambda d: d["inference"].update(batch_reviews_per_s=1234.5))
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py"), "--check",
-                             "--root", str(copy)], capture_output=True, text=True)
+    edit_json(
+        copy / "benchmarks/results.json",
+        lambda d: d["inference"].update(batch_reviews_per_s=1234.5),
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "docs.py"), "--check", "--root", str(copy)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "stale: docs/benchmarks.md [bench-inference]" in result.stdout
     assert "stale: docs/usage.md [bench-inference]" in result.stdout
@@ -237,10 +266,14 @@ def test_seeds_file_absent_then_present(copy: Path):
     docs.main(["--root", str(copy)])
     assert "Spread over seeds: not measured yet" in (copy / "README.md").read_text()
 
-    seeds = {"runs": [{"seed": 1, "best_val_accuracy": 0.9, "test_accuracy": 0.91},
-                      {"seed": 2, "best_val_accuracy": 0.89, "test_accuracy": 0.905}],
-             "best_val_accuracy": {"mean": 0.895, "std": 0.00707},
-             "test_accuracy": {"mean": 0.9075, "std": 0.00354}}
+    seeds = {
+        "runs": [
+            {"seed": 1, "best_val_accuracy": 0.9, "test_accuracy": 0.91},
+            {"seed": 2, "best_val_accuracy": 0.89, "test_accuracy": 0.905},
+        ],
+        "best_val_accuracy": {"mean": 0.895, "std": 0.00707},
+        "test_accuracy": {"mean": 0.9075, "std": 0.00354},
+    }
     (copy / "metrics/seeds.json").write_text(json.dumps(seeds))
     assert {"README.md:seeds-summary", "docs/results.md:seeds-runs"} <= stale_names(copy)
     docs.main(["--root", str(copy)])
@@ -263,7 +296,9 @@ def test_absent_result_files_give_a_note(copy: Path):
 def test_marker_problems_are_errors(copy: Path, capsys):
     readme = copy / "README.md"
     original = readme.read_text()
-    readme.write_text(original + "\n<!-- generated:no-such-block -->\n<!-- /generated:no-such-block -->\n")
+    readme.write_text(
+        original + "\n<!-- generated:no-such-block -->\n<!-- /generated:no-such-block -->\n"
+    )
     assert docs.main(["--check", "--root", str(copy)]) == 2
     assert "unknown generated block 'no-such-block'" in capsys.readouterr().err
     readme.write_text(original + "\n<!-- generated:val-noise -->\nno closing line\n")
@@ -274,19 +309,43 @@ def test_marker_problems_are_errors(copy: Path, capsys):
 
 def test_tries_stay_out_of_the_readme_and_settings_sum_up_seeds(copy: Path):
     def run(name, seed, test):
-        return {"name": name, "model": "gru", "seed": seed, "best_val_accuracy": 0.9,
-                "test_accuracy": test, "train_seconds": 10.0,
-                "tried": name.startswith("try-"),
-                "change": "train.units=[64]" if name.startswith("try-") else ""}
+        return {
+            "name": name,
+            "model": "gru",
+            "seed": seed,
+            "best_val_accuracy": 0.9,
+            "test_accuracy": test,
+            "train_seconds": 10.0,
+            "tried": name.startswith("try-"),
+            "change": "train.units=[64]" if name.startswith("try-") else "",
+        }
+
     experiments = {
-        "runs": [run("default", 42, 0.91), run("seed-1", 1, 0.9),
-                 run("try-units-64", 42, 0.95), run("try-units-64-seed-1", 1, None)],
-        "settings": [{"setting": "default", "change": "", "seeds": [1, 42],
-                      "best_val_accuracy": {"mean": 0.9, "std": 0.0},
-                      "test_accuracy": {"mean": 0.905, "std": 0.00707}, "train_seconds": 10.0},
-                     {"setting": "units-64", "change": "train.units=[64]", "seeds": [1, 42],
-                      "best_val_accuracy": {"mean": 0.9, "std": 0.0}, "test_accuracy": None,
-                      "train_seconds": 10.0}]}
+        "runs": [
+            run("default", 42, 0.91),
+            run("seed-1", 1, 0.9),
+            run("try-units-64", 42, 0.95),
+            run("try-units-64-seed-1", 1, None),
+        ],
+        "settings": [
+            {
+                "setting": "default",
+                "change": "",
+                "seeds": [1, 42],
+                "best_val_accuracy": {"mean": 0.9, "std": 0.0},
+                "test_accuracy": {"mean": 0.905, "std": 0.00707},
+                "train_seconds": 10.0,
+            },
+            {
+                "setting": "units-64",
+                "change": "train.units=[64]",
+                "seeds": [1, 42],
+                "best_val_accuracy": {"mean": 0.9, "std": 0.0},
+                "test_accuracy": None,
+                "train_seconds": 10.0,
+            },
+        ],
+    }
     (copy / "metrics/experiments.json").write_text(json.dumps(experiments))
     docs.main(["--root", str(copy)])
     readme, results = (copy / "README.md").read_text(), (copy / "docs/results.md").read_text()
@@ -301,19 +360,42 @@ def test_tries_stay_out_of_the_readme_and_settings_sum_up_seeds(copy: Path):
 def test_a_change_to_a_knob_params_yaml_lacks_is_retired(copy: Path):
     """Rows whose change names a key that params.yaml no longer has are marked retired in the
     lab's tables and left out of every product table, tried or not."""
+
     def run(name, tried, change):
-        return {"name": name, "model": "gru", "seed": 42, "best_val_accuracy": 0.9,
-                "test_accuracy": 0.91, "train_seconds": 10.0, "tried": tried, "change": change}
+        return {
+            "name": name,
+            "model": "gru",
+            "seed": 42,
+            "best_val_accuracy": 0.9,
+            "test_accuracy": 0.91,
+            "train_seconds": 10.0,
+            "tried": tried,
+            "change": change,
+        }
+
     experiments = {
-        "runs": [run("default", False, ""), run("try-gone", True, "train.gone=2, train.units=[8]"),
-                 run("old-default", False, "train.gone=1")],
-        "settings": [{"setting": "gone", "change": "train.gone=2, train.units=[8]",
-                      "seeds": [1, 42], "best_val_accuracy": {"mean": 0.9, "std": 0.0},
-                      "test_accuracy": None, "train_seconds": 10.0}]}
+        "runs": [
+            run("default", False, ""),
+            run("try-gone", True, "train.gone=2, train.units=[8]"),
+            run("old-default", False, "train.gone=1"),
+        ],
+        "settings": [
+            {
+                "setting": "gone",
+                "change": "train.gone=2, train.units=[8]",
+                "seeds": [1, 42],
+                "best_val_accuracy": {"mean": 0.9, "std": 0.0},
+                "test_accuracy": None,
+                "train_seconds": 10.0,
+            }
+        ],
+    }
     (copy / "metrics/experiments.json").write_text(json.dumps(experiments))
     docs.main(["--root", str(copy)])
     lab = (copy / "docs/lab/results.md").read_text()
-    assert "| try-gone | `gru` with `train.gone=2, train.units=[8]` (retired: `train.gone`) |" in lab
+    assert (
+        "| try-gone | `gru` with `train.gone=2, train.units=[8]` (retired: `train.gone`) |" in lab
+    )
     assert "| old-default | `gru` with `train.gone=1` (retired: `train.gone`) |" in lab
     assert "| gone (`train.gone=2, train.units=[8]`; retired: `train.gone`) |" in lab
     for path in product_docs_in(copy):
@@ -324,10 +406,16 @@ def test_a_change_to_a_knob_params_yaml_lacks_is_retired(copy: Path):
 def test_params_keys_are_read_without_a_yaml_parser():
     keys = docs.yaml_keys((ROOT / "params.yaml").read_text())
     assert keys >= {"seed", "train", "train.units", "preprocess.max_len", "evaluate.threshold"}
-    assert keys == {k for section, body in yaml.safe_load((ROOT / "params.yaml").read_text()).items()
-                    for k in ([section] + ([f"{section}.{key}" for key in body]
-                                           if isinstance(body, dict) else []))}
-    assert docs.retired_keys("train.units=[64, 32], seed=1, train.gone=true", keys) == ["train.gone"]
+    assert keys == {
+        k
+        for section, body in yaml.safe_load((ROOT / "params.yaml").read_text()).items()
+        for k in (
+            [section] + ([f"{section}.{key}" for key in body] if isinstance(body, dict) else [])
+        )
+    }
+    assert docs.retired_keys("train.units=[64, 32], seed=1, train.gone=true", keys) == [
+        "train.gone"
+    ]
 
 
 def test_a_model_fitted_on_validation_reports_no_validation_score(copy: Path):
@@ -342,16 +430,30 @@ def test_a_model_fitted_on_validation_reports_no_validation_score(copy: Path):
     for key in ("best_val_accuracy", "best_val_loss", "val_reviews", "teacher_val_accuracy"):
         card["fit"].pop(key, None)
     (copy / "models/model.params.json").write_text(json.dumps(card))
-    (copy / "metrics/seeds.json").write_text(json.dumps({
-        "runs": [{"seed": 1, "best_val_accuracy": None, "test_accuracy": 0.92},
-                 {"seed": 2, "best_val_accuracy": None, "test_accuracy": 0.921}],
-        "best_val_accuracy": None, "test_accuracy": {"mean": 0.9205, "std": 0.00071}}))
+    (copy / "metrics/seeds.json").write_text(
+        json.dumps(
+            {
+                "runs": [
+                    {"seed": 1, "best_val_accuracy": None, "test_accuracy": 0.92},
+                    {"seed": 2, "best_val_accuracy": None, "test_accuracy": 0.921},
+                ],
+                "best_val_accuracy": None,
+                "test_accuracy": {"mean": 0.9205, "std": 0.00071},
+            }
+        )
+    )
     experiments = json.loads((copy / "metrics/experiments.json").read_text())
     experiments["settings"] = [s for s in experiments["settings"] if s["setting"] != "held-out"]
-    experiments["settings"].append({
-        "setting": "held-out", "change": "train.fit_on_validation=false", "seeds": [1, 2],
-        "best_val_accuracy": {"mean": 0.91, "std": 0.001}, "test_accuracy": None,
-        "train_seconds": 10.0})
+    experiments["settings"].append(
+        {
+            "setting": "held-out",
+            "change": "train.fit_on_validation=false",
+            "seeds": [1, 2],
+            "best_val_accuracy": {"mean": 0.91, "std": 0.001},
+            "test_accuracy": None,
+            "train_seconds": 10.0,
+        }
+    )
     (copy / "metrics/experiments.json").write_text(json.dumps(experiments))
     assert docs.main(["--root", str(copy)]) == 0
     readme = (copy / "README.md").read_text()
@@ -371,8 +473,11 @@ def test_a_model_fitted_on_validation_reports_no_validation_score(copy: Path):
 # Product docs whose owners have yet to follow the package move (`serve.*` is now
 # `imdb_sentiment.inference.labelling`): the check below skips them until they do.
 NAMES_PENDING: set[str] = set()
-RENAMED = {"serve": "inference/labelling.py", "baseline": "modeling/ngram.py",
-           "stage": "pipeline/__main__.py"}
+RENAMED = {
+    "serve": "inference/labelling.py",
+    "baseline": "modeling/ngram.py",
+    "stage": "pipeline/__main__.py",
+}
 PACKAGE = ROOT / "src" / "imdb_sentiment"
 SECTIONS = ("seed", "ingest", "preprocess", "train", "evaluate")
 SPAN = re.compile(r"`([^`\n]+)`")
@@ -417,7 +522,7 @@ def dotted_problem(name: str) -> str | None:
         else:
             owner = path / "__init__.py" if path.is_dir() else path
             if i == 0 or part not in module_names(owner):
-                return f"no module or name {'.'.join(parts[:i + 1])}"
+                return f"no module or name {'.'.join(parts[: i + 1])}"
             return None
     return None
 
@@ -445,8 +550,11 @@ def span_problem(span: str, keys: set[str], files: set[str]) -> str | None:
 
 def test_product_docs_name_modules_and_params_that_exist():
     keys = docs.yaml_keys((ROOT / "params.yaml").read_text())
-    files = {p.name for folder in ("src", "tools", "tests", "benchmarks")
-             for p in (ROOT / folder).rglob("*.py")}
+    files = {
+        p.name
+        for folder in ("src", "tools", "tests", "benchmarks")
+        for p in (ROOT / folder).rglob("*.py")
+    }
     problems, checked = [], 0
     for path in product_docs():
         rel = path.relative_to(ROOT).as_posix()
@@ -463,12 +571,28 @@ def test_product_docs_name_modules_and_params_that_exist():
 def test_the_name_check_catches_old_modules_and_retired_knobs():
     keys = docs.yaml_keys((ROOT / "params.yaml").read_text())
     files = {"zoo.py", "train.py"}
-    for bad in ("serve.py", "serve.score_texts", "imdb_sentiment.stage", "baseline.py",
-                "src/imdb_sentiment/locations.py", "core/nothing.py", "train.patience: 2",
-                "train.teacher_temperature=1.5", "imdb_sentiment.inference.scoring.nothing"):
+    for bad in (
+        "serve.py",
+        "serve.score_texts",
+        "imdb_sentiment.stage",
+        "baseline.py",
+        "src/imdb_sentiment/locations.py",
+        "core/nothing.py",
+        "train.patience: 2",
+        "train.teacher_temperature=1.5",
+        "imdb_sentiment.inference.scoring.nothing",
+    ):
         assert span_problem(bad, keys, files), bad
-    for good in ("zoo.py", "train.units", "train.epochs: 4", "imdb_sentiment.predict",
-                 "imdb_sentiment.inference.scoring.tune_threads", "modeling/zoo.py",
-                 "src/imdb_sentiment/core/locations.py", "python -m imdb_sentiment.pipeline",
-                 "train.py", "evaluate.threshold"):
+    for good in (
+        "zoo.py",
+        "train.units",
+        "train.epochs: 4",
+        "imdb_sentiment.predict",
+        "imdb_sentiment.inference.scoring.tune_threads",
+        "modeling/zoo.py",
+        "src/imdb_sentiment/core/locations.py",
+        "python -m imdb_sentiment.pipeline",
+        "train.py",
+        "evaluate.threshold",
+    ):
         assert span_problem(good, keys, files) is None, good

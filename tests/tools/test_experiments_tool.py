@@ -14,27 +14,45 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location("experiments_tool", ROOT / "tools" / "experiments.py")
+    spec = importlib.util.spec_from_file_location(
+        "experiments_tool", ROOT / "tools" / "experiments.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def row(name, val, test, model="gru", seed=42):
-    return {"name": name, "model": model, "seed": seed, "best_val_accuracy": val,
-            "test_accuracy": test, "train_seconds": 1.0, "change": ""}
+    return {
+        "name": name,
+        "model": model,
+        "seed": seed,
+        "best_val_accuracy": val,
+        "test_accuracy": test,
+        "train_seconds": 1.0,
+        "change": "",
+    }
 
 
 def test_tried_directions_stay_out_of_the_seed_spread_and_sort_after_scored_runs():
     tool = load_tool()
-    runs = [row("default", 0.90, 0.907), row("seed-1", 0.904, 0.908, seed=1),
-            row("try-self-training", 0.95, None), row("try-units-64", 0.91, None),
-            row("nb-logreg", 0.911, 0.915, model="nb_logreg")]
+    runs = [
+        row("default", 0.90, 0.907),
+        row("seed-1", 0.904, 0.908, seed=1),
+        row("try-self-training", 0.95, None),
+        row("try-units-64", 0.91, None),
+        row("nb-logreg", 0.911, 0.915, model="nb_logreg"),
+    ]
     summary, rows = tool.tables(runs, "gru")
     assert [r["seed"] for r in summary["runs"]] == [1, 42]
     assert summary["best_val_accuracy"]["mean"] == 0.902
-    assert [r["name"] for r in rows] == ["nb-logreg", "seed-1", "default", "try-self-training",
-                                         "try-units-64"]
+    assert [r["name"] for r in rows] == [
+        "nb-logreg",
+        "seed-1",
+        "default",
+        "try-self-training",
+        "try-units-64",
+    ]
     assert set(tool.TRIES) >= {"max-len-800", "units-64"}
     assert tool.FORMER_DEFAULTS <= set(tool.TRIES) | set(tool.RETIRED)
     assert not set(tool.TRIES) & set(tool.RETIRED)
@@ -46,11 +64,18 @@ def test_a_name_run_again_keeps_only_its_latest_run(tmp_path):
     tool = load_tool()
 
     def git(*args, date="2026-01-01T00:00:00"):
-        env = {**os.environ, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date,
-               "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-               "GIT_COMMITTER_EMAIL": "t@t"}
-        return subprocess.run(["git", *args], cwd=tmp_path, env=env, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        env = {
+            **os.environ,
+            "GIT_COMMITTER_DATE": date,
+            "GIT_AUTHOR_DATE": date,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        }
+        return subprocess.run(
+            ["git", *args], cwd=tmp_path, env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     git("init", "-q")
     git("commit", "-q", "--allow-empty", "-m", "old", date="2026-01-01T00:00:00")
@@ -86,9 +111,14 @@ def test_a_try_name_may_pick_a_seed_and_unknown_names_are_refused():
 
 def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():
     tool = load_tool()
-    runs = [row("default", 0.90, 0.907), row("seed-1", 0.91, 0.909, seed=1),
-            row("try-units-64", 0.92, None), row("try-units-64-seed-1", 0.93, None, seed=1),
-            row("try-self-training", 0.95, None), row("nb-logreg", 0.911, 0.915, model="nb_logreg")]
+    runs = [
+        row("default", 0.90, 0.907),
+        row("seed-1", 0.91, 0.909, seed=1),
+        row("try-units-64", 0.92, None),
+        row("try-units-64-seed-1", 0.93, None, seed=1),
+        row("try-self-training", 0.95, None),
+        row("nb-logreg", 0.911, 0.915, model="nb_logreg"),
+    ]
     settings = {s["setting"]: s for s in tool.settings_summary(runs)}
     assert set(settings) == {"default", "units-64"}  # one-seed settings are not summed up
     assert settings["default"]["seeds"] == [1, 42]
@@ -100,8 +130,12 @@ def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():
 
 def test_a_default_fitted_on_validation_has_no_validation_spread_and_sorts_last():
     tool = load_tool()
-    runs = [row("default", None, 0.92), row("seed-1", None, 0.921, seed=1),
-            row("try-held-out", 0.913, 0.919), row("try-held-out-seed-1", 0.914, 0.92, seed=1)]
+    runs = [
+        row("default", None, 0.92),
+        row("seed-1", None, 0.921, seed=1),
+        row("try-held-out", 0.913, 0.919),
+        row("try-held-out-seed-1", 0.914, 0.92, seed=1),
+    ]
     settings = tool.settings_summary(runs)
     assert [s["setting"] for s in settings] == ["held-out", "default"]
     assert settings[1]["best_val_accuracy"] is None
@@ -113,37 +147,54 @@ def test_a_default_fitted_on_validation_has_no_validation_spread_and_sorts_last(
 
 def test_only_former_defaults_among_tries_record_test_accuracy(tmp_path, monkeypatch):
     tool = load_tool()
-    files = {"params.yaml": "seed: 1\ntrain: {model: gru}\n",
-             "models/model.params.json": '{"fit": {"best_val_accuracy": 0.9, "train_seconds": 5}}',
-             "metrics/eval.json": '{"accuracy": 0.91}'}
+    files = {
+        "params.yaml": "seed: 1\ntrain: {model: gru}\n",
+        "models/model.params.json": '{"fit": {"best_val_accuracy": 0.9, "train_seconds": 5}}',
+        "metrics/eval.json": '{"accuracy": 0.91}',
+    }
     monkeypatch.setattr(tool, "read", lambda rev, path: files[path])
     former = sorted(tool.FORMER_DEFAULTS)[0]
     assert tool.run_record(f"try-{former}-seed-1", "rev")["test_accuracy"] == 0.91
     assert tool.run_record("try-units-64", "rev")["test_accuracy"] is None
     assert tool.run_record("seed-1", "rev")["test_accuracy"] == 0.91
     assert tool.run_record("try-units-64", "rev")["change"] == "train.units=[64]"
-    assert tool.run_record("try-units-64", "rev")["tried"] and not tool.run_record("seed-1", "rev")["tried"]
+    assert (
+        tool.run_record("try-units-64", "rev")["tried"]
+        and not tool.run_record("seed-1", "rev")["tried"]
+    )
 
 
 def test_rows_of_experiments_missing_from_this_clone_are_kept(tmp_path):
     tool = load_tool()
     committed = tmp_path / "experiments.json"
     assert tool.not_in_this_clone(committed, {"default"}) == []
-    committed.write_text(json.dumps({"runs": [{"name": "default"}, {"name": "seed-1"},
-                                              {"name": "try-units-64"}]}))
+    committed.write_text(
+        json.dumps({"runs": [{"name": "default"}, {"name": "seed-1"}, {"name": "try-units-64"}]})
+    )
     assert tool.not_in_this_clone(committed, {"default", "seed-1"}) == [{"name": "try-units-64"}]
 
 
 def test_a_run_without_a_ref_is_renamed_in_the_committed_file(tmp_path):
     tool = load_tool()
     committed = tmp_path / "experiments.json"
-    committed.write_text(json.dumps({"runs": [
-        {"name": "seed-1", "tried": False, "change": "", "best_val_accuracy": 0.9},
-        {"name": "seed-2", "tried": False, "change": "", "best_val_accuracy": 0.8}]}))
+    committed.write_text(
+        json.dumps(
+            {
+                "runs": [
+                    {"name": "seed-1", "tried": False, "change": "", "best_val_accuracy": 0.9},
+                    {"name": "seed-2", "tried": False, "change": "", "best_val_accuracy": 0.8},
+                ]
+            }
+        )
+    )
     tool.rename_run("seed-1", "try-units-64-seed-1", {}, committed)
     runs = json.loads(committed.read_text())["runs"]
-    assert runs[0] == {"name": "try-units-64-seed-1", "tried": True,
-                       "change": "train.units=[64]", "best_val_accuracy": 0.9}
+    assert runs[0] == {
+        "name": "try-units-64-seed-1",
+        "tried": True,
+        "change": "train.units=[64]",
+        "best_val_accuracy": 0.9,
+    }
     assert runs[1]["name"] == "seed-2"
     with pytest.raises(ValueError, match="no run named 'seed-9'"):
         tool.rename_run("seed-9", "try-units-64-seed-9", {}, committed)

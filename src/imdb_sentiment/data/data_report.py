@@ -35,8 +35,10 @@ def utf8_buffers(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
     array = array.cast(pa.large_string())
     _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, np.int64)[array.offset:array.offset + len(array) + 1]
-    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    offsets = np.frombuffer(offsets_buffer, np.int64)[array.offset : array.offset + len(array) + 1]
+    data = (
+        np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    )
     return offsets, data
 
 
@@ -57,8 +59,8 @@ def word_counts(texts: pd.Series, rows_per_chunk: int = 2048) -> np.ndarray:
     counts = np.zeros(len(texts), np.int64)
     non_ascii = []
     for first in range(0, len(texts), rows_per_chunk):
-        bounds = offsets[first:first + rows_per_chunk + 1]
-        chunk = data[bounds[0]:bounds[-1]]
+        bounds = offsets[first : first + rows_per_chunk + 1]
+        chunk = data[bounds[0] : bounds[-1]]
         begins, ends = bounds[:-1] - bounds[0], bounds[1:] - bounds[0]
         space = ASCII_SPACE[chunk]
         starts = ~space
@@ -79,13 +81,15 @@ def data_report(frame: pd.DataFrame, archive_sha256: str) -> dict:
     words = word_counts(frame["text"])
     counts = {
         f"{split}_{name}": int(((frame["split"] == split) & (frame["label"] == label)).sum())
-        for split in ("train", "test") for name, label in (("pos", 1), ("neg", 0))
+        for split in ("train", "test")
+        for name, label in (("pos", 1), ("neg", 0))
     }
     counts["unsup"] = int((frame["split"] == "unsup").sum())
     digests = {split: [] for split in ("train", "test", "unsup")}
     labels_of: dict[bytes, set[int]] = {}
-    for digest, split, label in zip(text_digests(frame["text"]), frame["split"].tolist(),
-                                    frame["label"].tolist()):
+    for digest, split, label in zip(
+        text_digests(frame["text"]), frame["split"].tolist(), frame["label"].tolist()
+    ):
         digests[split].append(digest)
         if split != "unsup":
             labels_of.setdefault(digest, set()).add(label)

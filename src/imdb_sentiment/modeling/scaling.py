@@ -49,8 +49,11 @@ def make_strategy(kind: str) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy(mirrored_devices())
     if kind == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            print("train: warning: distribute=multi_worker but TF_CONFIG is not set: "
-                  "training as a single worker", file=sys.stderr)
+            print(
+                "train: warning: distribute=multi_worker but TF_CONFIG is not set: "
+                "training as a single worker",
+                file=sys.stderr,
+            )
         # the cluster and this task's role come from the TF_CONFIG environment variable
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
@@ -77,7 +80,8 @@ def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Ite
         if iterator is not None:
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(
-                    lambda value: strategy.experimental_local_results(value)[0], next(batches))
+                    lambda value: strategy.experimental_local_results(value)[0], next(batches)
+                )
                 break
         with strategy.scope():
             model._symbolic_build(data_batch=data_batch)
@@ -85,8 +89,9 @@ def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Ite
     reduce_per_replica = tf_trainer.reduce_per_replica
 
     def reduce_first(values, distribution, reduction="auto"):
-        return reduce_per_replica(values, distribution,
-                                  "first" if reduction == "auto" else reduction)
+        return reduce_per_replica(
+            values, distribution, "first" if reduction == "auto" else reduction
+        )
 
     model._maybe_symbolic_build = symbolic_build
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -105,14 +110,20 @@ def precision_policy(name: str) -> Iterator[None]:
         yield
         return
     if not tf.config.list_physical_devices("GPU"):
-        if name == "mixed_bfloat16" and os.environ.get("ONEDNN_MAX_CPU_ISA") == \
-                PINNED["ONEDNN_MAX_CPU_ISA"]:
+        if (
+            name == "mixed_bfloat16"
+            and os.environ.get("ONEDNN_MAX_CPU_ISA") == PINNED["ONEDNN_MAX_CPU_ISA"]
+        ):
             # oneDNN has no bfloat16 kernels below AVX-512 and aborts the process
             raise PipelineError(
                 "train.mixed_precision=mixed_bfloat16 needs a GPU: on CPU, bfloat16 needs "
-                "AVX-512 kernels, and the stages pin AVX2 ones for reproducible results")
-        print(f"train: warning: mixed_precision={name} but no GPU is visible; honouring it, "
-              "but reduced precision on CPU is emulated and usually slower", file=sys.stderr)
+                "AVX-512 kernels, and the stages pin AVX2 ones for reproducible results"
+            )
+        print(
+            f"train: warning: mixed_precision={name} but no GPU is visible; honouring it, "
+            "but reduced precision on CPU is emulated and usually slower",
+            file=sys.stderr,
+        )
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(name)
     try:
