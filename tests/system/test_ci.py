@@ -84,12 +84,14 @@ def test_github_workflow_runs_tests_slice_and_report():
     steps = github_steps()
     uses = {s["uses"].split("@")[0]: s.get("with", {}) for s in steps if "uses" in s}
     assert uses["actions/checkout"]["fetch-depth"] == 0
-    assert uses["actions/setup-python"]["python-version"] == "3.11"
+    assert uses["actions/setup-python"]["python-version"] == "${{ matrix.python }}"
+    job = next(iter(workflow["jobs"].values()))
+    assert job["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
     assert uses["actions/setup-python"]["cache"] == "pip"
     assert uses["actions/cache"]["path"] == ".dvc/cache"
     assert "hashFiles('dvc.lock')" in uses["actions/cache"]["key"]
     runs = [s["run"] for s in steps if "run" in s]
-    assert runs[:2] == ["make test", "make ci-slice"]
+    assert runs[:3] == ["make lint", "make test", "make ci-slice"]
     assert runs[-1] == "cml comment update report/report.md"
     for step in steps:
         if "run" in step and ("report" in step["run"] or "cml" in step["run"]):
@@ -101,7 +103,7 @@ def test_gitlab_ci_parses_and_mirrors_the_workflow():
     assert config["variables"]["GIT_DEPTH"] == "0"
     caches = config["default"]["cache"]
     assert any(c["paths"] == [".dvc/cache"] and c["key"]["files"] == ["dvc.lock"] for c in caches)
-    assert config["test"]["script"] == ["make test", "make ci-slice"]
+    assert config["test"]["script"] == ["make lint", "make test", "make ci-slice"]
     assert "cml comment update report/report.md" in config["comment"]["script"]
 
 
