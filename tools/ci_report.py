@@ -186,7 +186,9 @@ def metrics_table(repo: Path, base: Side, head: Side) -> str:
                 if delta is not None
                 else None
             )
-            verdict = "-" if band is None else ("yes" if abs(delta) < band else "**no**")
+            verdict = (
+                "-" if band is None or delta is None else ("yes" if abs(delta) < band else "**no**")
+            )
             rows.append(
                 f"| {path} | {metric} | {fmt(old)} | {fmt(new)} | {fmt(delta)} | "
                 f"{fmt(band)} | {verdict} |"

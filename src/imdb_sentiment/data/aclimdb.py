@@ -64,7 +64,13 @@ def decode(content: bytes, name: str) -> str:
 
 def parse_review_name(name: str) -> tuple[str, str, int, int]:
     """(split, kind, id, rating) of a review member; ids and ratings outside their range refused."""
-    split, kind, review_id, rating = REVIEW_RE.fullmatch(name).groups()
+    match = REVIEW_RE.fullmatch(name)
+    if match is None:  # wanted_member lets only review names and url lists through
+        raise DataError(
+            f"archive member {name[:120]!r} is not a review: reviews are named "
+            "aclImdb/{train,test}/{pos,neg,unsup}/<id>_<rating>.txt"
+        )
+    split, kind, review_id, rating = match.groups()
     if int(rating) not in RATINGS[kind]:
         allowed = RATINGS[kind]
         raise DataError(

@@ -289,7 +289,7 @@ class BoundedHeaderInfo(PlainHeaderInfo):
             self._refuse_sparse()
         kind = EXTENDED_HEADERS.get(self.type)
         if kind is None:
-            return super()._proc_member(tarfile_)
+            return super()._proc_member(tarfile_)  # type: ignore[misc]  # private, not in typeshed
         if self.size > MAX_HEADER_BYTES:
             raise UnsafeHeader(
                 f"its {kind} header of {self.size} bytes, over the "
@@ -303,7 +303,7 @@ class BoundedHeaderInfo(PlainHeaderInfo):
             )
         tarfile_.extended_depth += 1
         try:
-            member = super()._proc_member(tarfile_)
+            member = super()._proc_member(tarfile_)  # type: ignore[misc]  # private, not in typeshed
         finally:
             tarfile_.extended_depth -= 1
         if len(tarfile_.pax_headers) > MAX_GLOBAL_PAX_RECORDS:
@@ -344,7 +344,7 @@ class BoundedTarFile(tarfile.TarFile):
     def members_once(self) -> Iterator[tarfile.TarInfo]:
         """Each member in stream order, forgotten once handed out."""
         while (member := self.next()) is not None:
-            self.members.clear()
+            self.members.clear()  # type: ignore[attr-defined]  # TarFile.members: not in typeshed
             yield member
 
 
@@ -448,7 +448,9 @@ def iter_files(
     try:
         with open(path, "rb") as raw, open_decompressed(raw) as stream:
             reader = ForwardReader(stream, max_total_bytes)
-            with BoundedTarFile.open(fileobj=reader, mode="r:") as archive:
+            # ForwardReader has only what tarfile reads with (no write, close), so it is
+            # not typeshed's _Fileobj
+            with BoundedTarFile.open(fileobj=reader, mode="r:") as archive:  # type: ignore[call-overload]
                 for count, member in enumerate(archive.members_once(), 1):
                     if count > MAX_MEMBERS:
                         raise ArchiveError(

@@ -76,9 +76,10 @@ def _fill(
     A table whose rows are tuples fills several slots at once: ``aspect_adj=[("plot",
     "clever")]`` fills {aspect} and {adj}, so that an adjective only meets aspects it suits.
     """
-    combos = list(itertools.product(frames, *tables.values()))
+    # (frame, rows) pairs, in the order of itertools.product(frames, *tables.values())
+    combos = list(itertools.product(frames, itertools.product(*tables.values())))
     texts = []
-    for frame, *rows in rng.sample(combos, len(combos)):
+    for frame, rows in rng.sample(combos, len(combos)):
         slots: dict[str, str] = {}
         for name, row in zip(tables, rows):
             slots.update(zip(name.split("_"), row) if isinstance(row, tuple) else [(name, row)])

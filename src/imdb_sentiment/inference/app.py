@@ -171,6 +171,10 @@ def show_result(model: Any, text: str) -> None:
     if not result.ok:
         st.warning(f"Cannot classify: {result.error}.")
         return
+    if result.label is None or result.probability is None:
+        raise RuntimeError(
+            f"a review scored without an error has no label or probability: {result}"
+        )
     probability = float(result.probability)
     # Material icons ship with Streamlit; emoji need a font the browser may lack.
     icon = ":material/thumb_up:" if result.label == labelling.POSITIVE else ":material/thumb_down:"

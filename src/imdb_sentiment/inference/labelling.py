@@ -12,6 +12,7 @@ import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import keras
 import numpy as np
@@ -176,17 +177,18 @@ def score_texts(
 ) -> list[Scored]:
     """Label every text; empty, wordless ones and those without a word the model knows
     fail on their own, the rest are scored."""
+    # check_text refuses None, so every text looked up below (error still None) is a str
     errors = [check_text(t) for t in texts]
     present = [i for i, err in enumerate(errors) if err is None]
-    for i, empty in zip(present, wordless([texts[i] for i in present])):
+    for i, empty in zip(present, wordless([cast(str, texts[i]) for i in present])):
         if empty:
             errors[i] = NO_WORDS
     present = [i for i, err in enumerate(errors) if err is None]
-    for i, unknown in zip(present, unknown_only(model, [texts[i] for i in present])):
+    for i, unknown in zip(present, unknown_only(model, [cast(str, texts[i]) for i in present])):
         if unknown:
             errors[i] = UNKNOWN_WORDS
     valid = [i for i, err in enumerate(errors) if err is None]
-    probs = probabilities(model, [texts[i] for i in valid], batch_size, progress)
+    probs = probabilities(model, [cast(str, texts[i]) for i in valid], batch_size, progress)
     results = [Scored(error=err) for err in errors]
     for i, p in zip(valid, probs.tolist()):
         results[i] = Scored(label_of(p, threshold), p)

@@ -122,6 +122,14 @@ def load_model(path: str | Path) -> keras.Model:
         ) from None
 
 
+def _referent(ref: weakref.ref[keras.Model]) -> keras.Model:
+    """The model a TracedModel holds weakly, which must be alive while it is traced."""
+    model = ref()
+    if model is None:
+        raise ReferenceError("the model of this TracedModel has been garbage-collected")
+    return model
+
+
 class TracedModel:
     """The model's forward pass as one traced tf.function, called like the model.
 
@@ -133,7 +141,7 @@ class TracedModel:
     def __init__(self, model: keras.Model):
         ref = weakref.ref(model)  # the cache below is keyed weakly by this model
         self.forward = tf.function(
-            lambda texts: ref()(texts, training=False),
+            lambda texts: _referent(ref)(texts, training=False),
             input_signature=[tf.TensorSpec([None], tf.string)],
         )
 

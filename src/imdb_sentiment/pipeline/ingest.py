@@ -44,7 +44,8 @@ def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.D
         files, desc="ingest", unit=" files", file=sys.stderr, mininterval=2.0
     ):
         if match := URLS_RE.fullmatch(name):
-            urls[match.groups()] = movie_ids(decode(content, name), name)
+            split, kind = match.groups()
+            urls[split, kind] = movie_ids(decode(content, name), name)
             continue
         decode(content, f"review {name}")  # the check only: the table is built from the bytes
         for column, value in zip(columns, (*parse_review_name(name), content)):
@@ -65,7 +66,9 @@ def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.D
         (columns["id"], columns["label"], [split_rank[split] for split in columns["split"]])
     )
     dtypes = {"id": np.int32, "rating": np.int8, "label": np.int8}
-    table = {name: np.array(columns[name], dtypes[name])[order] for name in dtypes}
+    table: dict[str, np.ndarray | list[str] | pd.Series] = {
+        name: np.array(columns[name], dtypes[name])[order] for name in dtypes
+    }
     table["split"] = [columns["split"][i] for i in order]
     table["movie"] = [columns["movie"][i] for i in order]
     table["text"] = text_column([columns["text"][i] for i in order])
