@@ -273,11 +273,12 @@ def rename_run(old: str, new: str, revs: dict[str, str], committed: Path) -> Non
 def spread(values: list[float | None]) -> dict | None:
     """Mean and sample standard deviation (0 for one value); None unless every value is
     known."""
-    if None in values:
+    known = [value for value in values if value is not None]
+    if len(known) < len(values):
         return None
     return {
-        "mean": round(statistics.mean(values), 5),
-        "std": round(statistics.stdev(values), 5) if len(values) > 1 else 0.0,
+        "mean": round(statistics.mean(known), 5),
+        "std": round(statistics.stdev(known), 5) if len(known) > 1 else 0.0,
     }
 
 

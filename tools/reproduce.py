@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -36,6 +37,7 @@ ARCHIVE_KEY = "archive_sha256"  # in DATA_REPORT: which archive file the reviews
 
 def flatten(data, prefix: str = "") -> dict[str, object]:
     """{"a": {"b": 1}} -> {"a.b": 1}; lists keep their index."""
+    items: Iterable[tuple[object, object]]
     if isinstance(data, dict):
         items = data.items()
     elif isinstance(data, list):
