@@ -170,3 +170,9 @@ def test_predict_names_a_text_that_is_not_a_string(small_model_path):
 
     with pytest.raises(TypeError, match=r"texts\[2\]=3: must be a str"):
         api.predict(["a", "b", 3], model=small_model_path)
+
+
+def test_the_project_fallback_is_the_checkout_this_package_came_from():
+    from imdb_sentiment.core import locations
+
+    assert (locations.PROJECT / "dvc.yaml").is_file() and (locations.PROJECT / "src").is_dir()
