@@ -19,7 +19,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export DVC_NO_ANALYTICS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast install app predict bench bench-quick reproduce experiments metrics compare clean-venv
+.PHONY: help run test test-fast lint install app predict bench bench-quick reproduce experiments metrics compare clean-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,8 +46,13 @@ run: $(VENV)/.installed $(ARCHIVE) ## Set up (if needed) and reproduce the whole
 test: $(VENV)/.installed ## Set up (if needed) and run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-test-fast: $(VENV)/.installed ## The quick tier, under 2 minutes on 2 cores: the tests not marked slow
+test-fast: $(VENV)/.installed ## The quick tier for the edit loop: the tests not marked slow (tests/system/ is slow)
 	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(VENV)/.installed ## Lint, format check and types: ruff and mypy (CI runs it)
+	$(BIN)/ruff check src tests tools benchmarks
+	$(BIN)/ruff format --check src tests tools benchmarks
+	$(BIN)/mypy
 
 app: $(VENV)/.installed ## Start the web app on http://127.0.0.1:8501
 	$(BIN)/streamlit run src/imdb_sentiment/inference/app.py --server.address 127.0.0.1

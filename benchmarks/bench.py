@@ -40,15 +40,16 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import yaml  # noqa: E402
 
-from imdb_sentiment.core import startup  # noqa: E402
 from imdb_sentiment.core import params as P  # noqa: E402
-from imdb_sentiment.data import processed, reviews as review_table  # noqa: E402
-from imdb_sentiment.inference import labelling, scoring  # noqa: E402
-from imdb_sentiment.modeling import text
-from imdb_sentiment.data.processed import Split  # noqa: E402
-from imdb_sentiment.modeling.fitting import compile_classifier, make_dataset, set_determinism  # noqa: E402
-from imdb_sentiment.inference.scoring import load_model, predict_texts  # noqa: E402
+from imdb_sentiment.core import startup  # noqa: E402
 from imdb_sentiment.core.startup import set_thread_pools  # noqa: E402
+from imdb_sentiment.data import processed  # noqa: E402
+from imdb_sentiment.data import reviews as review_table
+from imdb_sentiment.data.processed import Split  # noqa: E402
+from imdb_sentiment.inference import scoring  # noqa: E402
+from imdb_sentiment.inference.scoring import load_model, predict_texts  # noqa: E402
+from imdb_sentiment.modeling import text
+from imdb_sentiment.modeling.fitting import compile_classifier, make_dataset, set_determinism  # noqa: E402
 from imdb_sentiment.modeling.zoo import build_classifier  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,10 +101,10 @@ def encode(split: str, max_len: int, limit: int | None = None) -> Split:
         reviews = reviews[[k in keys for k in zip(reviews["label"], reviews["id"])]]
     reviews = reviews.sample(frac=1.0, random_state=0)[:limit]
     vocabulary = processed.load_vocabulary(ROOT / "data/processed")[: VOCAB_SIZE - 2]
-    ids, offsets, _ = text.encode(text.make_vectorizer(vocabulary, ragged=True),
-                                  reviews["text"].tolist(), max_len)
-    return Split(ids, offsets, reviews["label"].to_numpy(np.int8),
-                 reviews["id"].to_numpy(np.int32))
+    ids, offsets, _ = text.encode(
+        text.make_vectorizer(vocabulary, ragged=True), reviews["text"].tolist(), max_len
+    )
+    return Split(ids, offsets, reviews["label"].to_numpy(np.int8), reviews["id"].to_numpy(np.int32))
 
 
 def rows(data: Split) -> list[np.ndarray]:
@@ -124,32 +125,51 @@ class EpochTimes(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self.started)
 
 
-def fit_report(reviews: int, epoch_seconds: list[float], history: dict, steps: int,
-               test_accuracy: float) -> dict:
+def fit_report(
+    reviews: int, epoch_seconds: list[float], history: dict, steps: int, test_accuracy: float
+) -> dict:
     """One side's training run: speed over every epoch it ran, validation, test accuracy."""
     val_loss = history["val_loss"]
-    return {"reviews": reviews, "epochs_run": len(epoch_seconds),
-            "reviews_per_s": reviews * len(epoch_seconds) / sum(epoch_seconds),
-            "epoch_reviews_per_s": [round(reviews / t, 1) for t in epoch_seconds],
-            "val_accuracy": [round(v, 4) for v in history["val_accuracy"]],
-            "best_epoch": int(np.argmin(val_loss)) + 1, "steps": steps,
-            "test_accuracy": round(float(test_accuracy), 4)}
+    return {
+        "reviews": reviews,
+        "epochs_run": len(epoch_seconds),
+        "reviews_per_s": reviews * len(epoch_seconds) / sum(epoch_seconds),
+        "epoch_reviews_per_s": [round(reviews / t, 1) for t in epoch_seconds],
+        "val_accuracy": [round(v, 4) for v in history["val_accuracy"]],
+        "best_epoch": int(np.argmin(val_loss)) + 1,
+        "steps": steps,
+        "test_accuracy": round(float(test_accuracy), 4),
+    }
 
 
-def tutorial_way(train: Split, test: Split, max_len: int, epochs: int,
-                 batch_size: int | None = None) -> dict:
+def tutorial_way(
+    train: Split, test: Split, max_len: int, epochs: int, batch_size: int | None = None
+) -> dict:
     """Pre-padded NumPy arrays into model.fit(validation_split=0.2) for a fixed number of
     epochs, the tutorials' default way (batch_size None is fit's default, 32); the model
     of the last epoch is scored."""
     x = keras.utils.pad_sequences(rows(train), maxlen=max_len)
     y = train.labels.astype("float32")
     set_determinism(0)
-    model = keras.Sequential([keras.Input((max_len,)), keras.layers.Embedding(VOCAB_SIZE, EMBEDDING),
-                              keras.layers.LSTM(UNITS), keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((max_len,)),
+            keras.layers.Embedding(VOCAB_SIZE, EMBEDDING),
+            keras.layers.LSTM(UNITS),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
     times = EpochTimes()
-    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_split=0.2,
-                        verbose=0, callbacks=[times])
+    history = model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_split=0.2,
+        verbose=0,
+        callbacks=[times],
+    )
     x_test = keras.utils.pad_sequences(rows(test), maxlen=max_len)
     _, accuracy = model.evaluate(x_test, test.labels.astype("float32"), batch_size=256, verbose=0)
     return fit_report(len(y), times.seconds, history.history, x.size, accuracy)
@@ -164,8 +184,9 @@ def split_80_20(data: Split) -> tuple[Split, Split]:
     return head, tail
 
 
-def fit_pipeline_way(cfg: P.TrainParams, train: Split, epochs: int
-                     ) -> tuple[keras.Model, list[float], dict, int]:
+def fit_pipeline_way(
+    cfg: P.TrainParams, train: Split, epochs: int
+) -> tuple[keras.Model, list[float], dict, int]:
     """The train stage's input pipeline (length buckets), compilation (`cfg`'s optimizer and
     XLA choice) and batch size, with early stopping on the holdout (`PATIENCE`, best weights
     restored) within `epochs`.
@@ -174,15 +195,19 @@ def fit_pipeline_way(cfg: P.TrainParams, train: Split, epochs: int
     set_determinism(0)
     model = build_classifier(cfg, VOCAB_SIZE)
     compile_classifier(model, cfg)
-    train_ds = make_dataset(fit_part, cfg.batch_size, shuffle=True, seed=0,
-                            bucket_by_length=cfg.bucket_by_length)
-    val_ds = make_dataset(val_part, cfg.batch_size, shuffle=False, seed=0,
-                          bucket_by_length=cfg.bucket_by_length)
+    train_ds = make_dataset(
+        fit_part, cfg.batch_size, shuffle=True, seed=0, bucket_by_length=cfg.bucket_by_length
+    )
+    val_ds = make_dataset(
+        val_part, cfg.batch_size, shuffle=False, seed=0, bucket_by_length=cfg.bucket_by_length
+    )
     times = EpochTimes()
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE,
-                                         restore_best_weights=True)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
-                        callbacks=[times, stop])
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=PATIENCE, restore_best_weights=True
+    )
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, verbose=0, callbacks=[times, stop]
+    )
     steps = sum(int(tf.size(x)) for ds in (train_ds, val_ds) for x, _ in ds)
     return model, times.seconds, history.history, steps
 
@@ -193,11 +218,22 @@ def pipeline_way(train: Split, test: Split, epochs: int) -> dict:
     `train.conv_filters` has one), at most `epochs` epochs; the restored best model is scored.
     Word-pair vectors, which add work rather than save it, are left out."""
     stage = stage_params()
-    cfg = P.from_dict("train", {**P.to_dict(stage), "model": "lstm", "bidirectional": False,
-                                "word_pair_buckets": 0,
-                                "units": [UNITS], "embedding_dim": EMBEDDING, "pooling": "last",
-                                "dropout": 0.0, "embedding_dropout": 0.0, "dense_units": [],
-                                "pretrained_embeddings": False})
+    cfg = P.from_dict(
+        "train",
+        {
+            **P.to_dict(stage),
+            "model": "lstm",
+            "bidirectional": False,
+            "word_pair_buckets": 0,
+            "units": [UNITS],
+            "embedding_dim": EMBEDDING,
+            "pooling": "last",
+            "dropout": 0.0,
+            "embedding_dropout": 0.0,
+            "dense_units": [],
+            "pretrained_embeddings": False,
+        },
+    )
     model, seconds, history, steps = fit_pipeline_way(cfg, train, epochs)
     test_ds = make_dataset(test, 256, shuffle=False, seed=0, bucket_by_length=True)
     _, accuracy = model.evaluate(test_ds, verbose=0)
@@ -215,15 +251,20 @@ SIDES = {
 def child(spec: dict, env: dict[str, str] | None = None) -> dict:
     """Run one measurement in a fresh process: TensorFlow fixes its thread pools at start,
     and a process that trained before carries its threads and memory into the next run."""
-    done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"bench child {spec} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[int],
-                     repeats: int = 8) -> dict:
+def profile_training(
+    limit: int, max_len: int, batch_size: int, lengths: list[int], repeats: int = 8
+) -> dict:
     """Where a training epoch of the default network's architecture goes (random embeddings).
 
     One train step on a batch of `batch_size` reviews of T real tokens is timed for each
@@ -237,8 +278,10 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
     into the sequence layers (each batch's step time at its length, interpolated, less the
     per-step cost), the per-step cost, and the rest.
     """
-    cfg = P.from_dict("train", {**P.to_dict(stage_params()), "pretrained_embeddings": False,
-                                "batch_size": batch_size})
+    cfg = P.from_dict(
+        "train",
+        {**P.to_dict(stage_params()), "pretrained_embeddings": False, "batch_size": batch_size},
+    )
     set_determinism(0)
     model = build_classifier(cfg, VOCAB_SIZE)
     compile_classifier(model, cfg)
@@ -262,7 +305,9 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
     # 2 FLOPs per multiply-add, and a backward pass costs twice the forward: x 3 x 2
     # GRU: 3 gates, input and recurrent products, one time step per `stride` tokens
     flops_per_token = 3 * 3 * 2 * (inputs + units) * units * batch_size * directions / stride
-    flops_per_token += 3 * 2 * cfg.conv_width * cfg.embedding_dim * cfg.conv_filters * batch_size / stride
+    flops_per_token += (
+        3 * 2 * cfg.conv_width * cfg.embedding_dim * cfg.conv_filters * batch_size / stride
+    )
     train = encode("train", max_len, limit)
     ds = make_dataset(train, batch_size, shuffle=True, seed=0, bucket_by_length=True)
     started = time.perf_counter()
@@ -272,19 +317,31 @@ def profile_training(limit: int, max_len: int, batch_size: int, lengths: list[in
     started = time.perf_counter()
     model.fit(ds, epochs=1, verbose=0)
     epoch_seconds = time.perf_counter() - started
-    loop = sum((float(np.interp(length, lengths, step_ms)) - fixed_ms) * rows / batch_size
-               for rows, length in batches) / 1000
+    loop = (
+        sum(
+            (float(np.interp(length, lengths, step_ms)) - fixed_ms) * rows / batch_size
+            for rows, length in batches
+        )
+        / 1000
+    )
     fixed = fixed_ms * len(batches) / 1000
-    return {"batch_size": batch_size, "lengths": lengths,
-            "step_ms": [round(t, 2) for t in step_ms],
-            "per_step_ms": round(fixed_ms, 2), "per_token_ms": round(per_token_ms, 4),
-            "tokens_per_time_step": stride,
-            "token_gflops": round(flops_per_token / (per_token_ms / 1000) / 1e9, 2),
-            "reviews": len(train), "max_len": max_len, "batches": len(batches),
-            "epoch_seconds": round(epoch_seconds, 2),
-            "sequence_seconds": round(loop, 2), "per_step_seconds": round(fixed, 2),
-            "input_pipeline_seconds": round(input_seconds, 2),
-            "rest_seconds": round(epoch_seconds - loop - fixed, 2)}
+    return {
+        "batch_size": batch_size,
+        "lengths": lengths,
+        "step_ms": [round(t, 2) for t in step_ms],
+        "per_step_ms": round(fixed_ms, 2),
+        "per_token_ms": round(per_token_ms, 4),
+        "tokens_per_time_step": stride,
+        "token_gflops": round(flops_per_token / (per_token_ms / 1000) / 1e9, 2),
+        "reviews": len(train),
+        "max_len": max_len,
+        "batches": len(batches),
+        "epoch_seconds": round(epoch_seconds, 2),
+        "sequence_seconds": round(loop, 2),
+        "per_step_seconds": round(fixed, 2),
+        "input_pipeline_seconds": round(input_seconds, 2),
+        "rest_seconds": round(epoch_seconds - loop - fixed, 2),
+    }
 
 
 def run_child(spec: dict) -> dict:
@@ -292,8 +349,9 @@ def run_child(spec: dict) -> dict:
     if spec["section"] == "inference":
         return score_test_set(Path(spec["model"]), spec["tuned"])
     if spec["section"] == "profile":
-        return profile_training(spec["limit"], spec["max_len"], stage_params().batch_size,
-                                [1, 50, 100, 200, 400])
+        return profile_training(
+            spec["limit"], spec["max_len"], stage_params().batch_size, [1, 50, 100, 200, 400]
+        )
     if spec["section"] == "svd":
         return svd_seconds(spec["one_thread"])
     stage = stage_params()
@@ -304,7 +362,10 @@ def run_child(spec: dict) -> dict:
         set_thread_pools(*spec["threads"])
     if spec["section"] == "training":
         way, batch, _ = SIDES[spec["side"]]
-        train, test = encode("train", spec["max_len"], spec["limit"]), encode("test", spec["max_len"], spec["limit"])
+        train, test = (
+            encode("train", spec["max_len"], spec["limit"]),
+            encode("test", spec["max_len"], spec["limit"]),
+        )
         if way == "pipeline":
             report = pipeline_way(train, test, spec["epochs"])
         else:
@@ -312,7 +373,9 @@ def run_child(spec: dict) -> dict:
             report = tutorial_way(train, test, spec["max_len"], spec["epochs"], batch_size)
         return {**report, "real_tokens": len(train.ids)}
     train = encode("train", P.load("preprocess", ROOT / P.PARAMS_FILE).max_len, spec["limit"])
-    cfg = P.from_dict("train", {**P.to_dict(stage), **spec["trial"], "pretrained_embeddings": False})
+    cfg = P.from_dict(
+        "train", {**P.to_dict(stage), **spec["trial"], "pretrained_embeddings": False}
+    )
     _, seconds, _, _ = fit_pipeline_way(cfg, train, epochs=spec["epochs"])
     return {"reviews_per_s": len(train) * len(seconds) / sum(seconds)}
 
@@ -326,8 +389,9 @@ def thread_label(stage: P.TrainParams, threads: str | list[int]) -> str:
     return f"({threads[0]}, {threads[1]})"
 
 
-def training(max_lens: list[int], epochs: int, limit: int | None, peak: float,
-             rounds: int) -> list[dict]:
+def training(
+    max_lens: list[int], epochs: int, limit: int | None, peak: float, rounds: int
+) -> list[dict]:
     """Tutorial way against pipeline way, per max_len: speed, padding, FLOP/s, accuracy.
 
     Every side runs in a fresh process, and the sides take turns `rounds` times, so a
@@ -339,16 +403,33 @@ def training(max_lens: list[int], epochs: int, limit: int | None, peak: float,
         runs: dict[str, list[dict]] = {side: [] for side in SIDES}
         for _ in range(rounds):
             for side in SIDES:
-                runs[side].append(child({"section": "training", "side": side, "max_len": max_len,
-                                         "epochs": epochs, "limit": limit,
-                                         "threads": SIDES[side][2]}))
-                print(json.dumps({"max_len": max_len, "side": side, **runs[side][-1]}),
-                      file=sys.stderr, flush=True)
+                runs[side].append(
+                    child(
+                        {
+                            "section": "training",
+                            "side": side,
+                            "max_len": max_len,
+                            "epochs": epochs,
+                            "limit": limit,
+                            "threads": SIDES[side][2],
+                        }
+                    )
+                )
+                print(
+                    json.dumps({"max_len": max_len, "side": side, **runs[side][-1]}),
+                    file=sys.stderr,
+                    flush=True,
+                )
         stage = stage_params()
         real_tokens = runs["pipeline"][0]["real_tokens"]
-        row = {"max_len": max_len, "max_epochs": epochs, "rounds": rounds,
-               "reviews": runs["pipeline"][0]["reviews"], "stage_batch_size": stage.batch_size,
-               "stage_threads": thread_label(stage, "stage")}
+        row = {
+            "max_len": max_len,
+            "max_epochs": epochs,
+            "rounds": rounds,
+            "reviews": runs["pipeline"][0]["reviews"],
+            "stage_batch_size": stage.batch_size,
+            "stage_threads": thread_label(stage, "stage"),
+        }
         flops_per_review = lstm_train_flops(real_tokens) / row["reviews"]
         rate = {}
         for side, side_runs in runs.items():
@@ -360,15 +441,20 @@ def training(max_lens: list[int], epochs: int, limit: int | None, peak: float,
                 "epoch_reviews_per_s_runs": [r["epoch_reviews_per_s"] for r in side_runs],
                 "padding_share": round(1 - real_tokens / first["steps"], 3),
                 "useful_flops_pct_of_peak": round(100 * flops_per_review * rate[side] / peak, 2),
-                "epochs_run": first["epochs_run"], "best_epoch": first["best_epoch"],
+                "epochs_run": first["epochs_run"],
+                "best_epoch": first["best_epoch"],
                 "val_accuracy": first["val_accuracy"],
                 "test_accuracy_runs": [r["test_accuracy"] for r in side_runs],
                 "test_accuracy": first["test_accuracy"],
             }
         row["speedup"] = round(rate["pipeline"] / rate["tutorial"], 2)
-        row["speedup_runs"] = [round(ours["reviews_per_s"] / theirs["reviews_per_s"], 2)
-                               for ours, theirs in zip(runs["pipeline"], runs["tutorial"])]
-        row["speedup_over_tutorial_our_batch"] = round(rate["pipeline"] / rate["tutorial_our_batch"], 2)
+        row["speedup_runs"] = [
+            round(ours["reviews_per_s"] / theirs["reviews_per_s"], 2)
+            for ours, theirs in zip(runs["pipeline"], runs["tutorial"])
+        ]
+        row["speedup_over_tutorial_our_batch"] = round(
+            rate["pipeline"] / rate["tutorial_our_batch"], 2
+        )
         results.append(row)
     return results
 
@@ -389,15 +475,29 @@ def settings(limit: int, batch_sizes: list[int], epochs: int, rounds: int) -> li
     rates: list[list[float]] = [[] for _ in trials]
     for _ in range(rounds):
         for index, (trial, threads) in enumerate(trials):
-            spec = {"section": "settings", "trial": trial, "threads": threads, "limit": limit,
-                    "epochs": epochs}
+            spec = {
+                "section": "settings",
+                "trial": trial,
+                "threads": threads,
+                "limit": limit,
+                "epochs": epochs,
+            }
             rates[index].append(child(spec)["reviews_per_s"])
-            print(json.dumps({**spec, "reviews_per_s": rates[index][-1]}), file=sys.stderr, flush=True)
-    return [{"batch_size": trial["batch_size"], "jit_compile": trial.get("jit_compile", False),
-             "threads": thread_label(stage, threads),
-             "reviews": limit, "epochs": epochs,
-             "reviews_per_s": round(statistics.median(r), 1), "reviews_per_s_runs": [round(x, 1) for x in r]}
-            for (trial, threads), r in zip(trials, rates)]
+            print(
+                json.dumps({**spec, "reviews_per_s": rates[index][-1]}), file=sys.stderr, flush=True
+            )
+    return [
+        {
+            "batch_size": trial["batch_size"],
+            "jit_compile": trial.get("jit_compile", False),
+            "threads": thread_label(stage, threads),
+            "reviews": limit,
+            "epochs": epochs,
+            "reviews_per_s": round(statistics.median(r), 1),
+            "reviews_per_s_runs": [round(x, 1) for x in r],
+        }
+        for (trial, threads), r in zip(trials, rates)
+    ]
 
 
 def svd_seconds(one_thread: bool) -> dict[str, float]:
@@ -429,25 +529,44 @@ def pinning(limit: int, epochs: int, rounds: int) -> dict:
     sides = {"pinned": {**native, **startup.PINNED}, "native": native}
     train_rates: dict[str, list[float]] = {side: [] for side in sides}
     svd: dict[str, list[float]] = {side: [] for side in sides}
-    spec = {"section": "settings", "trial": {}, "threads": "stage", "limit": limit,
-            "epochs": epochs}
+    spec = {
+        "section": "settings",
+        "trial": {},
+        "threads": "stage",
+        "limit": limit,
+        "epochs": epochs,
+    }
     for _ in range(rounds):
         for side, env in sides.items():
             train_rates[side].append(child(spec, env)["reviews_per_s"])
-            svd[side].append(child({"section": "svd", "one_thread": side == "pinned"},
-                                   env)["seconds"])
-            print(json.dumps({"side": side, "reviews_per_s": train_rates[side][-1],
-                              "svd_seconds": svd[side][-1]}), file=sys.stderr, flush=True)
+            svd[side].append(
+                child({"section": "svd", "one_thread": side == "pinned"}, env)["seconds"]
+            )
+            print(
+                json.dumps(
+                    {
+                        "side": side,
+                        "reviews_per_s": train_rates[side][-1],
+                        "svd_seconds": svd[side][-1],
+                    }
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
     result = {"reviews": limit, "epochs": epochs, "rounds": rounds, "pinned_env": startup.PINNED}
     for side in sides:
-        result[side] = {"train_reviews_per_s": round(statistics.median(train_rates[side]), 1),
-                        "train_reviews_per_s_runs": [round(x, 1) for x in train_rates[side]],
-                        "svd_seconds": round(statistics.median(svd[side]), 3),
-                        "svd_seconds_runs": svd[side]}
-    result["train_speed_ratio"] = round(result["pinned"]["train_reviews_per_s"]
-                                        / result["native"]["train_reviews_per_s"], 3)
-    result["svd_time_ratio"] = round(result["pinned"]["svd_seconds"]
-                                     / result["native"]["svd_seconds"], 3)
+        result[side] = {
+            "train_reviews_per_s": round(statistics.median(train_rates[side]), 1),
+            "train_reviews_per_s_runs": [round(x, 1) for x in train_rates[side]],
+            "svd_seconds": round(statistics.median(svd[side]), 3),
+            "svd_seconds_runs": svd[side],
+        }
+    result["train_speed_ratio"] = round(
+        result["pinned"]["train_reviews_per_s"] / result["native"]["train_reviews_per_s"], 3
+    )
+    result["svd_time_ratio"] = round(
+        result["pinned"]["svd_seconds"] / result["native"]["svd_seconds"], 3
+    )
     return result
 
 
@@ -464,8 +583,10 @@ def stage_commands(root: Path, params: dict) -> dict[str, str]:
             node = node[key]
         return str(node)
 
-    return {name: re.sub(r"\$\{([^}]+)\}", lookup, stage["cmd"])
-            for name, stage in spec["stages"].items()}
+    return {
+        name: re.sub(r"\$\{([^}]+)\}", lookup, stage["cmd"])
+        for name, stage in spec["stages"].items()
+    }
 
 
 def peak_resident_mib(pid: int) -> float | None:
@@ -478,8 +599,9 @@ def peak_resident_mib(pid: int) -> float | None:
     return int(match.group(1)) / 1024 if match else None
 
 
-def run_measured(command: str | list[str], cwd: Path, log: Path,
-                 extra_env: dict[str, str] | None = None) -> dict[str, float]:
+def run_measured(
+    command: str | list[str], cwd: Path, log: Path, extra_env: dict[str, str] | None = None
+) -> dict[str, float]:
     """Wall seconds and peak resident memory (MiB) of one command, run to completion.
 
     The peak is polled from /proc: getrusage's ru_maxrss of a child also counts
@@ -550,9 +672,11 @@ def ingest(rounds: int) -> dict:
 
 def spread(runs: list[dict], keys: tuple[str, ...]) -> dict:
     """Median and each round's value of each key."""
-    return {"rounds": len(runs),
-            **{key: round(statistics.median(r[key] for r in runs), 2) for key in keys},
-            **{f"{key}_runs": [r[key] for r in runs] for key in keys}}
+    return {
+        "rounds": len(runs),
+        **{key: round(statistics.median(r[key] for r in runs), 2) for key in keys},
+        **{f"{key}_runs": [r[key] for r in runs] for key in keys},
+    }
 
 
 def cold_start(model_path: Path, rounds: int, identity_reviews: int) -> dict:
@@ -567,17 +691,26 @@ def cold_start(model_path: Path, rounds: int, identity_reviews: int) -> dict:
         for _ in range(rounds):
             runs.append(run_measured(command + [ONE_REVIEW], work, work / "predict.log", env))
             print(json.dumps({"cold_start": runs[-1]}), file=sys.stderr, flush=True)
-        test = pd.read_parquet(ROOT / "data/interim/reviews.parquet",
-                               filters=[("split", "==", "test")]).head(identity_reviews)
+        test = pd.read_parquet(
+            ROOT / "data/interim/reviews.parquet", filters=[("split", "==", "test")]
+        ).head(identity_reviews)
         source = work / "test.jsonl"
         source.write_text("".join(json.dumps({"text": t}) + "\n" for t in test["text"]))
-        scored = run_measured(command + ["--input", str(source), "--output",
-                                         str(work / "scored.csv")], work, work / "many.log", env)
+        scored = run_measured(
+            command + ["--input", str(source), "--output", str(work / "scored.csv")],
+            work,
+            work / "many.log",
+            env,
+        )
         cli = pd.read_csv(work / "scored.csv")["probability"].to_numpy()
-    stage = pd.read_csv(ROOT / "metrics/eval/predictions.csv")["probability"].to_numpy()[:len(cli)]
-    return {**spread(runs, ("seconds", "peak_mib")), "review_chars": len(ONE_REVIEW),
-            "identity_reviews": len(cli), "identity_seconds": scored["seconds"],
-            "max_abs_diff_vs_evaluate": float(np.max(np.abs(cli - stage)))}
+    stage = pd.read_csv(ROOT / "metrics/eval/predictions.csv")["probability"].to_numpy()[: len(cli)]
+    return {
+        **spread(runs, ("seconds", "peak_mib")),
+        "review_chars": len(ONE_REVIEW),
+        "identity_reviews": len(cli),
+        "identity_seconds": scored["seconds"],
+        "max_abs_diff_vs_evaluate": float(np.max(np.abs(cli - stage))),
+    }
 
 
 def score_test_set(model_path: Path, tuned: bool, n_single: int = 200) -> dict[str, float]:
@@ -602,10 +735,13 @@ def score_test_set(model_path: Path, tuned: bool, n_single: int = 200) -> dict[s
         predict_texts(model, [review])
         latencies.append((time.perf_counter() - start) * 1000)
     latencies.sort()
-    return {"reviews": len(texts), "batch_reviews_per_s": round(batch_rate, 1),
-            "single_reviews": n_single,
-            "single_p50_ms": round(statistics.median(latencies), 2),
-            "single_p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 2)}
+    return {
+        "reviews": len(texts),
+        "batch_reviews_per_s": round(batch_rate, 1),
+        "single_reviews": n_single,
+        "single_p50_ms": round(statistics.median(latencies), 2),
+        "single_p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 2),
+    }
 
 
 def inference(model_path: Path, rounds: int = 2) -> dict:
@@ -614,42 +750,61 @@ def inference(model_path: Path, rounds: int = 2) -> dict:
     runs: dict[str, list[dict]] = {"tuned": [], "default": []}
     for _ in range(rounds):
         for mode in runs:
-            runs[mode].append(child({"section": "inference", "model": str(model_path),
-                                     "tuned": mode == "tuned"}))
+            runs[mode].append(
+                child({"section": "inference", "model": str(model_path), "tuned": mode == "tuned"})
+            )
     best = max(runs["tuned"], key=lambda r: r["batch_reviews_per_s"])
-    return {**best, "rounds": rounds,
-            "batch_reviews_per_s_runs": [r["batch_reviews_per_s"] for r in runs["tuned"]],
-            "default_threads_1_worker_reviews_per_s_runs":
-                [r["batch_reviews_per_s"] for r in runs["default"]],
-            "workers": scoring.SCORING_WORKERS}
+    return {
+        **best,
+        "rounds": rounds,
+        "batch_reviews_per_s_runs": [r["batch_reviews_per_s"] for r in runs["tuned"]],
+        "default_threads_1_worker_reviews_per_s_runs": [
+            r["batch_reviews_per_s"] for r in runs["default"]
+        ],
+        "workers": scoring.SCORING_WORKERS,
+    }
 
 
 def print_tables(results: dict) -> None:
     print(f"\nmachine: {results['cpus']} CPUs, {results['gpus']} GPUs")
     for section, when in results.get("measured", {}).items():
-        print(f"{section}: {when['date']} at {when['commit'] or 'an unrecorded commit'}, matmul peak "
-              f"{when['matmul_peak_gflops']} GFLOP/s")
+        print(
+            f"{section}: {when['date']} at {when['commit'] or 'an unrecorded commit'}, matmul peak "
+            f"{when['matmul_peak_gflops']} GFLOP/s"
+        )
     if results.get("training"):
-        print("\n| max_len | side | reviews/s (median; each round) | epochs run (best) "
-              "| validation accuracy per epoch | test accuracy | padding | useful FLOP/s % of peak |")
+        print(
+            "\n| max_len | side | reviews/s (median; each round) | epochs run (best) "
+            "| validation accuracy per epoch | test accuracy | padding | useful FLOP/s % of peak |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for r in results["training"]:
             for side in SIDES:
                 x = r[side]
-                print(f"| {r['max_len']} | {side} | {x['reviews_per_s']} ({', '.join(map(str, x['reviews_per_s_runs']))}) "
-                      f"| {x['epochs_run']} ({x['best_epoch']}) | {', '.join(map(str, x['val_accuracy']))} "
-                      f"| {x['test_accuracy']} | {x['padding_share']:.1%} | {x['useful_flops_pct_of_peak']} |")
-        print("\n| max_len | speedup over the tutorial (median; each round) | over the tutorial at our batch size |")
+                print(
+                    f"| {r['max_len']} | {side} | {x['reviews_per_s']} ({', '.join(map(str, x['reviews_per_s_runs']))}) "
+                    f"| {x['epochs_run']} ({x['best_epoch']}) | {', '.join(map(str, x['val_accuracy']))} "
+                    f"| {x['test_accuracy']} | {x['padding_share']:.1%} | {x['useful_flops_pct_of_peak']} |"
+                )
+        print(
+            "\n| max_len | speedup over the tutorial (median; each round) | over the tutorial at our batch size |"
+        )
         print("|---|---|---|")
         for r in results["training"]:
-            print(f"| {r['max_len']} | {r['speedup']}x ({', '.join(f'{x}x' for x in r['speedup_runs'])}) "
-                  f"| {r['speedup_over_tutorial_our_batch']}x |")
+            print(
+                f"| {r['max_len']} | {r['speedup']}x ({', '.join(f'{x}x' for x in r['speedup_runs'])}) "
+                f"| {r['speedup_over_tutorial_our_batch']}x |"
+            )
     if results.get("settings"):
-        print("\n| batch_size | jit_compile | thread pools (inter, intra) | reviews/s (default model; each round) |")
+        print(
+            "\n| batch_size | jit_compile | thread pools (inter, intra) | reviews/s (default model; each round) |"
+        )
         print("|---|---|---|---|")
         for r in results["settings"]:
-            print(f"| {r['batch_size']} | {r['jit_compile']} | {r['threads']} "
-                  f"| {r['reviews_per_s']} ({', '.join(map(str, r['reviews_per_s_runs']))}) |")
+            print(
+                f"| {r['batch_size']} | {r['jit_compile']} | {r['threads']} "
+                f"| {r['reviews_per_s']} ({', '.join(map(str, r['reviews_per_s_runs']))}) |"
+            )
     if results.get("stages"):
         print("\n| stage | wall s | peak MiB |")
         print("|---|---|---|")
@@ -658,51 +813,67 @@ def print_tables(results: dict) -> None:
             print(f"| {label} | {r['seconds']} | {r['peak_mib']} |")
     if results.get("pinning"):
         k = results["pinning"]
-        print(f"\npinning ({k['reviews']} reviews, {k['epochs']} epochs, {k['rounds']} rounds): "
-              f"training {k['pinned']['train_reviews_per_s']} reviews/s pinned vs "
-              f"{k['native']['train_reviews_per_s']} native ({k['train_speed_ratio']}x); SVD "
-              f"{k['pinned']['svd_seconds']} s on one BLAS thread vs {k['native']['svd_seconds']} s "
-              f"({k['svd_time_ratio']}x)")
+        print(
+            f"\npinning ({k['reviews']} reviews, {k['epochs']} epochs, {k['rounds']} rounds): "
+            f"training {k['pinned']['train_reviews_per_s']} reviews/s pinned vs "
+            f"{k['native']['train_reviews_per_s']} native ({k['train_speed_ratio']}x); SVD "
+            f"{k['pinned']['svd_seconds']} s on one BLAS thread vs {k['native']['svd_seconds']} s "
+            f"({k['svd_time_ratio']}x)"
+        )
     if results.get("ingest"):
         g = results["ingest"]
-        print(f"\ningest (full archive, {g['rounds']} fresh processes): {g['seconds']} s, "
-              f"{g['peak_mib']} MiB peak (rounds: {g['seconds_runs']} s; {g['peak_mib_runs']} MiB)")
+        print(
+            f"\ningest (full archive, {g['rounds']} fresh processes): {g['seconds']} s, "
+            f"{g['peak_mib']} MiB peak (rounds: {g['seconds_runs']} s; {g['peak_mib_runs']} MiB)"
+        )
     if results.get("cold_start"):
         c = results["cold_start"]
-        print(f"\none review from a cold CLI ({c['rounds']} rounds): {c['seconds']} s, "
-              f"{c['peak_mib']} MiB peak (rounds: {c['seconds_runs']} s); max |CLI - evaluate| "
-              f"over {c['identity_reviews']} test reviews {c['max_abs_diff_vs_evaluate']:.1e}")
+        print(
+            f"\none review from a cold CLI ({c['rounds']} rounds): {c['seconds']} s, "
+            f"{c['peak_mib']} MiB peak (rounds: {c['seconds_runs']} s); max |CLI - evaluate| "
+            f"over {c['identity_reviews']} test reviews {c['max_abs_diff_vs_evaluate']:.1e}"
+        )
     if results.get("inference"):
         i = results["inference"]
-        print(f"\ninference (default model, {i['reviews']} test reviews): {i['batch_reviews_per_s']} "
-              f"reviews/s batched (best of {i['rounds']} processes scoring the CLI's way: "
-              f"{i['batch_reviews_per_s_runs']}; one batch at a time on default thread pools: "
-              f"{i['default_threads_1_worker_reviews_per_s_runs']}); "
-              f"single review p50 {i['single_p50_ms']} ms, "
-              f"p99 {i['single_p99_ms']} ms ({i['single_reviews']} calls)")
+        print(
+            f"\ninference (default model, {i['reviews']} test reviews): {i['batch_reviews_per_s']} "
+            f"reviews/s batched (best of {i['rounds']} processes scoring the CLI's way: "
+            f"{i['batch_reviews_per_s_runs']}; one batch at a time on default thread pools: "
+            f"{i['default_threads_1_worker_reviews_per_s_runs']}); "
+            f"single review p50 {i['single_p50_ms']} ms, "
+            f"p99 {i['single_p99_ms']} ms ({i['single_reviews']} calls)"
+        )
 
 
 def head_commit() -> str | None:
     """The checkout's short commit, or None outside git."""
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
     return done.stdout.strip() if done.returncode == 0 else None
 
 
 def quick(model_path: Path, peak: float, today: str) -> dict:
     """The headline numbers (each side by side or over rounds in this one run)."""
     started = time.perf_counter()
-    result = {"date": today, "commit": head_commit(), "cpus": os.cpu_count(),
-              "machine": platform.machine(),
-              "gpus": len(tf.config.list_physical_devices("GPU")),
-              "matmul_peak_gflops": round(peak / 1e9, 1), "settings": QUICK,
-              "ingest": ingest(QUICK["rounds"]),
-              "cold_start": cold_start(model_path, QUICK["rounds"], QUICK["identity_reviews"]),
-              "inference": inference(model_path, rounds=2),
-              "training": training([QUICK["max_len"]], QUICK["epochs"], QUICK["limit"], peak,
-                                   rounds=2)[0],
-              "profile": child({"section": "profile", "limit": QUICK["limit"],
-                                "max_len": QUICK["max_len"]})}
+    result = {
+        "date": today,
+        "commit": head_commit(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "matmul_peak_gflops": round(peak / 1e9, 1),
+        "settings": QUICK,
+        "ingest": ingest(QUICK["rounds"]),
+        "cold_start": cold_start(model_path, QUICK["rounds"], QUICK["identity_reviews"]),
+        "inference": inference(model_path, rounds=2),
+        "training": training([QUICK["max_len"]], QUICK["epochs"], QUICK["limit"], peak, rounds=2)[
+            0
+        ],
+        "profile": child(
+            {"section": "profile", "limit": QUICK["limit"], "max_len": QUICK["max_len"]}
+        ),
+    }
     result["profile"]["matmul_peak_gflops"] = result["matmul_peak_gflops"]
     result["minutes"] = round((time.perf_counter() - started) / 60, 1)
     return result
@@ -711,23 +882,33 @@ def quick(model_path: Path, peak: float, today: str) -> dict:
 def print_quick(q: dict) -> None:
     t, c, g, i = q["training"], q["cold_start"], q["ingest"], q["inference"]
     print(f"\nquick bench, {q['date']}, {q['cpus']} CPUs, {q['gpus']} GPUs, {q['minutes']} min")
-    print(f"ingest (full archive): {g['seconds']} s, {g['peak_mib']} MiB peak "
-          f"(rounds: {g['seconds_runs']} s; {g['peak_mib_runs']} MiB)")
-    print(f"one review, cold CLI: {c['seconds']} s, {c['peak_mib']} MiB peak (rounds: "
-          f"{c['seconds_runs']} s); {c['identity_reviews']} test reviews: max |CLI - evaluate| "
-          f"{c['max_abs_diff_vs_evaluate']:.1e}")
-    print(f"batch scoring: {i['batch_reviews_per_s']} reviews/s (best of {i['batch_reviews_per_s_runs']})")
-    print(f"training at max_len {t['max_len']} ({t['reviews']} reviews, {t['max_epochs']} epochs): "
-          f"{t['speedup']}x the tutorial (rounds {t['speedup_runs']}), "
-          f"{t['speedup_over_tutorial_our_batch']}x at the same batch size; test accuracy "
-          f"{t['pipeline']['test_accuracy']} vs {t['tutorial']['test_accuracy']}")
+    print(
+        f"ingest (full archive): {g['seconds']} s, {g['peak_mib']} MiB peak "
+        f"(rounds: {g['seconds_runs']} s; {g['peak_mib_runs']} MiB)"
+    )
+    print(
+        f"one review, cold CLI: {c['seconds']} s, {c['peak_mib']} MiB peak (rounds: "
+        f"{c['seconds_runs']} s); {c['identity_reviews']} test reviews: max |CLI - evaluate| "
+        f"{c['max_abs_diff_vs_evaluate']:.1e}"
+    )
+    print(
+        f"batch scoring: {i['batch_reviews_per_s']} reviews/s (best of {i['batch_reviews_per_s_runs']})"
+    )
+    print(
+        f"training at max_len {t['max_len']} ({t['reviews']} reviews, {t['max_epochs']} epochs): "
+        f"{t['speedup']}x the tutorial (rounds {t['speedup_runs']}), "
+        f"{t['speedup_over_tutorial_our_batch']}x at the same batch size; test accuracy "
+        f"{t['pipeline']['test_accuracy']} vs {t['tutorial']['test_accuracy']}"
+    )
     f = q["profile"]
-    print(f"where a training epoch goes ({f['reviews']} reviews, max_len {f['max_len']}, "
-          f"{f['batches']} batches of {f['batch_size']}): {f['epoch_seconds']} s = sequence layers "
-          f"{f['sequence_seconds']} s + per-step {f['per_step_seconds']} s + rest "
-          f"{f['rest_seconds']} s; input pipeline alone {f['input_pipeline_seconds']} s; one token "
-          f"{f['per_token_ms']} ms = {f['token_gflops']} GFLOP/s of "
-          f"{f['matmul_peak_gflops']} peak; a step of one token {f['per_step_ms']} ms")
+    print(
+        f"where a training epoch goes ({f['reviews']} reviews, max_len {f['max_len']}, "
+        f"{f['batches']} batches of {f['batch_size']}): {f['epoch_seconds']} s = sequence layers "
+        f"{f['sequence_seconds']} s + per-step {f['per_step_seconds']} s + rest "
+        f"{f['rest_seconds']} s; input pipeline alone {f['input_pipeline_seconds']} s; one token "
+        f"{f['per_token_ms']} ms = {f['token_gflops']} GFLOP/s of "
+        f"{f['matmul_peak_gflops']} peak; a step of one token {f['per_step_ms']} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -736,26 +917,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--model", default=str(ROOT / "models/model.keras"))
     parser.add_argument("--max-len", type=int, nargs="+", default=[200, 500])
-    parser.add_argument("--epochs", type=int, default=TUTORIAL_EPOCHS,
-                        help="training: the tutorial's fixed epochs, and the most the pipeline runs")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=TUTORIAL_EPOCHS,
+        help="training: the tutorial's fixed epochs, and the most the pipeline runs",
+    )
     parser.add_argument("--limit", type=int, default=None, help="use only N reviews per part")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="turns each side takes (training, settings, inference)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="turns each side takes (training, settings, inference)",
+    )
     parser.add_argument("--settings-reviews", type=int, default=5000)
     parser.add_argument("--settings-epochs", type=int, default=2)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128, 256])
-    parser.add_argument("--stage-sample", type=int, default=None,
-                        help="stages on N reviews per class and split instead of the full data")
-    parser.add_argument("--quick", action="store_true",
-                        help="only the headline numbers, with their spread: ingest, a one-review "
-                             "cold start, batch scoring, training at max_len 500 on a slice")
+    parser.add_argument(
+        "--stage-sample",
+        type=int,
+        default=None,
+        help="stages on N reviews per class and split instead of the full data",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the headline numbers, with their spread: ingest, a one-review "
+        "cold start, batch scoring, training at max_len 500 on a slice",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # a fresh process for one measurement (see `child`)
         print(json.dumps(run_child(json.loads(args.child))))
         return
 
-    kept = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).is_file() else {}
+    kept = (
+        json.loads(Path(args.json).read_text()) if args.json and Path(args.json).is_file() else {}
+    )
     today = time.strftime("%Y-%m-%d")
     peak = matmul_peak_flops()
     if args.quick:
@@ -767,30 +965,37 @@ def main(argv: list[str] | None = None) -> None:
     # Sections are re-run one at a time, on machines of different speed: each keeps its own
     # date, commit and matmul peak, so its numbers can be read against the others.
     when = {"date": today, "commit": head_commit(), "matmul_peak_gflops": round(peak / 1e9, 1)}
-    results: dict = {**kept, "cpus": os.cpu_count(), "machine": platform.machine(),
-                     "gpus": len(tf.config.list_physical_devices("GPU")),
-                     "measured": {**kept.get("measured", {}),
-                                  **{section: when for section in args.only}}}
+    results: dict = {
+        **kept,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "measured": {**kept.get("measured", {}), **{section: when for section in args.only}},
+    }
     if "training" in args.only:
         results["training"] = training(args.max_len, args.epochs, args.limit, peak, args.rounds)
     if "settings" in args.only:
-        results["settings"] = settings(args.settings_reviews, args.batch_sizes,
-                                       args.settings_epochs, args.rounds)
+        results["settings"] = settings(
+            args.settings_reviews, args.batch_sizes, args.settings_epochs, args.rounds
+        )
     if "stages" in args.only:
         results["stages"] = stages(sample_per_class=args.stage_sample)
     if "inference" in args.only:
         if Path(args.model).is_file():
             results["inference"] = inference(Path(args.model), args.rounds)
         else:
-            print(f"bench: no model at {args.model}: inference skipped (run `dvc repro`)",
-                  file=sys.stderr)
+            print(
+                f"bench: no model at {args.model}: inference skipped (run `dvc repro`)",
+                file=sys.stderr,
+            )
     if "pinning" in args.only:
         results["pinning"] = pinning(args.settings_reviews, args.settings_epochs, args.rounds)
     if "ingest" in args.only:
         results["ingest"] = ingest(QUICK["rounds"])
     if "cold_start" in args.only:
-        results["cold_start"] = cold_start(Path(args.model), QUICK["rounds"],
-                                           QUICK["identity_reviews"])
+        results["cold_start"] = cold_start(
+            Path(args.model), QUICK["rounds"], QUICK["identity_reviews"]
+        )
     print_tables(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

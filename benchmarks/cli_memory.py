@@ -25,15 +25,19 @@ from pathlib import Path
 import psutil
 
 MB = 2**20
-WORDS = ("great wonderful brilliant loved superb moving excellent awful terrible boring hated "
-         "worst dull waste the movie film plot actor scene story it was and a director ending "
-         "music character").split()
+WORDS = (
+    "great wonderful brilliant loved superb moving excellent awful terrible boring hated "
+    "worst dull waste the movie film plot actor scene story it was and a director ending "
+    "music character"
+).split()
 
 
 def reviews() -> Iterator[str]:
     """Endless distinct reviews of 5 to 200 words (lengths vary, as real ones do)."""
-    return (" ".join(WORDS[(n * 7 + i * 3) % len(WORDS)] for i in range(5 + n * 37 % 196))
-            + f" {n}\n" for n in itertools.count())
+    return (
+        " ".join(WORDS[(n * 7 + i * 3) % len(WORDS)] for i in range(5 + n * 37 % 196)) + f" {n}\n"
+        for n in itertools.count()
+    )
 
 
 def feed(stdin, stop: threading.Event, rows_per_block: int = 10_000) -> None:
@@ -69,16 +73,26 @@ def peak(samples: list[tuple[float, float]], start: float, end: float) -> float:
     return max((mb for t, mb in samples if start <= t <= end), default=0.0)
 
 
-def measure(model: str | Path, seconds: float = 20.0, sample_every: float = 0.25,
-            startup_timeout: float = 600.0, command: list[str] | None = None) -> dict:
+def measure(
+    model: str | Path,
+    seconds: float = 20.0,
+    sample_every: float = 0.25,
+    startup_timeout: float = 600.0,
+    command: list[str] | None = None,
+) -> dict:
     """Run the command on endless stdin for `seconds` after its first output row; sample its
     RSS every `sample_every` seconds from its start. `command` defaults to
     `python -m imdb_sentiment.inference.cli`, the console script's code."""
     argv = (command or [sys.executable, "-m", "imdb_sentiment.inference.cli"]) + [
-        "predict", "--json", "--model", str(model)]
+        "predict",
+        "--json",
+        "--model",
+        str(model),
+    ]
     started = time.monotonic()
-    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     stop = threading.Event()
     feeder = threading.Thread(target=feed, args=(process.stdin, stop), daemon=True)
     feeder.start()

@@ -12,7 +12,7 @@ its own peak resident memory (VmHWM). A process that passes --max-rss-mb or
 Prints one JSON object: for each shape its compressed size, the reader's outcome (ok,
 or the first line of its error), seconds and peak RSS in MB; `baseline` is the
 reader on a tiny valid archive (the interpreter and its imports), `real` the
-archive given with --real. The builders are shared with tests/test_hostile_archive.py,
+archive given with --real. The builders are shared with tests/data/test_hostile_archive.py,
 which reads the same shapes at tiny sizes.
 """
 
@@ -95,8 +95,11 @@ def sparse_header(name: str, extended_blocks: int) -> bytes:
     block[483:495] = b"%011o\0" % 1  # real size
     entries = (b"%011o\0" % 1) * 2 * 21
     more, last = entries + b"\1" + b"\0" * 7, entries + b"\0" * 8
-    return with_checksum(block) + more * max(0, extended_blocks - 1) + \
-        (last if extended_blocks else b"")
+    return (
+        with_checksum(block)
+        + more * max(0, extended_blocks - 1)
+        + (last if extended_blocks else b"")
+    )
 
 
 # --- writing shapes ---------------------------------------------------------------------
@@ -133,8 +136,12 @@ def build_valid(directory: Path, size: int) -> Path:
     for split in ("train", "test"):
         for kind, rating in (("pos", 8), ("neg", 2)):
             parts += [review(f"aclImdb/{split}/{kind}/{i}_{rating}.txt") for i in range(3)]
-            parts.append(file_member(f"aclImdb/{split}/urls_{kind}.txt",
-                                     b"http://www.imdb.com/title/tt0000001/\n" * 3))
+            parts.append(
+                file_member(
+                    f"aclImdb/{split}/urls_{kind}.txt",
+                    b"http://www.imdb.com/title/tt0000001/\n" * 3,
+                )
+            )
     return write_shape(directory / "valid.tar.gz", parts + [END])
 
 
@@ -150,9 +157,11 @@ def pax_record_length(keyword: bytes, value_length: int) -> int:
 def build_pax_header_huge(directory: Path, size: int) -> Path:
     """One pax header whose body (one `path` record) is about `size` bytes."""
     length = pax_record_length(b"path", size)
-    parts = itertools.chain([header("PaxHeader", length, tarfile.XHDTYPE), b"%d path=" % length],
-                            repeated(b"a", size),
-                            [b"\n", b"\0" * (-length % BLOCK), file_member("aclImdb/README"), END])
+    parts = itertools.chain(
+        [header("PaxHeader", length, tarfile.XHDTYPE), b"%d path=" % length],
+        repeated(b"a", size),
+        [b"\n", b"\0" * (-length % BLOCK), file_member("aclImdb/README"), END],
+    )
     return write_shape(directory / "pax_header_huge.tar.gz", parts)
 
 
@@ -165,17 +174,23 @@ def build_pax_global_huge(directory: Path, size: int) -> Path:
     return write_shape(directory / "pax_global_huge.tar.gz", parts + [END])
 
 
-def build_gnu_long_name_huge(directory: Path, size: int, kind: bytes = tarfile.GNUTYPE_LONGNAME,
-                             name: str = "gnu_long_name_huge") -> Path:
+def build_gnu_long_name_huge(
+    directory: Path,
+    size: int,
+    kind: bytes = tarfile.GNUTYPE_LONGNAME,
+    name: str = "gnu_long_name_huge",
+) -> Path:
     """A GNU long-name ('L') header whose body is `size` bytes."""
-    parts = itertools.chain([header("././@LongLink", size, kind)], repeated(b"a", size),
-                            [b"\0" * (-size % BLOCK), file_member("aclImdb/README"), END])
+    parts = itertools.chain(
+        [header("././@LongLink", size, kind)],
+        repeated(b"a", size),
+        [b"\0" * (-size % BLOCK), file_member("aclImdb/README"), END],
+    )
     return write_shape(directory / f"{name}.tar.gz", parts)
 
 
 def build_gnu_long_link_huge(directory: Path, size: int) -> Path:
-    return build_gnu_long_name_huge(directory, size, tarfile.GNUTYPE_LONGLINK,
-                                    "gnu_long_link_huge")
+    return build_gnu_long_name_huge(directory, size, tarfile.GNUTYPE_LONGLINK, "gnu_long_link_huge")
 
 
 def build_extended_header_chain(directory: Path, size: int) -> Path:
@@ -187,23 +202,30 @@ def build_extended_header_chain(directory: Path, size: int) -> Path:
 
 def build_negative_size(directory: Path, size: int) -> Path:
     """A member whose size is -512: read naively, its header is read again, forever."""
-    parts = [file_member("aclImdb/README", b"x"), negative_size_header("aclImdb/loop", -BLOCK),
-             END]
+    parts = [file_member("aclImdb/README", b"x"), negative_size_header("aclImdb/loop", -BLOCK), END]
     return write_shape(directory / "negative_size.tar.gz", parts)
 
 
 def build_pax_negative_size(directory: Path, size: int) -> Path:
     """A pax `size=-1536`: the member after it points back at the pax header."""
-    parts = [file_member("aclImdb/README", b"x"), pax_header([(b"size", b"-1536")]),
-             file_member("aclImdb/loop"), END]
+    parts = [
+        file_member("aclImdb/README", b"x"),
+        pax_header([(b"size", b"-1536")]),
+        file_member("aclImdb/loop"),
+        END,
+    ]
     return write_shape(directory / "pax_negative_size.tar.gz", parts)
 
 
 def build_pax_number_too_long(directory: Path, size: int) -> Path:
     """A pax record length of 5,000 digits (beyond Python's int-from-str limit)."""
     body = b"9" * 5000 + b" a=b\n"
-    parts = [header("PaxHeader", len(body), tarfile.XHDTYPE), padded(body),
-             file_member("aclImdb/README"), END]
+    parts = [
+        header("PaxHeader", len(body), tarfile.XHDTYPE),
+        padded(body),
+        file_member("aclImdb/README"),
+        END,
+    ]
     return write_shape(directory / "pax_number_too_long.tar.gz", parts)
 
 
@@ -216,11 +238,19 @@ def build_sparse_map_huge(directory: Path, size: int) -> Path:
 def build_pax_sparse_map_huge(directory: Path, size: int) -> Path:
     """A pax GNU sparse 1.0 member: its map, in the data, claims `size` // 2 numbers."""
     numbers = size // 2
-    head = pax_header([(b"GNU.sparse.major", b"1"), (b"GNU.sparse.minor", b"0"),
-                       (b"GNU.sparse.name", b"aclImdb/sparse"),
-                       (b"GNU.sparse.realsize", b"1")])
-    parts = itertools.chain([head, header("aclImdb/sparse", size + 32), b"%d\n" % (numbers // 2)],
-                            repeated(b"1\n", numbers), [END])
+    head = pax_header(
+        [
+            (b"GNU.sparse.major", b"1"),
+            (b"GNU.sparse.minor", b"0"),
+            (b"GNU.sparse.name", b"aclImdb/sparse"),
+            (b"GNU.sparse.realsize", b"1"),
+        ]
+    )
+    parts = itertools.chain(
+        [head, header("aclImdb/sparse", size + 32), b"%d\n" % (numbers // 2)],
+        repeated(b"1\n", numbers),
+        [END],
+    )
     return write_shape(directory / "pax_sparse_map_huge.tar.gz", parts)
 
 
@@ -235,8 +265,7 @@ def build_many_tiny_reviews(directory: Path, size: int) -> Path:
     count = size // (2 * BLOCK)
     parts = (review(f"aclImdb/train/unsup/{i}_0.txt", b"a") for i in range(count))
     urls = file_member("aclImdb/train/urls_unsup.txt", b"/title/tt1/\n" * count)
-    return write_shape(directory / "many_tiny_reviews.tar.gz",
-                       itertools.chain(parts, [urls, END]))
+    return write_shape(directory / "many_tiny_reviews.tar.gz", itertools.chain(parts, [urls, END]))
 
 
 def build_compressible_reviews(directory: Path, size: int) -> Path:
@@ -257,16 +286,22 @@ def build_huge_urls_file(directory: Path, size: int) -> Path:
     """A movie-url list of `size` bytes of the shortest valid lines."""
     line = b"/title/tt1/\n"
     count = size // len(line)
-    parts = itertools.chain([header("aclImdb/train/urls_unsup.txt", count * len(line))],
-                            repeated(line, count), [b"\0" * (-count * len(line) % BLOCK), END])
+    parts = itertools.chain(
+        [header("aclImdb/train/urls_unsup.txt", count * len(line))],
+        repeated(line, count),
+        [b"\0" * (-count * len(line) % BLOCK), END],
+    )
     return write_shape(directory / "huge_urls_file.tar.gz", parts)
 
 
 def build_trailing_zeros(directory: Path, size: int) -> Path:
     """`size` bytes of zeros after the end-of-archive marker, in bzip2 (a few KB for GBs)."""
     parts = itertools.chain([file_member("aclImdb/README", b"x"), END], repeated(b"\0", size))
-    return write_shape(directory / "trailing_zeros.tar.bz2", parts,
-                       lambda path: bz2.open(path, "wb", compresslevel=9))
+    return write_shape(
+        directory / "trailing_zeros.tar.bz2",
+        parts,
+        lambda path: bz2.open(path, "wb", compresslevel=9),
+    )
 
 
 def build_xz_huge_dictionary(directory: Path, size: int) -> Path:
@@ -281,8 +316,11 @@ def build_xz_huge_dictionary(directory: Path, size: int) -> Path:
             yield from repeated(b"\0", member)
         yield END
 
-    return write_shape(directory / "xz_huge_dictionary.tar.xz", parts(),
-                       lambda path: lzma.open(path, "wb", format=lzma.FORMAT_XZ, filters=filters))
+    return write_shape(
+        directory / "xz_huge_dictionary.tar.xz",
+        parts(),
+        lambda path: lzma.open(path, "wb", format=lzma.FORMAT_XZ, filters=filters),
+    )
 
 
 def build_deep_paths(directory: Path, size: int) -> Path:
@@ -290,32 +328,50 @@ def build_deep_paths(directory: Path, size: int) -> Path:
     deep = b"/".join([b"a"] * 30_000)
     parts = []
     for index in range(max(1, size // 61440)):
-        parts += [pax_header([(b"path", b"aclImdb/%d/%s" % (index, deep))]),
-                  file_member("placeholder")]
+        parts += [
+            pax_header([(b"path", b"aclImdb/%d/%s" % (index, deep))]),
+            file_member("placeholder"),
+        ]
     return write_shape(directory / "deep_paths.tar.gz", [*parts, END])
 
 
 def build_special_members(directory: Path, size: int) -> Path:
     """A symlink, a hard link, a device, a fifo and '..' and absolute names (all refused)."""
-    parts = [header("aclImdb/link", 0, tarfile.SYMTYPE, "/etc/passwd"),
-             header("aclImdb/hard", 0, tarfile.LNKTYPE, "/etc/passwd"),
-             header("aclImdb/dev", 0, tarfile.CHRTYPE), header("aclImdb/fifo", 0, tarfile.FIFOTYPE),
-             file_member("aclImdb/../../evil"), file_member("/etc/evil"), END]
+    parts = [
+        header("aclImdb/link", 0, tarfile.SYMTYPE, "/etc/passwd"),
+        header("aclImdb/hard", 0, tarfile.LNKTYPE, "/etc/passwd"),
+        header("aclImdb/dev", 0, tarfile.CHRTYPE),
+        header("aclImdb/fifo", 0, tarfile.FIFOTYPE),
+        file_member("aclImdb/../../evil"),
+        file_member("/etc/evil"),
+        END,
+    ]
     return write_shape(directory / "special_members.tar.gz", parts)
 
 
 SHAPES: dict[str, Callable[[Path, int], Path]] = {
-    name[len("build_"):]: builder for name, builder in globals().items()
+    name[len("build_") :]: builder
+    for name, builder in globals().items()
     if name.startswith("build_") and name != "build_valid"
 }
 # uncompressed payload per shape: large enough to show a problem, small enough to build fast
-PAYLOAD = {"pax_global_huge": 60_000, "extended_header_chain": 5 * MIB,
-           "pax_number_too_long": 0, "negative_size": 0, "pax_negative_size": 0,
-           "special_members": 0, "sparse_map_huge": 256 * MIB, "pax_sparse_map_huge": 256 * MIB,
-           "many_empty_members": 512 * MIB, "many_tiny_reviews": 1024 * MIB,
-           "compressible_reviews": 1024 * MIB, "huge_urls_file": 127 * MIB,
-           "trailing_zeros": 2048 * MIB, "xz_huge_dictionary": 960 * MIB,
-           "deep_paths": 60 * MIB}
+PAYLOAD = {
+    "pax_global_huge": 60_000,
+    "extended_header_chain": 5 * MIB,
+    "pax_number_too_long": 0,
+    "negative_size": 0,
+    "pax_negative_size": 0,
+    "special_members": 0,
+    "sparse_map_huge": 256 * MIB,
+    "pax_sparse_map_huge": 256 * MIB,
+    "many_empty_members": 512 * MIB,
+    "many_tiny_reviews": 245_000 * 2 * BLOCK,  # just under archive.MAX_MEMBERS
+    "compressible_reviews": 1024 * MIB,
+    "huge_urls_file": 127 * MIB,
+    "trailing_zeros": 2048 * MIB,
+    "xz_huge_dictionary": 960 * MIB,
+    "deep_paths": 60 * MIB,
+}
 DEFAULT_PAYLOAD = 512 * MIB
 
 # --- measuring ----------------------------------------------------------------------------
@@ -338,17 +394,25 @@ print(json.dumps({"outcome": outcome, "seconds": seconds, "peak_rss_mb": round(p
 """
 
 
-def measure(archive: Path, max_member: int, max_total: int, timeout: float,
-            max_rss_mb: float) -> dict:
+def measure(
+    archive: Path, max_member: int, max_total: int, timeout: float, max_rss_mb: float
+) -> dict:
     """Run the reader on `archive` in a fresh process; its outcome, time and peak RSS."""
     import psutil
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", READER, str(archive), str(max_member),
-                             str(max_total)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", READER, str(archive), str(max_member), str(max_total)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     killed: list[str] = []
     sampled = [0.0]  # the largest RSS seen: the peak of a reader that was killed
 
@@ -362,8 +426,11 @@ def measure(archive: Path, max_member: int, max_total: int, timeout: float,
                 return
             sampled[0] = max(sampled[0], rss)
             if rss > max_rss_mb or time.perf_counter() - start > timeout:
-                killed.append(f"killed past {max_rss_mb:.0f} MB" if rss > max_rss_mb
-                              else f"killed after {timeout:.0f} s")
+                killed.append(
+                    f"killed past {max_rss_mb:.0f} MB"
+                    if rss > max_rss_mb
+                    else f"killed after {timeout:.0f} s"
+                )
                 proc.kill()
                 return
             time.sleep(0.05)

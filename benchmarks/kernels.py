@@ -52,7 +52,14 @@ def fused_lstm(proj, recurrent_kernel):
             g = 2.0 * g - 1.0
             c = f * c + i * g
             h = o * tf.tanh(c)
-            return t + 1, h, c, hs.write(t, h), cs.write(t, c), gates.write(t, tf.concat([i, f, g, o], -1))
+            return (
+                t + 1,
+                h,
+                c,
+                hs.write(t, h),
+                cs.write(t, c),
+                gates.write(t, tf.concat([i, f, g, o], -1)),
+            )
 
         def array():
             return tf.TensorArray(proj.dtype, size=n)
@@ -66,14 +73,16 @@ def fused_lstm(proj, recurrent_kernel):
             i, f, g, o = tf.split(gates, 4, axis=-1)
             slopes = tf.concat([i * (1 - i), f * (1 - f), (1 - g * g) * 0.5, o * (1 - o)], -1)
             saved = tf.TensorArray(proj.dtype, size=n).unstack(
-                tf.concat([i, f, g, slopes, c_prev, tc, o * (1 - tc * tc)], -1))
+                tf.concat([i, f, g, slopes, c_prev, tc, o * (1 - tc * tc)], -1)
+            )
             incoming = tf.TensorArray(proj.dtype, size=n).unstack(dhs)
             u_t = tf.transpose(u)
 
             def backward(k, dh_next, dc_next, dzs):
                 t = n - 1 - k
                 i, f, g, slope, cp, tc_t, o_slope = tf.split(
-                    saved.read(t), [units, units, units, 4 * units, units, units, units], axis=-1)
+                    saved.read(t), [units, units, units, 4 * units, units, units, units], axis=-1
+                )
                 dh = incoming.read(t) + dh_next
                 dc = dc_next + dh * o_slope
                 dz = tf.concat([dc * g, dc * cp, dc * i, dh * tc_t], -1) * slope
@@ -102,15 +111,18 @@ def bigru_one_loop(x, kernel, recurrent_kernel, bias):
 
     def body(t, h, out):
         x_zr, x_h = tf.split(steps.read(t), [2 * units, units], axis=-1)
-        i_zr, i_h = tf.split(tf.matmul(h, recurrent_kernel) + recurrent_bias, [2 * units, units], -1)
+        i_zr, i_h = tf.split(
+            tf.matmul(h, recurrent_kernel) + recurrent_bias, [2 * units, units], -1
+        )
         z, r = tf.split(tf.sigmoid(x_zr + i_zr), 2, axis=-1)
         candidate = tf.tanh(x_h + r * i_h)
         h = z * h + (1 - z) * candidate
         return t + 1, h, out.write(t, h)
 
     h0 = tf.zeros(tf.stack([2, tf.shape(x)[0], units]), x.dtype)
-    _, _, out = tf.while_loop(lambda t, *_: t < n, body, (0, h0, tf.TensorArray(x.dtype, size=n)),
-                              maximum_iterations=n)
+    _, _, out = tf.while_loop(
+        lambda t, *_: t < n, body, (0, h0, tf.TensorArray(x.dtype, size=n)), maximum_iterations=n
+    )
     return out.stack()
 
 
@@ -135,9 +147,14 @@ def time_variant(variant: str) -> dict:
             def layer(x):
                 return tf.concat([forward(x), tf.reverse(backward(tf.reverse(x, [1])), [1])], -1)
         else:  # the same weights, stacked on a first axis of 2
-            weights = [tf.Variable(np.stack([getattr(cell, name).numpy()
-                                             for cell in (forward.cell, backward.cell)]))
-                       for name in ("kernel", "recurrent_kernel", "bias")]
+            weights = [
+                tf.Variable(
+                    np.stack(
+                        [getattr(cell, name).numpy() for cell in (forward.cell, backward.cell)]
+                    )
+                )
+                for name in ("kernel", "recurrent_kernel", "bias")
+            ]
             variables = weights
 
             def layer(x):
@@ -158,7 +175,9 @@ def time_variant(variant: str) -> dict:
                 return fused_lstm(proj, cell.recurrent_kernel * scale)
             return lstm(x)
 
-    input_scale = tf.Variable(tf.ones((FEATURES,)))  # so the input gradient is needed, as in training
+    input_scale = tf.Variable(
+        tf.ones((FEATURES,))
+    )  # so the input gradient is needed, as in training
 
     @tf.function
     def step(x):
@@ -189,19 +208,29 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for _ in range(args.rounds):
         for variant in VARIANTS:
-            done = subprocess.run([sys.executable, __file__, "--child", variant],
-                                  capture_output=True, text=True, check=True)
-            runs[variant].append(json.loads(done.stdout.strip().splitlines()[-1])["per_time_step_ms"])
-    print(f"batch {BATCH}, {FEATURES} input features, forward + backward, "
-          f"{args.rounds} rounds in fresh processes, sides alternated\n")
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", variant],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[variant].append(
+                json.loads(done.stdout.strip().splitlines()[-1])["per_time_step_ms"]
+            )
+    print(
+        f"batch {BATCH}, {FEATURES} input features, forward + backward, "
+        f"{args.rounds} rounds in fresh processes, sides alternated\n"
+    )
     print("| variant | ms per time step, median (rounds) | against Keras' loop |")
     print("|---|---|---|")
     for variant in VARIANTS:
         base = "keras_bigru" if "bigru" in variant else "keras_lstm"
         median = statistics.median(runs[variant])
         ratio = statistics.median(runs[base]) / median
-        print(f"| {variant} | {median:.3f} ({', '.join(f'{r:.3f}' for r in runs[variant])}) "
-              f"| {ratio:.2f}x as fast |")
+        print(
+            f"| {variant} | {median:.3f} ({', '.join(f'{r:.3f}' for r in runs[variant])}) "
+            f"| {ratio:.2f}x as fast |"
+        )
 
 
 if __name__ == "__main__":

@@ -37,10 +37,10 @@ def main() -> int:
     from sklearn.linear_model import LogisticRegression
 
     import imdb_sentiment
-    from imdb_sentiment.data import processed, reviews
-    from imdb_sentiment.modeling import ngram
     from imdb_sentiment.core import params as P
+    from imdb_sentiment.data import processed, reviews
     from imdb_sentiment.data.processed import split_texts
+    from imdb_sentiment.modeling import ngram
 
     cfg = P.load("train", ROOT / P.PARAMS_FILE)
     seed = P.load_seed(ROOT / P.PARAMS_FILE)
@@ -56,58 +56,86 @@ def main() -> int:
     rows = []
 
     def row(name: str, probs: np.ndarray, started: float | None = None) -> np.ndarray:
-        rows.append({"name": name, "val_accuracy": accuracy(probs)}
-                    | ({"seconds": round(time.perf_counter() - started, 1)} if started else {}))
+        rows.append(
+            {"name": name, "val_accuracy": accuracy(probs)}
+            | ({"seconds": round(time.perf_counter() - started, 1)} if started else {})
+        )
         return probs
 
     for ngrams in (2, 3):
         started = time.perf_counter()
         model = ngram.fit_nb(texts["train"], data["train"].labels, ngrams, cfg.logreg_c, seed)
         is_teacher = ngrams == cfg.teacher_ngrams
-        probs = row(f"nb_logreg, word 1-{ngrams}-grams, C {cfg.logreg_c:g}"
-                    + (" (the teacher)" if is_teacher else ""),
-                    model.predict_proba(texts["val"]), started)
+        probs = row(
+            f"nb_logreg, word 1-{ngrams}-grams, C {cfg.logreg_c:g}"
+            + (" (the teacher)" if is_teacher else ""),
+            model.predict_proba(texts["val"]),
+            started,
+        )
         if is_teacher:
             teacher_model, the_teacher = model, probs
     for c in (cfg.logreg_c / 4, cfg.logreg_c * 4):
         started = time.perf_counter()
         model = ngram.fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, c, seed)
-        row(f"nb_logreg, word 1-{cfg.teacher_ngrams}-grams, C {c:g}",
-            model.predict_proba(texts["val"]), started)
+        row(
+            f"nb_logreg, word 1-{cfg.teacher_ngrams}-grams, C {c:g}",
+            model.predict_proba(texts["val"]),
+            started,
+        )
 
     started = time.perf_counter()
-    unlabeled = reviews.read(ROOT / "data" / "interim" / "reviews.parquet",
-                             split="unsup")["text"].tolist()
+    unlabeled = reviews.read(ROOT / "data" / "interim" / "reviews.parquet", split="unsup")[
+        "text"
+    ].tolist()
     guesses = teacher_model.predict_proba(unlabeled)
     sure = np.abs(guesses - 0.5) >= SELF_TRAINING_MARGIN
-    model = ngram.fit_nb(texts["train"] + [t for t, keep in zip(unlabeled, sure) if keep],
-                            np.r_[data["train"].labels, (guesses[sure] >= 0.5).astype(int)],
-                            cfg.teacher_ngrams, cfg.logreg_c, seed)
-    row(f"the teacher refitted with the {int(sure.sum()):,} unlabeled reviews it labels with "
-        f"P >= {0.5 + SELF_TRAINING_MARGIN:g} either way", model.predict_proba(texts["val"]), started)
+    model = ngram.fit_nb(
+        texts["train"] + [t for t, keep in zip(unlabeled, sure) if keep],
+        np.r_[data["train"].labels, (guesses[sure] >= 0.5).astype(int)],
+        cfg.teacher_ngrams,
+        cfg.logreg_c,
+        seed,
+    )
+    row(
+        f"the teacher refitted with the {int(sure.sum()):,} unlabeled reviews it labels with "
+        f"P >= {0.5 + SELF_TRAINING_MARGIN:g} either way",
+        model.predict_proba(texts["val"]),
+        started,
+    )
 
     started = time.perf_counter()
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, min_df=2,
-                            sublinear_tf=True)
+    chars = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=CHAR_NGRAMS, min_df=2, sublinear_tf=True
+    )
     logreg = LogisticRegression(C=cfg.logreg_c, solver="liblinear", random_state=seed)
     logreg.fit(chars.fit_transform(texts["train"]), data["train"].labels)
-    char_probs = row(f"tf-idf character {CHAR_NGRAMS[0]}-{CHAR_NGRAMS[1]}-grams + logistic "
-                     "regression", logreg.predict_proba(chars.transform(texts["val"]))[:, 1],
-                     started)
+    char_probs = row(
+        f"tf-idf character {CHAR_NGRAMS[0]}-{CHAR_NGRAMS[1]}-grams + logistic regression",
+        logreg.predict_proba(chars.transform(texts["val"]))[:, 1],
+        started,
+    )
     row("0.5 x teacher + 0.5 x character model", 0.5 * the_teacher + 0.5 * char_probs)
 
     card = json.loads((ROOT / "models" / "model.params.json").read_text())
     if card["train"].get("fit_on_validation"):
-        print("ceilings: the committed network learned validation (train.fit_on_validation), "
-              "so its rows are left out", file=sys.stderr)
+        print(
+            "ceilings: the committed network learned validation (train.fit_on_validation), "
+            "so its rows are left out",
+            file=sys.stderr,
+        )
     else:
         started = time.perf_counter()
         saved = imdb_sentiment.load_model(ROOT / "models" / "model.keras")
-        network = row("the committed network (models/model.keras)",
-                      imdb_sentiment.predict(texts["val"], model=saved), started)
+        network = row(
+            "the committed network (models/model.keras)",
+            imdb_sentiment.predict(texts["val"], model=saved),
+            started,
+        )
         for weight in (0.5, 0.7):
-            row(f"{weight} x teacher + {round(1 - weight, 1)} x network",
-                weight * the_teacher + (1 - weight) * network)
+            row(
+                f"{weight} x teacher + {round(1 - weight, 1)} x network",
+                weight * the_teacher + (1 - weight) * network,
+            )
     result = {"val_reviews": len(labels), "rows": rows}
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

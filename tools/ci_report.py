@@ -20,12 +20,12 @@ twice the spread over training seeds in metrics/seeds.json, when larger) is mark
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import io
 import json
 import math
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,14 +59,32 @@ class Curve:
 
 CURVES = (
     Curve("roc", "ROC (test)", f"{PLOT_DIR}/roc.csv", "fpr", "tpr"),
-    Curve("precision_recall", "Precision-recall (test)", f"{PLOT_DIR}/precision_recall.csv",
-          "recall", "precision"),
-    Curve("reliability", "Reliability (test)", f"{PLOT_DIR}/reliability.csv", "confidence",
-          "accuracy"),
-    Curve("training_loss", "Training loss per epoch",
-          "metrics/train/plots/metrics/train/loss.tsv", "step", "loss", "\t"),
-    Curve("training_accuracy", "Training accuracy per epoch",
-          "metrics/train/plots/metrics/train/accuracy.tsv", "step", "accuracy", "\t"),
+    Curve(
+        "precision_recall",
+        "Precision-recall (test)",
+        f"{PLOT_DIR}/precision_recall.csv",
+        "recall",
+        "precision",
+    ),
+    Curve(
+        "reliability", "Reliability (test)", f"{PLOT_DIR}/reliability.csv", "confidence", "accuracy"
+    ),
+    Curve(
+        "training_loss",
+        "Training loss per epoch",
+        "metrics/train/plots/metrics/train/loss.tsv",
+        "step",
+        "loss",
+        "\t",
+    ),
+    Curve(
+        "training_accuracy",
+        "Training accuracy per epoch",
+        "metrics/train/plots/metrics/train/accuracy.tsv",
+        "step",
+        "accuracy",
+        "\t",
+    ),
 )
 SEEDS = "metrics/seeds.json"
 COUNTS = f"{PLOT_DIR}/counts.json"
@@ -91,8 +109,10 @@ def resolve(repo: Path, name: str, label: str) -> Side:
     """The commit that `name` points to; exits with status 2 when there is none."""
     result = git(repo, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
     if result.returncode != 0:
-        sys.exit(f"error: ci_report: no commit '{name}' in {repo} "
-                 "(CI: check out with fetch-depth 0 so the base branch is there)")
+        sys.exit(
+            f"error: ci_report: no commit '{name}' in {repo} "
+            "(CI: check out with fetch-depth 0 so the base branch is there)"
+        )
     return Side(label, name, result.stdout.decode().strip())
 
 
@@ -115,10 +135,13 @@ def sample_sizes(repo: Path, head: Side) -> dict[str, int]:
     counts = committed_json(repo, head, COUNTS)
     data = committed_json(repo, head, DATA_REPORT).get("counts", {})
     test_reviews = counts.get("test_reviews") or data.get("test_pos", 0) + data.get("test_neg", 0)
-    sizes = {f"metrics/eval.json:{k}": test_reviews
-             for k in ("accuracy", "precision", "recall", "f1")}
-    sizes |= {f"metrics/robustness.json:{k}": counts.get("contrast_pairs", 0)
-              for k in ("contrast_original", "contrast_edited", "contrast_both")}
+    sizes = {
+        f"metrics/eval.json:{k}": test_reviews for k in ("accuracy", "precision", "recall", "f1")
+    }
+    sizes |= {
+        f"metrics/robustness.json:{k}": counts.get("contrast_pairs", 0)
+        for k in ("contrast_original", "contrast_edited", "contrast_both")
+    }
     sizes["metrics/robustness.json:short_texts"] = counts.get("short_texts", 0)
     for capability, n in counts.get("behaviour", {}).items():
         sizes[f"metrics/behaviour.json:{capability}"] = n
@@ -150,18 +173,35 @@ def metrics_table(repo: Path, base: Side, head: Side) -> str:
             old, new = change.get("old"), change.get("new")
             if old == new:
                 continue
-            delta = (new - old) if isinstance(old, (int, float)) and isinstance(new, (int, float)) \
+            delta = (
+                (new - old)
+                if isinstance(old, (int, float)) and isinstance(new, (int, float))
                 else None
+            )
             key = f"{path}:{metric}"
-            band = noise(new, sizes.get(key), seed_std if key == "metrics/eval.json:accuracy"
-                         else None) if delta is not None else None
-            verdict = "-" if band is None else ("yes" if abs(delta) < band else "**no**")
-            rows.append(f"| {path} | {metric} | {fmt(old)} | {fmt(new)} | {fmt(delta)} | "
-                        f"{fmt(band)} | {verdict} |")
+            band = (
+                noise(
+                    new, sizes.get(key), seed_std if key == "metrics/eval.json:accuracy" else None
+                )
+                if delta is not None
+                else None
+            )
+            verdict = (
+                "-" if band is None or delta is None else ("yes" if abs(delta) < band else "**no**")
+            )
+            rows.append(
+                f"| {path} | {metric} | {fmt(old)} | {fmt(new)} | {fmt(delta)} | "
+                f"{fmt(band)} | {verdict} |"
+            )
     if not rows:
         return "_No metrics changed._"
-    return "\n".join([f"| Path | Metric | {base.name} | {head.name} | Change | noise (2 SE) "
-                      "| within noise |", "|---|---|---|---|---|---|---|", *rows])
+    return "\n".join(
+        [
+            f"| Path | Metric | {base.name} | {head.name} | Change | noise (2 SE) | within noise |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 def fmt(value: object) -> str:
@@ -189,8 +229,13 @@ def overlay(repo: Path, base: Side, head: Side, curve: Curve, out: Path) -> str 
             continue
         try:
             frame = pd.read_csv(io.BytesIO(data), sep=curve.separator)
-            ax.plot(frame[curve.x], frame[curve.y], style, marker="." if len(frame) < 20 else None,
-                    label=f"{side.label} `{side.name}`".replace("`", ""))
+            ax.plot(
+                frame[curve.x],
+                frame[curve.y],
+                style,
+                marker="." if len(frame) < 20 else None,
+                label=f"{side.label} `{side.name}`".replace("`", ""),
+            )
             drawn += 1
         except (ValueError, KeyError, pd.errors.ParserError):
             continue
@@ -212,8 +257,11 @@ def curves_section(repo: Path, base: Side, head: Side, out: Path) -> str:
     lines = []
     for curve in CURVES:
         path = overlay(repo, base, head, curve, out)
-        lines.append(f"![{curve.title}: base dashed, head solid]({path})" if path else
-                     f"_no `{curve.path}` in either revision_")
+        lines.append(
+            f"![{curve.title}: base dashed, head solid]({path})"
+            if path
+            else f"_no `{curve.path}` in either revision_"
+        )
     return "\n\n".join(lines)
 
 
@@ -251,8 +299,10 @@ def plot_cell(path: str | None, plot: Plot, side: Side) -> str:
 
 def plots_table(repo: Path, base: Side, head: Side, out: Path) -> str:
     """A markdown table with one row per plot, base on the left and head on the right."""
-    rows = [f"| | base `{base.name}` ({base.commit[:7]}) | head `{head.name}` ({head.commit[:7]}) |",
-            "|---|---|---|"]
+    rows = [
+        f"| | base `{base.name}` ({base.commit[:7]}) | head `{head.name}` ({head.commit[:7]}) |",
+        "|---|---|---|",
+    ]
     for plot in PLOTS:
         paths = [extract_plot(repo, side, plot, out) for side in (base, head)]
         if plot.optional and paths == [None, None]:
@@ -264,36 +314,40 @@ def plots_table(repo: Path, base: Side, head: Side, out: Path) -> str:
 
 def render(repo: Path, base: Side, head: Side, out: Path) -> str:
     """The whole report as markdown; writes the images it embeds under `out`."""
-    return "\n".join([
-        f"# Model report: `{head.name}` against `{base.name}`",
-        "",
-        "Params, metrics and plots are the **committed** full-data results of each revision "
-        "(`dvc.lock`, `metrics/`). CI's own pipeline run is a small seeded slice that only "
-        "proves the pipeline runs; its numbers are not shown here.",
-        "",
-        "## Params",
-        "",
-        dvc_diff(repo, "params", base, head),
-        "",
-        "## Metrics",
-        "",
-        metrics_table(repo, base, head),
-        "",
-        "## Curves",
-        "",
-        curves_section(repo, base, head, out),
-        "",
-        "## Plots",
-        "",
-        plots_table(repo, base, head, out),
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Model report: `{head.name}` against `{base.name}`",
+            "",
+            "Params, metrics and plots are the **committed** full-data results of each revision "
+            "(`dvc.lock`, `metrics/`). CI's own pipeline run is a small seeded slice that only "
+            "proves the pipeline runs; its numbers are not shown here.",
+            "",
+            "## Params",
+            "",
+            dvc_diff(repo, "params", base, head),
+            "",
+            "## Metrics",
+            "",
+            metrics_table(repo, base, head),
+            "",
+            "## Curves",
+            "",
+            curves_section(repo, base, head, out),
+            "",
+            "## Plots",
+            "",
+            plots_table(repo, base, head, out),
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, write OUT/report.md and print its path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", required=True, help="revision to compare against, e.g. origin/main")
+    parser.add_argument(
+        "--base", required=True, help="revision to compare against, e.g. origin/main"
+    )
     parser.add_argument("--head", default="HEAD", help="revision under review (default HEAD)")
     parser.add_argument("--out", type=Path, default=Path("report"), help="output folder")
     parser.add_argument("--repo", type=Path, default=Path("."), help="git + DVC repository")

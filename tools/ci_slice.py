@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 ARCHIVE = "data/raw/aclImdb_v1.tar.gz"
-# The real-slice test's sizes (tests/test_pipeline.py), one epoch: a few minutes on 2 cores.
+# The real-slice test's sizes (tests/pipeline/test_pipeline.py), one epoch: a few minutes on 2 cores.
 SLICE_PARAMS: dict[str, object] = {
     "ingest.sample_per_class": 300,
     "preprocess.vocab_size": 5000,
@@ -42,8 +42,11 @@ SLICE_PARAMS: dict[str, object] = {
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a command with the current interpreter's bin/ first on PATH; echo its output."""
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     print(f"+ {' '.join(cmd)}", flush=True)
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     print(result.stdout + result.stderr, end="", flush=True)
@@ -111,8 +114,10 @@ def reproduce(clone: Path) -> None:
     dvc("repro", "--no-run-cache", cwd=clone)
     second = dvc("repro", cwd=clone)
     if "Running stage" in second.stdout:
-        sys.exit("error: ci_slice: the second `dvc repro` ran stages again: the pipeline is not "
-                 "reproducible (an undeclared dependency or output, or a non-deterministic stage)")
+        sys.exit(
+            "error: ci_slice: the second `dvc repro` ran stages again: the pipeline is not "
+            "reproducible (an undeclared dependency or output, or a non-deterministic stage)"
+        )
     dvc("metrics", "show", "--md", "metrics/eval.json", cwd=clone)
 
 
@@ -120,12 +125,26 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, run the slice, report where it ran and how long it took."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=Path("."), help="git + DVC repository")
-    parser.add_argument("--archive", type=Path, help="IMDb archive (default: "
-                        "../shared/data/aclImdb_v1.tar.gz beside the repository, if there)")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a slice param, e.g. train.epochs=2 (repeatable)")
-    parser.add_argument("--cache-dir", type=Path, help="DVC cache for the clone "
-                        "(default: the repository's .dvc/cache, which CI keeps between runs)")
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        help="IMDb archive (default: "
+        "../shared/data/aclImdb_v1.tar.gz beside the repository, if there)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a slice param, e.g. train.epochs=2 (repeatable)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="DVC cache for the clone "
+        "(default: the repository's .dvc/cache, which CI keeps between runs)",
+    )
     parser.add_argument("--keep", type=Path, help="clone into this new folder and keep it")
     args = parser.parse_args(argv)
 
@@ -136,10 +155,14 @@ def main(argv: list[str] | None = None) -> None:
         clone = args.keep.resolve() if args.keep else Path(tmp) / "repo"
         cache = (args.cache_dir or repo / ".dvc" / "cache").resolve()
         commit = scratch_clone(repo, clone, cache)
-        print(f"ci_slice: commit {commit[:7]} in {clone}; archive from {place_archive(clone, archive)}")
+        print(
+            f"ci_slice: commit {commit[:7]} in {clone}; archive from {place_archive(clone, archive)}"
+        )
         write_params(clone / "params.yaml", {**SLICE_PARAMS, **parse_sets(args.sets)})
         reproduce(clone)
-    print(f"ci_slice: pipeline ran on the slice and is up to date; {time.monotonic() - start:.0f} s")
+    print(
+        f"ci_slice: pipeline ran on the slice and is up to date; {time.monotonic() - start:.0f} s"
+    )
 
 
 if __name__ == "__main__":

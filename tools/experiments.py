@@ -45,7 +45,9 @@ TRY = "try-"
 # Directions tried against the default (docs/lab/results.md): name -> `dvc exp run -S` settings
 HELD_OUT = "train.fit_on_validation=false"  # every try runs so: validation must score it
 TRIES = {
-    "held-out": [HELD_OUT],  # the default itself, validated: what the other tries are judged against
+    "held-out": [
+        HELD_OUT
+    ],  # the default itself, validated: what the other tries are judged against
     "max-len-800": ["preprocess.max_len=800"],
     "units-64": ["train.units=[64]"],
     "adversarial-0": ["train.adversarial_epsilon=0.0"],
@@ -87,8 +89,10 @@ RETIRED_AT = {
         "lm-2": ["train.lm_pretrain_epochs=2"],
         "lm-1": ["train.lm_pretrain_epochs=1"],
         "ensemble-0.5": ["train.ensemble_teacher_share=0.5"],
-        "ensemble-0.5-no-distill": ["train.ensemble_teacher_share=0.5",
-                                    "train.distill_unlabeled=false"],
+        "ensemble-0.5-no-distill": [
+            "train.ensemble_teacher_share=0.5",
+            "train.distill_unlabeled=false",
+        ],
         "word-triples": ["train.word_triples=true"],
     },
     "cd731611d157": {"cosine": ["train.learning_rate_schedule=cosine"]},
@@ -97,15 +101,24 @@ RETIRED_AT = {
         "teacher-temperature-1.5": ["train.teacher_temperature=1.5"],
         "teacher-temperature-2.5": ["train.teacher_temperature=2.5"],
     },
-    "17c8d906495e": {"early-stopping": ["train.epochs=8", "train.patience=2",
-                                        "train.restore_best_weights=true"]},
+    "17c8d906495e": {
+        "early-stopping": ["train.epochs=8", "train.patience=2", "train.restore_best_weights=true"]
+    },
     "4b72925f04a6": {"network-teacher-0.5": ["train.network_teacher_share=0.5"]},
     "837f4b63830e": {"pool-phrases": ["train.pool_phrases=true"]},
 }
 RETIRED = {name: sets for tries in RETIRED_AT.values() for name, sets in tries.items()}
 # Tried settings that were the default for a while, so the test set has scored them
-FORMER_DEFAULTS = {"adversarial-0", "adversarial-0.3", "no-conv", "ensemble-0.5", "word-pairs-0",
-                   "early-stopping", "conv-stride-2", "held-out"}
+FORMER_DEFAULTS = {
+    "adversarial-0",
+    "adversarial-0.3",
+    "no-conv",
+    "ensemble-0.5",
+    "word-pairs-0",
+    "early-stopping",
+    "conv-stride-2",
+    "held-out",
+}
 SEED_SUFFIX = "-seed-"
 
 
@@ -118,23 +131,33 @@ def read(rev: str | None, path: str) -> str:
     """A file's text at a revision, or in the workspace when `rev` is None."""
     if rev is None:
         return (ROOT / path).read_text()
-    return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def experiment_revs(root: Path = ROOT) -> dict[str, str]:
     """{name: commit} of this checkout's seed-N, n-gram and try-NAME experiments
     (refs/exps/<baseline>/<name>). A name run again from a later baseline keeps only its
     latest run."""
-    listed = subprocess.run(["git", "for-each-ref", "--sort=committerdate",
-                             "--format=%(refname) %(objectname)", "refs/exps"], cwd=root,
-                            check=True, capture_output=True, text=True).stdout.splitlines()
+    listed = subprocess.run(
+        [
+            "git",
+            "for-each-ref",
+            "--sort=committerdate",
+            "--format=%(refname) %(objectname)",
+            "refs/exps",
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
     revs = {}
     for line in listed:
         ref, commit = line.split()
         name = ref.rsplit("/", 1)[-1]
-        if (name.startswith((PREFIX, TRY))
-                or name in {ngram_name(m) for m in NGRAM_MODELS}):
+        if name.startswith((PREFIX, TRY)) or name in {ngram_name(m) for m in NGRAM_MODELS}:
             revs[name] = commit
     return revs
 
@@ -156,11 +179,15 @@ def try_settings(name: str) -> list[str]:
     setting, seed = split_try(name)
     if setting in RETIRED:
         commit = next(c for c, tries in RETIRED_AT.items() if setting in tries)
-        raise ValueError(f"the code of try {name!r} was deleted (docs/lab/decisions.md, "
-                         f"2026-11-28); run it from commit {commit}")
+        raise ValueError(
+            f"the code of try {name!r} was deleted (docs/lab/decisions.md, "
+            f"2026-11-28); run it from commit {commit}"
+        )
     if setting not in TRIES:
-        raise ValueError(f"unknown try {name!r}: expected one of {sorted(TRIES)}, "
-                         f"optionally followed by {SEED_SUFFIX}N")
+        raise ValueError(
+            f"unknown try {name!r}: expected one of {sorted(TRIES)}, "
+            f"optionally followed by {SEED_SUFFIX}N"
+        )
     held_out = [] if HELD_OUT in TRIES[setting] else [HELD_OUT]
     return TRIES[setting] + held_out + ([f"seed={seed}"] if seed else [])
 
@@ -173,8 +200,9 @@ def tried_setting(name: str) -> str | None:
 def setting_of(row: dict) -> str:
     """The setting a run measures: `default` for the default and its seed-N runs."""
     name = row["name"]
-    return tried_setting(name) or ("default" if name == "default" or name.startswith(PREFIX)
-                                   else name)
+    return tried_setting(name) or (
+        "default" if name == "default" or name.startswith(PREFIX) else name
+    )
 
 
 def change_of(setting: str | None) -> str:
@@ -190,21 +218,27 @@ def run_record(name: str, rev: str | None) -> dict:
     scored = setting is None or setting in FORMER_DEFAULTS
     test = json.loads(read(rev, "metrics/eval.json"))["accuracy"] if scored else None
     change = change_of(setting)
-    return {"name": name, "model": params["train"]["model"], "seed": params["seed"],
-            "tried": setting is not None, "change": change,
-            # the saved model's (none after a fit on validation): a retired ensemble-0.5 row
-            # averaged network and teacher
-            "best_val_accuracy": fit.get("ensemble_val_accuracy", fit.get("best_val_accuracy")),
-            "test_accuracy": test,
-            # earlier model cards held the fit's seconds; the run log (logs/) holds them now
-            "train_seconds": train_seconds(fit, rev)}
+    return {
+        "name": name,
+        "model": params["train"]["model"],
+        "seed": params["seed"],
+        "tried": setting is not None,
+        "change": change,
+        # the saved model's (none after a fit on validation): a retired ensemble-0.5 row
+        # averaged network and teacher
+        "best_val_accuracy": fit.get("ensemble_val_accuracy", fit.get("best_val_accuracy")),
+        "test_accuracy": test,
+        # earlier model cards held the fit's seconds; the run log (logs/) holds them now
+        "train_seconds": train_seconds(fit, rev),
+    }
 
 
 def train_seconds(fit: dict, rev: str | None) -> float | None:
     """The training time: an earlier model card's, or the workspace's run log (rev None)."""
     if "train_seconds" in fit:
-        return round(fit["train_seconds"] + fit.get("teacher_seconds", 0.0)
-                     + fit.get("lm_seconds", 0.0), 1)
+        return round(
+            fit["train_seconds"] + fit.get("teacher_seconds", 0.0) + fit.get("lm_seconds", 0.0), 1
+        )
     log = ROOT / "logs" / "stages" / "train.json"
     if rev is None and log.is_file():
         return json.loads(log.read_text())["seconds"]
@@ -226,8 +260,9 @@ def rename_run(old: str, new: str, revs: dict[str, str], committed: Path) -> Non
     results = json.loads(committed.read_text()) if committed.is_file() else {"runs": []}
     rows = [r for r in results["runs"] if r["name"] == old]
     if not rows and old not in revs:
-        raise ValueError(f"no run named {old!r}: neither an experiment ref nor a row of "
-                         f"{committed.name}")
+        raise ValueError(
+            f"no run named {old!r}: neither an experiment ref nor a row of {committed.name}"
+        )
     if rows:
         setting = tried_setting(new)
         for row in rows:
@@ -238,16 +273,28 @@ def rename_run(old: str, new: str, revs: dict[str, str], committed: Path) -> Non
 def spread(values: list[float | None]) -> dict | None:
     """Mean and sample standard deviation (0 for one value); None unless every value is
     known."""
-    if None in values:
+    known = [value for value in values if value is not None]
+    if len(known) < len(values):
         return None
-    return {"mean": round(statistics.mean(values), 5),
-            "std": round(statistics.stdev(values), 5) if len(values) > 1 else 0.0}
+    return {
+        "mean": round(statistics.mean(known), 5),
+        "std": round(statistics.stdev(known), 5) if len(known) > 1 else 0.0,
+    }
 
 
 def summarise(runs: list[dict]) -> dict:
     """The seed runs of the default model, with mean and sample standard deviation."""
-    runs = sorted(({"seed": r["seed"], "best_val_accuracy": r["best_val_accuracy"],
-                    "test_accuracy": r["test_accuracy"]} for r in runs), key=lambda r: r["seed"])
+    runs = sorted(
+        (
+            {
+                "seed": r["seed"],
+                "best_val_accuracy": r["best_val_accuracy"],
+                "test_accuracy": r["test_accuracy"],
+            }
+            for r in runs
+        ),
+        key=lambda r: r["seed"],
+    )
     summary: dict = {"runs": runs}
     for key in ("best_val_accuracy", "test_accuracy"):
         summary[key] = spread([r[key] for r in runs])
@@ -265,38 +312,74 @@ def settings_summary(rows: list[dict]) -> list[dict]:
     for setting, runs in groups.items():
         if len(runs) < 2:
             continue
-        out.append({"setting": setting, "change": runs[0]["change"],
-                    "seeds": sorted(r["seed"] for r in runs),
-                    "best_val_accuracy": spread([r["best_val_accuracy"] for r in runs]),
-                    "test_accuracy": spread([r["test_accuracy"] for r in runs]),
-                    "train_seconds": round(statistics.mean(r["train_seconds"] for r in runs), 1)})
-    return sorted(out, key=lambda s: (s["best_val_accuracy"] is None,
-                                      -(s["best_val_accuracy"] or {"mean": 0})["mean"]))
+        out.append(
+            {
+                "setting": setting,
+                "change": runs[0]["change"],
+                "seeds": sorted(r["seed"] for r in runs),
+                "best_val_accuracy": spread([r["best_val_accuracy"] for r in runs]),
+                "test_accuracy": spread([r["test_accuracy"] for r in runs]),
+                "train_seconds": round(statistics.mean(r["train_seconds"] for r in runs), 1),
+            }
+        )
+    return sorted(
+        out,
+        key=lambda s: (
+            s["best_val_accuracy"] is None,
+            -(s["best_val_accuracy"] or {"mean": 0})["mean"],
+        ),
+    )
 
 
 def tables(runs: list[dict], default_model: str) -> tuple[dict, list[dict]]:
     """The seed summary (the default and its seed-N runs only) and every run, the scored
     ones by test accuracy first, then the tried directions by validation accuracy."""
-    seeds = [r for r in runs if r["model"] == default_model
-             and (r["name"] == "default" or r["name"].startswith(PREFIX))]
-    rows = sorted(runs, key=lambda r: (r["test_accuracy"] is None, -(r["test_accuracy"] or 0),
-                                       -(r["best_val_accuracy"] or 0)))
+    seeds = [
+        r
+        for r in runs
+        if r["model"] == default_model and (r["name"] == "default" or r["name"].startswith(PREFIX))
+    ]
+    rows = sorted(
+        runs,
+        key=lambda r: (
+            r["test_accuracy"] is None,
+            -(r["test_accuracy"] or 0),
+            -(r["best_val_accuracy"] or 0),
+        ),
+    )
     return summarise(seeds), rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="*", default=[],
-                        help="seeds of the default to run as experiments first")
-    parser.add_argument("--ngram", action="store_true",
-                        help="run the n-gram models as experiments first")
-    parser.add_argument("--try", dest="tries", nargs="*", default=[], metavar="NAME",
-                        help=f"run these directions as experiments first: {', '.join(TRIES)}, "
-                             f"each optionally followed by {SEED_SUFFIX}N")
-    parser.add_argument("--rename", nargs=2, action="append", default=[],
-                        metavar=("OLD", "NEW"),
-                        help="rename a run first, e.g. seed-1 to try-NAME-seed-1 when the "
-                             "default changes (its ref and its committed row)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        help="seeds of the default to run as experiments first",
+    )
+    parser.add_argument(
+        "--ngram", action="store_true", help="run the n-gram models as experiments first"
+    )
+    parser.add_argument(
+        "--try",
+        dest="tries",
+        nargs="*",
+        default=[],
+        metavar="NAME",
+        help=f"run these directions as experiments first: {', '.join(TRIES)}, "
+        f"each optionally followed by {SEED_SUFFIX}N",
+    )
+    parser.add_argument(
+        "--rename",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("OLD", "NEW"),
+        help="rename a run first, e.g. seed-1 to try-NAME-seed-1 when the "
+        "default changes (its ref and its committed row)",
+    )
     args = parser.parse_args(argv)
     try:
         tries = {name: try_settings(name) for name in args.tries}
@@ -317,13 +400,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"experiments: {TRY}{name}", file=sys.stderr, flush=True)
         sets = [arg for setting in settings for arg in ("-S", setting)]
         dvc("exp", "run", "--temp", "-n", f"{TRY}{name}", *sets, "-f")
-    runs = [run_record("default", None)] + [run_record(name, rev)
-                                              for name, rev in experiment_revs().items()]
+    runs = [run_record("default", None)] + [
+        run_record(name, rev) for name, rev in experiment_revs().items()
+    ]
     kept = not_in_this_clone(RUNS_OUT, {r["name"] for r in runs})
     if kept:
-        print(f"experiments: {len(kept)} run(s) without an experiment ref in this clone, kept "
-              f"as {RUNS_OUT.name} has them: {', '.join(r['name'] for r in kept)}",
-              file=sys.stderr)
+        print(
+            f"experiments: {len(kept)} run(s) without an experiment ref in this clone, kept "
+            f"as {RUNS_OUT.name} has them: {', '.join(r['name'] for r in kept)}",
+            file=sys.stderr,
+        )
     runs += kept
     default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["model"]
     summary, rows = tables(runs, default)

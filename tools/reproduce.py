@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -36,6 +37,7 @@ ARCHIVE_KEY = "archive_sha256"  # in DATA_REPORT: which archive file the reviews
 
 def flatten(data, prefix: str = "") -> dict[str, object]:
     """{"a": {"b": 1}} -> {"a.b": 1}; lists keep their index."""
+    items: Iterable[tuple[object, object]]
     if isinstance(data, dict):
         items = data.items()
     elif isinstance(data, list):
@@ -57,16 +59,21 @@ def compare_json(name: str, committed: Path, fresh: Path) -> list[tuple[str, str
     """(file, key, committed, fresh) for every result value that differs."""
     old = flatten(json.loads(committed.read_text())) if committed.is_file() else {}
     new = flatten(json.loads(fresh.read_text())) if fresh.is_file() else {}
-    return [(name, key, repr(old.get(key, "(absent)")), repr(new.get(key, "(absent)")))
-            for key in sorted(set(old) | set(new))
-            if compared(key) and old.get(key, "(absent)") != new.get(key, "(absent)")]
+    return [
+        (name, key, repr(old.get(key, "(absent)")), repr(new.get(key, "(absent)")))
+        for key in sorted(set(old) | set(new))
+        if compared(key) and old.get(key, "(absent)") != new.get(key, "(absent)")
+    ]
 
 
 def output_hashes(lock: Path) -> dict[str, str]:
     """Each stage output's md5 as dvc.lock records it."""
     stages = yaml.safe_load(lock.read_text())["stages"]
-    return {out["path"]: out.get("md5", "") for stage in stages.values()
-            for out in stage.get("outs", [])}
+    return {
+        out["path"]: out.get("md5", "")
+        for stage in stages.values()
+        for out in stage.get("outs", [])
+    }
 
 
 def differences(committed: Path, fresh: Path) -> list[tuple[str, str, str, str]]:
@@ -78,20 +85,30 @@ def differences(committed: Path, fresh: Path) -> list[tuple[str, str, str, str]]
     old, new = output_hashes(committed / "dvc.lock"), output_hashes(fresh / "dvc.lock")
     for path in sorted(set(old) | set(new)):
         if path not in NOT_BYTE_COMPARED and old.get(path) != new.get(path):
-            found.append(("dvc.lock", f"outs {path} md5", old.get(path, "(absent)"),
-                          new.get(path, "(absent)")))
+            found.append(
+                (
+                    "dvc.lock",
+                    f"outs {path} md5",
+                    old.get(path, "(absent)"),
+                    new.get(path, "(absent)"),
+                )
+            )
     return found
 
 
 def archive_note(committed: Path, fresh: Path) -> str | None:
     """A note when the rebuild read another archive file than the committed results did."""
-    hashes = [json.loads(path.read_text()).get(ARCHIVE_KEY) if path.is_file() else None
-              for path in (committed / DATA_REPORT, fresh / DATA_REPORT)]
+    hashes = [
+        json.loads(path.read_text()).get(ARCHIVE_KEY) if path.is_file() else None
+        for path in (committed / DATA_REPORT, fresh / DATA_REPORT)
+    ]
     if hashes[0] == hashes[1]:
         return None
-    return (f"reproduce: note: the archive read here (sha256 {hashes[1]}) is not the file the "
-            f"committed results came from (sha256 {hashes[0]}); the reviews in it are compared "
-            "(the ingest table's md5 in dvc.lock), not the file")
+    return (
+        f"reproduce: note: the archive read here (sha256 {hashes[1]}) is not the file the "
+        f"committed results came from (sha256 {hashes[0]}); the reviews in it are compared "
+        "(the ingest table's md5 in dvc.lock), not the file"
+    )
 
 
 def table(rows: list[tuple[str, str, str, str]]) -> str:
@@ -109,17 +126,22 @@ def rebuild(repo: Path, work: Path, archive: Path | None) -> Path:
     if archive is not None:
         (clone / ARCHIVE).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(archive, clone / ARCHIVE)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
     # --force: nothing may come from a run cache; every stage really runs here
-    subprocess.run([sys.executable, "-m", "dvc", "repro", "--force"], cwd=clone, env=env,
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "--force"], cwd=clone, env=env, check=True
+    )
     return clone
 
 
 def find_archive(repo: Path, given: str | None) -> Path | None:
-    for candidate in ([Path(given)] if given else
-                      [repo / ARCHIVE, repo.parent / "shared" / "data" / ARCHIVE.name]):
+    for candidate in (
+        [Path(given)] if given else [repo / ARCHIVE, repo.parent / "shared" / "data" / ARCHIVE.name]
+    ):
         if candidate.is_file():
             return candidate
     return None  # the ingest stage downloads the official archive

@@ -61,8 +61,12 @@ def gather(root: Path, logs: Path) -> dict:
     tests = {tier: read_log(logs / "tests" / f"{tier}.json") for tier in TIERS}
     return {
         "measured": date.today().isoformat(),
-        "machine": {"cpus": os.cpu_count(), "memory_gib": memory_gib(),
-                    "python": platform.python_version(), "system": platform.system()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": memory_gib(),
+            "python": platform.python_version(),
+            "system": platform.system(),
+        },
         "disk_mib": {name: folder_mib(root / rel) for name, rel in DISK.items()},
         "stages": {name: entry for name, entry in stages.items() if entry},
         "tests": {tier: entry for tier, entry in tests.items() if entry},
@@ -75,11 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "timings.json")
     args = parser.parse_args(argv)
     record = gather(args.root, args.root / "logs")
-    missing = [n for n in STAGES if n not in record["stages"]] + \
-              [f"tests-{t}" for t in TIERS if t not in record["tests"]]
+    missing = [n for n in STAGES if n not in record["stages"]] + [
+        f"tests-{t}" for t in TIERS if t not in record["tests"]
+    ]
     if missing:
-        print(f"timings: no log yet for {', '.join(missing)} (run make run / make test / "
-              f"make test-fast first); publishing the rest", file=sys.stderr)
+        print(
+            f"timings: no log yet for {', '.join(missing)} (run make run / make test / "
+            f"make test-fast first); publishing the rest",
+            file=sys.stderr,
+        )
     args.out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"timings: wrote {args.out}", file=sys.stderr)
     return 0

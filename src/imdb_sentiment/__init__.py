@@ -24,7 +24,7 @@ __all__ = ["load_model", "predict"]
 def __getattr__(name: str):
     if name in __all__:
         # imported by name: the pipeline's stages import this package but never run the
-        # API, so it is no part of their code (tests/test_stage_deps.py reads imports)
+        # API, so it is no part of their code (tests/pipeline/test_stage_deps.py reads imports)
         return getattr(importlib.import_module("imdb_sentiment.inference.api"), name)
     raise AttributeError(f"module 'imdb_sentiment' has no attribute {name!r}")
 

@@ -37,7 +37,7 @@ def _temporaries(path: Path) -> Iterator[Path]:
     for sibling in path.parent.iterdir():
         if not sibling.name.startswith(prefix):
             continue
-        pid = sibling.name[len(prefix):].split("-", 1)[0]
+        pid = sibling.name[len(prefix) :].split("-", 1)[0]
         if pid.isdigit() and _alive(int(pid)):
             continue
         yield sibling
@@ -71,8 +71,10 @@ def _check_kind(path: Path, directory: bool) -> None:
     if path.is_symlink():
         raise PipelineError(f"output {path} is a symbolic link; refusing to replace it")
     if not directory and path.is_dir():
-        raise PipelineError(f"output {path} is an existing directory; refusing to replace it "
-                            "with a file (choose another path or remove it yourself)")
+        raise PipelineError(
+            f"output {path} is an existing directory; refusing to replace it "
+            "with a file (choose another path or remove it yourself)"
+        )
     if directory and path.exists() and not path.is_dir():
         raise PipelineError(f"output {path} is an existing file, not a directory")
 
@@ -82,8 +84,9 @@ def _scratch(path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         sweep(path)
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}{TMP_MARK}{os.getpid()}-",
-                                     dir=path.parent))
+        return Path(
+            tempfile.mkdtemp(prefix=f".{path.name}{TMP_MARK}{os.getpid()}-", dir=path.parent)
+        )
     except OSError as err:
         raise WriteError(f"cannot write {path}: {os_error_reason(err)}") from None
 
@@ -185,8 +188,10 @@ def read_json(path: str | Path) -> Any:
         with open(path, "rb") as handle:
             content = handle.read(MAX_JSON_BYTES + 1)
         if len(content) > MAX_JSON_BYTES:
-            raise PipelineError(f"{path} is {Path(path).stat().st_size} bytes, over the "
-                                f"{MAX_JSON_BYTES}-byte limit for a JSON file")
+            raise PipelineError(
+                f"{path} is {Path(path).stat().st_size} bytes, over the "
+                f"{MAX_JSON_BYTES}-byte limit for a JSON file"
+            )
         return json.loads(content.decode("utf-8"))
     except FileNotFoundError:
         raise PipelineError(f"file not found: {path}") from None

@@ -60,12 +60,22 @@ def interval(kind: type, low: float | None = None, high: float | None = None) ->
     """An int (`kind` int) or finite number (`kind` float) in [low, high]; None is unbounded."""
     integer = kind is int
     noun = "an integer" if integer else "a number"
-    bounds = (f" in [{low}, {high}]" if low is not None and high is not None
-              else f" >= {low}" if low is not None else f" <= {high}" if high is not None else "")
+    bounds = (
+        f" in [{low}, {high}]"
+        if low is not None and high is not None
+        else f" >= {low}"
+        if low is not None
+        else f" <= {high}"
+        if high is not None
+        else ""
+    )
 
     def check(value: Any) -> str | None:
-        inside = ((integer or math.isfinite(value)) and (low is None or value >= low)
-                  and (high is None or value <= high))
+        inside = (
+            (integer or math.isfinite(value))
+            and (low is None or value >= low)
+            and (high is None or value <= high)
+        )
         return None if inside else f"must be {noun}{bounds}"
 
     return Constraint((numbers.Integral,) if integer else (numbers.Real,), noun + bounds, check)
@@ -84,8 +94,9 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
-def check_arguments(constraints: dict[str, Constraint | tuple[Constraint, ...]],
-                    **values: Any) -> None:
+def check_arguments(
+    constraints: dict[str, Constraint | tuple[Constraint, ...]], **values: Any
+) -> None:
     """Raise ArgumentError naming the first argument that fits none of its constraints;
     when its type fits one, that one's problem is the reason given."""
     for name, allowed in constraints.items():
@@ -94,8 +105,7 @@ def check_arguments(constraints: dict[str, Constraint | tuple[Constraint, ...]],
         problems = [c.check(value) for c in allowed if c.accepts_type(value)]
         if None in problems:
             continue
-        reason = problems[0] if problems else \
-            "must be " + " or ".join(c.text for c in allowed)
+        reason = problems[0] if problems else "must be " + " or ".join(c.text for c in allowed)
         raise ArgumentError(f"{name}={shown(value)}: {reason}")
 
 

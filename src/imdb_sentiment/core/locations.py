@@ -12,7 +12,7 @@ from pathlib import Path
 
 MODEL_ENV, METRICS_ENV = "IMDB_SENTIMENT_MODEL", "IMDB_SENTIMENT_METRICS"
 MODEL, METRICS = Path("models/model.keras"), Path("metrics/eval.json")
-PROJECT = Path(__file__).resolve().parents[2]  # src/imdb_sentiment/ -> the checkout
+PROJECT = Path(__file__).resolve().parents[3]  # src/imdb_sentiment/core/ -> the checkout
 
 
 def _find(relative: Path, env: str) -> Path:

@@ -52,22 +52,39 @@ class IngestParams:
     sample_per_class: int | None
 
     def validate(self) -> None:
-        _check(1 <= self.download_retries <= 100, "ingest.download_retries",
-               "an integer in [1, 100]")
-        _check(1 <= self.max_member_mb <= MAX_SIZE, "ingest.max_member_mb",
-               f"an integer in [1, {MAX_SIZE}]")
-        _check(self.max_member_mb <= self.max_total_mb <= MAX_SIZE, "ingest.max_total_mb",
-               f"an integer >= ingest.max_member_mb and <= {MAX_SIZE}")
+        _check(
+            1 <= self.download_retries <= 100, "ingest.download_retries", "an integer in [1, 100]"
+        )
+        _check(
+            1 <= self.max_member_mb <= MAX_SIZE,
+            "ingest.max_member_mb",
+            f"an integer in [1, {MAX_SIZE}]",
+        )
+        _check(
+            self.max_member_mb <= self.max_total_mb <= MAX_SIZE,
+            "ingest.max_total_mb",
+            f"an integer >= ingest.max_member_mb and <= {MAX_SIZE}",
+        )
         _check(len(self.sha256) == 64, "ingest.sha256", "a 64-character hex sha256")
-        _check(self.expected_per_class is None or 1 <= self.expected_per_class <= 2**31 - 1,
-               "ingest.expected_per_class", "null or an integer >= 1")
-        _check(self.sample_per_class is None or 1 <= self.sample_per_class <= 2**31 - 1,
-               "ingest.sample_per_class", "null or an integer >= 1")
+        _check(
+            self.expected_per_class is None or 1 <= self.expected_per_class <= 2**31 - 1,
+            "ingest.expected_per_class",
+            "null or an integer >= 1",
+        )
+        _check(
+            self.sample_per_class is None or 1 <= self.sample_per_class <= 2**31 - 1,
+            "ingest.sample_per_class",
+            "null or an integer >= 1",
+        )
         # a larger sample would silently be the whole of each labelled class
-        _check(self.sample_per_class is None or self.expected_per_class is None
-               or self.sample_per_class <= self.expected_per_class, "ingest.sample_per_class",
-               f"at most ingest.expected_per_class ({self.expected_per_class}), or null for "
-               "every review")
+        _check(
+            self.sample_per_class is None
+            or self.expected_per_class is None
+            or self.sample_per_class <= self.expected_per_class,
+            "ingest.sample_per_class",
+            f"at most ingest.expected_per_class ({self.expected_per_class}), or null for "
+            "every review",
+        )
 
 
 KeepTokens = Literal["first", "last"]
@@ -87,18 +104,30 @@ class PreprocessParams:
     def validate(self) -> None:
         _check(0.0 < self.val_fraction < 0.5, "preprocess.val_fraction", "a number in (0, 0.5)")
         folds = max(2, round(1 / self.val_fraction))  # as preprocess.split_by_movie makes them
-        _check(1 / folds == self.val_fraction, "preprocess.val_fraction",
-               "1/k for an integer k >= 3 (validation is one of k folds of movies): "
-               f"{self.val_fraction!r} would be 1/{folds} = {1 / folds!r}; "
-               "e.g. 0.2, 0.25, 0.1 or 0.3333333333333333")
-        _check(3 <= self.vocab_size <= 10 * MAX_SIZE, "preprocess.vocab_size",
-               f"an integer in [3, {10 * MAX_SIZE}]")
-        _check(1 <= self.max_len <= MAX_SIZE, "preprocess.max_len", f"an integer in [1, {MAX_SIZE}]")
+        _check(
+            1 / folds == self.val_fraction,
+            "preprocess.val_fraction",
+            "1/k for an integer k >= 3 (validation is one of k folds of movies): "
+            f"{self.val_fraction!r} would be 1/{folds} = {1 / folds!r}; "
+            "e.g. 0.2, 0.25, 0.1 or 0.3333333333333333",
+        )
+        _check(
+            3 <= self.vocab_size <= 10 * MAX_SIZE,
+            "preprocess.vocab_size",
+            f"an integer in [3, {10 * MAX_SIZE}]",
+        )
+        _check(
+            1 <= self.max_len <= MAX_SIZE, "preprocess.max_len", f"an integer in [1, {MAX_SIZE}]"
+        )
         _check(1 <= self.min_count <= 2**31 - 1, "preprocess.min_count", "an integer >= 1")
-        _check(0 <= self.pretrain_dim <= 4096, "preprocess.pretrain_dim",
-               "an integer in [0, 4096] (0 = off)")
-        _check(1 <= self.pretrain_window <= 100, "preprocess.pretrain_window",
-               "an integer in [1, 100]")
+        _check(
+            0 <= self.pretrain_dim <= 4096,
+            "preprocess.pretrain_dim",
+            "an integer in [0, 4096] (0 = off)",
+        )
+        _check(
+            1 <= self.pretrain_window <= 100, "preprocess.pretrain_window", "an integer in [1, 100]"
+        )
 
 
 ModelType = Literal["simple_rnn", "lstm", "gru", "tfidf_logreg", "nb_logreg"]
@@ -148,40 +177,72 @@ class TrainParams:
     adversarial_epsilon: float
 
     def validate(self) -> None:
-        _check(1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
-               "train.units", "a list of 1 to 16 integers in [1, 4096] (one per stacked layer)")
-        _check(len(self.dense_units) <= 16 and all(1 <= u <= 4096 for u in self.dense_units),
-               "train.dense_units", "a list of at most 16 integers in [1, 4096]")
+        _check(
+            1 <= len(self.units) <= 16 and all(1 <= u <= 4096 for u in self.units),
+            "train.units",
+            "a list of 1 to 16 integers in [1, 4096] (one per stacked layer)",
+        )
+        _check(
+            len(self.dense_units) <= 16 and all(1 <= u <= 4096 for u in self.dense_units),
+            "train.dense_units",
+            "a list of at most 16 integers in [1, 4096]",
+        )
         _check(1 <= self.embedding_dim <= 4096, "train.embedding_dim", "an integer in [1, 4096]")
         _check(0.0 <= self.dropout < 1.0, "train.dropout", "a number in [0, 1)")
         _check(0.0 <= self.embedding_dropout < 1.0, "train.embedding_dropout", "a number in [0, 1)")
-        _check(self.word_pair_buckets == 0 or 2 <= self.word_pair_buckets <= 2**24,
-               "train.word_pair_buckets", "0 or an integer in [2, 16777216]")
+        _check(
+            self.word_pair_buckets == 0 or 2 <= self.word_pair_buckets <= 2**24,
+            "train.word_pair_buckets",
+            "0 or an integer in [2, 16777216]",
+        )
         _check(1 <= self.word_pair_dim <= 4096, "train.word_pair_dim", "an integer in [1, 4096]")
-        _check(0 <= self.conv_filters <= 4096, "train.conv_filters",
-               "an integer in [0, 4096] (0 = no convolution)")
+        _check(
+            0 <= self.conv_filters <= 4096,
+            "train.conv_filters",
+            "an integer in [0, 4096] (0 = no convolution)",
+        )
         _check(1 <= self.conv_stride <= 16, "train.conv_stride", "an integer in [1, 16]")
-        _check(self.conv_stride <= self.conv_width <= 64, "train.conv_width",
-               f"an integer in [train.conv_stride ({self.conv_stride}), 64]")
+        _check(
+            self.conv_stride <= self.conv_width <= 64,
+            "train.conv_width",
+            f"an integer in [train.conv_stride ({self.conv_stride}), 64]",
+        )
         _check(self.learning_rate > 0, "train.learning_rate", "a number > 0")
         _check(1 <= self.batch_size <= 2**16, "train.batch_size", f"an integer in [1, {2**16}]")
         _check(1 <= self.epochs <= 10_000, "train.epochs", "an integer in [1, 10000]")
-        _check(1 <= self.tfidf_max_features <= 100 * MAX_SIZE, "train.tfidf_max_features",
-               f"an integer in [1, {100 * MAX_SIZE}]")
+        _check(
+            1 <= self.tfidf_max_features <= 100 * MAX_SIZE,
+            "train.tfidf_max_features",
+            f"an integer in [1, {100 * MAX_SIZE}]",
+        )
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
-        _check(0.0 <= self.adversarial_epsilon <= 10.0, "train.adversarial_epsilon",
-               "a number in [0, 10] (0 = off)")
-        _check(0 <= self.inter_op_threads <= MAX_THREADS, "train.inter_op_threads",
-               f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
-        _check(0 <= self.intra_op_threads <= MAX_THREADS, "train.intra_op_threads",
-               f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)")
+        _check(
+            0.0 <= self.adversarial_epsilon <= 10.0,
+            "train.adversarial_epsilon",
+            "a number in [0, 10] (0 = off)",
+        )
+        _check(
+            0 <= self.inter_op_threads <= MAX_THREADS,
+            "train.inter_op_threads",
+            f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)",
+        )
+        _check(
+            0 <= self.intra_op_threads <= MAX_THREADS,
+            "train.intra_op_threads",
+            f"an integer in [0, {MAX_THREADS}] (0 = TensorFlow's choice)",
+        )
         # layers.MaskedPooling pushes padded steps down by 1e9, which overflows float16 to
         # inf and gives NaN; bfloat16 has float32's range and is fine
-        _check(not (self.mixed_precision == "mixed_float16" and self.pooling == "max"
-                    and self.mask_padding),
-               "train.mixed_precision",
-               "'none' or 'mixed_bfloat16' with masked max pooling (float16 overflows there)")
+        _check(
+            not (
+                self.mixed_precision == "mixed_float16"
+                and self.pooling == "max"
+                and self.mask_padding
+            ),
+            "train.mixed_precision",
+            "'none' or 'mixed_bfloat16' with masked max pooling (float16 overflows there)",
+        )
 
 
 @dataclass(frozen=True)
@@ -224,8 +285,12 @@ def _matches(value: Any, annotation: Any) -> bool:
     if annotation is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if annotation is float:
-        return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and abs(value) < 1e308 and math.isfinite(value))
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and abs(value) < 1e308
+            and math.isfinite(value)
+        )
     return isinstance(value, annotation)
 
 
@@ -241,8 +306,10 @@ def _float_problem(value: int | float) -> str | None:
     if float(value) != value:
         return f"is not exactly a float (it would become {float(value)!r})"
     if value and abs(value) < FLOAT32_TINY:
-        return (f"underflows in float32, which the model computes in (it would lose precision "
-                f"or become 0): use a number of at least {FLOAT32_TINY!r}, or 0")
+        return (
+            f"underflows in float32, which the model computes in (it would lose precision "
+            f"or become 0): use a number of at least {FLOAT32_TINY!r}, or 0"
+        )
     if abs(value) > FLOAT32_MAX:
         return f"overflows float32, which the model computes in (at most {FLOAT32_MAX!r})"
     return None
@@ -293,14 +360,18 @@ def from_dict(section: str, raw: Any) -> Any:
         )
     for key, value in raw.items():
         if not _matches(value, hints[key]):
-            raise ParamsError(f"params: '{section}.{key}' must be {_describe(hints[key])}, "
-                              f"got {shown(value)}{_yaml_hint(value, hints[key])}")
+            raise ParamsError(
+                f"params: '{section}.{key}' must be {_describe(hints[key])}, "
+                f"got {shown(value)}{_yaml_hint(value, hints[key])}"
+            )
         if hints[key] is float and (problem := _float_problem(value)):
             raise ParamsError(f"params: '{section}.{key}' = {value!r} {problem}")
     missing = [f.name for f in dataclasses.fields(cls) if f.name not in raw]
     if missing:
-        raise ParamsError(f"params: '{section}.{missing[0]}' is missing (every key of a section "
-                          "is required; the project's params.yaml lists them all)")
+        raise ParamsError(
+            f"params: '{section}.{missing[0]}' is missing (every key of a section "
+            "is required; the project's params.yaml lists them all)"
+        )
     values = {k: (float(v) if hints[k] is float else v) for k, v in raw.items()}
     params = cls(**values)
     params.validate()
@@ -317,48 +388,67 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is not a name", key_node.start_mark)
+                    None, None, f"key {key!r} is not a name", key_node.start_mark
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node):
         digits = node.value.lstrip("+-")
         if "_" in digits:
-            self._ambiguous(node, "has an underscore: YAML 1.1 reads a number, YAML 1.2 (DVC) "
-                                  "a string; write it without")
+            self._ambiguous(
+                node,
+                "has an underscore: YAML 1.1 reads a number, YAML 1.2 (DVC) "
+                "a string; write it without",
+            )
         if ":" in digits:
-            self._ambiguous(node, "is a base 60 number to YAML 1.1 and a string to YAML 1.2 "
-                                  "(DVC); write the number itself")
-        if digits[:2].lower() == "0b" or (len(digits) > 1 and digits[0] == "0"
-                                          and digits[1] not in "xX"):
-            self._ambiguous(node, "has a leading zero: YAML 1.1 reads binary or octal, YAML 1.2 "
-                                  "(DVC) a decimal or a string; write it without")
+            self._ambiguous(
+                node,
+                "is a base 60 number to YAML 1.1 and a string to YAML 1.2 "
+                "(DVC); write the number itself",
+            )
+        if digits[:2].lower() == "0b" or (
+            len(digits) > 1 and digits[0] == "0" and digits[1] not in "xX"
+        ):
+            self._ambiguous(
+                node,
+                "has a leading zero: YAML 1.1 reads binary or octal, YAML 1.2 "
+                "(DVC) a decimal or a string; write it without",
+            )
         return super().construct_yaml_int(node)
 
     def construct_yaml_float(self, node):
         if "_" in node.value or ":" in node.value:
-            self._ambiguous(node, "has an underscore or is base 60: YAML 1.1 reads a number, "
-                                  "YAML 1.2 (DVC) a string; write the number itself")
+            self._ambiguous(
+                node,
+                "has an underscore or is base 60: YAML 1.1 reads a number, "
+                "YAML 1.2 (DVC) a string; write the number itself",
+            )
         return super().construct_yaml_float(node)
 
     def construct_yaml_bool(self, node):
         if node.value.lower() not in ("true", "false"):
-            self._ambiguous(node, "is a boolean to YAML 1.1 and a string to YAML 1.2 (DVC): "
-                                  "write true or false")
+            self._ambiguous(
+                node, "is a boolean to YAML 1.1 and a string to YAML 1.2 (DVC): write true or false"
+            )
         return super().construct_yaml_bool(node)
 
     @staticmethod
     def _ambiguous(node, problem: str) -> None:
-        raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} {problem}",
-                                                node.start_mark)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} {problem}", node.start_mark
+        )
 
 
-for _tag, _construct in (("int", _UniqueKeyLoader.construct_yaml_int),
-                         ("float", _UniqueKeyLoader.construct_yaml_float),
-                         ("bool", _UniqueKeyLoader.construct_yaml_bool)):
+for _tag, _construct in (
+    ("int", _UniqueKeyLoader.construct_yaml_int),
+    ("float", _UniqueKeyLoader.construct_yaml_float),
+    ("bool", _UniqueKeyLoader.construct_yaml_bool),
+):
     _UniqueKeyLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _construct)
 
 
@@ -370,8 +460,10 @@ def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
             content = handle.read(MAX_PARAMS_BYTES + 1)
         if len(content) > MAX_PARAMS_BYTES:
             size = path.stat().st_size if path.is_file() else "over"
-            raise ParamsError(f"params: {path} is {size} bytes, over the {MAX_PARAMS_BYTES}-byte "
-                              "limit for a params file")
+            raise ParamsError(
+                f"params: {path} is {size} bytes, over the {MAX_PARAMS_BYTES}-byte "
+                "limit for a params file"
+            )
         data = yaml.load(content.decode("utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ParamsError(f"params: file not found: {path}") from None
@@ -396,8 +488,9 @@ def load_seed(path: str | Path = PARAMS_FILE) -> int:
         raise ParamsError(f"params: 'seed' is missing from {path}")
     seed = data["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
-        raise ParamsError(f"params: 'seed' must be an integer in [0, {MAX_SEED}], "
-                          f"got {shown(seed)}")
+        raise ParamsError(
+            f"params: 'seed' must be an integer in [0, {MAX_SEED}], got {shown(seed)}"
+        )
     return seed
 
 
@@ -409,8 +502,7 @@ def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
     unknown = sorted(map(_key_text, set(data) - set(SECTIONS) - {"seed"}))
     if unknown:
         raise ParamsError(
-            f"params: unknown top-level key '{unknown[0]}' "
-            f"(known: seed, {', '.join(SECTIONS)})"
+            f"params: unknown top-level key '{unknown[0]}' (known: seed, {', '.join(SECTIONS)})"
         )
     if section not in data:
         raise ParamsError(f"params: section '{section}' is missing from {path}")

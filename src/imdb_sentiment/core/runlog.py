@@ -31,8 +31,12 @@ def peak_memory_mib() -> float:
 
 def record(kind: str, name: str, facts: dict) -> None:
     """Write logs/<kind>/<name>.json; a log that cannot be written never fails the work."""
-    entry = {"name": name, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "cpus": os.cpu_count(), **facts}
+    entry = {
+        "name": name,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        **facts,
+    }
     try:
         folder = log_dir() / kind
         folder.mkdir(parents=True, exist_ok=True)
@@ -53,5 +57,11 @@ class StageTimer:
 
     def __exit__(self, kind, error, traceback) -> None:
         if kind is None:
-            record("stages", self.stage, {"seconds": round(time.perf_counter() - self.started, 1),
-                                          "peak_memory_mib": peak_memory_mib()})
+            record(
+                "stages",
+                self.stage,
+                {
+                    "seconds": round(time.perf_counter() - self.started, 1),
+                    "peak_memory_mib": peak_memory_mib(),
+                },
+            )

@@ -56,7 +56,9 @@ def quiet_tensorflow(verbose: bool = False) -> Iterator[None]:
     if verbose or os.environ.get(VERBOSE_ENV) == "1":
         yield
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also over the Makefile's 2, which lets errors through
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = (
+        "3"  # also over the Makefile's 2, which lets errors through
+    )
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -42,8 +42,10 @@ def line_count(text: str) -> int:
 def movie_ids(urls_text: str, source: str) -> list[str]:
     """IMDb title ids, one per line of a `urls_*.txt` file (line i is review id i)."""
     if line_count(urls_text) > MAX_URL_LINES:
-        raise DataError(f"{source} has more than {MAX_URL_LINES} lines: no aclImdb folder "
-                        "holds that many reviews")
+        raise DataError(
+            f"{source} has more than {MAX_URL_LINES} lines: no aclImdb folder "
+            "holds that many reviews"
+        )
     ids = []
     for number, line in enumerate(urls_text.splitlines()):
         match = MOVIE_RE.search(line)
@@ -62,11 +64,19 @@ def decode(content: bytes, name: str) -> str:
 
 def parse_review_name(name: str) -> tuple[str, str, int, int]:
     """(split, kind, id, rating) of a review member; ids and ratings outside their range refused."""
-    split, kind, review_id, rating = REVIEW_RE.fullmatch(name).groups()
+    match = REVIEW_RE.fullmatch(name)
+    if match is None:  # wanted_member lets only review names and url lists through
+        raise DataError(
+            f"archive member {name[:120]!r} is not a review: reviews are named "
+            "aclImdb/{train,test}/{pos,neg,unsup}/<id>_<rating>.txt"
+        )
+    split, kind, review_id, rating = match.groups()
     if int(rating) not in RATINGS[kind]:
         allowed = RATINGS[kind]
-        raise DataError(f"review {name}: rating {int(rating)} is outside "
-                        f"{allowed.start}-{allowed.stop - 1}, the range of {kind} reviews")
+        raise DataError(
+            f"review {name}: rating {int(rating)} is outside "
+            f"{allowed.start}-{allowed.stop - 1}, the range of {kind} reviews"
+        )
     if int(review_id) > MAX_REVIEW_ID:
         raise DataError(f"review {name}: id {review_id} is larger than {MAX_REVIEW_ID}")
     return split, kind, int(review_id), int(rating)
@@ -77,8 +87,10 @@ def wanted_member(name: str) -> bool:
     if REVIEW_RE.fullmatch(name) or URLS_RE.fullmatch(name):
         return True
     if IN_REVIEW_FOLDER_RE.fullmatch(name):
-        raise DataError(f"archive member {name[:120]!r} is in a review folder "
-                        "but is not named <id>_<rating>.txt (ASCII digits)")
+        raise DataError(
+            f"archive member {name[:120]!r} is in a review folder "
+            "but is not named <id>_<rating>.txt (ASCII digits)"
+        )
     return False
 
 

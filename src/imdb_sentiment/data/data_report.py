@@ -35,8 +35,10 @@ def utf8_buffers(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
     array = array.cast(pa.large_string())
     _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, np.int64)[array.offset:array.offset + len(array) + 1]
-    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    offsets = np.frombuffer(offsets_buffer, np.int64)[array.offset : array.offset + len(array) + 1]
+    data = (
+        np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    )
     return offsets, data
 
 
@@ -44,7 +46,8 @@ def text_digests(texts: pd.Series) -> list[bytes]:
     """sha256 of each text: duplicates are found on these, with no copy of the texts."""
     offsets, data = utf8_buffers(texts)
     bounds = offsets.tolist()
-    return [hashlib.sha256(data[begin:end]).digest() for begin, end in zip(bounds, bounds[1:])]
+    view = data.data  # the array's bytes as a memoryview, the Buffer hashlib is typed to take
+    return [hashlib.sha256(view[begin:end]).digest() for begin, end in zip(bounds, bounds[1:])]
 
 
 def word_counts(texts: pd.Series, rows_per_chunk: int = 2048) -> np.ndarray:
@@ -55,10 +58,10 @@ def word_counts(texts: pd.Series, rows_per_chunk: int = 2048) -> np.ndarray:
     """
     offsets, data = utf8_buffers(texts)
     counts = np.zeros(len(texts), np.int64)
-    non_ascii = []
+    non_ascii: list[np.intp] = []
     for first in range(0, len(texts), rows_per_chunk):
-        bounds = offsets[first:first + rows_per_chunk + 1]
-        chunk = data[bounds[0]:bounds[-1]]
+        bounds = offsets[first : first + rows_per_chunk + 1]
+        chunk = data[bounds[0] : bounds[-1]]
         begins, ends = bounds[:-1] - bounds[0], bounds[1:] - bounds[0]
         space = ASCII_SPACE[chunk]
         starts = ~space
@@ -79,13 +82,15 @@ def data_report(frame: pd.DataFrame, archive_sha256: str) -> dict:
     words = word_counts(frame["text"])
     counts = {
         f"{split}_{name}": int(((frame["split"] == split) & (frame["label"] == label)).sum())
-        for split in ("train", "test") for name, label in (("pos", 1), ("neg", 0))
+        for split in ("train", "test")
+        for name, label in (("pos", 1), ("neg", 0))
     }
     counts["unsup"] = int((frame["split"] == "unsup").sum())
-    digests = {split: [] for split in ("train", "test", "unsup")}
+    digests: dict[str, list[bytes]] = {split: [] for split in ("train", "test", "unsup")}
     labels_of: dict[bytes, set[int]] = {}
-    for digest, split, label in zip(text_digests(frame["text"]), frame["split"].tolist(),
-                                    frame["label"].tolist()):
+    for digest, split, label in zip(
+        text_digests(frame["text"]), frame["split"].tolist(), frame["label"].tolist()
+    ):
         digests[split].append(digest)
         if split != "unsup":
             labels_of.setdefault(digest, set()).add(label)

@@ -17,8 +17,9 @@ from sklearn.utils.extmath import randomized_svd
 from threadpoolctl import threadpool_limits
 
 
-def cooccurrence(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: int
-                 ) -> sp.csr_matrix:
+def cooccurrence(
+    ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: int
+) -> sp.csr_matrix:
     """Symmetric co-occurrence counts within `window`, weighted 1/distance.
 
     Padding (0) and OOV (1) ids are left out; pairs never cross a review boundary.
@@ -26,10 +27,13 @@ def cooccurrence(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: 
     review = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     counts = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
     for distance in range(1, window + 1):
-        keep = (review[:-distance] == review[distance:]) & (ids[:-distance] > 1) & (ids[distance:] > 1)
+        keep = (
+            (review[:-distance] == review[distance:]) & (ids[:-distance] > 1) & (ids[distance:] > 1)
+        )
         left, right = ids[:-distance][keep], ids[distance:][keep]
-        pairs = sp.coo_matrix((np.full(len(left), 1.0 / distance), (left, right)),
-                              shape=(vocab_size, vocab_size)).tocsr()
+        pairs = sp.coo_matrix(
+            (np.full(len(left), 1.0 / distance), (left, right)), shape=(vocab_size, vocab_size)
+        ).tocsr()
         counts = counts + pairs + pairs.T
     return counts
 
@@ -58,7 +62,8 @@ def svd_vectors(matrix: sp.csr_matrix, dim: int, seed: int, scale: float = 0.1) 
     return vectors.astype(np.float32)
 
 
-def pretrain(ids: np.ndarray, offsets: np.ndarray, vocab_size: int, dim: int, window: int,
-             seed: int) -> np.ndarray:
+def pretrain(
+    ids: np.ndarray, offsets: np.ndarray, vocab_size: int, dim: int, window: int, seed: int
+) -> np.ndarray:
     """(vocab_size, dim) word vectors from encoded reviews."""
     return svd_vectors(ppmi(cooccurrence(ids, offsets, vocab_size, window)), dim, seed)

@@ -47,21 +47,33 @@ class Split:
 
     def problem(self, vocab_size: int) -> str | None:
         """What makes this not a well-formed split over `vocab_size` token ids, if anything."""
-        if not (np.issubdtype(self.ids.dtype, np.integer) and self.ids.ndim == 1
-                and np.issubdtype(self.offsets.dtype, np.integer) and self.offsets.ndim == 1):
+        if not (
+            np.issubdtype(self.ids.dtype, np.integer)
+            and self.ids.ndim == 1
+            and np.issubdtype(self.offsets.dtype, np.integer)
+            and self.offsets.ndim == 1
+        ):
             return "ids and offsets must be 1-d integer arrays"
         if len(self.offsets) != len(self.labels) + 1 or len(self.review_ids) != len(self.labels):
             return "offsets, labels and review ids disagree in length"
-        if self.offsets[0] != 0 or self.offsets[-1] != len(self.ids) or \
-                (np.diff(self.offsets) < 0).any():
+        if (
+            self.offsets[0] != 0
+            or self.offsets[-1] != len(self.ids)
+            or (np.diff(self.offsets) < 0).any()
+        ):
             return "offsets do not run from 0 to the number of ids"
-        if not (self.labels.ndim == 1 and self.review_ids.ndim == 1
-                and np.issubdtype(self.review_ids.dtype, np.integer)):
+        if not (
+            self.labels.ndim == 1
+            and self.review_ids.ndim == 1
+            and np.issubdtype(self.review_ids.dtype, np.integer)
+        ):
             return "labels and review ids must be 1-d arrays, review ids integers"
         if len(self.ids) and (self.ids.min() < 0 or self.ids.max() >= vocab_size):
             return f"token ids outside [0, {vocab_size})"
         # preprocess writes 0/1 labels; soft targets exist only in memory (distillation)
-        if not (np.issubdtype(self.labels.dtype, np.integer) and np.isin(self.labels, (0, 1)).all()):
+        if not (
+            np.issubdtype(self.labels.dtype, np.integer) and np.isin(self.labels, (0, 1)).all()
+        ):
             return "labels are not all 0 or 1"
         return None
 
@@ -70,7 +82,8 @@ def concat_splits(first: Split, second: Split) -> Split:
     """One encoded split holding the reviews of both, in order; 0/1 labels stay integers
     unless the other split's are soft targets."""
     labels = np.concatenate([first.labels, second.labels]).astype(
-        np.result_type(first.labels, second.labels))
+        np.result_type(first.labels, second.labels)
+    )
     return Split(
         ids=np.concatenate([first.ids, second.ids]),
         offsets=np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]]),
@@ -78,8 +91,15 @@ def concat_splits(first: Split, second: Split) -> Split:
         review_ids=np.concatenate([first.review_ids, second.review_ids]),
     )
 
-def write(directory: Path, vocabulary: list[str], splits: dict[str, Split],
-          embeddings: np.ndarray | None, cfg: P.PreprocessParams, seed: int) -> None:
+
+def write(
+    directory: Path,
+    vocabulary: list[str],
+    splits: dict[str, Split],
+    embeddings: np.ndarray | None,
+    cfg: P.PreprocessParams,
+    seed: int,
+) -> None:
     """Write the format into an empty `directory` (the caller makes it atomic)."""
     directory.mkdir()
     (directory / VOCAB_FILE).write_text("".join(f"{t}\n" for t in vocabulary), encoding="utf-8")
@@ -87,14 +107,17 @@ def write(directory: Path, vocabulary: list[str], splits: dict[str, Split],
         np.savez(directory / f"{name}.npz", **{key: getattr(split, key) for key in SPLIT_KEYS})
     if embeddings is not None:
         np.save(directory / EMBEDDINGS_FILE, embeddings)
-    (directory / CONFIG_FILE).write_text(json_text({**P.to_dict(cfg), "seed": seed}),
-                                         encoding="utf-8")
+    (directory / CONFIG_FILE).write_text(
+        json_text({**P.to_dict(cfg), "seed": seed}), encoding="utf-8"
+    )
 
 
 def _npy_header(entry, version: tuple[int, int]) -> tuple[tuple[int, ...], np.dtype]:
     """(shape, dtype) from an .npy header; its size is bounded by NumPy's reader."""
-    readers = {(1, 0): np.lib.format.read_array_header_1_0,
-               (2, 0): np.lib.format.read_array_header_2_0}
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
     if version not in readers:
         raise ValueError(f"unsupported .npy version {version}")
     shape, _, dtype = readers[version](entry)
@@ -114,15 +137,17 @@ def check_npz(path: Path) -> None:
                 try:
                     shape, dtype = _npy_header(entry, np.lib.format.read_magic(entry))
                 except ValueError as err:
-                    raise ValueError(f"entry {info.filename!r} is not an .npy array: {err}") \
-                        from None
+                    raise ValueError(
+                        f"entry {info.filename!r} is not an .npy array: {err}"
+                    ) from None
                 if dtype.hasobject:
                     raise ValueError(f"entry {info.filename!r} holds Python objects")
                 declared = math.prod(shape) * dtype.itemsize
                 held = info.file_size - entry.tell()
             if declared != held:
-                raise ValueError(f"entry {info.filename!r} declares {declared} bytes of data "
-                                 f"but holds {held}")
+                raise ValueError(
+                    f"entry {info.filename!r} declares {declared} bytes of data but holds {held}"
+                )
 
 
 def load_split(directory: str | Path, name: str, vocab_size: int) -> Split:
@@ -143,8 +168,10 @@ def load_split(directory: str | Path, name: str, vocab_size: int) -> Split:
     lengths = split.lengths()
     if len(lengths) and lengths.max() > max_len:
         review = int(np.argmax(lengths > max_len))
-        raise PipelineError(f"{path}: review {review} has {lengths[review]} tokens, more than "
-                            f"the max_len {max_len} preprocess.json records")
+        raise PipelineError(
+            f"{path}: review {review} has {lengths[review]} tokens, more than "
+            f"the max_len {max_len} preprocess.json records"
+        )
     return split
 
 
@@ -155,13 +182,18 @@ def load_vocabulary(directory: str | Path) -> list[str]:
         tokens = path.read_text(encoding="utf-8").split("\n")[:-1]
     except (OSError, UnicodeDecodeError) as err:
         raise PipelineError(f"cannot read the vocabulary {path}: {err}") from None
-    if not tokens or len(set(tokens)) != len(tokens) or not all(t and t.strip() == t and
-                                                               " " not in t for t in tokens):
+    if (
+        not tokens
+        or len(set(tokens)) != len(tokens)
+        or not all(t and t.strip() == t and " " not in t for t in tokens)
+    ):
         raise PipelineError(f"{path} is not a vocabulary: it must hold distinct words, one a line")
     vocab_size = load_config(directory)[0].vocab_size
     if len(tokens) + 2 > vocab_size:
-        raise PipelineError(f"{path} holds {len(tokens)} words and 2 reserved ids, more than "
-                            f"the vocab_size {vocab_size} preprocess.json records")
+        raise PipelineError(
+            f"{path} holds {len(tokens)} words and 2 reserved ids, more than "
+            f"the vocab_size {vocab_size} preprocess.json records"
+        )
     return tokens
 
 
@@ -180,8 +212,10 @@ def load_embeddings(directory: str | Path) -> np.ndarray | None:
     if not np.issubdtype(mapped.dtype, np.floating):
         raise PipelineError(f"{path} holds {mapped.dtype} numbers, not floating-point vectors")
     if mapped.shape != expected:
-        raise PipelineError(f"{path} has shape {mapped.shape}, not {expected} (the vocabulary's "
-                            "ids by the pretrain_dim preprocess.json records)")
+        raise PipelineError(
+            f"{path} has shape {mapped.shape}, not {expected} (the vocabulary's "
+            "ids by the pretrain_dim preprocess.json records)"
+        )
     vectors = np.array(mapped)
     if not np.isfinite(vectors).all():
         raise PipelineError(f"{path}: the word vectors are not all finite")
@@ -197,8 +231,9 @@ def load_config(directory: str | Path) -> tuple[P.PreprocessParams, int]:
     raw = dict(raw)
     seed = raw.pop("seed", None)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= P.MAX_SEED:
-        raise PipelineError(f"{path}: 'seed' must be an integer in [0, {P.MAX_SEED}], "
-                            f"got {shown(seed)}")
+        raise PipelineError(
+            f"{path}: 'seed' must be an integer in [0, {P.MAX_SEED}], got {shown(seed)}"
+        )
     return P.from_dict("preprocess", raw), seed
 
 
@@ -208,8 +243,12 @@ def split_texts(reviews_path: str | Path, data: dict[str, Split]) -> dict[str, l
     # review ids restart in each class folder, so a review is (label, id)
     text_of = dict(zip(zip(train_table["label"], train_table["id"]), train_table["text"]))
     try:
-        return {name: [text_of[key] for key in zip(split.labels, split.review_ids)]
-                for name, split in data.items()}
+        return {
+            name: [text_of[key] for key in zip(split.labels, split.review_ids)]
+            for name, split in data.items()
+        }
     except KeyError as err:
-        raise PipelineError(f"review {err} of the preprocessed data is not in {reviews_path}: "
-                            "the two come from different ingest runs") from None
+        raise PipelineError(
+            f"review {err} of the preprocessed data is not in {reviews_path}: "
+            "the two come from different ingest runs"
+        ) from None

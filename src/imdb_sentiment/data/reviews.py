@@ -43,8 +43,10 @@ def check(frame: pd.DataFrame, path: str | Path) -> None:
     bad_label = [label not in ok for label, ok in zip(frame["label"], allowed)]
     if any(bad_label):
         row = frame[bad_label].iloc[0]
-        raise PipelineError(f"{path}: {row['split']} review {row['id']} has label "
-                            f"{row['label']!r}, not one of {sorted(SPLIT_LABELS[row['split']])}")
+        raise PipelineError(
+            f"{path}: {row['split']} review {row['id']} has label "
+            f"{row['label']!r}, not one of {sorted(SPLIT_LABELS[row['split']])}"
+        )
     not_text = ~frame["text"].map(lambda t: isinstance(t, str))
     if not_text.any():
         row = frame[not_text].iloc[0]

@@ -55,8 +55,10 @@ class Case:
         if self.kind not in KINDS:
             raise ValueError(f"unknown kind {self.kind!r}; expected one of {KINDS}")
         if len(self.texts) != TEXTS_PER_KIND[self.kind]:
-            raise ValueError(f"a {self.kind!r} case needs {TEXTS_PER_KIND[self.kind]} "
-                             f"text(s), got {len(self.texts)}")
+            raise ValueError(
+                f"a {self.kind!r} case needs {TEXTS_PER_KIND[self.kind]} "
+                f"text(s), got {len(self.texts)}"
+            )
         if self.expected not in (POSITIVE, NEGATIVE):
             raise ValueError(f"expected must be 0 or 1, got {self.expected!r}")
 
@@ -66,16 +68,18 @@ def _rng(capability: str) -> random.Random:
     return random.Random(f"behaviour/{capability}")
 
 
-def _fill(rng: random.Random, frames: Sequence[str], count: int,
-          **tables: Sequence[str | tuple[str, ...]]) -> list[str]:
+def _fill(
+    rng: random.Random, frames: Sequence[str], count: int, **tables: Sequence[str | tuple[str, ...]]
+) -> list[str]:
     """`count` distinct texts: frames filled from combinations of the tables, drawn by `rng`.
 
     A table whose rows are tuples fills several slots at once: ``aspect_adj=[("plot",
     "clever")]`` fills {aspect} and {adj}, so that an adjective only meets aspects it suits.
     """
-    combos = list(itertools.product(frames, *tables.values()))
+    # (frame, rows) pairs, in the order of itertools.product(frames, *tables.values())
+    combos = list(itertools.product(frames, itertools.product(*tables.values())))
     texts = []
-    for frame, *rows in rng.sample(combos, len(combos)):
+    for frame, rows in rng.sample(combos, len(combos)):
         slots: dict[str, str] = {}
         for name, row in zip(tables, rows):
             slots.update(zip(name.split("_"), row) if isinstance(row, tuple) else [(name, row)])
@@ -151,14 +155,17 @@ _UNBEATABLE_PARTS = ("ending", "cast", "soundtrack", "script", "final scene")
 
 def _negation() -> list[Case]:
     rng = _rng("negation")
-    adjective_pairs = [(aspect, adj) for aspect, adjs in _POSITIVE_ADJECTIVES_BY_ASPECT.items()
-                       for adj in adjs]
+    adjective_pairs = [
+        (aspect, adj) for aspect, adjs in _POSITIVE_ADJECTIVES_BY_ASPECT.items() for adj in adjs
+    ]
     negated = _fill(rng, _NEGATED_POSITIVE_FRAMES, 14, aspect_adj=adjective_pairs)
-    disliked = _fill(rng, _NEGATED_LIKING_FRAMES, 5, verb=_NEGATED_LIKING_VERBS,
-                     aspect=_NEGATED_LIKING_ASPECTS)
+    disliked = _fill(
+        rng, _NEGATED_LIKING_FRAMES, 5, verb=_NEGATED_LIKING_VERBS, aspect=_NEGATED_LIKING_ASPECTS
+    )
     praise = [f"I couldn't have asked for a better {part}." for part in _UNBEATABLE_PARTS]
-    negative = _label_cases("negation", [*negated, *disliked, *_NEGATION_NEGATIVE_BY_HAND],
-                            NEGATIVE)
+    negative = _label_cases(
+        "negation", [*negated, *disliked, *_NEGATION_NEGATIVE_BY_HAND], NEGATIVE
+    )
     positive = _label_cases("negation", [*_NEGATION_POSITIVE_BY_HAND, *praise], POSITIVE)
     return _interleave(negative, positive)
 
@@ -214,29 +221,53 @@ _NOT_JUST_BAD = (
 
 def _negated_negative() -> list[Case]:
     rng = _rng("negated_negative")
-    adjective_pairs = [(aspect, adj) for aspect, adjs in _NEGATIVE_ADJECTIVES_BY_ASPECT.items()
-                       for adj in adjs]
+    adjective_pairs = [
+        (aspect, adj) for aspect, adjs in _NEGATIVE_ADJECTIVES_BY_ASPECT.items() for adj in adjs
+    ]
     praised = _fill(rng, _NEGATED_NEGATIVE_FRAMES, 18, aspect_adj=adjective_pairs)
-    positive = _label_cases("negated_negative", [*praised, *_NEGATED_NEGATIVE_POSITIVE_BY_HAND],
-                            POSITIVE)
+    positive = _label_cases(
+        "negated_negative", [*praised, *_NEGATED_NEGATIVE_POSITIVE_BY_HAND], POSITIVE
+    )
     negative = _label_cases("negated_negative", _NOT_JUST_BAD, NEGATIVE)
     return _interleave(positive, negative)
 
 
 # --- contrast: the clause that carries the verdict decides --------------------------
 
-_FLAWS = (("opening", "slow"), ("soundtrack", "forgettable"), ("dialogue", "clunky in places"),
-          ("running time", "a little long"), ("supporting cast", "uneven"),
-          ("budget", "obviously small"), ("first act", "confusing"), ("villain", "rather thin"))
-_MERITS = (("cast", "talented"), ("cinematography", "gorgeous"), ("soundtrack", "lovely"),
-           ("lead actress", "charming"), ("premise", "promising"), ("costume design", "beautiful"),
-           ("opening scene", "gripping"), ("set design", "impressive"))
-_GOOD_VERDICTS = ("the film as a whole is a joy to watch", "overall it is a wonderful film",
-                  "it is still one of the best films of the year",
-                  "the story is moving and beautifully told", "I loved every minute of it")
-_BAD_VERDICTS = ("the film as a whole is a tedious mess", "overall it is a dull, lifeless film",
-                 "it is still one of the worst films of the year",
-                 "the story is hollow and badly told", "the movie is a chore to sit through")
+_FLAWS = (
+    ("opening", "slow"),
+    ("soundtrack", "forgettable"),
+    ("dialogue", "clunky in places"),
+    ("running time", "a little long"),
+    ("supporting cast", "uneven"),
+    ("budget", "obviously small"),
+    ("first act", "confusing"),
+    ("villain", "rather thin"),
+)
+_MERITS = (
+    ("cast", "talented"),
+    ("cinematography", "gorgeous"),
+    ("soundtrack", "lovely"),
+    ("lead actress", "charming"),
+    ("premise", "promising"),
+    ("costume design", "beautiful"),
+    ("opening scene", "gripping"),
+    ("set design", "impressive"),
+)
+_GOOD_VERDICTS = (
+    "the film as a whole is a joy to watch",
+    "overall it is a wonderful film",
+    "it is still one of the best films of the year",
+    "the story is moving and beautifully told",
+    "I loved every minute of it",
+)
+_BAD_VERDICTS = (
+    "the film as a whole is a tedious mess",
+    "overall it is a dull, lifeless film",
+    "it is still one of the worst films of the year",
+    "the story is hollow and badly told",
+    "the movie is a chore to sit through",
+)
 _CONTRAST_FRAMES = (
     "The {aspect} is {adj}, but {verdict}.",
     "The {aspect} is {adj}, yet {verdict}.",
@@ -272,18 +303,26 @@ def _contrast() -> list[Case]:
 
 # a modifier only goes with adjectives it suits: "utterly brilliant", never "slightly brilliant"
 _POSITIVE_INTENSITY = (
-    (("absolutely", "utterly", "truly", "simply"),
-     ("brilliant", "wonderful", "superb", "magnificent")),
-    (("really", "very", "incredibly", "extremely", "genuinely", "remarkably"),
-     ("good", "enjoyable", "entertaining", "moving", "funny")),
+    (
+        ("absolutely", "utterly", "truly", "simply"),
+        ("brilliant", "wonderful", "superb", "magnificent"),
+    ),
+    (
+        ("really", "very", "incredibly", "extremely", "genuinely", "remarkably"),
+        ("good", "enjoyable", "entertaining", "moving", "funny"),
+    ),
     (("fairly", "pretty", "quite", "rather"), ("good", "enjoyable", "entertaining", "charming")),
 )
 _NEGATIVE_INTENSITY = (
-    (("absolutely", "utterly", "truly", "simply"),
-     ("terrible", "awful", "dreadful", "unwatchable")),
+    (
+        ("absolutely", "utterly", "truly", "simply"),
+        ("terrible", "awful", "dreadful", "unwatchable"),
+    ),
     (("really", "very", "incredibly", "extremely"), ("boring", "dull", "tedious", "disappointing")),
-    (("slightly", "somewhat", "a bit", "a little", "rather", "mildly"),
-     ("disappointing", "dull", "boring", "tedious", "tiresome")),
+    (
+        ("slightly", "somewhat", "a bit", "a little", "rather", "mildly"),
+        ("disappointing", "dull", "boring", "tedious", "tiresome"),
+    ),
 )
 _INTENSITY_FRAMES = (
     "Overall, the film is {mod} {adj}.",
@@ -308,8 +347,9 @@ _INTENSITY_NEGATIVE_BY_HAND = (
 )
 
 
-def _intensity_texts(rng: random.Random, groups: Sequence[tuple[Sequence[str], Sequence[str]]],
-                     count: int) -> list[str]:
+def _intensity_texts(
+    rng: random.Random, groups: Sequence[tuple[Sequence[str], Sequence[str]]], count: int
+) -> list[str]:
     texts = []
     for frame, (mods, adjs) in itertools.product(_INTENSITY_FRAMES, groups):
         for mod, adj in itertools.product(mods, adjs):
@@ -322,34 +362,57 @@ def _intensity_texts(rng: random.Random, groups: Sequence[tuple[Sequence[str], S
 
 def _intensity() -> list[Case]:
     rng = _rng("intensity")
-    positive = _label_cases("intensity", [*_intensity_texts(rng, _POSITIVE_INTENSITY, 15),
-                                          *_INTENSITY_POSITIVE_BY_HAND], POSITIVE)
-    negative = _label_cases("intensity", [*_intensity_texts(rng, _NEGATIVE_INTENSITY, 15),
-                                          *_INTENSITY_NEGATIVE_BY_HAND], NEGATIVE)
+    positive = _label_cases(
+        "intensity",
+        [*_intensity_texts(rng, _POSITIVE_INTENSITY, 15), *_INTENSITY_POSITIVE_BY_HAND],
+        POSITIVE,
+    )
+    negative = _label_cases(
+        "intensity",
+        [*_intensity_texts(rng, _NEGATIVE_INTENSITY, 15), *_INTENSITY_NEGATIVE_BY_HAND],
+        NEGATIVE,
+    )
     return _interleave(positive, negative)
 
 
 # --- last sentence: the first impression turns, and the verdict comes last ----------
 
 _HOPEFUL_OPENINGS = (
-    "I expected a masterpiece.", "The trailer looked fantastic.",
-    "I had high hopes for this one.", "Everyone told me it was brilliant.",
-    "I love the director's earlier films.", "The first ten minutes were promising.",
-    "The cast is full of actors I admire.", "The opening scene is beautifully shot.",
+    "I expected a masterpiece.",
+    "The trailer looked fantastic.",
+    "I had high hopes for this one.",
+    "Everyone told me it was brilliant.",
+    "I love the director's earlier films.",
+    "The first ten minutes were promising.",
+    "The cast is full of actors I admire.",
+    "The opening scene is beautifully shot.",
 )
 _LETDOWNS = ("Sadly,", "Unfortunately,", "In the end,", "But")
-_BAD_ENDINGS = ("it was a dull, lifeless mess.", "it turned out to be a boring, pointless slog.",
-                "I was bored out of my mind.", "I regretted buying a ticket.",
-                "the film was a tedious waste of time.")
-_DOUBTFUL_OPENINGS = ("I expected to be bored.", "The trailer looked awful.",
-                      "I had very low expectations.", "My friends said it was boring.",
-                      "I usually can't stand musicals.", "The first ten minutes were slow.",
-                      "The reviews were terrible.", "The opening scene is confusing.")
+_BAD_ENDINGS = (
+    "it was a dull, lifeless mess.",
+    "it turned out to be a boring, pointless slog.",
+    "I was bored out of my mind.",
+    "I regretted buying a ticket.",
+    "the film was a tedious waste of time.",
+)
+_DOUBTFUL_OPENINGS = (
+    "I expected to be bored.",
+    "The trailer looked awful.",
+    "I had very low expectations.",
+    "My friends said it was boring.",
+    "I usually can't stand musicals.",
+    "The first ten minutes were slow.",
+    "The reviews were terrible.",
+    "The opening scene is confusing.",
+)
 _TURNAROUNDS = ("In the end,", "By the end,", "To my surprise,", "But")
-_GOOD_ENDINGS = ("I was moved and delighted.", "it turned out to be a wonderful, moving film.",
-                 "I loved every minute of it.",
-                 "it was one of the best films I have seen this year.",
-                 "I was completely won over.")
+_GOOD_ENDINGS = (
+    "I was moved and delighted.",
+    "it turned out to be a wonderful, moving film.",
+    "I loved every minute of it.",
+    "it was one of the best films I have seen this year.",
+    "I was completely won over.",
+)
 _LAST_SENTENCE_NEGATIVE_BY_HAND = (
     "I expected to love it. Sadly, it was a dull, lifeless mess.",
     "I expected to love it. The cast is wonderful and the trailer was exciting. "
@@ -379,10 +442,12 @@ _LAST_SENTENCE_POSITIVE_BY_HAND = (
 def _last_sentence() -> list[Case]:
     rng = _rng("last_sentence")
     frames = ("{opening} {connector} {verdict}",)
-    bad = _fill(rng, frames, 14, opening=_HOPEFUL_OPENINGS, connector=_LETDOWNS,
-                verdict=_BAD_ENDINGS)
-    good = _fill(rng, frames, 14, opening=_DOUBTFUL_OPENINGS, connector=_TURNAROUNDS,
-                 verdict=_GOOD_ENDINGS)
+    bad = _fill(
+        rng, frames, 14, opening=_HOPEFUL_OPENINGS, connector=_LETDOWNS, verdict=_BAD_ENDINGS
+    )
+    good = _fill(
+        rng, frames, 14, opening=_DOUBTFUL_OPENINGS, connector=_TURNAROUNDS, verdict=_GOOD_ENDINGS
+    )
     negative = _label_cases("last_sentence", [*bad, *_LAST_SENTENCE_NEGATIVE_BY_HAND], NEGATIVE)
     positive = _label_cases("last_sentence", [*good, *_LAST_SENTENCE_POSITIVE_BY_HAND], POSITIVE)
     return _interleave(negative, positive)
@@ -390,21 +455,30 @@ def _last_sentence() -> list[Case]:
 
 # --- comparison: better or worse than something decides ----------------------------
 
-_COMPARED = (("It", "the original"), ("This sequel", "the first film"),
-             ("The remake", "the original"), ("This adaptation", "the book"),
-             ("The director's new film", "her last one"), ("This version", "the 1978 version"))
-_BETTER_FRAMES = ("{subject} is far better than {reference}.",
-                  "{subject} is even better than {reference}.",
-                  "{subject} is a big improvement on {reference}.",
-                  "{subject} easily beats {reference}.",
-                  "{subject} is much more exciting than {reference}.",
-                  "{subject} makes {reference} look like a rough draft.")
-_WORSE_FRAMES = ("{subject} is much worse than {reference}.",
-                 "{subject} is nowhere near as good as {reference}.",
-                 "{subject} is not half as good as {reference}.",
-                 "{subject} doesn't come close to {reference}.",
-                 "{subject} is a huge step down from {reference}.",
-                 "{subject} is far duller than {reference}.")
+_COMPARED = (
+    ("It", "the original"),
+    ("This sequel", "the first film"),
+    ("The remake", "the original"),
+    ("This adaptation", "the book"),
+    ("The director's new film", "her last one"),
+    ("This version", "the 1978 version"),
+)
+_BETTER_FRAMES = (
+    "{subject} is far better than {reference}.",
+    "{subject} is even better than {reference}.",
+    "{subject} is a big improvement on {reference}.",
+    "{subject} easily beats {reference}.",
+    "{subject} is much more exciting than {reference}.",
+    "{subject} makes {reference} look like a rough draft.",
+)
+_WORSE_FRAMES = (
+    "{subject} is much worse than {reference}.",
+    "{subject} is nowhere near as good as {reference}.",
+    "{subject} is not half as good as {reference}.",
+    "{subject} doesn't come close to {reference}.",
+    "{subject} is a huge step down from {reference}.",
+    "{subject} is far duller than {reference}.",
+)
 _COMPARISON_POSITIVE_BY_HAND = (
     "Far better than the original.",
     "The best film I have seen this year, by a mile.",
@@ -435,30 +509,56 @@ def _comparison() -> list[Case]:
 # --- short texts: 3 to 15 words ------------------------------------------------------
 
 _SHORT_POSITIVE = (
-    "I loved it.", "Great cast, great story.", "An absolute masterpiece.",
-    "Funny, warm and beautifully made.", "Best film of the year.",
-    "I laughed from start to finish.", "Stunning visuals and a wonderful score.",
-    "Highly recommended for everyone.", "Brilliant. Just brilliant.", "What a wonderful film!",
-    "Ten out of ten, would watch again.", "A heartwarming little gem.",
-    "Moving, clever and beautifully acted.", "I enjoyed every single minute.", "A must see.",
-    "Superb performances all round.", "Pure joy from beginning to end.",
-    "GREAT MOVIE, LOVED IT!", "this film made my week", "Gorgeous, gripping and unforgettable.",
+    "I loved it.",
+    "Great cast, great story.",
+    "An absolute masterpiece.",
+    "Funny, warm and beautifully made.",
+    "Best film of the year.",
+    "I laughed from start to finish.",
+    "Stunning visuals and a wonderful score.",
+    "Highly recommended for everyone.",
+    "Brilliant. Just brilliant.",
+    "What a wonderful film!",
+    "Ten out of ten, would watch again.",
+    "A heartwarming little gem.",
+    "Moving, clever and beautifully acted.",
+    "I enjoyed every single minute.",
+    "A must see.",
+    "Superb performances all round.",
+    "Pure joy from beginning to end.",
+    "GREAT MOVIE, LOVED IT!",
+    "this film made my week",
+    "Gorgeous, gripping and unforgettable.",
 )
 _SHORT_NEGATIVE = (
-    "A total waste of two hours.", "Dull and far too long.", "Terrible acting, awful script.",
-    "I hated every minute.", "Worst film of the year.", "Boring, boring, boring.",
-    "Avoid at all costs.", "A lazy, cynical cash grab.", "I fell asleep halfway through.",
-    "Painfully unfunny from start to finish.", "What a mess.",
-    "Completely pointless and badly acted.", "I want my money back.",
-    "The plot makes no sense whatsoever.", "One star is too generous.", "Awful. Just awful.",
-    "Not worth your time.", "Clumsy, loud and forgettable.", "A dreary, joyless slog.",
+    "A total waste of two hours.",
+    "Dull and far too long.",
+    "Terrible acting, awful script.",
+    "I hated every minute.",
+    "Worst film of the year.",
+    "Boring, boring, boring.",
+    "Avoid at all costs.",
+    "A lazy, cynical cash grab.",
+    "I fell asleep halfway through.",
+    "Painfully unfunny from start to finish.",
+    "What a mess.",
+    "Completely pointless and badly acted.",
+    "I want my money back.",
+    "The plot makes no sense whatsoever.",
+    "One star is too generous.",
+    "Awful. Just awful.",
+    "Not worth your time.",
+    "Clumsy, loud and forgettable.",
+    "A dreary, joyless slog.",
     "so bad i walked out",
 )
 
 
 def _short() -> list[Case]:
-    return _interleave(_label_cases("short", _SHORT_POSITIVE, POSITIVE),
-                       _label_cases("short", _SHORT_NEGATIVE, NEGATIVE))
+    return _interleave(
+        _label_cases("short", _SHORT_POSITIVE, POSITIVE),
+        _label_cases("short", _SHORT_NEGATIVE, NEGATIVE),
+    )
 
 
 # --- not a movie review: the sentiment must carry over to other things --------------
@@ -510,16 +610,36 @@ _NON_REVIEW_NEGATIVE = (
 
 
 def _non_review() -> list[Case]:
-    return _interleave(_label_cases("non_review", _NON_REVIEW_POSITIVE, POSITIVE),
-                       _label_cases("non_review", _NON_REVIEW_NEGATIVE, NEGATIVE))
+    return _interleave(
+        _label_cases("non_review", _NON_REVIEW_POSITIVE, POSITIVE),
+        _label_cases("non_review", _NON_REVIEW_NEGATIVE, NEGATIVE),
+    )
 
 
 # --- irrelevant change: names, titles, numbers, case, punctuation, a typo -----------
 
-_NAMES = ("Anna Keller", "James Carter", "Aisha Khan", "Wei Chen", "Olga Petrova",
-          "Kwame Mensah", "Maria Lopez", "Rahul Gupta", "Sofia Rossi", "John Smith")
-_TITLES = ("The Long Road", "Midnight Harbor", "Paper Birds", "The Quiet Year", "Red Window",
-           "Northern Lights", "The Last Orchard", "Glass City")
+_NAMES = (
+    "Anna Keller",
+    "James Carter",
+    "Aisha Khan",
+    "Wei Chen",
+    "Olga Petrova",
+    "Kwame Mensah",
+    "Maria Lopez",
+    "Rahul Gupta",
+    "Sofia Rossi",
+    "John Smith",
+)
+_TITLES = (
+    "The Long Road",
+    "Midnight Harbor",
+    "Paper Birds",
+    "The Quiet Year",
+    "Red Window",
+    "Northern Lights",
+    "The Last Orchard",
+    "Glass City",
+)
 _NUMBERS = ("two", "three", "four", "five")
 _YEARS = tuple(str(year) for year in range(1962, 2024, 7))
 _SLOTS = {"name": _NAMES, "title": _TITLES, "number": _NUMBERS, "year": _YEARS}
@@ -566,7 +686,7 @@ def _swap_letters(rng: random.Random, text: str) -> str:
         word = rng.choice(words)
         at = rng.randrange(word.start() + 1, word.end() - 2)
         if text[at] != text[at + 1]:
-            return text[:at] + text[at + 1] + text[at] + text[at + 2:]
+            return text[:at] + text[at + 1] + text[at] + text[at + 2 :]
 
 
 _SURFACE_CHANGES: tuple[Callable[[random.Random, str], str], ...] = (
@@ -613,8 +733,9 @@ def behaviour_cases() -> list[Case]:
     return [case for capability in CAPABILITIES for case in _BUILDERS[capability]()]
 
 
-def behaviour_pass_rates(cases: Sequence[Case],
-                         labels: Sequence[Sequence[int]]) -> dict[str, float]:
+def behaviour_pass_rates(
+    cases: Sequence[Case], labels: Sequence[Sequence[int]]
+) -> dict[str, float]:
     """Pass rate per capability (keys in CAPABILITIES order, only those with cases).
 
     `labels[i]` holds the predicted 0/1 label of each text of `cases[i]`; a case passes
@@ -630,13 +751,19 @@ def behaviour_pass_rates(cases: Sequence[Case],
         if isinstance(predicted, (str, bytes)) or not hasattr(predicted, "__len__"):
             raise ValueError(f"case {index}: labels must be a sequence of 0/1, got {predicted!r}")
         if len(predicted) != len(case.texts):
-            raise ValueError(f"case {index} ({case.capability}) has {len(case.texts)} text(s) "
-                             f"but {len(predicted)} label(s)")
+            raise ValueError(
+                f"case {index} ({case.capability}) has {len(case.texts)} text(s) "
+                f"but {len(predicted)} label(s)"
+            )
         wrong = [label for label in predicted if label not in (0, 1)]
         if wrong:
-            raise ValueError(f"case {index} ({case.capability}): labels must be 0 or 1, "
-                             f"got {wrong}")
+            raise ValueError(
+                f"case {index} ({case.capability}): labels must be 0 or 1, got {wrong}"
+            )
         total[case.capability] += 1
         passed[case.capability] += all(label == case.expected for label in predicted)
-    return {capability: passed[capability] / total[capability]
-            for capability in CAPABILITIES if total[capability]}
+    return {
+        capability: passed[capability] / total[capability]
+        for capability in CAPABILITIES
+        if total[capability]
+    }

@@ -17,8 +17,10 @@ CALIBRATION_BINS = 10
 def _checked(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     labels, probs = np.asarray(labels), np.asarray(probs, dtype=np.float64)
     if labels.shape != probs.shape or labels.ndim != 1 or len(labels) == 0:
-        raise ValueError(f"labels and probabilities need one matching non-empty row each, "
-                         f"got shapes {labels.shape} and {probs.shape}")
+        raise ValueError(
+            f"labels and probabilities need one matching non-empty row each, "
+            f"got shapes {labels.shape} and {probs.shape}"
+        )
     if not np.isin(labels, (0, 1)).all():
         raise ValueError("labels must be 0 or 1")
     if not (np.isfinite(probs).all() and (probs >= 0).all() and (probs <= 1).all()):
@@ -26,8 +28,9 @@ def _checked(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndar
     return labels.astype(int), probs
 
 
-def reliability_table(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5,
-                      bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+def reliability_table(
+    labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5, bins: int = CALIBRATION_BINS
+) -> pd.DataFrame:
     """Per confidence bin: its range, reviews, mean confidence and accuracy (empty bins dropped)."""
     labels, probs = _checked(labels, probs)
     predicted = (probs >= threshold).astype(int)
@@ -38,9 +41,15 @@ def reliability_table(labels: np.ndarray, probs: np.ndarray, threshold: float = 
     for b in range(bins):
         members = index == b
         if members.any():
-            rows.append({"low": edges[b], "high": edges[b + 1], "reviews": int(members.sum()),
-                         "confidence": float(confidence[members].mean()),
-                         "accuracy": float((predicted[members] == labels[members]).mean())})
+            rows.append(
+                {
+                    "low": edges[b],
+                    "high": edges[b + 1],
+                    "reviews": int(members.sum()),
+                    "confidence": float(confidence[members].mean()),
+                    "accuracy": float((predicted[members] == labels[members]).mean()),
+                }
+            )
     return pd.DataFrame(rows, columns=["low", "high", "reviews", "confidence", "accuracy"])
 
 

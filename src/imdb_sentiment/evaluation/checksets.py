@@ -55,8 +55,11 @@ def _rows(path: Path, keys: set[str]) -> list[dict]:
             raise PipelineError(f"{path}:{number}: not JSON ({err})") from None
         if not isinstance(row, dict) or set(row) != keys:
             raise PipelineError(f"{path}:{number}: needs exactly the keys {sorted(keys)}")
-        if not all(isinstance(row[k], str) and row[k].strip() for k in keys if k != "label"
-                   and not k.endswith("_label")):
+        if not all(
+            isinstance(row[k], str) and row[k].strip()
+            for k in keys
+            if k != "label" and not k.endswith("_label")
+        ):
             raise PipelineError(f"{path}:{number}: every text field must be non-empty text")
         rows.append(row)
     if not rows:
@@ -88,22 +91,32 @@ def read_short_texts(path: str | Path) -> list[ShortText]:
     """The labelled sentences in `path`."""
     path = Path(path)
     rows = _rows(path, {"review", "text", "label"})
-    return [ShortText(row["review"], row["text"], _label(row["label"], f"{path}:{number}"))
-            for number, row in enumerate(rows, 1)]
+    return [
+        ShortText(row["review"], row["text"], _label(row["label"], f"{path}:{number}"))
+        for number, row in enumerate(rows, 1)
+    ]
 
 
 def check_quotes(quotes: list[tuple[str, str]], test: pd.DataFrame, source: str) -> int:
     """Every (review, quote) pair whose review the test table holds: the review contains the
     quote. Returns how many were checked (a seeded slice of the data holds only some)."""
-    index = {(label, review_id, rating): text for label, review_id, rating, text in zip(
-        test["label"].to_numpy(), test["id"].to_numpy(), test["rating"].to_numpy(),
-        test["text"].to_numpy())}
+    index = {
+        (label, review_id, rating): text
+        for label, review_id, rating, text in zip(
+            test["label"].to_numpy(),
+            test["id"].to_numpy(),
+            test["rating"].to_numpy(),
+            test["text"].to_numpy(),
+        )
+    }
     checked = 0
     for review, quote in quotes:
         match = _REVIEW.fullmatch(review)
         if match is None:
-            raise PipelineError(f"{source}: {review!r} does not name a test review "
-                                f"(test/pos/<id>_<rating> or test/neg/...)")
+            raise PipelineError(
+                f"{source}: {review!r} does not name a test review "
+                f"(test/pos/<id>_<rating> or test/neg/...)"
+            )
         key = (int(match[1] == "pos"), int(match[2]), int(match[3]))
         text = index.get(key)
         if text is not None and quote not in text:

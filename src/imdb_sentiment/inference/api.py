@@ -17,8 +17,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from imdb_sentiment.core import locations, startup
-from imdb_sentiment.core.errors import (NONE, ArgumentError, Constraint, check_arguments,
-                                        interval, shown)
+from imdb_sentiment.core.errors import (
+    NONE,
+    ArgumentError,
+    Constraint,
+    check_arguments,
+    interval,
+    shown,
+)
 
 startup.pin_kernels()
 
@@ -49,12 +55,16 @@ def _keras_file_problem(value: str | os.PathLike) -> str | None:
     return None
 
 
-KERAS_FILE = Constraint((str, os.PathLike), "the path of an existing .keras file",
-                        _keras_file_problem)
+KERAS_FILE = Constraint(
+    (str, os.PathLike), "the path of an existing .keras file", _keras_file_problem
+)
 KERAS_MODEL = Constraint((keras.Model,), "a loaded Keras model")
 _TEXTS = "an iterable of str, not one string or bytes (wrap a single review in a list)"
-TEXTS = Constraint((Iterable,), _TEXTS,
-                   lambda value: f"must be {_TEXTS}" if isinstance(value, str | bytes) else None)
+TEXTS = Constraint(
+    (Iterable,),
+    _TEXTS,
+    lambda value: f"must be {_TEXTS}" if isinstance(value, str | bytes) else None,
+)
 BATCH_SIZE = interval(int, low=1)
 
 
@@ -65,8 +75,10 @@ def _model_path(value: str | os.PathLike | None, name: str) -> Path:
         return Path(value)
     path = locations.default_model()
     if (problem := _keras_file_problem(path)) is not None:
-        raise ArgumentError(f"{name}=None: the default model {shown(path)}: {problem} "
-                            f"(run `dvc repro`, set ${locations.MODEL_ENV} or pass {name}=)")
+        raise ArgumentError(
+            f"{name}=None: the default model {shown(path)}: {problem} "
+            f"(run `dvc repro`, set ${locations.MODEL_ENV} or pass {name}=)"
+        )
     return path
 
 
@@ -79,8 +91,11 @@ def load_model(path: str | Path | None = None) -> keras.Model:
     return _loaded[path]
 
 
-def predict(texts: Iterable[str], model: keras.Model | str | Path | None = None,
-            batch_size: int = labelling.DEFAULT_BATCH_SIZE) -> np.ndarray:
+def predict(
+    texts: Iterable[str],
+    model: keras.Model | str | Path | None = None,
+    batch_size: int = labelling.DEFAULT_BATCH_SIZE,
+) -> np.ndarray:
     """P(positive) for each text, in order, as the CLI and the evaluate stage compute it.
 
     `model` is a loaded model or the path of a .keras file (default: `load_model()`'s).
@@ -88,14 +103,18 @@ def predict(texts: Iterable[str], model: keras.Model | str | Path | None = None,
     Arguments of the wrong type or value raise ArgumentError (a TypeError and a
     ValueError) naming them.
     """
-    check_arguments({"texts": TEXTS, "model": (KERAS_MODEL, KERAS_FILE, NONE),
-                     "batch_size": BATCH_SIZE},
-                    texts=texts, model=model, batch_size=batch_size)
+    check_arguments(
+        {"texts": TEXTS, "model": (KERAS_MODEL, KERAS_FILE, NONE), "batch_size": BATCH_SIZE},
+        texts=texts,
+        model=model,
+        batch_size=batch_size,
+    )
     texts = list(texts)
     for index, text in enumerate(texts):
         if not isinstance(text, str):
-            raise ArgumentError(f"texts[{index}]={shown(text)}: must be a str (texts is an "
-                                "iterable of str)")
+            raise ArgumentError(
+                f"texts[{index}]={shown(text)}: must be a str (texts is an iterable of str)"
+            )
     if not isinstance(model, keras.Model):
         model = load_model(_model_path(model, "model"))
     if not texts:

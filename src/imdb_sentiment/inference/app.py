@@ -30,13 +30,13 @@ MAX_REVIEW_CHARS = 20_000
 
 EXAMPLES = {
     "Loved it": "A wonderful, moving film. The acting is superb and the story stayed with "
-                "me for days. One of the best movies I have seen this year.",
+    "me for days. One of the best movies I have seen this year.",
     "Hated it": "A boring, predictable mess. The dialogue is awful, the plot makes no sense "
-                "and I wanted to leave after twenty minutes. A complete waste of time.",
+    "and I wanted to leave after twenty minutes. A complete waste of time.",
     "Mixed": "The first half is slow and the lead actor is wooden, but the ending is "
-             "brilliant and the music is beautiful. Worth seeing once.",
+    "brilliant and the music is beautiful. Worth seeing once.",
     "Negation": "I expected to hate this, but it was not bad at all. Not a masterpiece, "
-                "yet never dull either.",
+    "yet never dull either.",
 }
 
 
@@ -100,8 +100,11 @@ def scored_model(metrics: Path, model: Path) -> bool:
     stage = evaluate_stage_of(metrics)
     if stage is None or not model.is_file():
         return False
-    models = {dep.get("md5") for dep in stage.get("deps", [])
-              if isinstance(dep, dict) and str(dep.get("path", "")).endswith(".keras")}
+    models = {
+        dep.get("md5")
+        for dep in stage.get("deps", [])
+        if isinstance(dep, dict) and str(dep.get("path", "")).endswith(".keras")
+    }
     return md5_of(model) in models
 
 
@@ -111,8 +114,10 @@ def model_metrics(model: Path, metrics: Path) -> tuple[dict[str, Any] | None, st
     if data is None:
         return None, f"No test metrics at `{metrics}`."
     if not scored_model(metrics, model):
-        return None, (f"Test metrics not shown: `{metrics}` is not recorded (dvc.lock, "
-                      "evaluate stage) as the scores of this model file.")
+        return None, (
+            f"Test metrics not shown: `{metrics}` is not recorded (dvc.lock, "
+            "evaluate stage) as the scores of this model file."
+        )
     return data, ""
 
 
@@ -166,6 +171,10 @@ def show_result(model: Any, text: str) -> None:
     if not result.ok:
         st.warning(f"Cannot classify: {result.error}.")
         return
+    if result.label is None or result.probability is None:
+        raise RuntimeError(
+            f"a review scored without an error has no label or probability: {result}"
+        )
     probability = float(result.probability)
     # Material icons ship with Streamlit; emoji need a font the browser may lack.
     icon = ":material/thumb_up:" if result.label == labelling.POSITIVE else ":material/thumb_down:"
@@ -182,9 +191,11 @@ def reading_note(importance: Importance) -> str | None:
     shown = len(importance.words)
     if importance.unread_words:
         end, other = ("last", "first") if importance.keep == "last" else ("first", "last")
-        return (f"The model reads only the {end} {importance.max_len} tokens of a review: "
-                f"the {other} {importance.unread_words} words were not read, so they had "
-                "no effect and are not shown.")
+        return (
+            f"The model reads only the {end} {importance.max_len} tokens of a review: "
+            f"the {other} {importance.unread_words} words were not read, so they had "
+            "no effect and are not shown."
+        )
     if importance.truncated:
         end = "last" if importance.keep == "last" else "first"
         return f"Importance shown for the {end} {shown} words only."
@@ -193,8 +204,10 @@ def reading_note(importance: Importance) -> str | None:
 
 def show_importance(importance: Importance, highlighted: str) -> None:
     """The words coloured by their effect, and the most influential ones as a table."""
-    st.markdown("**Word importance** (occlusion: how much P(positive) falls when the "
-                "word is removed; green pushes towards positive, red towards negative)")
+    st.markdown(
+        "**Word importance** (occlusion: how much P(positive) falls when the "
+        "word is removed; green pushes towards positive, red towards negative)"
+    )
     # Safe despite unsafe_allow_html: highlight_html escapes every word for HTML and Markdown.
     st.markdown(highlighted, unsafe_allow_html=True)
     note = reading_note(importance)
@@ -204,9 +217,13 @@ def show_importance(importance: Importance, highlighted: str) -> None:
     if top:
         with st.expander("Most influential words"):
             # a dataframe shows cells as plain text (st.table would render them as Markdown)
-            st.dataframe({"word": [w for _, w in top],
-                          "effect on P(positive)": [f"{d:+.4f}" for d, _ in top]},
-                         hide_index=True)
+            st.dataframe(
+                {
+                    "word": [w for _, w in top],
+                    "effect on P(positive)": [f"{d:+.4f}" for d, _ in top],
+                },
+                hide_index=True,
+            )
 
 
 def main() -> None:
@@ -215,15 +232,22 @@ def main() -> None:
     model_file = model_path()
     show_sidebar(model_file)
     if not model_file.is_file():
-        st.error(f"Model file not found: `{model_file}`. Train it with `dvc repro`, or point "
-                 f"the `{locations.MODEL_ENV}` environment variable at a `.keras` model.")
+        st.error(
+            f"Model file not found: `{model_file}`. Train it with `dvc repro`, or point "
+            f"the `{locations.MODEL_ENV}` environment variable at a `.keras` model."
+        )
         st.stop()
 
     st.write("Try an example:")
     for col, (name, text) in zip(st.columns(len(EXAMPLES)), EXAMPLES.items()):
         col.button(name, on_click=choose_example, args=(text,), width="stretch")
-    text = st.text_area("Review", key=REVIEW_KEY, height=180, max_chars=MAX_REVIEW_CHARS,
-                        placeholder="Paste or type a movie review...")
+    text = st.text_area(
+        "Review",
+        key=REVIEW_KEY,
+        height=180,
+        max_chars=MAX_REVIEW_CHARS,
+        placeholder="Paste or type a movie review...",
+    )
     clicked = st.button("Classify", type="primary")
     if clicked or st.session_state.pop(PENDING_KEY, False):
         classify(model_file, text)

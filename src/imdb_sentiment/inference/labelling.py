@@ -12,6 +12,7 @@ import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import keras
 import numpy as np
@@ -26,8 +27,10 @@ DEFAULT_THRESHOLD, DEFAULT_BATCH_SIZE = DECISION_THRESHOLD, SCORING_BATCH_SIZE
 POSITIVE, NEGATIVE = "positive", "negative"
 EMPTY_REVIEW = "empty review (no text to classify)"
 NO_WORDS = "no words to classify (only punctuation, symbols or markup)"
-UNKNOWN_WORDS = ("none of its words is in the model's vocabulary (it reads English movie "
-                 "reviews), so any score would be a guess")
+UNKNOWN_WORDS = (
+    "none of its words is in the model's vocabulary (it reads English movie "
+    "reviews), so any score would be a guess"
+)
 # A quick look for a known word: lower-cased runs of letters, digits and apostrophes. It
 # can only miss a review with no known word, never flag one that has one; the model's own
 # vectorizer confirms every review it finds no known word in (see `unknown_only`)
@@ -90,8 +93,11 @@ def wordless(texts: Sequence[str]) -> list[bool]:
 
     Only texts without a letter or digit outside markup can be wordless, so only those
     go through the model's own `standardize`, which decides."""
-    suspects = [i for i, t in enumerate(texts)
-                if all(m.end() - m.start() > 1 for m in _MARKUP_OR_WORD.finditer(t))]
+    suspects = [
+        i
+        for i, t in enumerate(texts)
+        if all(m.end() - m.start() > 1 for m in _MARKUP_OR_WORD.finditer(t))
+    ]
     flags = [False] * len(texts)
     if suspects:
         cleaned = standardize(tf.constant([clean_text(texts[i]) for i in suspects])).numpy()
@@ -121,8 +127,11 @@ def unknown_only(model: keras.Model, texts: Sequence[str]) -> list[bool]:
     if vectorizer not in _VOCABULARIES:
         _VOCABULARIES[vectorizer] = frozenset(vectorizer.get_vocabulary()[2:])
     known = _VOCABULARIES[vectorizer]
-    suspects = [i for i, t in enumerate(texts)
-                if not any(m.group().lower() in known for m in _QUICK_TOKEN.finditer(t))]
+    suspects = [
+        i
+        for i, t in enumerate(texts)
+        if not any(m.group().lower() in known for m in _QUICK_TOKEN.finditer(t))
+    ]
     flags = [False] * len(texts)
     for i in suspects:
         ids = np.asarray(vectorizer(tf.constant([clean_text(texts[i])]))).ravel()
@@ -140,8 +149,12 @@ def clean_text(text: str) -> str:
         return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
-def probabilities(model: keras.Model, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE,
-                  progress: Callable[[int], object] | None = None) -> np.ndarray:
+def probabilities(
+    model: keras.Model,
+    texts: Sequence[str],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], object] | None = None,
+) -> np.ndarray:
     """P(positive) per text in input order; very long texts go through in batches of one."""
     texts = [clean_text(t) for t in texts]
     long = np.array([len(t) > LONG_TEXT_CHARS for t in texts], dtype=bool)
@@ -149,27 +162,33 @@ def probabilities(model: keras.Model, texts: Sequence[str], batch_size: int = DE
     for mask, size in ((~long, batch_size), (long, 1)):
         index = np.flatnonzero(mask)
         if len(index):
-            probs[index] = predict_texts(model, [texts[i] for i in index], size, progress,
-                                         workers=SCORING_WORKERS)
+            probs[index] = predict_texts(
+                model, [texts[i] for i in index], size, progress, workers=SCORING_WORKERS
+            )
     return probs
 
 
-def score_texts(model: keras.Model, texts: Sequence[str | None],
-                threshold: float = DEFAULT_THRESHOLD, batch_size: int = DEFAULT_BATCH_SIZE,
-                progress: Callable[[int], object] | None = None) -> list[Scored]:
+def score_texts(
+    model: keras.Model,
+    texts: Sequence[str | None],
+    threshold: float = DEFAULT_THRESHOLD,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], object] | None = None,
+) -> list[Scored]:
     """Label every text; empty, wordless ones and those without a word the model knows
     fail on their own, the rest are scored."""
+    # check_text refuses None, so every text looked up below (error still None) is a str
     errors = [check_text(t) for t in texts]
     present = [i for i, err in enumerate(errors) if err is None]
-    for i, empty in zip(present, wordless([texts[i] for i in present])):
+    for i, empty in zip(present, wordless([cast(str, texts[i]) for i in present])):
         if empty:
             errors[i] = NO_WORDS
     present = [i for i, err in enumerate(errors) if err is None]
-    for i, unknown in zip(present, unknown_only(model, [texts[i] for i in present])):
+    for i, unknown in zip(present, unknown_only(model, [cast(str, texts[i]) for i in present])):
         if unknown:
             errors[i] = UNKNOWN_WORDS
     valid = [i for i, err in enumerate(errors) if err is None]
-    probs = probabilities(model, [texts[i] for i in valid], batch_size, progress)
+    probs = probabilities(model, [cast(str, texts[i]) for i in valid], batch_size, progress)
     results = [Scored(error=err) for err in errors]
     for i, p in zip(valid, probs.tolist()):
         results[i] = Scored(label_of(p, threshold), p)
@@ -194,6 +213,7 @@ _MARKUP_REACH = 110  # characters a tag or entity spans at most, with room to sp
 
 def blank_markup(text: str) -> str:
     """`text` with the markup `standardize` drops replaced by as many spaces (offsets hold)."""
+
     def blank(match: re.Match) -> str:
         return " " * len(match.group())
 
@@ -221,7 +241,7 @@ def tokens_per_word(text: str, spans: Sequence[tuple[int, int]]) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     lo, hi = max(0, spans[0][0] - _MARKUP_REACH), spans[-1][1] + _MARKUP_REACH
     blanked = blank_markup(text[lo:hi])
-    words = [clean_text(blanked[s - lo:e - lo]) for s, e in spans]
+    words = [clean_text(blanked[s - lo : e - lo]) for s, e in spans]
     return tf.strings.split(standardize(tf.constant(words))).row_lengths().numpy()
 
 
@@ -236,19 +256,21 @@ def read_count(tokens: np.ndarray, max_len: int | None, max_words: int) -> int:
     return int(unread[0]) if unread.size else len(tokens)
 
 
-def occluded_probabilities(model: keras.Model, words: list[str],
-                           indices: Sequence[int]) -> np.ndarray:
+def occluded_probabilities(
+    model: keras.Model, words: list[str], indices: Sequence[int]
+) -> np.ndarray:
     """P(positive) of `words` without each word of `indices`, built and scored a batch at a time."""
     chunk = OCCLUSION_BATCH * SCORING_WORKERS
     probs = [np.zeros(0, dtype=np.float32)]
     for start in range(0, len(indices), chunk):
-        variants = [" ".join(words[:i] + words[i + 1:]) for i in indices[start:start + chunk]]
+        variants = [" ".join(words[:i] + words[i + 1 :]) for i in indices[start : start + chunk]]
         probs.append(probabilities(model, variants, batch_size=OCCLUSION_BATCH))
     return np.concatenate(probs)
 
 
-def word_importance(model: keras.Model, text: str,
-                    max_words: int = MAX_OCCLUSION_WORDS) -> Importance:
+def word_importance(
+    model: keras.Model, text: str, max_words: int = MAX_OCCLUSION_WORDS
+) -> Importance:
     """Occlusion: how much P(positive) drops when each whitespace-separated word is removed.
 
     Only the words the model reads are analysed: the last (or first) `max_len` tokens, as
@@ -281,8 +303,15 @@ def word_importance(model: keras.Model, text: str,
     baseline = float(probabilities(model, [" ".join(words)])[0])
     deltas = np.zeros(len(words))
     deltas[scored] = baseline - occluded_probabilities(model, words, scored)
-    return Importance(words, deltas.tolist(), baseline, truncated=left_out > 0,
-                      unread_words=unread, max_len=max_len, keep=keep)
+    return Importance(
+        words,
+        deltas.tolist(),
+        baseline,
+        truncated=left_out > 0,
+        unread_words=unread,
+        max_len=max_len,
+        keep=keep,
+    )
 
 
 # Markdown's characters that could make a link, an image, emphasis, code, math or a

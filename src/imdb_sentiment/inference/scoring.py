@@ -50,8 +50,10 @@ def check_keras_file(path: Path) -> None:
     zip's central directory and the weights' HDF5 headers alone: before Keras reads any
     of it."""
     if path.suffix != ".keras":
-        raise PipelineError(f"could not load model {path}: not a .keras file (Keras safe mode "
-                            "covers only that format)")
+        raise PipelineError(
+            f"could not load model {path}: not a .keras file (Keras safe mode "
+            "covers only that format)"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
@@ -60,21 +62,27 @@ def check_keras_file(path: Path) -> None:
                 if entry.filename.endswith(".h5"):
                     _check_declared_arrays(path, archive, entry)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise PipelineError(f"could not load model {path}: not a Keras model file (a .keras "
-                            "file is a zip archive; this one is damaged or of another "
-                            "kind)") from None
+        raise PipelineError(
+            f"could not load model {path}: not a Keras model file (a .keras "
+            "file is a zip archive; this one is damaged or of another "
+            "kind)"
+        ) from None
 
 
 def _check_unpacked_sizes(path: Path, entries: list[zipfile.ZipInfo]) -> None:
     for entry in entries:
         if entry.filename in CONFIG_ENTRIES and entry.file_size > MAX_MODEL_CONFIG_BYTES:
-            raise PipelineError(f"could not load model {path}: its {entry.filename} unpacks to "
-                                f"{entry.file_size} bytes, over the {MAX_MODEL_CONFIG_BYTES}-"
-                                "byte limit")
+            raise PipelineError(
+                f"could not load model {path}: its {entry.filename} unpacks to "
+                f"{entry.file_size} bytes, over the {MAX_MODEL_CONFIG_BYTES}-"
+                "byte limit"
+            )
     total = sum(entry.file_size for entry in entries)
     if total > MAX_MODEL_BYTES:
-        raise PipelineError(f"could not load model {path}: it unpacks to {total} bytes in all, "
-                            f"over the {MAX_MODEL_BYTES}-byte limit")
+        raise PipelineError(
+            f"could not load model {path}: it unpacks to {total} bytes in all, "
+            f"over the {MAX_MODEL_BYTES}-byte limit"
+        )
 
 
 def _check_declared_arrays(path: Path, archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> None:
@@ -92,8 +100,10 @@ def _check_declared_arrays(path: Path, archive: zipfile.ZipFile, entry: zipfile.
     with archive.open(entry) as handle, h5py.File(handle, "r") as store:
         store.visititems(add)
     if declared > MAX_MODEL_BYTES:
-        raise PipelineError(f"could not load model {path}: its {entry.filename} declares "
-                            f"{declared} bytes of arrays, over the {MAX_MODEL_BYTES}-byte limit")
+        raise PipelineError(
+            f"could not load model {path}: its {entry.filename} declares "
+            f"{declared} bytes of arrays, over the {MAX_MODEL_BYTES}-byte limit"
+        )
 
 
 def load_model(path: str | Path) -> keras.Model:
@@ -107,8 +117,17 @@ def load_model(path: str | Path) -> keras.Model:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for a bad file
         first_line = (str(err).strip().splitlines() or [""])[0]  # Keras lists objects below
-        raise PipelineError(f"could not load model {path}: {type(err).__name__}: "
-                            f"{first_line}") from None
+        raise PipelineError(
+            f"could not load model {path}: {type(err).__name__}: {first_line}"
+        ) from None
+
+
+def _referent(ref: weakref.ref[keras.Model]) -> keras.Model:
+    """The model a TracedModel holds weakly, which must be alive while it is traced."""
+    model = ref()
+    if model is None:
+        raise ReferenceError("the model of this TracedModel has been garbage-collected")
+    return model
 
 
 class TracedModel:
@@ -121,8 +140,10 @@ class TracedModel:
 
     def __init__(self, model: keras.Model):
         ref = weakref.ref(model)  # the cache below is keyed weakly by this model
-        self.forward = tf.function(lambda texts: ref()(texts, training=False),
-                                   input_signature=[tf.TensorSpec([None], tf.string)])
+        self.forward = tf.function(
+            lambda texts: _referent(ref)(texts, training=False),
+            input_signature=[tf.TensorSpec([None], tf.string)],
+        )
 
     def __call__(self, texts: np.ndarray, training: bool = False) -> tf.Tensor:
         return self.forward(tf.constant(list(texts), dtype=tf.string))
@@ -138,8 +159,13 @@ def traced(model: keras.Model) -> TracedModel:
     return _TRACED[model]
 
 
-def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = SCORING_BATCH_SIZE,
-                  progress=None, workers: int = 1) -> np.ndarray:
+def predict_texts(
+    model: keras.Model,
+    texts: Sequence[str],
+    batch_size: int = SCORING_BATCH_SIZE,
+    progress=None,
+    workers: int = 1,
+) -> np.ndarray:
     """P(positive) for each text, in input order.
 
     Texts are batched by length so each batch pads only to its own longest
@@ -149,8 +175,11 @@ def predict_texts(model: keras.Model, texts: Sequence[str], batch_size: int = SC
     small steps that leaves cores idle. SCORING_WORKERS is the measured
     choice for the CLI, the app and evaluation.
     """
-    check_arguments({"batch_size": interval(int, low=1), "workers": interval(int, low=1)},
-                    batch_size=batch_size, workers=workers)
+    check_arguments(
+        {"batch_size": interval(int, low=1), "workers": interval(int, low=1)},
+        batch_size=batch_size,
+        workers=workers,
+    )
     texts = [str(t) for t in texts]
     forward = traced(model)
     order = np.argsort([len(t) for t in texts], kind="stable")
@@ -177,16 +206,21 @@ NOT_A_PROBABILITY_MODEL = "it is not a P(positive) model"
 def check_output_shape(output: np.ndarray, batch: int, total: int) -> None:
     """A P(positive) model returns one number per review: shape (n,) or (n, 1)."""
     if output.shape not in ((batch,), (batch, 1)) or not (
-            np.issubdtype(output.dtype, np.floating) or np.issubdtype(output.dtype, np.integer)):
-        raise PipelineError(f"the model returned outputs of shape {output.shape} "
-                            f"({output.dtype}) for {batch} of {total} reviews: "
-                            f"{NOT_A_PROBABILITY_MODEL}")
+        np.issubdtype(output.dtype, np.floating) or np.issubdtype(output.dtype, np.integer)
+    ):
+        raise PipelineError(
+            f"the model returned outputs of shape {output.shape} "
+            f"({output.dtype}) for {batch} of {total} reviews: "
+            f"{NOT_A_PROBABILITY_MODEL}"
+        )
 
 
 def check_probabilities(probs: np.ndarray) -> None:
     """Every score a probability: finite and in [0, 1]."""
     bad = ~((probs >= 0) & (probs <= 1))  # NaN fails both
     if bad.any():
-        raise PipelineError(f"the model returned values outside [0, 1] (e.g. "
-                            f"{probs[bad][0]}) for {int(bad.sum())} of {len(probs)} reviews: "
-                            f"{NOT_A_PROBABILITY_MODEL}")
+        raise PipelineError(
+            f"the model returned values outside [0, 1] (e.g. "
+            f"{probs[bad][0]}) for {int(bad.sum())} of {len(probs)} reviews: "
+            f"{NOT_A_PROBABILITY_MODEL}"
+        )

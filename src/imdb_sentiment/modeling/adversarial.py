@@ -42,8 +42,7 @@ class AdversarialFit(keras.Model):
     def call(self, ids, training=False):
         return self.classifier(ids, training=training)
 
-    def perturbation(self, ids: tf.Tensor, embedded: tf.Tensor,
-                     gradient: tf.Tensor) -> tf.Tensor:
+    def perturbation(self, ids: tf.Tensor, embedded: tf.Tensor, gradient: tf.Tensor) -> tf.Tensor:
         """`epsilon` x the mean length of a review's word vectors (padding left out), along
         the gradient of its loss; one vector per review, (batch, time, dim)."""
         direction = gradient / (tf.norm(gradient, axis=[1, 2], keepdims=True) + 1e-12)
@@ -57,25 +56,30 @@ class AdversarialFit(keras.Model):
         with tf.GradientTape(persistent=True) as tape:
             embedded = self.embed(x, training=True)
             y_pred = self.from_embedded([x, embedded], training=True)
-            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                      training=True)
+            loss = self._compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
             with tape.stop_recording():
                 # one backward pass gives the clean loss's weight gradients and the direction
                 *clean_gradients, toward = tape.gradient(
-                    self.optimizer.scale_loss(loss), [*self.trainable_weights, embedded])
+                    self.optimizer.scale_loss(loss), [*self.trainable_weights, embedded]
+                )
             shifted = embedded + self.perturbation(x, embedded, toward)
             adversarial_pred = self.from_embedded([x, shifted], training=True)
-            adversarial_loss = self._compute_loss(x=x, y=y, y_pred=adversarial_pred,
-                                                  sample_weight=sample_weight, training=True)
-        adversarial_gradients = tape.gradient(self.optimizer.scale_loss(adversarial_loss),
-                                              self.trainable_weights)
+            adversarial_loss = self._compute_loss(
+                x=x, y=y, y_pred=adversarial_pred, sample_weight=sample_weight, training=True
+            )
+        adversarial_gradients = tape.gradient(
+            self.optimizer.scale_loss(adversarial_loss), self.trainable_weights
+        )
         del tape
         gradients = [_add(a, b) for a, b in zip(clean_gradients, adversarial_gradients)]
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         # "loss" stays the clean loss, comparable with a run without adversarial training
         self._loss_tracker.update_state(
             loss_module.unscale_loss_for_distribution(loss),
-            sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0])
+            sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0],
+        )
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
 
@@ -87,6 +91,7 @@ def _add(a, b):
         return a
     if isinstance(a, tf.IndexedSlices) and isinstance(b, tf.IndexedSlices):
         # an embedding's gradients: the rows each pass touched, kept sparse
-        return tf.IndexedSlices(tf.concat([a.values, b.values], 0),
-                                tf.concat([a.indices, b.indices], 0), a.dense_shape)
+        return tf.IndexedSlices(
+            tf.concat([a.values, b.values], 0), tf.concat([a.indices, b.indices], 0), a.dense_shape
+        )
     return tf.convert_to_tensor(a) + tf.convert_to_tensor(b)

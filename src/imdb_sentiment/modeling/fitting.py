@@ -29,7 +29,12 @@ from imdb_sentiment.modeling.adversarial import AdversarialFit
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.modeling.layers import TargetAccuracy
 from imdb_sentiment.data.processed import Split
-from imdb_sentiment.modeling.scaling import distributed_fit, keep_jit_compile, make_strategy, precision_policy
+from imdb_sentiment.modeling.scaling import (
+    distributed_fit,
+    keep_jit_compile,
+    make_strategy,
+    precision_policy,
+)
 from imdb_sentiment.modeling.zoo import build_classifier
 
 OPTIMIZERS = {
@@ -50,10 +55,13 @@ def set_determinism(seed: int) -> None:
 
 def thread_pools() -> str:
     """TensorFlow's thread-pool sizes as configured, for the log."""
-    sizes = (tf.config.threading.get_inter_op_parallelism_threads(),
-             tf.config.threading.get_intra_op_parallelism_threads())
-    return ", ".join(f"{n or 'TensorFlow-chosen'} {kind}"
-                     for n, kind in zip(sizes, ("inter-op", "intra-op")))
+    sizes = (
+        tf.config.threading.get_inter_op_parallelism_threads(),
+        tf.config.threading.get_intra_op_parallelism_threads(),
+    )
+    return ", ".join(
+        f"{n or 'TensorFlow-chosen'} {kind}" for n, kind in zip(sizes, ("inter-op", "intra-op"))
+    )
 
 
 def bucket_boundaries(lengths: np.ndarray, n_buckets: int = 8) -> list[int]:
@@ -65,13 +73,15 @@ def bucket_boundaries(lengths: np.ndarray, n_buckets: int = 8) -> list[int]:
 def batch_count(lengths: np.ndarray, boundaries: list[int], batch_size: int) -> int:
     """The batches of `batch_size` that bucketing by `boundaries` makes of elements of these
     lengths (no boundaries: one bucket); each bucket's last batch may be short."""
-    per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"),
-                             minlength=len(boundaries) + 1)
+    per_bucket = np.bincount(
+        np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1
+    )
     return int(sum(math.ceil(n / batch_size) for n in per_bucket))
 
 
-def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
-                 bucket_by_length: bool) -> tf.data.Dataset:
+def make_dataset(
+    split: Split, batch_size: int, *, shuffle: bool, seed: int, bucket_by_length: bool
+) -> tf.data.Dataset:
     """(token ids padded per batch, label) batches; optionally bucketed by length.
 
     Every review ends in one padding step. With `shuffle`, each pass over the dataset (each
@@ -93,17 +103,22 @@ def make_dataset(split: Split, batch_size: int, *, shuffle: bool, seed: int,
         for rows in bucketed(order, buckets, batch_size):
             yield padded_rows(split, rows, int(lengths[rows].max())), labels[rows]
 
-    signature = (tf.TensorSpec([None, None], tf.as_dtype(split.ids.dtype)),
-                 tf.TensorSpec([None], tf.float32))
+    signature = (
+        tf.TensorSpec([None, None], tf.as_dtype(split.ids.dtype)),
+        tf.TensorSpec([None], tf.float32),
+    )
     # The order is an input of the generator, not drawn inside it: a pass over the dataset
     # then draws its shuffle when it starts, as a shuffle of the reviews themselves would.
     ds = orders.batch(max(len(labels), 1)).flat_map(
-        lambda order: tf.data.Dataset.from_generator(batches, args=(order,),
-                                                     output_signature=signature))
+        lambda order: tf.data.Dataset.from_generator(
+            batches, args=(order,), output_signature=signature
+        )
+    )
     # Declared, the batch count lets Keras show progress out of it in the first epoch too,
     # and not warn that the input "ran out of data".
-    ds = ds.apply(tf.data.experimental.assert_cardinality(
-        batch_count(lengths, boundaries, batch_size)))
+    ds = ds.apply(
+        tf.data.experimental.assert_cardinality(batch_count(lengths, boundaries, batch_size))
+    )
     options = tf.data.Options()
     options.deterministic = True
     # tf.data's autotuning stalled training now and then for seconds (docs/lab/decisions.md);
@@ -168,8 +183,7 @@ class ProgressLines(keras.callbacks.Callback):
     """Plain progress lines with the time left, for logs (a terminal gets Keras' bar too):
     one every `every` seconds within an epoch, and one as each epoch ends."""
 
-    def __init__(self, epochs: int, every: float = 60.0, within_epochs: bool = True,
-                 stream=None):
+    def __init__(self, epochs: int, every: float = 60.0, within_epochs: bool = True, stream=None):
         super().__init__()
         self.epochs, self.every, self.within_epochs = epochs, every, within_epochs
         self.stream = stream or sys.stderr
@@ -197,27 +211,40 @@ class ProgressLines(keras.callbacks.Callback):
         elapsed = now - self.epoch_started
         if self.steps:
             left = elapsed / done * (self.steps - done) + (self.epochs - self.epoch - 1) * (
-                elapsed / done * self.steps)
-            self._say(f"epoch {self.epoch + 1}/{self.epochs}, batch {done}/{self.steps} "
-                      f"({done / self.steps:.0%}), about {_minutes(left)} left")
+                elapsed / done * self.steps
+            )
+            self._say(
+                f"epoch {self.epoch + 1}/{self.epochs}, batch {done}/{self.steps} "
+                f"({done / self.steps:.0%}), about {_minutes(left)} left"
+            )
         else:
-            self._say(f"epoch {self.epoch + 1}/{self.epochs}, batch {done}, "
-                      f"{_minutes(elapsed)} into the first epoch (the time left is known "
-                      f"after it)")
+            self._say(
+                f"epoch {self.epoch + 1}/{self.epochs}, batch {done}, "
+                f"{_minutes(elapsed)} into the first epoch (the time left is known "
+                f"after it)"
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
         if self.steps is None:
             self.steps = self.params.get("steps") or self.batches or None
         per_epoch = (now - self.fit_started) / (epoch + 1)
-        self._say(f"epoch {epoch + 1}/{self.epochs} done in {_minutes(now - self.epoch_started)}"
-                  f", about {_minutes(per_epoch * (self.epochs - epoch - 1))} left")
+        self._say(
+            f"epoch {epoch + 1}/{self.epochs} done in {_minutes(now - self.epoch_started)}"
+            f", about {_minutes(per_epoch * (self.epochs - epoch - 1))} left"
+        )
 
 
-def train(cfg: P.TrainParams, seed: int, data: dict[str, Split],
-          vocab_size: int, embeddings: np.ndarray | None = None, live: Live | None = None,
-          verbose: int = 2, strategy: tf.distribute.Strategy | None = None
-          ) -> tuple[keras.Model, dict]:
+def train(
+    cfg: P.TrainParams,
+    seed: int,
+    data: dict[str, Split],
+    vocab_size: int,
+    embeddings: np.ndarray | None = None,
+    live: Live | None = None,
+    verbose: int = 2,
+    strategy: tf.distribute.Strategy | None = None,
+) -> tuple[keras.Model, dict]:
     """Fit the classifier on `train` for `cfg.epochs` epochs, scoring `val` (if any) after
     each; returns it and a summary.
 
@@ -242,9 +269,16 @@ def compile_classifier(model: keras.Model, cfg: P.TrainParams) -> None:
         keep_jit_compile(model)
 
 
-def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
-         vocab_size: int, embeddings: np.ndarray | None, live: Live | None, verbose: int,
-         strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
+def _fit(
+    cfg: P.TrainParams,
+    seed: int,
+    data: dict[str, Split],
+    vocab_size: int,
+    embeddings: np.ndarray | None,
+    live: Live | None,
+    verbose: int,
+    strategy: tf.distribute.Strategy,
+) -> tuple[keras.Model, dict]:
     """Build, compile and fit under `strategy` with the dtype policy already set."""
     set_determinism(seed)
     # Variables (model, optimizer, metrics) must be created under the scope to be mirrored.
@@ -253,25 +287,47 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     replicas = int(strategy.num_replicas_in_sync)
     # model.fit splits each batch across the replicas, so batch the global size
     global_batch = cfg.batch_size * replicas
-    train_ds = make_dataset(data["train"], global_batch, shuffle=True, seed=seed,
-                            bucket_by_length=cfg.bucket_by_length)
+    train_ds = make_dataset(
+        data["train"], global_batch, shuffle=True, seed=seed, bucket_by_length=cfg.bucket_by_length
+    )
     with strategy.scope():
-        fitted = AdversarialFit(model, cfg.adversarial_epsilon) if cfg.adversarial_epsilon else model
+        fitted = (
+            AdversarialFit(model, cfg.adversarial_epsilon) if cfg.adversarial_epsilon else model
+        )
         compile_classifier(fitted, cfg)
     if cfg.distribute != "none":
-        print(f"train: distribute={cfg.distribute}: {replicas} replica(s), "
-              f"global batch {global_batch}", file=sys.stderr)
-    val_ds = (make_dataset(data["val"], global_batch, shuffle=False, seed=seed,
-                           bucket_by_length=cfg.bucket_by_length) if "val" in data else None)
+        print(
+            f"train: distribute={cfg.distribute}: {replicas} replica(s), "
+            f"global batch {global_batch}",
+            file=sys.stderr,
+        )
+    val_ds = (
+        make_dataset(
+            data["val"],
+            global_batch,
+            shuffle=False,
+            seed=seed,
+            bucket_by_length=cfg.bucket_by_length,
+        )
+        if "val" in data
+        else None
+    )
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
     if live is not None:
         callbacks.append(LiveLogger(live))
     callbacks.append(ProgressLines(cfg.epochs, within_epochs=verbose != 1))
-    workaround = (distributed_fit(fitted, strategy) if cfg.distribute != "none"
-                  else contextlib.nullcontext())
+    workaround = (
+        distributed_fit(fitted, strategy) if cfg.distribute != "none" else contextlib.nullcontext()
+    )
     with workaround:
-        history = fitted.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
-                            callbacks=callbacks, verbose=verbose, shuffle=False)
+        history = fitted.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=cfg.epochs,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
     check_finite(history.history)
     if fitted is not model:
         # the sub-models that adversarial training cuts out of the classifier's graph
@@ -283,8 +339,10 @@ def _fit(cfg: P.TrainParams, seed: int, data: dict[str, Split],
     if val_ds is not None:
         # the saved model's validation scores, named as earlier commits named them so that
         # `dvc exp show` lines them up
-        summary |= {"best_val_loss": round(float(history.history["val_loss"][-1]), 6),
-                    "best_val_accuracy": round(float(history.history["val_accuracy"][-1]), 6)}
+        summary |= {
+            "best_val_loss": round(float(history.history["val_loss"][-1]), 6),
+            "best_val_accuracy": round(float(history.history["val_accuracy"][-1]), 6),
+        }
     summary |= {
         "train_reviews": len(data["train"]),
         **({"val_reviews": len(data["val"])} if val_ds is not None else {}),
@@ -302,7 +360,10 @@ def check_finite(history: dict[str, list[float]]) -> None:
             if not math.isfinite(value):
                 raise PipelineError(
                     f"train: {name} became {value} in epoch {epoch}; nothing was saved "
-                    "(lower train.learning_rate?)")
+                    "(lower train.learning_rate?)"
+                )
     if not history.get("loss"):
-        raise PipelineError("train: the loss became NaN or infinite in the first epoch; "
-                            "nothing was saved (lower train.learning_rate?)")
+        raise PipelineError(
+            "train: the loss became NaN or infinite in the first epoch; "
+            "nothing was saved (lower train.learning_rate?)"
+        )

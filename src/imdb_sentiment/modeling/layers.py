@@ -137,8 +137,11 @@ class StridedConv(layers.Layer):
         self.filters, self.width, self.stride = filters, width, stride
 
     def build(self, x_shape, steps_shape=None):
-        self.kernel = self.add_weight(shape=(self.width, x_shape[-1], self.filters),
-                                      initializer="glorot_uniform", name="kernel")
+        self.kernel = self.add_weight(
+            shape=(self.width, x_shape[-1], self.filters),
+            initializer="glorot_uniform",
+            name="kernel",
+        )
         self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
 
     def call(self, x, steps):
@@ -149,8 +152,10 @@ class StridedConv(layers.Layer):
         blocks = ops.reshape(x, (-1, self.stride * features))  # (batch x windows, block)
         back = -(-(self.width - self.stride) // self.stride)  # earlier blocks a window reaches
         # zero rows in front, so that the kernel spans whole blocks: slice j meets block t - back + j
-        kernel = ops.pad(ops.cast(self.kernel, x.dtype),
-                         [[(back + 1) * self.stride - self.width, 0], [0, 0], [0, 0]])
+        kernel = ops.pad(
+            ops.cast(self.kernel, x.dtype),
+            [[(back + 1) * self.stride - self.width, 0], [0, 0], [0, 0]],
+        )
         y = None
         for j in range(back + 1):
             part = ops.reshape(kernel[j * self.stride : (j + 1) * self.stride], (-1, self.filters))
@@ -162,8 +167,12 @@ class StridedConv(layers.Layer):
         return y, steps[:, :: self.stride]
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "width": self.width,
-                "stride": self.stride}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "width": self.width,
+            "stride": self.stride,
+        }
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
@@ -215,8 +224,9 @@ class LogisticHead(layers.Layer):
         self.n_features = n_features
 
     def build(self, input_shape):
-        self.coef = self.add_weight(shape=(self.n_features, 1), initializer="zeros",
-                                    trainable=False, name="coef")
+        self.coef = self.add_weight(
+            shape=(self.n_features, 1), initializer="zeros", trainable=False, name="coef"
+        )
         self.bias = self.add_weight(shape=(1,), initializer="zeros", trainable=False, name="bias")
 
     def probability(self, logits):
@@ -245,7 +255,8 @@ class SparseLogistic(LogisticHead):
         if not isinstance(features, tf.SparseTensor):
             features = tf.sparse.from_dense(features)
         return self.probability(
-            tf.sparse.sparse_dense_matmul(tf.cast(features, "float32"), self.coef))
+            tf.sparse.sparse_dense_matmul(tf.cast(features, "float32"), self.coef)
+        )
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")

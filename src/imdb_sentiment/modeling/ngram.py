@@ -43,8 +43,9 @@ def with_bigrams(tokens: list[str]) -> list[str]:
     return with_ngrams(tokens, 2)
 
 
-def fit(texts: Sequence[str], labels: np.ndarray, max_features: int, c: float, seed: int
-        ) -> tuple[TfidfVectorizer, LogisticRegression]:
+def fit(
+    texts: Sequence[str], labels: np.ndarray, max_features: int, c: float, seed: int
+) -> tuple[TfidfVectorizer, LogisticRegression]:
     """Fit tf-idf (min_df 2) and a liblinear logistic regression on training texts."""
     vectorizer = TfidfVectorizer(analyzer=with_bigrams, min_df=2, max_features=max_features)
     features = vectorizer.fit_transform(list(tokenize(texts)))
@@ -53,8 +54,9 @@ def fit(texts: Sequence[str], labels: np.ndarray, max_features: int, c: float, s
     return vectorizer, model
 
 
-def predict_proba(vectorizer: TfidfVectorizer, model: LogisticRegression,
-                  texts: Sequence[str]) -> np.ndarray:
+def predict_proba(
+    vectorizer: TfidfVectorizer, model: LogisticRegression, texts: Sequence[str]
+) -> np.ndarray:
     return model.predict_proba(vectorizer.transform(list(tokenize(texts))))[:, 1]
 
 
@@ -62,13 +64,20 @@ def to_keras(vectorizer: TfidfVectorizer, model: LogisticRegression) -> keras.Mo
     """The fitted pair as an end-to-end Keras model: raw strings (batch,) -> P(positive) (batch,)."""
     vocabulary = vectorizer.get_feature_names_out().tolist()
     tfidf = NgramVectorization(
-        standardize=standardize, split="whitespace", ngrams=2, output_mode="tf_idf",
-        vocabulary=vocabulary, idf_weights=vectorizer.idf_.tolist(), name="vectorizer")
+        standardize=standardize,
+        split="whitespace",
+        ngrams=2,
+        output_mode="tf_idf",
+        vocabulary=vocabulary,
+        idf_weights=vectorizer.idf_.tolist(),
+        name="vectorizer",
+    )
     texts = keras.Input(shape=(), dtype="string", name="text")
     head = TfidfLogistic(len(vocabulary), name="logistic")
     prob = head(tfidf(texts))
-    head.set_weights([model.coef_.reshape(-1, 1).astype("float32"),
-                      model.intercept_.astype("float32")])
+    head.set_weights(
+        [model.coef_.reshape(-1, 1).astype("float32"), model.intercept_.astype("float32")]
+    )
     return keras.Model(texts, prob, name="tfidf_logreg")
 
 
@@ -86,22 +95,23 @@ class NBLogistic:
         return self.model.predict_proba(features)[:, 1]
 
 
-def fit_nb(texts: Sequence[str], labels: np.ndarray, ngrams: int, c: float, seed: int,
-           alpha: float = 1.0) -> NBLogistic:
+def fit_nb(
+    texts: Sequence[str], labels: np.ndarray, ngrams: int, c: float, seed: int, alpha: float = 1.0
+) -> NBLogistic:
     """Fit NB-weighted logistic regression on binary word 1-to-`ngrams`-grams seen twice or more.
 
     r = log((p / |p|_1) / (q / |q|_1)), where p and q are the `alpha`-smoothed
     counts of each n-gram in positive and negative reviews.
     """
-    vectorizer = CountVectorizer(analyzer=lambda tokens: with_ngrams(tokens, ngrams),
-                                 binary=True, min_df=2)
+    vectorizer = CountVectorizer(
+        analyzer=lambda tokens: with_ngrams(tokens, ngrams), binary=True, min_df=2
+    )
     features = vectorizer.fit_transform(list(tokenize(texts)))
     labels = np.asarray(labels)
     positive = np.asarray(features[labels == 1].sum(axis=0)).ravel() + alpha
     negative = np.asarray(features[labels == 0].sum(axis=0)).ravel() + alpha
     ratios = sparse.diags(np.log((positive / positive.sum()) / (negative / negative.sum())))
-    model = LogisticRegression(C=c, solver="liblinear", dual=True, random_state=seed,
-                               max_iter=1000)
+    model = LogisticRegression(C=c, solver="liblinear", dual=True, random_state=seed, max_iter=1000)
     model.fit(features @ ratios, labels)
     return NBLogistic(vectorizer, ratios, model)
 
@@ -114,19 +124,27 @@ def nb_to_keras(nb: NBLogistic, ngrams: int) -> keras.Model:
     """
     vocabulary = nb.vectorizer.get_feature_names_out().tolist()
     multi_hot = NgramVectorization(
-        standardize=standardize, split="whitespace", ngrams=ngrams, output_mode="multi_hot",
-        vocabulary=vocabulary, sparse=True, name="vectorizer")
+        standardize=standardize,
+        split="whitespace",
+        ngrams=ngrams,
+        output_mode="multi_hot",
+        vocabulary=vocabulary,
+        sparse=True,
+        name="vectorizer",
+    )
     texts = keras.Input(shape=(), dtype="string", name="text")
     head = SparseLogistic(len(vocabulary) + 1, name="logistic")  # + column 0, unseen n-grams
     prob = head(multi_hot(texts))
     weights = np.r_[0.0, nb.ratios.diagonal() * nb.model.coef_.ravel()]
-    head.set_weights([weights.reshape(-1, 1).astype("float32"),
-                      nb.model.intercept_.astype("float32")])
+    head.set_weights(
+        [weights.reshape(-1, 1).astype("float32"), nb.model.intercept_.astype("float32")]
+    )
     return keras.Model(texts, prob, name="nb_logreg")
 
 
-def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
-              data: dict[str, Split]) -> tuple[keras.Model, dict]:
+def fit_model(
+    cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
+) -> tuple[keras.Model, dict]:
     """`cfg.model` (tfidf_logreg or nb_logreg) fitted on the `train` split, as the RNNs are,
     as an end-to-end Keras model, and its fit summary (scored on `val` when there is one)."""
     from sklearn.metrics import accuracy_score, log_loss
@@ -138,8 +156,9 @@ def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
         predict = nb.predict_proba
         model, parameters = nb_to_keras(nb, cfg.teacher_ngrams), nb.model.coef_.size + 1
     else:
-        vectorizer, logreg = fit(texts["train"], data["train"].labels, cfg.tfidf_max_features,
-                                 cfg.logreg_c, seed)
+        vectorizer, logreg = fit(
+            texts["train"], data["train"].labels, cfg.tfidf_max_features, cfg.logreg_c, seed
+        )
         predict = functools.partial(predict_proba, vectorizer, logreg)
         model, parameters = to_keras(vectorizer, logreg), logreg.coef_.size + 1
     print(f"train: {cfg.model} fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -148,8 +167,10 @@ def fit_model(cfg: P.TrainParams, seed: int, reviews_path: str,
         val_probs = predict(texts["val"])
         summary |= {
             "best_val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
-            "best_val_accuracy": round(float(accuracy_score(data["val"].labels,
-                                                            val_probs >= 0.5)), 6)}
+            "best_val_accuracy": round(
+                float(accuracy_score(data["val"].labels, val_probs >= 0.5)), 6
+            ),
+        }
     summary |= {
         "train_reviews": len(texts["train"]),
         **({"val_reviews": len(texts["val"])} if "val" in data else {}),

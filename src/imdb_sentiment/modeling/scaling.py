@@ -6,8 +6,8 @@ replica. `train.mixed_precision` sets Keras' dtype policy while the model is
 built and trained. `train.jit_compile` compiles the training step with XLA.
 
 This module and `adversarial` are the ones that touch private Keras names,
-each for a reason given where it is used; tests/test_distribute.py,
-tests/test_adversarial.py and the XLA test in tests/test_pipeline.py fail when
+each for a reason given where it is used; tests/system/test_distribute.py,
+tests/modeling/test_adversarial.py and the XLA test in tests/pipeline/test_pipeline.py fail when
 Keras changes them.
 """
 
@@ -49,8 +49,11 @@ def make_strategy(kind: str) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy(mirrored_devices())
     if kind == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            print("train: warning: distribute=multi_worker but TF_CONFIG is not set: "
-                  "training as a single worker", file=sys.stderr)
+            print(
+                "train: warning: distribute=multi_worker but TF_CONFIG is not set: "
+                "training as a single worker",
+                file=sys.stderr,
+            )
         # the cluster and this task's role come from the TF_CONFIG environment variable
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
@@ -69,7 +72,7 @@ def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Ite
     tensorflow/tensorflow#72388); there, per-step logs come from the first local
     replica: they only feed the progress bar, because epoch logs (history and
     DVCLive) are read from metric variables summed over all replicas.
-    Uses private Keras names; tests/test_distribute.py fails when they change.
+    Uses private Keras names; tests/system/test_distribute.py fails when they change.
     """
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
@@ -77,7 +80,8 @@ def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Ite
         if iterator is not None:
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(
-                    lambda value: strategy.experimental_local_results(value)[0], next(batches))
+                    lambda value: strategy.experimental_local_results(value)[0], next(batches)
+                )
                 break
         with strategy.scope():
             model._symbolic_build(data_batch=data_batch)
@@ -85,8 +89,9 @@ def distributed_fit(model: keras.Model, strategy: tf.distribute.Strategy) -> Ite
     reduce_per_replica = tf_trainer.reduce_per_replica
 
     def reduce_first(values, distribution, reduction="auto"):
-        return reduce_per_replica(values, distribution,
-                                  "first" if reduction == "auto" else reduction)
+        return reduce_per_replica(
+            values, distribution, "first" if reduction == "auto" else reduction
+        )
 
     model._maybe_symbolic_build = symbolic_build
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -105,14 +110,20 @@ def precision_policy(name: str) -> Iterator[None]:
         yield
         return
     if not tf.config.list_physical_devices("GPU"):
-        if name == "mixed_bfloat16" and os.environ.get("ONEDNN_MAX_CPU_ISA") == \
-                PINNED["ONEDNN_MAX_CPU_ISA"]:
+        if (
+            name == "mixed_bfloat16"
+            and os.environ.get("ONEDNN_MAX_CPU_ISA") == PINNED["ONEDNN_MAX_CPU_ISA"]
+        ):
             # oneDNN has no bfloat16 kernels below AVX-512 and aborts the process
             raise PipelineError(
                 "train.mixed_precision=mixed_bfloat16 needs a GPU: on CPU, bfloat16 needs "
-                "AVX-512 kernels, and the stages pin AVX2 ones for reproducible results")
-        print(f"train: warning: mixed_precision={name} but no GPU is visible; honouring it, "
-              "but reduced precision on CPU is emulated and usually slower", file=sys.stderr)
+                "AVX-512 kernels, and the stages pin AVX2 ones for reproducible results"
+            )
+        print(
+            f"train: warning: mixed_precision={name} but no GPU is visible; honouring it, "
+            "but reduced precision on CPU is emulated and usually slower",
+            file=sys.stderr,
+        )
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(name)
     try:

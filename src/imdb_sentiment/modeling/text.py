@@ -61,8 +61,13 @@ def make_vectorizer(vocabulary: list[str], ragged: bool = False) -> keras.layers
     )
 
 
-def encode(vectorizer: keras.layers.TextVectorization, texts: list[str], max_len: int,
-           keep: str = "first", batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray, int]:
+def encode(
+    vectorizer: keras.layers.TextVectorization,
+    texts: list[str],
+    max_len: int,
+    keep: str = "first",
+    batch_size: int = 4096,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Encode texts as a flat id array plus offsets, keeping the first (or last) `max_len` tokens.
 
     Returns (ids, offsets, n_truncated); review i is ids[offsets[i]:offsets[i + 1]].

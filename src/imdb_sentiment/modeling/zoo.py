@@ -16,8 +16,15 @@ import numpy as np
 from keras import layers
 
 from imdb_sentiment.core.errors import PipelineError
-from imdb_sentiment.modeling.layers import (LastStep, MaskedPooling, ReverseSteps, StepMask, StridedConv,
-                                   TruncateTokens, WordPairIds)
+from imdb_sentiment.modeling.layers import (
+    LastStep,
+    MaskedPooling,
+    ReverseSteps,
+    StepMask,
+    StridedConv,
+    TruncateTokens,
+    WordPairIds,
+)
 from imdb_sentiment.core.params import TrainParams
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
@@ -28,8 +35,9 @@ def _recurrent(cfg: TrainParams, units: int, name: str) -> layers.Layer:
     return RECURRENT[cfg.model](units, activation=cfg.activation, return_sequences=True, name=name)
 
 
-def build_classifier(cfg: TrainParams, vocab_size: int,
-                     embeddings: np.ndarray | None = None) -> keras.Model:
+def build_classifier(
+    cfg: TrainParams, vocab_size: int, embeddings: np.ndarray | None = None
+) -> keras.Model:
     """Token ids (batch, time), 0 = padding -> P(positive) (batch, 1).
 
     `embeddings` (vocab_size, embedding_dim), if given, initialises the embedding layer.
@@ -40,25 +48,34 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
         )
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     steps = StepMask(cfg.mask_padding, name="real_steps")(ids)
-    x = layers.Embedding(vocab_size, cfg.embedding_dim, trainable=cfg.train_embeddings,
-                         name="embedding")(ids)
+    x = layers.Embedding(
+        vocab_size, cfg.embedding_dim, trainable=cfg.train_embeddings, name="embedding"
+    )(ids)
     if cfg.word_pair_buckets:
         # a vector per word pair holds what the pair means beyond its two words ("not good")
         pairs = WordPairIds(cfg.word_pair_buckets, vocab_size, name="word_pairs")(ids)
-        x = layers.Concatenate(name=WORDS_AND_PAIRS)([x, layers.Embedding(
-            cfg.word_pair_buckets, cfg.word_pair_dim, name="pair_embedding")(pairs)])
+        x = layers.Concatenate(name=WORDS_AND_PAIRS)(
+            [
+                x,
+                layers.Embedding(cfg.word_pair_buckets, cfg.word_pair_dim, name="pair_embedding")(
+                    pairs
+                ),
+            ]
+        )
     if cfg.embedding_dropout:
         # drops whole embedding channels across time, the usual regulariser for text RNNs
         x = layers.SpatialDropout1D(cfg.embedding_dropout, name="embedding_dropout")(x)
     if cfg.conv_filters:
-        x, steps = StridedConv(cfg.conv_filters, cfg.conv_width, cfg.conv_stride,
-                               name="strided_conv")(x, steps)
+        x, steps = StridedConv(
+            cfg.conv_filters, cfg.conv_width, cfg.conv_stride, name="strided_conv"
+        )(x, steps)
     for depth, units in enumerate(cfg.units):
         name = f"{cfg.model}_{depth}"
         forward = _recurrent(cfg, units, name)(x)
         if cfg.bidirectional:
             backward = _recurrent(cfg, units, f"{name}_backward")(
-                ReverseSteps(name=f"reverse_{depth}")(x, steps))
+                ReverseSteps(name=f"reverse_{depth}")(x, steps)
+            )
         if depth < len(cfg.units) - 1 or cfg.pooling != "last":
             if cfg.bidirectional:
                 backward = ReverseSteps(name=f"unreverse_{depth}")(backward, steps)
@@ -69,7 +86,8 @@ def build_classifier(cfg: TrainParams, vocab_size: int,
             x = LastStep(name="last_step")(forward, steps)
             if cfg.bidirectional:
                 x = layers.Concatenate(name="last_states")(
-                    [x, LastStep(name="last_step_backward")(backward, steps)])
+                    [x, LastStep(name="last_step_backward")(backward, steps)]
+                )
     if cfg.pooling != "last":
         x = MaskedPooling(cfg.pooling, name=f"{cfg.pooling}_pool")(x, mask=steps)
     if cfg.dropout:
@@ -98,12 +116,12 @@ def input_vectors(classifier: keras.Model) -> keras.KerasTensor:
     return classifier.get_layer(WORDS_AND_PAIRS if WORDS_AND_PAIRS in names else "embedding").output
 
 
-def build_end_to_end(vectorizer: layers.TextVectorization, classifier: keras.Model,
-                     max_len: int, keep: str = "first") -> keras.Model:
+def build_end_to_end(
+    vectorizer: layers.TextVectorization, classifier: keras.Model, max_len: int, keep: str = "first"
+) -> keras.Model:
     """Raw review strings (batch,) -> P(positive) (batch,)."""
     texts = keras.Input(shape=(), dtype="string", name="text")
     ids = TruncateTokens(max_len, keep, name="truncate")(vectorizer(texts))
     prob = classifier(ids)
     prob = layers.Reshape((), name="p_positive")(prob)
     return keras.Model(texts, prob, name="sentiment")
-

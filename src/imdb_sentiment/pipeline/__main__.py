@@ -24,8 +24,10 @@ TENSORFLOW_STAGES = ("preprocess", "train", "evaluate", "export")
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in STAGES:
-        print(f"usage: python -m imdb_sentiment.pipeline {{{','.join(STAGES)}}} [ARGS...]",
-              file=sys.stderr)
+        print(
+            f"usage: python -m imdb_sentiment.pipeline {{{','.join(STAGES)}}} [ARGS...]",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     startup.pin_kernels()  # before the stage imports NumPy or TensorFlow
     with StageTimer(argv[0]):

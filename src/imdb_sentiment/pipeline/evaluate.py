@@ -22,7 +22,12 @@ from imdb_sentiment.data import reviews
 from imdb_sentiment.core.artifacts import atomic_outputs, json_text
 from imdb_sentiment.core.errors import PipelineError, exit_on_error
 from imdb_sentiment.evaluation import behaviour, calibration, checksets
-from imdb_sentiment.inference.scoring import SCORING_WORKERS, load_model, predict_texts, tune_threads
+from imdb_sentiment.inference.scoring import (
+    SCORING_WORKERS,
+    load_model,
+    predict_texts,
+    tune_threads,
+)
 
 MAX_CURVE_POINTS = 400
 CONTRAST_SET, SHORT_TEXTS = "contrast.jsonl", "short_texts.jsonl"
@@ -64,14 +69,16 @@ def check_items(checks_dir: Path, test: pd.DataFrame) -> tuple[pd.DataFrame, int
         for text in case.texts:
             rows.append(("behaviour", case.capability, number, text, case.expected))
     contrast = checksets.read_contrast_set(checks_dir / CONTRAST_SET)
-    quoted = checksets.check_quotes([(p.review, p.original) for p in contrast], test,
-                                    str(checks_dir / CONTRAST_SET))
+    quoted = checksets.check_quotes(
+        [(p.review, p.original) for p in contrast], test, str(checks_dir / CONTRAST_SET)
+    )
     for number, pair in enumerate(contrast):
         rows.append(("contrast", "original", number, pair.original, pair.original_label))
         rows.append(("contrast", "edited", number, pair.edited, 1 - pair.original_label))
     short = checksets.read_short_texts(checks_dir / SHORT_TEXTS)
-    quoted += checksets.check_quotes([(s.review, s.text) for s in short], test,
-                                     str(checks_dir / SHORT_TEXTS))
+    quoted += checksets.check_quotes(
+        [(s.review, s.text) for s in short], test, str(checks_dir / SHORT_TEXTS)
+    )
     for number, item in enumerate(short):
         rows.append(("short_texts", "sentence", number, item.text, item.label))
     return pd.DataFrame(rows, columns=["check", "group", "case", "text", "expected"]), quoted
@@ -93,21 +100,33 @@ def robustness_metrics(items: pd.DataFrame, probs: np.ndarray, threshold: float)
         "behaviour": {name: round(rate, 4) for name, rate in rates.items()},
         "summary": {
             "behaviour_min": round(min(rates.values()), 4),
-            "contrast_original": round(float(
-                contrast.loc[contrast["group"] == "original", "correct"].mean()), 4),
-            "contrast_edited": round(float(
-                contrast.loc[contrast["group"] == "edited", "correct"].mean()), 4),
+            "contrast_original": round(
+                float(contrast.loc[contrast["group"] == "original", "correct"].mean()), 4
+            ),
+            "contrast_edited": round(
+                float(contrast.loc[contrast["group"] == "edited", "correct"].mean()), 4
+            ),
             "contrast_both": round(float(pairs.mean()), 4),
             "short_texts": round(float(short["correct"].mean()), 4),
         },
-        "counts": {"behaviour_cases": len(cases), "contrast_pairs": int(len(pairs)),
-                   "short_texts": int(len(short)),
-                   "behaviour": {name: sum(c.capability == name for c in cases) for name in rates}},
+        "counts": {
+            "behaviour_cases": len(cases),
+            "contrast_pairs": int(len(pairs)),
+            "short_texts": int(len(short)),
+            "behaviour": {name: sum(c.capability == name for c in cases) for name in rates},
+        },
     }
 
 
-def save_figures(out: Path, labels: np.ndarray, probs: np.ndarray, threshold: float,
-                 roc: pd.DataFrame, pr: pd.DataFrame, live_dir: Path | None) -> None:
+def save_figures(
+    out: Path,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    threshold: float,
+    roc: pd.DataFrame,
+    pr: pd.DataFrame,
+    live_dir: Path | None,
+) -> None:
     """Confusion matrix (actual down the side, predicted along the bottom), ROC,
     precision-recall and learning curves (training, and validation when held out, per epoch) as PNG."""
     import matplotlib
@@ -118,8 +137,13 @@ def save_figures(out: Path, labels: np.ndarray, probs: np.ndarray, threshold: fl
     predicted = (probs >= threshold).astype(int)
     fig, ax = plt.subplots(figsize=(4, 4))
     skm.ConfusionMatrixDisplay.from_predictions(
-        labels, predicted, display_labels=["negative", "positive"], ax=ax, colorbar=False,
-        values_format="d")
+        labels,
+        predicted,
+        display_labels=["negative", "positive"],
+        ax=ax,
+        colorbar=False,
+        values_format="d",
+    )
     ax.set_title("Test confusion matrix")
     fig.tight_layout()
     fig.savefig(out / "confusion_matrix.png", dpi=100)
@@ -177,10 +201,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--live", default=None, help="DVCLive directory of the train stage")
     parser.add_argument("--checks", required=True, help="directory of the hand-made check sets")
     parser.add_argument("--metrics", required=True, help="output test metrics (json)")
-    parser.add_argument("--robustness", required=True,
-                        help="output robustness metrics: contrast edits, short texts (json)")
-    parser.add_argument("--behaviour", required=True,
-                        help="output behavioural pass rates, one per capability (json)")
+    parser.add_argument(
+        "--robustness",
+        required=True,
+        help="output robustness metrics: contrast edits, short texts (json)",
+    )
+    parser.add_argument(
+        "--behaviour",
+        required=True,
+        help="output behavioural pass rates, one per capability (json)",
+    )
     parser.add_argument("--plots", required=True, help="output directory for curves and figures")
     args = parser.parse_args(argv)
 
@@ -192,37 +222,44 @@ def main(argv: list[str] | None = None) -> None:
     tune_threads()
     model = load_model(args.model)
     texts = test["text"].tolist() + items["text"].tolist()
-    with tqdm(total=len(texts), desc="evaluate", unit=" reviews", file=sys.stderr,
-              mininterval=2.0) as bar:
+    with tqdm(
+        total=len(texts), desc="evaluate", unit=" reviews", file=sys.stderr, mininterval=2.0
+    ) as bar:
         # the scoring path the CLI and the app use, so the reported speed is theirs
         scored = predict_texts(model, texts, cfg.batch_size, bar.update, workers=SCORING_WORKERS)
-    probs, check_probs = scored[:len(test)], scored[len(test):]
+    probs, check_probs = scored[: len(test)], scored[len(test) :]
     labels = test["label"].to_numpy(int)
     reliability = calibration.reliability_table(labels, probs, cfg.threshold)
-    results = {k: (round(float(v), 6) if isinstance(v, float) else v)
-               for k, v in classification_metrics(labels, probs, cfg.threshold).items()}
+    results = {
+        k: (round(float(v), 6) if isinstance(v, float) else v)
+        for k, v in classification_metrics(labels, probs, cfg.threshold).items()
+    }
     results["ece"] = round(calibration.expected_calibration_error(reliability), 6)
     robustness = robustness_metrics(items, check_probs, cfg.threshold)
     counts = {**robustness["counts"], "quotes_found_in_test": quoted, "test_reviews": len(test)}
     roc, pr = curves(labels, probs)
-    predictions = pd.DataFrame({
-        "id": test["id"].to_numpy(),
-        "movie": test["movie"].to_numpy(),
-        "actual": np.where(labels == 1, "positive", "negative"),
-        "predicted": np.where(probs >= cfg.threshold, "positive", "negative"),
-        "probability": probs.round(6),
-    })
+    predictions = pd.DataFrame(
+        {
+            "id": test["id"].to_numpy(),
+            "movie": test["movie"].to_numpy(),
+            "actual": np.where(labels == 1, "positive", "negative"),
+            "predicted": np.where(probs >= cfg.threshold, "positive", "negative"),
+            "probability": probs.round(6),
+        }
+    )
     checks = items.assign(probability=check_probs.round(6))
-    with atomic_outputs((args.plots, True), (args.metrics, False), (args.robustness, False),
-                        (args.behaviour, False)) as (plots, metrics, robust, behaved):
+    with atomic_outputs(
+        (args.plots, True), (args.metrics, False), (args.robustness, False), (args.behaviour, False)
+    ) as (plots, metrics, robust, behaved):
         plots.mkdir()
         predictions.to_csv(plots / "predictions.csv", index=False)
         checks.to_csv(plots / "checks.csv", index=False)
         roc.to_csv(plots / "roc.csv", index=False)
         pr.to_csv(plots / "precision_recall.csv", index=False)
         reliability.round(6).to_csv(plots / "reliability.csv", index=False)
-        save_figures(plots, labels, probs, cfg.threshold, roc, pr,
-                     Path(args.live) if args.live else None)
+        save_figures(
+            plots, labels, probs, cfg.threshold, roc, pr, Path(args.live) if args.live else None
+        )
         save_reliability_figure(plots, reliability, results["ece"])
         (plots / "counts.json").write_text(json_text(counts), encoding="utf-8")
         metrics.write_text(json_text(results), encoding="utf-8")
@@ -242,10 +279,19 @@ def save_reliability_figure(out: Path, reliability: pd.DataFrame, ece: float) ->
 
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.plot([0.5, 1], [0.5, 1], "k:", linewidth=0.8, label="perfect calibration")
-    ax.plot(reliability["confidence"], reliability["accuracy"], marker="o",
-            label=f"model (ECE {ece:.4f})")
-    ax.set(xlabel="confidence (mean per bin)", ylabel="accuracy", xlim=(0.5, 1.0),
-           ylim=(0.0, 1.02), title="Test reliability")
+    ax.plot(
+        reliability["confidence"],
+        reliability["accuracy"],
+        marker="o",
+        label=f"model (ECE {ece:.4f})",
+    )
+    ax.set(
+        xlabel="confidence (mean per bin)",
+        ylabel="accuracy",
+        xlim=(0.5, 1.0),
+        ylim=(0.0, 1.02),
+        title="Test reliability",
+    )
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(out / "reliability.png", dpi=100)

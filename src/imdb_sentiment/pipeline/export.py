@@ -49,8 +49,12 @@ def export_saved_model(model_path: str | Path, out: str | Path, version: int = 1
     out = Path(out)
     # TensorFlow writes through its own file system layer: a full disk, a file too large
     # or a forbidden place come back as these, not as OSError
-    write_failures = (tf.errors.ResourceExhaustedError, tf.errors.OutOfRangeError,
-                      tf.errors.PermissionDeniedError, tf.errors.UnavailableError)
+    write_failures = (
+        tf.errors.ResourceExhaustedError,
+        tf.errors.OutOfRangeError,
+        tf.errors.PermissionDeniedError,
+        tf.errors.UnavailableError,
+    )
     with atomic_path(out, directory=True) as tmp:
         tmp.mkdir()
         try:
@@ -70,8 +74,9 @@ def keep_variables_in_name_order(archive) -> None:
     def track_resources_in_name_order():
         track_resources()
         trackable = archive._tf_trackable
-        trackable._all_variables = sorted(trackable._all_variables,
-                                          key=lambda variable: variable.name)
+        trackable._all_variables = sorted(
+            trackable._all_variables, key=lambda variable: variable.name
+        )
 
     archive._filter_and_track_resources = track_resources_in_name_order
 
@@ -93,16 +98,22 @@ def stamp_fingerprint_from_content(saved_model_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="end-to-end .keras model")
-    parser.add_argument("--out", required=True,
-                        help="TF Serving model base path; the SavedModel goes to OUT/VERSION")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="TF Serving model base path; the SavedModel goes to OUT/VERSION",
+    )
     parser.add_argument("--version", type=int, default=1, help="model version directory name")
     args = parser.parse_args(argv)
     if not 1 <= args.version <= 2**31 - 1:
         raise PipelineError(f"--version must be an integer in [1, {2**31 - 1}], got {args.version}")
 
     path = export_saved_model(args.model, args.out, args.version)
-    print(f"export: {args.model} -> {path} (signature {SIGNATURE!r}: "
-          f"{INPUT_NAME} string[None] -> {OUTPUT_NAME} float[None])", file=sys.stderr)
+    print(
+        f"export: {args.model} -> {path} (signature {SIGNATURE!r}: "
+        f"{INPUT_NAME} string[None] -> {OUTPUT_NAME} float[None])",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

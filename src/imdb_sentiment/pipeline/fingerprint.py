@@ -24,8 +24,10 @@ from pathlib import Path
 PACKAGE = "imdb_sentiment"
 SRC = Path(__file__).resolve().parents[2]
 # What each stage command runs: the launcher and the stage's module.
-STAGE_MODULES = {name: (f"{PACKAGE}.pipeline.__main__", f"{PACKAGE}.pipeline.{name}")
-                 for name in ("ingest", "preprocess", "train", "evaluate", "export")}
+STAGE_MODULES = {
+    name: (f"{PACKAGE}.pipeline.__main__", f"{PACKAGE}.pipeline.{name}")
+    for name in ("ingest", "preprocess", "train", "evaluate", "export")
+}
 
 
 def module_path(name: str, src: Path = SRC) -> Path | None:
@@ -73,8 +75,12 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -91,8 +97,10 @@ def code_digest(source: str) -> str:
 def fingerprint(stage: str, src: Path = SRC) -> str:
     """The fingerprint file's text for one stage: `module digest` per line, sorted."""
     modules = closure(STAGE_MODULES[stage], src)
-    return "".join(f"{name} {code_digest(path.read_text(encoding='utf-8'))}\n"
-                   for name, path in sorted(modules.items()))
+    return "".join(
+        f"{name} {code_digest(path.read_text(encoding='utf-8'))}\n"
+        for name, path in sorted(modules.items())
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,38 +18,57 @@ from tqdm import tqdm
 
 from imdb_sentiment.data import data_report
 from imdb_sentiment.core import params as P
-from imdb_sentiment.data.aclimdb import (LABELS, RATINGS, URLS_RE, DataError, decode, movie_ids,
-                                    movie_of, parse_review_name, wanted_member)
+from imdb_sentiment.data.aclimdb import (
+    LABELS,
+    RATINGS,
+    URLS_RE,
+    DataError,
+    decode,
+    movie_ids,
+    movie_of,
+    parse_review_name,
+    wanted_member,
+)
 from imdb_sentiment.data.archive import ArchiveError, download, iter_files, sha256_file
 from imdb_sentiment.core.artifacts import atomic_outputs, json_text
 from imdb_sentiment.core.errors import exit_on_error
 from imdb_sentiment.data.reviews import COLUMNS
+
 
 def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.DataFrame:
     """Parse the archive into a table with columns COLUMNS, sorted by split, label, id."""
     columns: dict[str, list] = {"split": [], "kind": [], "id": [], "rating": [], "text": []}
     urls: dict[tuple[str, str], list[str]] = {}
     files = iter_files(path, wanted_member, max_bytes, max_total_bytes)
-    for name, content in tqdm(files, desc="ingest", unit=" files", file=sys.stderr,
-                              mininterval=2.0):
+    for name, content in tqdm(
+        files, desc="ingest", unit=" files", file=sys.stderr, mininterval=2.0
+    ):
         if match := URLS_RE.fullmatch(name):
-            urls[match.groups()] = movie_ids(decode(content, name), name)
+            split, kind = match.groups()
+            urls[split, kind] = movie_ids(decode(content, name), name)
             continue
         decode(content, f"review {name}")  # the check only: the table is built from the bytes
         for column, value in zip(columns, (*parse_review_name(name), content)):
             columns[column].append(value)
     if not columns["text"]:
         raise ArchiveError(f"archive {path} holds no aclImdb/{{train,test}}/{{pos,neg}} reviews")
-    columns["movie"] = [movie_of(urls, split, kind, review_id) for split, kind, review_id
-                        in zip(columns["split"], columns["kind"], columns["id"])]
-    columns["split"] = ["unsup" if kind == "unsup" else split
-                        for split, kind in zip(columns["split"], columns["kind"])]
+    columns["movie"] = [
+        movie_of(urls, split, kind, review_id)
+        for split, kind, review_id in zip(columns["split"], columns["kind"], columns["id"])
+    ]
+    columns["split"] = [
+        "unsup" if kind == "unsup" else split
+        for split, kind in zip(columns["split"], columns["kind"])
+    ]
     columns["label"] = [LABELS[kind] for kind in columns["kind"]]
     split_rank = {name: rank for rank, name in enumerate(sorted(set(columns["split"])))}
-    order = np.lexsort((columns["id"], columns["label"],
-                        [split_rank[split] for split in columns["split"]]))
+    order = np.lexsort(
+        (columns["id"], columns["label"], [split_rank[split] for split in columns["split"]])
+    )
     dtypes = {"id": np.int32, "rating": np.int8, "label": np.int8}
-    table = {name: np.array(columns[name], dtypes[name])[order] for name in dtypes}
+    table: dict[str, np.ndarray | list[str] | pd.Series] = {
+        name: np.array(columns[name], dtypes[name])[order] for name in dtypes
+    }
     table["split"] = [columns["split"][i] for i in order]
     table["movie"] = [columns["movie"][i] for i in order]
     table["text"] = text_column([columns["text"][i] for i in order])
@@ -61,8 +80,9 @@ def text_column(contents: list[bytes]) -> pd.Series:
     never held as Python strings."""
     offsets = np.zeros(len(contents) + 1, np.int64)
     np.cumsum([len(content) for content in contents], out=offsets[1:])
-    array = pa.LargeStringArray.from_buffers(len(contents), pa.py_buffer(offsets),
-                                             pa.py_buffer(b"".join(contents)))
+    array = pa.LargeStringArray.from_buffers(
+        len(contents), pa.py_buffer(offsets), pa.py_buffer(b"".join(contents))
+    )
     return pd.Series(array, dtype="str")
 
 
@@ -79,9 +99,7 @@ def validate(frame: pd.DataFrame, expected_per_class: int | None) -> None:
         for label in (0, 1):
             if not ((frame["split"] == split) & (frame["label"] == label)).any():
                 raise DataError(f"{split}/{'pos' if label else 'neg'} has no reviews")
-    bad = [
-        i for i, (k, r) in enumerate(zip(kind, frame["rating"])) if r not in RATINGS[k]
-    ]
+    bad = [i for i, (k, r) in enumerate(zip(kind, frame["rating"])) if r not in RATINGS[k]]
     if bad:
         row = frame.iloc[bad[0]]
         raise DataError(
@@ -114,8 +132,9 @@ def ensure_archive(cfg: P.IngestParams) -> Path:
         raise ArchiveError(f"archive path {archive} exists but is not a file")
     print(f"{archive} not found: downloading {cfg.url}", file=sys.stderr)
     # a compressed archive is never larger than what it unpacks to
-    download(cfg.url, archive, cfg.sha256, cfg.download_retries,
-             max_bytes=cfg.max_total_mb * 1024 * 1024)
+    download(
+        cfg.url, archive, cfg.sha256, cfg.download_retries, max_bytes=cfg.max_total_mb * 1024 * 1024
+    )
     return archive
 
 
@@ -130,8 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg: P.IngestParams = P.load("ingest", args.params)
     seed = P.load_seed(args.params)
     archive = ensure_archive(cfg)
-    frame = read_archive(archive, cfg.max_member_mb * 1024 * 1024,
-                         cfg.max_total_mb * 1024 * 1024)
+    frame = read_archive(archive, cfg.max_member_mb * 1024 * 1024, cfg.max_total_mb * 1024 * 1024)
     validate(frame, cfg.expected_per_class)
     frame = sample(frame, cfg.sample_per_class, seed)
     report = data_report.data_report(frame, sha256_file(archive))

@@ -44,8 +44,10 @@ def make_splits(reviews: pd.DataFrame, val_fraction: float, seed: int) -> dict[s
     test = reviews[reviews["split"] == "test"].reset_index(drop=True)
     for name, part in (("train", train), ("test", test)):
         if part["label"].nunique() < 2:
-            raise PipelineError(f"preprocess: the {name} reviews need both classes, "
-                                f"found {sorted(part['label'].unique().tolist())}")
+            raise PipelineError(
+                f"preprocess: the {name} reviews need both classes, "
+                f"found {sorted(part['label'].unique().tolist())}"
+            )
     is_val = split_by_movie(train, val_fraction, seed)
     return {
         "train": train[~is_val].reset_index(drop=True),
@@ -54,15 +56,17 @@ def make_splits(reviews: pd.DataFrame, val_fraction: float, seed: int) -> dict[s
     }
 
 
-def encode_splits(splits: dict[str, pd.DataFrame], vocabulary: list[str], max_len: int,
-                  keep: str = "first") -> tuple[dict[str, processed.Split], dict]:
+def encode_splits(
+    splits: dict[str, pd.DataFrame], vocabulary: list[str], max_len: int, keep: str = "first"
+) -> tuple[dict[str, processed.Split], dict]:
     """Encoded arrays per split and a report of OOV rate and truncation."""
     vectorizer = make_vectorizer(vocabulary, ragged=True)
     arrays, report = {}, {}
     for name, frame in splits.items():
         ids, offsets, truncated = encode(vectorizer, frame["text"].tolist(), max_len, keep)
-        arrays[name] = processed.Split(ids, offsets, frame["label"].to_numpy(np.int8),
-                                       frame["id"].to_numpy(np.int32))
+        arrays[name] = processed.Split(
+            ids, offsets, frame["label"].to_numpy(np.int8), frame["id"].to_numpy(np.int32)
+        )
         lengths = np.diff(offsets)
         report[name] = {
             "reviews": len(frame),
@@ -75,8 +79,9 @@ def encode_splits(splits: dict[str, pd.DataFrame], vocabulary: list[str], max_le
     return arrays, report
 
 
-def pretrain_embeddings(texts: list[str], vocabulary: list[str], cfg: P.PreprocessParams,
-                        seed: int) -> np.ndarray:
+def pretrain_embeddings(
+    texts: list[str], vocabulary: list[str], cfg: P.PreprocessParams, seed: int
+) -> np.ndarray:
     """PPMI-SVD word vectors from unlabeled use of `texts` (whole reviews, no truncation)."""
     ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), texts, max_len=1 << 30)
     return pretrain(ids, offsets, len(vocabulary) + 2, cfg.pretrain_dim, cfg.pretrain_window, seed)
@@ -95,12 +100,16 @@ def main(argv: list[str] | None = None) -> None:
     seed = P.load_seed(args.params)
     table = reviews.read(args.reviews)
     splits = make_splits(table, cfg.val_fraction, seed)
-    print(f"preprocess: building vocabulary from {len(splits['train'])} training reviews",
-          file=sys.stderr)
+    print(
+        f"preprocess: building vocabulary from {len(splits['train'])} training reviews",
+        file=sys.stderr,
+    )
     vocabulary = build_vocabulary(splits["train"]["text"], cfg.vocab_size, cfg.min_count)
     if not vocabulary:
-        raise PipelineError(f"preprocess: no training token occurs preprocess.min_count = "
-                            f"{cfg.min_count} times or more: the vocabulary would be empty")
+        raise PipelineError(
+            f"preprocess: no training token occurs preprocess.min_count = "
+            f"{cfg.min_count} times or more: the vocabulary would be empty"
+        )
     arrays, report = encode_splits(splits, vocabulary, cfg.max_len, cfg.keep_tokens)
     shared = set(splits["train"]["movie"]) & set(splits["val"]["movie"])
     if shared:
@@ -111,8 +120,10 @@ def main(argv: list[str] | None = None) -> None:
         texts = splits["train"]["text"].tolist()
         if cfg.pretrain_unlabeled:
             texts += table.loc[table["split"] == "unsup", "text"].tolist()
-        print(f"preprocess: pretraining {cfg.pretrain_dim}-d word vectors on {len(texts)} reviews",
-              file=sys.stderr)
+        print(
+            f"preprocess: pretraining {cfg.pretrain_dim}-d word vectors on {len(texts)} reviews",
+            file=sys.stderr,
+        )
         embeddings = pretrain_embeddings(texts, vocabulary, cfg, seed)
         report["pretrain_reviews"] = len(texts)
     with atomic_outputs((args.out, True), (args.report, False)) as (out, report_path):

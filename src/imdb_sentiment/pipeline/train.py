@@ -43,56 +43,84 @@ from imdb_sentiment.core.startup import set_thread_pools
 from imdb_sentiment.modeling.text import make_vectorizer
 from imdb_sentiment.modeling.zoo import RECURRENT, build_end_to_end
 
+
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=P.PARAMS_FILE)
     parser.add_argument("--data", required=True, help="preprocess output directory")
-    parser.add_argument("--reviews", required=True, help="table from ingest (texts for tfidf_logreg)")
+    parser.add_argument(
+        "--reviews", required=True, help="table from ingest (texts for tfidf_logreg)"
+    )
     parser.add_argument("--model", required=True, help="output end-to-end model (.keras)")
     parser.add_argument("--live", required=True, help="DVCLive directory for training curves")
     args = parser.parse_args(argv)
 
     cfg: P.TrainParams = P.load("train", args.params)
     if not set_thread_pools(cfg.inter_op_threads, cfg.intra_op_threads):
-        print("train: warning: TensorFlow was already running, so train.inter_op_threads and "
-              "train.intra_op_threads were not applied", file=sys.stderr)
+        print(
+            "train: warning: TensorFlow was already running, so train.inter_op_threads and "
+            "train.intra_op_threads were not applied",
+            file=sys.stderr,
+        )
     print(f"train: TensorFlow thread pools: {thread_pools()}", file=sys.stderr)
     if not (cfg.inter_op_threads and cfg.intra_op_threads):
-        print("train: note: with a thread pool left to TensorFlow (0), it sizes it by this "
-              "machine's cores, and the trained weights may then differ in the last bits from "
-              "those trained on machines with other core counts", file=sys.stderr)
+        print(
+            "train: note: with a thread pool left to TensorFlow (0), it sizes it by this "
+            "machine's cores, and the trained weights may then differ in the last bits from "
+            "those trained on machines with other core counts",
+            file=sys.stderr,
+        )
     seed = P.load_seed(args.params)
     prep, prep_seed = processed.load_config(args.data)
     vocabulary = processed.load_vocabulary(args.data)
-    data = fit_splits(cfg, {name: processed.load_split(args.data, name, len(vocabulary) + 2)
-                            for name in ("train", "val")})
+    data = fit_splits(
+        cfg,
+        {
+            name: processed.load_split(args.data, name, len(vocabulary) + 2)
+            for name in ("train", "val")
+        },
+    )
     embeddings = pretrained_embeddings(cfg, args.data)
-    print(f"train: {cfg.model} on {len(data['train'])} labelled reviews, "
-          + (f"validating on {len(data['val'])}" if "val" in data else
-             "validation's included (train.fit_on_validation), so nothing is validated"),
-          file=sys.stderr)
+    print(
+        f"train: {cfg.model} on {len(data['train'])} labelled reviews, "
+        + (
+            f"validating on {len(data['val'])}"
+            if "val" in data
+            else "validation's included (train.fit_on_validation), so nothing is validated"
+        ),
+        file=sys.stderr,
+    )
     # In a multi-worker cluster every task trains, but only the chief writes outputs
     # (the others hold identical weights); elsewhere this is always true.
     strategy = make_strategy(cfg.distribute)
     if not strategy.extended.should_checkpoint:
-        _, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep, None,
-                         strategy)
-        print(f"train: {json.dumps(summary)}; not the chief, so the chief writes the outputs",
-              file=sys.stderr)
+        _, summary = fit(
+            cfg, seed, args.reviews, data, vocabulary, embeddings, prep, None, strategy
+        )
+        print(
+            f"train: {json.dumps(summary)}; not the chief, so the chief writes the outputs",
+            file=sys.stderr,
+        )
         return
     # The curves are written in place epoch by epoch, so `dvc plots show` follows the fit;
     # the model and its card are replaced together, only once training has succeeded.
     card_path = model_card_path(args.model)
     with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False) as live:
-        model, summary = fit(cfg, seed, args.reviews, data, vocabulary, embeddings, prep,
-                             live, strategy)
-        live.summary.update({key: summary[key] for key in (
-            "best_val_accuracy", "best_val_loss") if key in summary})
+        model, summary = fit(
+            cfg, seed, args.reviews, data, vocabulary, embeddings, prep, live, strategy
+        )
+        live.summary.update(
+            {key: summary[key] for key in ("best_val_accuracy", "best_val_loss") if key in summary}
+        )
     with atomic_outputs((args.model, False), (card_path, False)) as (model_tmp, card_tmp):
         save_keras(model, model_tmp)
-        card = {"train": P.to_dict(cfg), "seed": seed,
-                "preprocess": {**P.to_dict(prep), "seed": prep_seed}, "fit": summary}
+        card = {
+            "train": P.to_dict(cfg),
+            "seed": seed,
+            "preprocess": {**P.to_dict(prep), "seed": prep_seed},
+            "fit": summary,
+        }
         card_tmp.write_text(json_text(card), encoding="utf-8")
     print(f"train: {json.dumps(summary)} -> {args.model}", file=sys.stderr)
 
@@ -111,29 +139,42 @@ def pretrained_embeddings(cfg: P.TrainParams, data_dir: str | Path) -> np.ndarra
         return None
     embeddings = processed.load_embeddings(data_dir)
     if embeddings is None:
-        raise PipelineError("train.pretrained_embeddings is true but preprocess wrote no word "
-                            "vectors: set preprocess.pretrain_dim > 0")
+        raise PipelineError(
+            "train.pretrained_embeddings is true but preprocess wrote no word "
+            "vectors: set preprocess.pretrain_dim > 0"
+        )
     return embeddings
 
 
-def fit(cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split],
-        vocabulary: list[str], embeddings: np.ndarray | None, prep: P.PreprocessParams,
-        live: Live | None, strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
+def fit(
+    cfg: P.TrainParams,
+    seed: int,
+    reviews_path: str,
+    data: dict[str, Split],
+    vocabulary: list[str],
+    embeddings: np.ndarray | None,
+    prep: P.PreprocessParams,
+    live: Live | None,
+    strategy: tf.distribute.Strategy,
+) -> tuple[keras.Model, dict]:
     """The end-to-end text model `cfg.model` names, fitted, and its fit summary."""
     if cfg.model not in RECURRENT:  # an n-gram model
         return ngram.fit_model(cfg, seed, reviews_path, data)
     distilled = {}
     if cfg.distill_unlabeled:
         teacher = distill.fitted_teacher(cfg, seed, reviews_path, data)
-        unlabeled, labelling = distill.teacher_labelled_unlabeled(reviews_path, teacher,
-                                                                  vocabulary, prep)
+        unlabeled, labelling = distill.teacher_labelled_unlabeled(
+            reviews_path, teacher, vocabulary, prep
+        )
         distilled = {**teacher.summary, **labelling}
         data = {**data, "train": processed.concat_splits(data["train"], unlabeled)}
     verbose = 1 if sys.stderr.isatty() else 2
-    classifier, summary = train(cfg, seed, data, len(vocabulary) + 2, embeddings, live,
-                                verbose=verbose, strategy=strategy)
-    model = build_end_to_end(make_vectorizer(vocabulary), classifier, prep.max_len,
-                             prep.keep_tokens)
+    classifier, summary = train(
+        cfg, seed, data, len(vocabulary) + 2, embeddings, live, verbose=verbose, strategy=strategy
+    )
+    model = build_end_to_end(
+        make_vectorizer(vocabulary), classifier, prep.max_len, prep.keep_tokens
+    )
     return model, {**summary, **distilled}
 
 
@@ -158,9 +199,14 @@ def save_keras(model: keras.Model, path: Path) -> None:
 def _renumber_shared_objects(node, ids: dict[int, int]):
     """`node` with every shared_object_id replaced by its rank of first appearance."""
     if isinstance(node, dict):
-        return {key: (ids.setdefault(value, len(ids)) if key == "shared_object_id"
-                      else _renumber_shared_objects(value, ids))
-                for key, value in node.items()}
+        return {
+            key: (
+                ids.setdefault(value, len(ids))
+                if key == "shared_object_id"
+                else _renumber_shared_objects(value, ids)
+            )
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_renumber_shared_objects(value, ids) for value in node]
     return node

@@ -13,13 +13,20 @@ TensorFlow takes seconds and `--help` should not.
 """
 
 from imdb_sentiment.inference.cli.command import (
-                                                  EXIT_INTERRUPTED,
-                                                  EXIT_OK,
-                                                  EXIT_SOME_FAILED,
-                                                  skipping_imports,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    skipping_imports,
 )
 from imdb_sentiment.inference.cli.main import main, run
 from imdb_sentiment.inference.cli.parser import build_parser
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SOME_FAILED", "build_parser", "main", "run",
-           "skipping_imports"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_SOME_FAILED",
+    "build_parser",
+    "main",
+    "run",
+    "skipping_imports",
+]

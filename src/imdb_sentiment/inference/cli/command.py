@@ -102,8 +102,9 @@ def load_scorer(args: argparse.Namespace) -> Scorer:
     return score
 
 
-def chunks(reader: Reader, max_rows: int = CHUNK_ROWS,
-           max_chars: int = CHUNK_CHARS) -> Iterator[list[Row]]:
+def chunks(
+    reader: Reader, max_rows: int = CHUNK_ROWS, max_chars: int = CHUNK_CHARS
+) -> Iterator[list[Row]]:
     """The reader's rows in chunks, each handed on as soon as it is full, the input pauses or
     its first row has waited CHUNK_SECONDS."""
     chunk: list[Row] = []
@@ -114,8 +115,12 @@ def chunks(reader: Reader, max_rows: int = CHUNK_ROWS,
             started = time.monotonic()
         chunk.append(row)
         chars += len(row.text or "")
-        if (len(chunk) >= max_rows or chars >= max_chars
-                or time.monotonic() - started >= CHUNK_SECONDS or not reader.ready(CHUNK_PAUSE)):
+        if (
+            len(chunk) >= max_rows
+            or chars >= max_chars
+            or time.monotonic() - started >= CHUNK_SECONDS
+            or not reader.ready(CHUNK_PAUSE)
+        ):
             yield chunk
             chunk, chars = [], 0
     if chunk:
@@ -127,8 +132,10 @@ def classify(rows: list[Row], score: Scorer) -> list[Outcome]:
     readable = [row for row in rows if row.error is None]
     scored = list(score([row.text or "" for row in readable])) if readable else []
     if len(scored) != len(readable):
-        raise PipelineError(f"the model gave {len(scored)} results for {len(readable)} "
-                            "reviews: the model is broken (retrain it or pass another --model)")
+        raise PipelineError(
+            f"the model gave {len(scored)} results for {len(readable)} "
+            "reviews: the model is broken (retrain it or pass another --model)"
+        )
     results = iter(scored)
     outcomes = []
     for row in rows:
@@ -194,8 +201,10 @@ def stream(args: argparse.Namespace, tally: Tally) -> FailureReport:
     """Read, score and write every chunk; the output is complete when this returns."""
     fmt = output_format(args.output) if args.output else ".jsonl" if args.json else ".csv"
     failures = FailureReport()
-    with output_sink(args) as sink, open_reader(args.input, args.reviews, args.text_column,
-                                                args.id_column) as reader:
+    with (
+        output_sink(args) as sink,
+        open_reader(args.input, args.reviews, args.text_column, args.id_column) as reader,
+    ):
         score = load_scorer(args)
         writer = RecordWriter(sink, fmt, reader.id_column)
         with progress(reader) as advance:
@@ -227,4 +236,3 @@ def predict(args: argparse.Namespace) -> int:
         say(f"wrote {rows} row{'s' * (rows != 1)} to {args.output}")
     failures.summary()
     return EXIT_SOME_FAILED if failures.failed else EXIT_OK
-

@@ -90,33 +90,61 @@ def package_version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
-        prog="imdb-sentiment", description="Classify movie reviews as positive or negative.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="imdb-sentiment",
+        description="Classify movie reviews as positive or negative.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser(
-        "predict", help="classify reviews (arguments, file or stdin)",
+        "predict",
+        help="classify reviews (arguments, file or stdin)",
         description="Classify reviews with the trained end-to-end model.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("reviews", nargs="*", metavar="REVIEW", help="review texts to classify")
     p.add_argument("--input", "-i", metavar="FILE", help="reviews from a .txt, .csv or .jsonl file")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--output", "-o", metavar="FILE",
-                     help="write results to a .csv or .jsonl file (default: CSV on stdout)")
+    out.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write results to a .csv or .jsonl file (default: CSV on stdout)",
+    )
     out.add_argument("--json", action="store_true", help="JSON lines on stdout instead of CSV")
-    p.add_argument("--text-column", default=None,
-                   help="text column/key of a .csv or .jsonl input (default: text)")
-    p.add_argument("--id-column", default=None,
-                   help="id column/key to carry into the output (default: 'id' if present)")
-    p.add_argument("--model", default=None,
-                   help=f"end-to-end .keras model (default: ${locations.MODEL_ENV}, else "
-                        f"{locations.MODEL} here, else the project's)")
-    p.add_argument("--verbose", "-v", action="store_true",
-                   help="also show TensorFlow's own log lines")
-    p.add_argument("--threshold", type=threshold_arg, default=DECISION_THRESHOLD,
-                   help="P(positive) at or above which a review is positive (default: %(default)s)")
-    p.add_argument("--batch-size", type=positive_int, default=SCORING_BATCH_SIZE,
-                   help="reviews per model call (default: %(default)s)")
+    p.add_argument(
+        "--text-column",
+        default=None,
+        help="text column/key of a .csv or .jsonl input (default: text)",
+    )
+    p.add_argument(
+        "--id-column",
+        default=None,
+        help="id column/key to carry into the output (default: 'id' if present)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help=f"end-to-end .keras model (default: ${locations.MODEL_ENV}, else "
+        f"{locations.MODEL} here, else the project's)",
+    )
+    p.add_argument(
+        "--verbose", "-v", action="store_true", help="also show TensorFlow's own log lines"
+    )
+    p.add_argument(
+        "--threshold",
+        type=threshold_arg,
+        default=DECISION_THRESHOLD,
+        help="P(positive) at or above which a review is positive (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=SCORING_BATCH_SIZE,
+        help="reviews per model call (default: %(default)s)",
+    )
     return parser
 
 
@@ -136,16 +164,21 @@ def check_arguments(args: argparse.Namespace) -> None:
     suffix = input_format(args.input) if from_file else None
     for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
         if value is not None and suffix not in (".csv", ".jsonl"):
-            raise PipelineError(f"{option} needs a .csv or .jsonl --input (reviews from "
-                                "arguments, stdin or a .txt file have no columns)")
+            raise PipelineError(
+                f"{option} needs a .csv or .jsonl --input (reviews from "
+                "arguments, stdin or a .txt file have no columns)"
+            )
     if args.id_column in RESULT_COLUMNS:
-        raise PipelineError(f"--id-column {quoted(args.id_column)} would collide with the "
-                            f"output's own {args.id_column} column; carry another column")
+        raise PipelineError(
+            f"--id-column {quoted(args.id_column)} would collide with the "
+            f"output's own {args.id_column} column; carry another column"
+        )
     if args.output is not None:
         output_format(args.output)
         if from_file and same_file(args.input, args.output):
-            raise PipelineError(f"--output {args.output} is the --input file: the reviews "
-                                "would be replaced by their scores; write to another file")
+            raise PipelineError(
+                f"--output {args.output} is the --input file: the reviews "
+                "would be replaced by their scores; write to another file"
+            )
     if not os.path.isfile(args.model):  # before stdin is read in vain
-        raise PipelineError(f"model file not found: {args.model} (run `dvc repro` or pass "
-                            "--model)")
+        raise PipelineError(f"model file not found: {args.model} (run `dvc repro` or pass --model)")

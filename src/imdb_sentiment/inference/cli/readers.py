@@ -30,9 +30,13 @@ MAX_RECORD_BYTES = 4 * 2**20
 BLOCK_BYTES = 2**16
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
 # Byte-order marks, UTF-32's first: its little-endian mark begins with UTF-16's
-BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
-                    (codecs.BOM_UTF16_BE, "utf-16"))
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 @dataclass(frozen=True)
@@ -128,15 +132,20 @@ class LineReader:
     def _after_mark(self, block: bytes) -> bytes:
         """The input's first block less its byte-order mark; a UTF-16 or UTF-32 mark sets
         the decoder."""
-        while not self.eof and len(block) < 4 and any(
-                len(mark) > len(block) and mark.startswith(block) for mark, _ in BYTE_ORDER_MARKS):
+        while (
+            not self.eof
+            and len(block) < 4
+            and any(
+                len(mark) > len(block) and mark.startswith(block) for mark, _ in BYTE_ORDER_MARKS
+            )
+        ):
             more = self.source.read()  # a mark split across reads (rare): wait for the rest
             self.eof = not more
             block += more
         for mark, encoding in BYTE_ORDER_MARKS:
             if block.startswith(mark):
                 if encoding == "utf-8":
-                    return block[len(mark):]
+                    return block[len(mark) :]
                 self.decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
                 break
         return block
@@ -146,8 +155,8 @@ class LineReader:
         while True:
             end = self.buffer.find(b"\n", self.searched)
             if end >= 0:
-                line = bytes(self.buffer[:end + 1])
-                del self.buffer[:end + 1]
+                line = bytes(self.buffer[: end + 1])
+                del self.buffer[: end + 1]
                 break
             self.searched = len(self.buffer)
             if self.searched > self.limit + 1:  # + 1: room for a "\r" before the "\n"
@@ -170,19 +179,27 @@ class LineReader:
         return self.eof or self.buffer.find(b"\n") >= 0 or self.source.ready(wait)
 
     def too_long(self, line_number: int, what: str = "line") -> None:
-        raise PipelineError(f"{self.name}: {what} {line_number} is longer than {self.limit:,} "
-                            "bytes, the limit for one review (is it text, one review per line?)")
+        raise PipelineError(
+            f"{self.name}: {what} {line_number} is longer than {self.limit:,} "
+            "bytes, the limit for one review (is it text, one review per line?)"
+        )
 
     def decode(self, raw: bytes) -> str:
         """A line as text; bytes that are not UTF-8 are replaced, with one warning."""
         if b"\0" in raw:
-            self.warn_once("nul", f"warning: {self.name} has NUL bytes (line {self.line_number}"
-                           "): is it UTF-16 without its byte-order mark, or not text at all?")
+            self.warn_once(
+                "nul",
+                f"warning: {self.name} has NUL bytes (line {self.line_number}"
+                "): is it UTF-16 without its byte-order mark, or not text at all?",
+            )
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            self.warn_once("utf-8", f"warning: {self.name} is not valid UTF-8 (first bad byte "
-                           f"in line {self.line_number}); undecodable bytes replaced with U+FFFD")
+            self.warn_once(
+                "utf-8",
+                f"warning: {self.name} is not valid UTF-8 (first bad byte "
+                f"in line {self.line_number}); undecodable bytes replaced with U+FFFD",
+            )
             return raw.decode("utf-8", errors="replace")
 
     def warn_once(self, kind: str, message: str) -> None:
@@ -231,11 +248,14 @@ def text_rows(lines: LineReader) -> Iterator[Row]:
     """One review per line; a carriage return that ends no line stays in its review, with a
     warning (old Mac line ends)."""
     while (raw := lines.readline()) is not None:
-        text = lines.decode(raw[:len(raw) - len(line_end(raw))])
+        text = lines.decode(raw[: len(raw) - len(line_end(raw))])
         if "\r" in text:
-            lines.warn_once("cr", f"warning: {lines.name} has carriage returns (\\r) that end "
-                            "no line; lines are split at \\n only, so they stay inside their "
-                            "review")
+            lines.warn_once(
+                "cr",
+                f"warning: {lines.name} has carriage returns (\\r) that end "
+                "no line; lines are split at \\n only, so they stay inside their "
+                "review",
+            )
         yield Row(text)
 
 
@@ -245,16 +265,19 @@ def resolve_id_column(columns: Iterable[str], id_column: str | None, source: str
     if id_column is None:
         return "id" if "id" in columns else None
     if id_column not in columns:
-        raise PipelineError(f"{source}: no id column {quoted(id_column)} "
-                            f"(columns: {listed(columns)})")
+        raise PipelineError(
+            f"{source}: no id column {quoted(id_column)} (columns: {listed(columns)})"
+        )
     return id_column
 
 
 def require_column(columns: Iterable[str], name: str, source: str) -> None:
     columns = list(columns)
     if name not in columns:
-        raise PipelineError(f"{source}: no text column {quoted(name)} (columns: "
-                            f"{listed(columns)}); choose one with --text-column")
+        raise PipelineError(
+            f"{source}: no text column {quoted(name)} (columns: "
+            f"{listed(columns)}); choose one with --text-column"
+        )
 
 
 @contextlib.contextmanager
@@ -297,9 +320,11 @@ def csv_problem(err: csv.Error) -> str:
     """csv's complaint in this command's terms (its hint about universal-newline mode is for
     Python programmers)."""
     if "new-line character seen in unquoted field" in str(err):
-        return ("a carriage return (\\r) inside an unquoted field: lines must end in \\n or "
-                "\\r\\n (old Mac line ends are not read), and a field with a line break "
-                "must be quoted")
+        return (
+            "a carriage return (\\r) inside an unquoted field: lines must end in \\n or "
+            "\\r\\n (old Mac line ends are not read), and a field with a line break "
+            "must be quoted"
+        )
     return str(err)
 
 
@@ -319,8 +344,9 @@ def csv_reader(lines: LineReader, text_column: str, id_column: str | None) -> Re
         try:
             return next(reader, None)
         except csv.Error as err:
-            raise PipelineError(f"{source}: bad CSV near line {reader.line_num}: "
-                                f"{csv_problem(err)}") from None
+            raise PipelineError(
+                f"{source}: bad CSV near line {reader.line_num}: {csv_problem(err)}"
+            ) from None
 
     header = next_record()
     if not header:
@@ -329,8 +355,10 @@ def csv_reader(lines: LineReader, text_column: str, id_column: str | None) -> Re
     id_name = resolve_id_column(header, id_column, source)
     for name in [text_column] + ([id_name] if id_name else []):
         if header.count(name) > 1:
-            raise PipelineError(f"{source}: the header has {header.count(name)} columns named "
-                                f"{quoted(name)}; which one to read is ambiguous")
+            raise PipelineError(
+                f"{source}: the header has {header.count(name)} columns named "
+                f"{quoted(name)}; which one to read is ambiguous"
+            )
     text_at = header.index(text_column)
     id_at = header.index(id_name) if id_name else None
 
@@ -340,8 +368,12 @@ def csv_reader(lines: LineReader, text_column: str, id_column: str | None) -> Re
                 continue  # a blank line, as csv.DictReader skips it
             ident = record[id_at] if id_at is not None and id_at < len(record) else None
             if len(record) != len(header):
-                yield Row(None, ident, error=f"CSV line {reader.line_num} has {len(record)} "
-                          f"fields, the header {len(header)} (quote fields that hold commas)")
+                yield Row(
+                    None,
+                    ident,
+                    error=f"CSV line {reader.line_num} has {len(record)} "
+                    f"fields, the header {len(header)} (quote fields that hold commas)",
+                )
             else:
                 yield Row(record[text_at], ident)
 
@@ -355,8 +387,9 @@ def _no_constant(name: str) -> Any:
 def load_json_line(line: str) -> Any:
     """json.loads, strict (NaN and Infinity, which Python accepts, are not JSON), with numbers
     kept as written (JsonNumber)."""
-    return json.loads(line, parse_constant=_no_constant, parse_int=JsonNumber,
-                      parse_float=JsonNumber)
+    return json.loads(
+        line, parse_constant=_no_constant, parse_int=JsonNumber, parse_float=JsonNumber
+    )
 
 
 def parse_json_record(line: str) -> tuple[Any, str | None]:
@@ -402,8 +435,10 @@ def jsonl_reader(lines: LineReader, text_column: str, id_column: str | None) -> 
     if error is not None:
         raise PipelineError(f"{source}: line {lines.line_number}: {error}")
     if not isinstance(record, dict):
-        raise PipelineError(f"{source}: line {lines.line_number} is not a JSON object (a "
-                            ".jsonl file holds one object per line)")
+        raise PipelineError(
+            f"{source}: line {lines.line_number} is not a JSON object (a "
+            ".jsonl file holds one object per line)"
+        )
     require_column(record, text_column, source)
     id_name = resolve_id_column(record, id_column, source)
     rows = (jsonl_row(line, text_column, id_name) for line in chain([first], nonblank))
@@ -414,8 +449,10 @@ def input_format(path: str) -> str:
     """The format of an --input file, from its suffix."""
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in INPUT_FORMATS:
-        raise PipelineError(f"{path}: unknown input format {suffix or '(none)'!r}; "
-                            f"use one of {', '.join(INPUT_FORMATS)}")
+        raise PipelineError(
+            f"{path}: unknown input format {suffix or '(none)'!r}; "
+            f"use one of {', '.join(INPUT_FORMATS)}"
+        )
     return suffix
 
 
@@ -447,8 +484,9 @@ def argument_rows(reviews: list[str]) -> Reader:
 
 
 @contextlib.contextmanager
-def open_reader(path: str | None, reviews: list[str], text_column: str | None,
-                id_column: str | None) -> Iterator[Reader]:
+def open_reader(
+    path: str | None, reviews: list[str], text_column: str | None, id_column: str | None
+) -> Iterator[Reader]:
     """The rows to classify: from the arguments, the --input file, or stdin."""
     if reviews:
         yield argument_rows(reviews)

@@ -46,8 +46,10 @@ def output_format(path: str) -> str:
     """The format of an --output file, from its suffix."""
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in OUTPUT_FORMATS:
-        raise PipelineError(f"{path}: unknown output format {suffix or '(none)'!r}; "
-                            f"use one of {', '.join(OUTPUT_FORMATS)}")
+        raise PipelineError(
+            f"{path}: unknown output format {suffix or '(none)'!r}; "
+            f"use one of {', '.join(OUTPUT_FORMATS)}"
+        )
     return suffix
 
 
@@ -110,8 +112,13 @@ def csv_line(cells: Sequence[str]) -> str:
     """One CSV record. Cells holding a comma, quote or line break are quoted with quotes
     doubled; csv.writer would leave a lone carriage return unquoted, which readers take for a
     line end."""
-    return ",".join(f'"{cell.replace(chr(34), 2 * chr(34))}"' if _CSV_SPECIAL.search(cell)
-                    else cell for cell in cells) + "\n"
+    return (
+        ",".join(
+            f'"{cell.replace(chr(34), 2 * chr(34))}"' if _CSV_SPECIAL.search(cell) else cell
+            for cell in cells
+        )
+        + "\n"
+    )
 
 
 def probability_text(probability: Any, row_number: int) -> str:
@@ -121,9 +128,11 @@ def probability_text(probability: Any, row_number: int) -> str:
     except (TypeError, ValueError):
         value = math.nan
     if not 0.0 <= value <= 1.0:  # also False for NaN
-        raise PipelineError(f"the model gave P(positive) = {probability!r} for row {row_number}, "
-                            "not a probability in [0, 1]: the model is broken (retrain it or "
-                            "pass another --model)")
+        raise PipelineError(
+            f"the model gave P(positive) = {probability!r} for row {row_number}, "
+            "not a probability in [0, 1]: the model is broken (retrain it or "
+            "pass another --model)"
+        )
     return repr(round(value, DECIMALS))
 
 
@@ -175,23 +184,31 @@ class RecordWriter:
             id_header = [csv_cell(self.id_column)] if self.id_column is not None else []
             lines.append(csv_line(id_header + list(RESULT_COLUMNS)))
         for n, outcome in enumerate(outcomes, self.rows_written + 1):
-            probability = (None if outcome.probability is None
-                           else probability_text(outcome.probability, n))
-            lines.append(self.csv_record(outcome, probability) if self.fmt == ".csv"
-                         else self.json_record(outcome, probability))
+            probability = (
+                None if outcome.probability is None else probability_text(outcome.probability, n)
+            )
+            lines.append(
+                self.csv_record(outcome, probability)
+                if self.fmt == ".csv"
+                else self.json_record(outcome, probability)
+            )
         self.sink.write("".join(lines))
         self.sink.flush()
         self.rows_written += len(outcomes)
 
     def csv_record(self, outcome: Outcome, probability: str | None) -> str:
         ident = [csv_cell(outcome.id)] if self.id_column is not None else []
-        return csv_line(ident + [csv_cell(outcome.label), probability or "",
-                                 csv_cell(outcome.error)])
+        return csv_line(
+            ident + [csv_cell(outcome.label), probability or "", csv_cell(outcome.error)]
+        )
 
     def json_record(self, outcome: Outcome, probability: str | None) -> str:
         fields = [] if self.id_column is None else [(self.id_column, json_text(outcome.id))]
-        fields += [("label", json_text(outcome.label)), ("probability", probability or "null"),
-                   ("error", json_text(outcome.error))]
+        fields += [
+            ("label", json_text(outcome.label)),
+            ("probability", probability or "null"),
+            ("error", json_text(outcome.error)),
+        ]
         return "{" + ", ".join(f"{json_string(key)}: {value}" for key, value in fields) + "}\n"
 
 
@@ -221,8 +238,10 @@ def file_sink(path: str) -> Iterator[Sink]:
     if not target.parent.is_dir():
         raise PipelineError(f"cannot write {path}: no such folder {target.parent}")
     if target.exists() and not target.is_file():
-        raise PipelineError(f"--output {path} is not a regular file (a pipe, socket or "
-                            "device); refusing to replace it (to stream results, use stdout)")
+        raise PipelineError(
+            f"--output {path} is not a regular file (a pipe, socket or "
+            "device); refusing to replace it (to stream results, use stdout)"
+        )
     with atomic_path(path) as tmp:
         try:  # a private (0600) file stays private when replaced
             mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None

@@ -1,0 +1,166 @@
+"""Scoring against hostile models and arguments: a model whose outputs are not P(positive),
+a .keras file that unpacks to gigabytes, batch sizes that are not sizes.
+
+`small_model` builds a tiny end-to-end text model in seconds (no pipeline run); the API
+and property tests use it too.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from builders import small_model
+
+from imdb_sentiment.core.errors import ArgumentError, PipelineError
+
+MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def small_model_path(tmp_path_factory) -> Path:
+    return small_model(tmp_path_factory.mktemp("model") / "small.keras")
+
+
+class FakeModel:
+    """Called like a Keras model on a batch of strings; returns what `make(n)` builds."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __call__(self, texts, training=False):
+        import tensorflow as tf
+
+        return tf.py_function(lambda t: self.make(int(tf.shape(t)[0])), [texts], tf.float32)
+
+
+TEXTS = ["good film", "bad plot", "", "a film", "plot"]
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda n: np.full((n, 2), 0.5, np.float32), r"outputs of shape \(\d, 2\)"),
+        (lambda n: np.full((n, 1, 1), 0.5, np.float32), r"outputs of shape \(\d, 1, 1\)"),
+        (lambda n: np.full(n + 1, 0.5, np.float32), r"outputs of shape \(\d,\)"),
+        (lambda n: np.linspace(-0.5, 1.5, n).astype(np.float32), "values outside"),
+        (lambda n: np.full(n, np.nan, np.float32), "values outside"),
+        (lambda n: np.full(n, np.inf, np.float32), "values outside"),
+    ],
+)
+def test_outputs_that_are_not_probabilities_are_refused(make, what):
+    from imdb_sentiment.inference.scoring import predict_texts
+
+    with pytest.raises(
+        PipelineError,
+        match=rf"the model returned {what}.* for \d of 5 "
+        r"reviews: it is not a P\(positive\) model",
+    ) as err:
+        predict_texts(FakeModel(make), TEXTS, batch_size=2)
+    assert "\n" not in str(err.value)
+
+
+def test_outputs_of_shape_n_and_n_by_1_are_probabilities():
+    from imdb_sentiment.inference.scoring import predict_texts
+
+    flat = predict_texts(FakeModel(lambda n: np.full(n, 0.25, np.float32)), TEXTS, 2)
+    column = predict_texts(FakeModel(lambda n: np.full((n, 1), 0.25, np.float32)), TEXTS, 2)
+    assert flat.tolist() == column.tolist() == [0.25] * 5
+
+
+@pytest.mark.parametrize("batch_size", [-1, 0, True, 2.5, "8", None])
+def test_predict_texts_refuses_a_batch_size_that_is_not_a_size(batch_size):
+    from imdb_sentiment.inference.scoring import predict_texts
+
+    with pytest.raises(ArgumentError, match="batch_size="):
+        predict_texts(FakeModel(lambda n: np.zeros(n, np.float32)), TEXTS, batch_size)
+
+
+def zip_with(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("entry", ["config.json", "metadata.json"])
+def test_a_keras_file_whose_config_unpacks_too_large_is_refused_unread(tmp_path, entry):
+    """17 MB of config in a 17 KB file: refused from the zip's directory, before Keras
+    reads a byte (a 1 GB config took the command line to 2.7 GB)."""
+    from imdb_sentiment.inference import scoring
+
+    path = zip_with(
+        tmp_path / "bomb.keras",
+        {"config.json": b"{}", "metadata.json": b"{}", entry: b" " * (17 * MIB)},
+    )
+    with pytest.raises(
+        PipelineError,
+        match=rf"{entry} unpacks to 17825792 bytes, over the "
+        "16777216-byte limit",
+    ):
+        scoring.load_model(path)
+
+
+def test_a_keras_file_that_unpacks_to_gigabytes_is_refused_unread(tmp_path):
+    """The sizes are the zip directory's: one entry claiming 3.75 GiB is enough."""
+    from imdb_sentiment.inference import scoring
+
+    path = zip_with(tmp_path / "big.keras", {"config.json": b"{}", "model.weights.h5": b"x"})
+    data = bytearray(path.read_bytes())
+    entry = data.rindex(b"PK\x01\x02")  # the central directory entry of the weights
+    data[entry + 24 : entry + 28] = (0xF0000000).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(PipelineError, match=r"unpacks to 40265318\d\d bytes in all, over the"):
+        scoring.load_model(path)
+
+
+@pytest.mark.parametrize("name", ["model.h5", "model.zip", "model"])
+def test_only_keras_files_are_loaded(tmp_path, small_model_path, name):
+    """Other suffixes reach Keras' legacy loaders, which safe mode does not cover."""
+    from imdb_sentiment.inference import scoring
+
+    path = tmp_path / name
+    path.write_bytes(small_model_path.read_bytes())
+    with pytest.raises(PipelineError, match="not a .keras file"):
+        scoring.load_model(path)
+
+
+def test_the_small_model_scores(small_model_path):
+    from imdb_sentiment.inference.scoring import load_model, predict_texts
+
+    probs = predict_texts(load_model(small_model_path), TEXTS, batch_size=2)
+    assert probs.shape == (5,) and ((probs > 0) & (probs < 1)).all()
+
+
+def test_weights_that_unpack_beyond_the_bound_inside_hdf5_are_refused_unread(
+    tmp_path, small_model_path, monkeypatch
+):
+    """HDF5 compresses inside the file, and unwritten chunks take no room at all: a few KB
+    of model.weights.h5 can declare gigabytes, which Keras reads whole before it compares
+    shapes. The declared sizes are read first (here the bound is lowered to 16 MiB)."""
+    import h5py
+
+    from imdb_sentiment.inference import scoring
+
+    weights = tmp_path / "model.weights.h5"
+    with h5py.File(weights, "w") as store:
+        store.create_dataset(
+            "layers/dense/vars/0",
+            shape=(16 << 20,),
+            dtype="float32",
+            chunks=(1 << 16,),
+            compression="gzip",
+        )  # 64 MiB, nothing written
+    assert weights.stat().st_size < 64 << 10
+    with zipfile.ZipFile(small_model_path) as source:
+        entries = {info.filename: source.read(info) for info in source.infolist()}
+    entries["model.weights.h5"] = weights.read_bytes()
+    path = zip_with(tmp_path / "bomb.keras", entries)
+    monkeypatch.setattr(scoring, "MAX_MODEL_BYTES", 16 << 20)
+    with pytest.raises(
+        PipelineError,
+        match="model.weights.h5 declares 67108864 bytes of arrays, over the 16777216-byte limit",
+    ):
+        scoring.load_model(path)

@@ -1,0 +1,175 @@
+"""The model registry and shared experiments, as DVC users work: releases are git tags
+`<artifact>@vX.Y.Z` on a repository whose dvc.yaml declares the artifacts, and
+`dvc artifacts get` downloads one from the DVC remote; an experiment run in one clone
+reaches another through `dvc exp push` / `dvc exp pull`. A bare git repository and a
+local folder stand in for the git host and the bucket."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from builders import REPO, build_archive, clone, dvc, make_repo, repro_and_commit, run, write_params
+
+ARTIFACTS = {"sentiment-keras": "models/model.keras", "sentiment-serving": "models/serving"}
+
+
+def release(repo: Path, name: str, version: str) -> None:
+    """Register a version the way GTO and DVC Studio do: an annotated tag `<name>@<version>`."""
+    run(["git", "tag", "-a", f"{name}@{version}", "-m", f"Release {name} {version}"], repo)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root`, by relative path."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> dict[str, Path | bytes]:
+    """A project pushed to a bare git `origin` and a DVC remote: v1.0.0 of both artifacts,
+    then a retrained v1.1.0 of the Keras model (two epochs instead of one) on main."""
+    root = tmp_path_factory.mktemp("registry")
+    storage = root / "storage"
+    storage.mkdir()
+    origin = root / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], root)
+    repo = make_repo(root / "repo", build_archive(root / "archive.tar.gz"))
+    run(["git", "remote", "add", "origin", str(origin)], repo)
+    dvc("remote", "add", "-d", "storage", str(storage), cwd=repo)
+    repro_and_commit(repo, "first model")
+    for name in ARTIFACTS:
+        release(repo, name, "v1.0.0")
+    first = (repo / "models" / "model.keras").read_bytes()
+    write_params(
+        repo / "params.yaml",
+        {
+            "train": {
+                "units": [8],
+                "embedding_dim": 8,
+                "epochs": 2,
+                "batch_size": 16,
+                "distill_unlabeled": False,
+            }
+        },
+    )
+    repro_and_commit(repo, "two epochs")
+    release(repo, "sentiment-keras", "v1.1.0")
+    dvc("push", "--all-commits", cwd=repo)
+    run(["git", "push", "-q", "--follow-tags", "origin", "HEAD:refs/heads/main"], repo)
+    return {
+        "origin": origin,
+        "repo": repo,
+        "storage": storage,
+        "v1.0.0": first,
+        "v1.1.0": (repo / "models" / "model.keras").read_bytes(),
+    }
+
+
+def test_dvc_yaml_declares_both_models():
+    artifacts = yaml.safe_load((REPO / "dvc.yaml").read_text())["artifacts"]
+    assert {name: a["path"] for name, a in artifacts.items()} == ARTIFACTS
+    for entry in artifacts.values():
+        assert entry["type"] == "model" and entry["desc"] and entry["labels"]
+
+
+@pytest.mark.slow
+def test_artifacts_get_downloads_the_tagged_version_of_the_keras_model(published, tmp_path):
+    from imdb_sentiment.inference.scoring import load_model, predict_texts
+
+    assert published["v1.0.0"] != published["v1.1.0"]
+    for version in ("v1.0.0", "v1.1.0"):
+        out = tmp_path / version / "model.keras"
+        out.parent.mkdir()
+        dvc(
+            "artifacts",
+            "get",
+            str(published["origin"]),
+            "sentiment-keras",
+            "--rev",
+            version,
+            "-o",
+            str(out),
+            cwd=tmp_path,
+        )
+        assert out.read_bytes() == published[version], version
+    probs = predict_texts(load_model(tmp_path / "v1.0.0" / "model.keras"), ["great", "awful"])
+    assert probs.shape == (2,) and ((probs >= 0) & (probs <= 1)).all()
+    latest = tmp_path / "latest.keras"  # no --rev: the highest version
+    dvc(
+        "artifacts",
+        "get",
+        str(published["origin"]),
+        "sentiment-keras",
+        "-o",
+        str(latest),
+        cwd=tmp_path,
+    )
+    assert latest.read_bytes() == published["v1.1.0"]
+
+
+@pytest.mark.slow
+def test_artifacts_get_downloads_the_savedmodel_folder(published, tmp_path):
+    out = tmp_path / "serving"
+    dvc(
+        "artifacts",
+        "get",
+        str(published["origin"]),
+        "sentiment-serving",
+        "--rev",
+        "v1.0.0",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert (out / "1" / "saved_model.pb").is_file()
+    # the same files as a checkout of the tag
+    tagged = clone(published["origin"], tmp_path / "tagged")
+    run(["git", "checkout", "-q", "sentiment-serving@v1.0.0"], tagged)
+    dvc("pull", "models/serving", cwd=tagged)
+    assert tree(out) == tree(tagged / "models" / "serving")
+
+
+@pytest.mark.slow
+def test_unknown_version_is_an_error(published, tmp_path):
+    result = dvc(
+        "artifacts",
+        "get",
+        str(published["origin"]),
+        "sentiment-keras",
+        "--rev",
+        "v9.9.9",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode != 0 and not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_experiment_shared_through_git_and_dvc_remotes(published, tmp_path):
+    origin = published["origin"]
+    alice = clone(origin, tmp_path / "alice")
+    ran = dvc(
+        "exp", "run", "--pull", "-n", "threshold-04", "-S", "evaluate.threshold=0.4", cwd=alice
+    ).stdout
+    assert "Running stage 'evaluate'" in ran and "Running stage 'train'" not in ran, ran
+    dvc("exp", "push", "origin", "threshold-04", cwd=alice)
+
+    bob = clone(origin, tmp_path / "bob")
+    assert "threshold-04" in dvc("exp", "list", "origin", cwd=bob).stdout
+    dvc("exp", "pull", "origin", "threshold-04", cwd=bob)
+    shown = json.loads(dvc("exp", "show", "--json", cwd=bob).stdout)
+    experiments = {e["name"]: e for rev in shown for e in (rev.get("experiments") or [])}
+    assert "threshold-04" in experiments, shown
+    params = experiments["threshold-04"]["revs"][0]["data"]["params"]["params.yaml"]["data"]
+    assert params["evaluate"]["threshold"] == 0.4
+    table = dvc(
+        "exp", "show", "--md", "--keep", "Experiment|evaluate.threshold", "--drop", ".*", cwd=bob
+    ).stdout
+    assert "threshold-04" in table and "0.4" in table
+    dvc("exp", "apply", "threshold-04", cwd=bob)  # its outputs came with `exp pull`
+    assert json.loads((bob / "metrics" / "eval.json").read_text())["threshold"] == 0.4
+    assert (bob / "models" / "model.keras").read_bytes() == published["v1.1.0"]

@@ -1,0 +1,91 @@
+"""`make reproduce`: a scratch rebuild compared with the committed results, difference by difference."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from builders import REPO, build_archive, make_repo, repro_and_commit, run
+
+spec = importlib.util.spec_from_file_location("reproduce", REPO / "tools" / "reproduce.py")
+reproduce = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(reproduce)
+
+
+def fake_checkout(root, accuracy: float, seconds: float, model_md5: str):
+    root.mkdir()
+    (root / "dvc.yaml").write_text("metrics:\n  - metrics/eval.json\n")
+    (root / "metrics").mkdir()
+    (root / "metrics" / "eval.json").write_text(json.dumps({"accuracy": accuracy, "n": 10}))
+    (root / "models").mkdir()
+    (root / "models" / "model.params.json").write_text(
+        json.dumps({"fit": {"train_seconds": seconds, "epochs_run": 2}})
+    )
+    lock = {
+        "stages": {
+            "train": {
+                "outs": [
+                    {"path": "models/model.keras", "md5": model_md5},
+                    {"path": "metrics/train", "md5": str(seconds)},
+                ]
+            }
+        }
+    }
+    (root / "dvc.lock").write_text(json.dumps(lock))
+    return root
+
+
+def test_times_are_not_compared_but_everything_else_is(tmp_path):
+    committed = fake_checkout(tmp_path / "a", 0.9, 100.0, "abc")
+    same = fake_checkout(tmp_path / "b", 0.9, 250.0, "abc")
+    assert reproduce.differences(committed, same) == []
+    other = fake_checkout(tmp_path / "c", 0.91, 100.0, "abd")
+    rows = reproduce.differences(committed, other)
+    assert ("metrics/eval.json", "accuracy", "0.9", "0.91") in rows
+    assert ("dvc.lock", "outs models/model.keras md5", "abc", "abd") in rows
+    assert "accuracy" in reproduce.table(rows) and "committed" in reproduce.table(rows)
+
+
+def test_another_archive_file_is_named_not_counted_as_a_difference(tmp_path):
+    committed = fake_checkout(tmp_path / "a", 0.9, 100.0, "abc")
+    other = fake_checkout(tmp_path / "b", 0.9, 100.0, "abc")
+    for root, sha in ((committed, "repacked"), (other, "official")):
+        (root / "metrics" / "data.json").write_text(json.dumps({"archive_sha256": sha, "n": 5}))
+        (root / "dvc.yaml").write_text("metrics:\n  - metrics/eval.json\n  - metrics/data.json\n")
+    assert reproduce.differences(committed, other) == []
+    note = reproduce.archive_note(committed, other)
+    assert "official" in note and "repacked" in note
+    assert reproduce.archive_note(committed, committed) is None
+
+
+@pytest.mark.slow
+def test_reproduce_passes_on_a_faithful_commit_and_fails_on_a_tampered_one(tmp_path):
+    archive = build_archive(tmp_path / "archive.tar.gz")
+    repo = make_repo(tmp_path / "repo", archive)
+    repro_and_commit(repo, "results")
+    tool = [
+        sys.executable,
+        str(REPO / "tools" / "reproduce.py"),
+        "--repo",
+        str(repo),
+        "--archive",
+        str(archive),
+    ]
+    good = subprocess.run(
+        tool + ["--workdir", str(tmp_path / "w1")], capture_output=True, text=True
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "reproduced exactly" in good.stdout
+
+    results = json.loads((repo / "metrics" / "eval.json").read_text())
+    results["accuracy"] = 0.123
+    (repo / "metrics" / "eval.json").write_text(json.dumps(results))
+    run(["git", "commit", "-qam", "a number nobody measured"], repo)
+    shutil.rmtree(tmp_path / "w1")
+    bad = subprocess.run(tool + ["--workdir", str(tmp_path / "w2")], capture_output=True, text=True)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "metrics/eval.json | accuracy" in bad.stdout and "0.123" in bad.stdout
