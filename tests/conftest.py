@@ -24,19 +24,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+_ORIGINAL_ENVIRONMENT = dict(os.environ)
+
+
 @pytest.fixture(autouse=True)
 def unpinned_environment():
-    """Code under test may pin the numeric kernels in os.environ (the CLI and `api` do);
-    undo it after each test, so later subprocesses start as the user's would."""
+    """Code under test may pin the numeric kernels in os.environ (the CLI and `api` do, also
+    inside module-scoped fixtures); after each test they are as the session found them, so
+    later subprocesses start as the user's would."""
     from imdb_sentiment.core.startup import PINNED
 
-    before = {name: os.environ.get(name) for name in PINNED}
     yield
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
+    for name in PINNED:
+        if name in _ORIGINAL_ENVIRONMENT:
+            os.environ[name] = _ORIGINAL_ENVIRONMENT[name]
         else:
-            os.environ[name] = value
+            os.environ.pop(name, None)
 
 
 @pytest.fixture

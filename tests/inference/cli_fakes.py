@@ -96,7 +96,7 @@ def csv_rows(text: str) -> list[dict[str, str]]:
 
 FAKE_MAIN = (
     f"import sys; sys.path.insert(0, {str(TESTS)!r}); import cli_fakes; "
-    "test_cli_fakes.fake_process_main()"
+    "cli_fakes.fake_process_main()"
 )
 
 

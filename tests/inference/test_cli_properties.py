@@ -3,7 +3,7 @@
 For any input the command accepts: no row is lost or added, rows keep their order and their
 ids exactly (JSON numbers as written, lone surrogates as U+FFFD), and the output parses back
 with the standard csv and json modules. Input it refuses gets one escaped line and status 2.
-The model is test_cli_fakes' stand-in, so each example takes milliseconds.
+The model is cli_fakes' stand-in, so each example takes milliseconds.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The command streams: rows are read, scored and written a chunk at a time, with bounded memory.
 
-The model is the stand-in of test_cli_fakes (no TensorFlow), so real processes on real pipes
+The model is the stand-in of cli_fakes (no TensorFlow), so real processes on real pipes
 start in a second; reading, chunking and writing are the command's own.
 """
 

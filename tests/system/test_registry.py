@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from builders import REPO, build_archive, clone, dvc, make_repo, repro_and_commit, run, write_params
+from builders import (
+    REPO,
+    build_archive,
+    clone,
+    dvc,
+    make_repo,
+    repro_and_commit,
+    run,
+    scored_at,
+    write_params,
+)
 
 ARTIFACTS = {"sentiment-keras": "models/model.keras", "sentiment-serving": "models/serving"}
 
@@ -171,5 +181,5 @@ def test_experiment_shared_through_git_and_dvc_remotes(published, tmp_path):
     ).stdout
     assert "threshold-04" in table and "0.4" in table
     dvc("exp", "apply", "threshold-04", cwd=bob)  # its outputs came with `exp pull`
-    assert json.loads((bob / "metrics" / "eval.json").read_text())["threshold"] == 0.4
+    assert scored_at(bob, 0.4)
     assert (bob / "models" / "model.keras").read_bytes() == published["v1.1.0"]

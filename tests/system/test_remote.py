@@ -4,10 +4,9 @@ treats every remote the same way once its plugin is installed."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
-from builders import CLONE_LACKS, build_archive, clone, dvc, make_repo, run
+from builders import CLONE_LACKS, build_archive, clone, dvc, make_repo, run, scored_at
 
 pytestmark = pytest.mark.slow  # dvc repro, push, pull and exp run in temporary repositories
 
@@ -48,4 +47,4 @@ def test_push_then_a_fresh_clone_pulls_instead_of_retraining(tmp_path):
     assert "Running stage 'evaluate'" in ran, ran
     for stage in ("ingest", "preprocess", "train"):
         assert f"Running stage '{stage}'" not in ran, ran
-    assert json.loads((exp / "metrics" / "eval.json").read_text())["threshold"] == 0.4
+    assert scored_at(exp, 0.4)
