@@ -164,3 +164,45 @@ def test_weights_that_unpack_beyond_the_bound_inside_hdf5_are_refused_unread(
         match="model.weights.h5 declares 67108864 bytes of arrays, over the 16777216-byte limit",
     ):
         scoring.load_model(path)
+
+
+# A recurrent text model trained in mixed bfloat16 (as on a GPU), then scored here with the
+# stages' pinned CPU kernels, which have no bfloat16 arithmetic.
+BFLOAT16_SCRIPT = """
+import sys
+import keras
+from imdb_sentiment.inference.scoring import load_model, predict_texts
+keras.mixed_precision.set_global_policy("mixed_bfloat16")
+vectorizer = keras.layers.TextVectorization(output_sequence_length=8, vocabulary=["good", "bad"])
+inputs = keras.Input(shape=(), dtype="string")
+hidden = keras.layers.Embedding(8, 4)(vectorizer(inputs))
+hidden = keras.layers.Bidirectional(keras.layers.GRU(4))(hidden)
+outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32")(hidden)
+keras.Model(inputs, outputs).save(sys.argv[1])
+keras.mixed_precision.set_global_policy("float32")
+model = load_model(sys.argv[1])
+print(model.get_layer("embedding").dtype_policy.name, predict_texts(model, ["good", "bad"]).shape)
+"""
+
+
+def test_a_mixed_bfloat16_model_is_scored_in_float32_on_a_cpu(tmp_path):
+    """Scoring a bfloat16 layer with AVX2-pinned oneDNN kernels aborts the whole process."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "CUDA_VISIBLE_DEVICES": "-1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", BFLOAT16_SCRIPT, str(tmp_path / "bf16.keras")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["float32", "(2,)"]

@@ -114,12 +114,29 @@ def load_model(path: str | Path) -> keras.Model:
         raise PipelineError(f"model file not found: {path} (run `dvc repro` or pass --model)")
     check_keras_file(path)
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for a bad file
         first_line = (str(err).strip().splitlines() or [""])[0]  # Keras lists objects below
         raise PipelineError(
             f"could not load model {path}: {type(err).__name__}: {first_line}"
         ) from None
+    if not tf.config.list_physical_devices("GPU"):
+        compute_in_float32(model)
+    return model
+
+
+def compute_in_float32(model: keras.Model) -> None:
+    """Make every layer of a model trained in mixed precision compute in float32.
+
+    On a CPU, reduced precision is emulated and slower, and oneDNN has no
+    bfloat16 kernels at the pinned instruction set: scoring a bfloat16 layer
+    there aborts the process. The weights of a mixed-precision model are
+    float32 already, so only the arithmetic changes, and every CPU scores the
+    same numbers.
+    """
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if layer.dtype_policy.compute_dtype != "float32":
+            layer.dtype_policy = "float32"
 
 
 def _referent(ref: weakref.ref[keras.Model]) -> keras.Model:
