@@ -117,7 +117,6 @@ TINY_PARAMS = {
         "distill_unlabeled": False,
         "fit_on_validation": False,
     },
-    "evaluate": {},
 }
 
 
@@ -210,8 +209,6 @@ def train_on_tiny_data(
                 str(params),
                 "--data",
                 str(tiny_pipeline["processed"]),
-                "--reviews",
-                str(tiny_pipeline["reviews"]),
                 "--model",
                 str(model),
                 "--live",
@@ -248,14 +245,3 @@ def clone(origin: Path, target: Path) -> Path:
     run(["git", "clone", "-q", str(origin), str(target)], origin.parent)
     assert not any((target / path).exists() for path in CLONE_LACKS)
     return target
-
-
-def scored_at(repo: Path, threshold: float) -> bool:
-    """Whether the repository's evaluate stage labelled its predictions at `threshold`."""
-    import csv
-
-    with open(repo / "metrics" / "eval" / "predictions.csv", newline="") as file:
-        rows = list(csv.DictReader(file))
-    return bool(rows) and all(
-        (float(row["probability"]) >= threshold) == (row["predicted"] == "positive") for row in rows
-    )

@@ -94,8 +94,6 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
             + [
                 "--data",
                 str(paths["processed"]),
-                "--reviews",
-                str(paths["reviews"]),
                 "--model",
                 str(paths["model"]),
                 "--live",
@@ -105,8 +103,7 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
     finally:
         os.chdir(cwd)
     evaluate.main(
-        p
-        + [
+        [
             "--reviews",
             str(paths["reviews"]),
             "--model",

@@ -38,16 +38,19 @@ def main() -> int:
 
     import imdb_sentiment
     from imdb_sentiment.core import params as P
-    from imdb_sentiment.data import processed, reviews
-    from imdb_sentiment.data.processed import split_texts
+    from imdb_sentiment.core.artifacts import model_card_path
+    from imdb_sentiment.core.locations import pipeline_paths
+    from imdb_sentiment.data import processed
+    from imdb_sentiment.data.processed import texts_of
     from imdb_sentiment.modeling import ngram
 
     cfg = P.load("train", ROOT / P.PARAMS_FILE)
     seed = P.load_seed(ROOT / P.PARAMS_FILE)
-    data_dir = ROOT / "data" / "processed"
+    paths = {key: ROOT / path for key, path in pipeline_paths(ROOT).items()}
+    data_dir = paths["processed"]
     vocab_size = len(processed.load_vocabulary(data_dir)) + 2
     data = {name: processed.load_split(data_dir, name, vocab_size) for name in ("train", "val")}
-    texts = split_texts(ROOT / "data" / "interim" / "reviews.parquet", data)
+    texts = {name: texts_of(split) for name, split in data.items()}
     labels = data["val"].labels
 
     def accuracy(probs: np.ndarray) -> float:
@@ -84,9 +87,7 @@ def main() -> int:
         )
 
     started = time.perf_counter()
-    unlabeled = reviews.read(ROOT / "data" / "interim" / "reviews.parquet", split="unsup")[
-        "text"
-    ].tolist()
+    unlabeled = texts_of(processed.load_split(data_dir, processed.UNLABELED, vocab_size))
     guesses = teacher_model.predict_proba(unlabeled)
     sure = np.abs(guesses - 0.5) >= SELF_TRAINING_MARGIN
     model = ngram.fit_nb(
@@ -116,7 +117,7 @@ def main() -> int:
     )
     row("0.5 x teacher + 0.5 x character model", 0.5 * the_teacher + 0.5 * char_probs)
 
-    card = json.loads((ROOT / "models" / "model.params.json").read_text())
+    card = json.loads(model_card_path(paths["model"]).read_text())
     if card["train"].get("fit_on_validation"):
         print(
             "ceilings: the committed network learned validation (train.fit_on_validation), "
@@ -125,7 +126,7 @@ def main() -> int:
         )
     else:
         started = time.perf_counter()
-        saved = imdb_sentiment.load_model(ROOT / "models" / "model.keras")
+        saved = imdb_sentiment.load_model(paths["model"])
         network = row(
             "the committed network (models/model.keras)",
             imdb_sentiment.predict(texts["val"], model=saved),

@@ -212,11 +212,15 @@ def change_of(setting: str | None) -> str:
 
 def run_record(name: str, rev: str | None) -> dict:
     """A revision's (None: the workspace's) model, seed, accuracies and training time."""
+    from imdb_sentiment.core.artifacts import model_card_path
+    from imdb_sentiment.core.locations import pipeline_paths
+
+    paths = pipeline_paths(ROOT)
     params = yaml.safe_load(read(rev, "params.yaml"))
-    fit = json.loads(read(rev, "models/model.params.json"))["fit"]
+    fit = json.loads(read(rev, model_card_path(paths["model"]).as_posix()))["fit"]
     setting = tried_setting(name)
     scored = setting is None or setting in FORMER_DEFAULTS
-    test = json.loads(read(rev, "metrics/eval.json"))["accuracy"] if scored else None
+    test = json.loads(read(rev, paths["eval"].as_posix()))["accuracy"] if scored else None
     change = change_of(setting)
     return {
         "name": name,
@@ -225,8 +229,10 @@ def run_record(name: str, rev: str | None) -> dict:
         "tried": setting is not None,
         "change": change,
         # the saved model's (none after a fit on validation): a retired ensemble-0.5 row
-        # averaged network and teacher
-        "best_val_accuracy": fit.get("ensemble_val_accuracy", fit.get("best_val_accuracy")),
+        # averaged network and teacher; cards before 2026-12-06 name it best_val_accuracy
+        "val_accuracy": fit.get(
+            "ensemble_val_accuracy", fit.get("val_accuracy", fit.get("best_val_accuracy"))
+        ),
         "test_accuracy": test,
         # earlier model cards held the fit's seconds; the run log (logs/) holds them now
         "train_seconds": train_seconds(fit, rev),
@@ -288,7 +294,7 @@ def summarise(runs: list[dict]) -> dict:
         (
             {
                 "seed": r["seed"],
-                "best_val_accuracy": r["best_val_accuracy"],
+                "val_accuracy": r["val_accuracy"],
                 "test_accuracy": r["test_accuracy"],
             }
             for r in runs
@@ -296,7 +302,7 @@ def summarise(runs: list[dict]) -> dict:
         key=lambda r: r["seed"],
     )
     summary: dict = {"runs": runs}
-    for key in ("best_val_accuracy", "test_accuracy"):
+    for key in ("val_accuracy", "test_accuracy"):
         summary[key] = spread([r[key] for r in runs])
     return summary
 
@@ -317,7 +323,7 @@ def settings_summary(rows: list[dict]) -> list[dict]:
                 "setting": setting,
                 "change": runs[0]["change"],
                 "seeds": sorted(r["seed"] for r in runs),
-                "best_val_accuracy": spread([r["best_val_accuracy"] for r in runs]),
+                "val_accuracy": spread([r["val_accuracy"] for r in runs]),
                 "test_accuracy": spread([r["test_accuracy"] for r in runs]),
                 "train_seconds": round(statistics.mean(r["train_seconds"] for r in runs), 1),
             }
@@ -325,8 +331,8 @@ def settings_summary(rows: list[dict]) -> list[dict]:
     return sorted(
         out,
         key=lambda s: (
-            s["best_val_accuracy"] is None,
-            -(s["best_val_accuracy"] or {"mean": 0})["mean"],
+            s["val_accuracy"] is None,
+            -(s["val_accuracy"] or {"mean": 0})["mean"],
         ),
     )
 
@@ -344,7 +350,7 @@ def tables(runs: list[dict], default_model: str) -> tuple[dict, list[dict]]:
         key=lambda r: (
             r["test_accuracy"] is None,
             -(r["test_accuracy"] or 0),
-            -(r["best_val_accuracy"] or 0),
+            -(r["val_accuracy"] or 0),
         ),
     )
     return summarise(seeds), rows

@@ -74,7 +74,7 @@ def test_every_key_is_required_and_a_missing_one_is_named(tmp_path, section):
             {"sample_per_class": 0},
             "'ingest.sample_per_class' must be null or an integer >= 1",
         ),
-        ("evaluate", {"threshold": "high"}, "'evaluate.threshold' must be a finite number"),
+        ("train", {"logreg_c": "high"}, "'train.logreg_c' must be a finite number"),
         ("train", {"learning_rate": float("inf")}, "'train.learning_rate' must be a finite number"),
         ("train", {"learning_rate": float("nan")}, "'train.learning_rate' must be a finite number"),
         ("train", {"logreg_c": float("-inf")}, "'train.logreg_c' must be a finite number"),

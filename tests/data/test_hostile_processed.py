@@ -23,19 +23,29 @@ VOCABULARY = ["a", "b", "c", "d"]
 MAX_LEN = 5
 
 
-def split(reviews: int = 3, length: int = 4) -> Split:
+def split(reviews: int = 3, length: int = 4, labelled: bool = True) -> Split:
     ids = np.tile(np.arange(2, 2 + length, dtype=np.int32) % 6, reviews)
+    labels = np.arange(reviews) % 2 if labelled else np.full(reviews, -1)
     return Split(
         ids=ids,
         offsets=np.arange(reviews + 1, dtype=np.int64) * length,
-        labels=(np.arange(reviews) % 2).astype(np.int8),
+        labels=labels.astype(np.int8),
         review_ids=np.arange(reviews, dtype=np.int32),
+        texts=[f"review {i}" for i in range(reviews)],
     )
+
+
+def splits(length: int = 4) -> dict[str, Split]:
+    """Well-formed splits of every name preprocess writes."""
+    return {
+        name: split(length=length, labelled=name != processed.UNLABELED)
+        for name in processed.SPLITS
+    }
 
 
 def make(
     directory: Path,
-    splits: dict[str, Split] | None = None,
+    parts: dict[str, Split] | None = None,
     vocabulary: list[str] = VOCABULARY,
     embeddings: np.ndarray | None = None,
 ) -> Path:
@@ -45,7 +55,7 @@ def make(
     processed.write(
         directory,
         vocabulary,
-        splits or {name: split() for name in processed.SPLITS},
+        parts or splits(),
         embeddings,
         cfg,
         seed=1,
@@ -60,12 +70,14 @@ def load(directory: Path, name: str = "train") -> Split:
 def test_a_well_formed_directory_loads(tmp_path):
     directory = make(tmp_path / "p")
     assert len(load(directory)) == 3
+    assert load(directory).texts == ["review 0", "review 1", "review 2"]
+    assert load(directory, processed.UNLABELED).labels.tolist() == [-1, -1, -1]
     assert processed.load_vocabulary(directory) == VOCABULARY
     assert processed.load_embeddings(directory).shape == (6, 3)
 
 
 def test_a_review_longer_than_the_recorded_max_len_is_refused(tmp_path):
-    directory = make(tmp_path / "p", {name: split(length=MAX_LEN + 1) for name in processed.SPLITS})
+    directory = make(tmp_path / "p", splits(length=MAX_LEN + 1))
     with pytest.raises(
         PipelineError,
         match="review 0 has 6 tokens, more than the max_len 5 preprocess.json records",
@@ -93,8 +105,27 @@ def test_a_vocabulary_larger_than_the_recorded_vocab_size_is_refused(tmp_path):
 )
 def test_labels_other_than_0_and_1_are_refused(tmp_path, labels):
     bad = Split(**{**split().__dict__, "labels": labels})
-    directory = make(tmp_path / "p", {name: bad for name in processed.SPLITS})
+    directory = make(tmp_path / "p", {**splits(), "train": bad})
     with pytest.raises(PipelineError, match="labels are not all 0 or 1"):
+        load(directory)
+
+
+def test_unlabeled_reviews_with_labels_are_refused(tmp_path):
+    directory = make(tmp_path / "p", {**splits(), processed.UNLABELED: split()})
+    with pytest.raises(PipelineError, match="labels are not all -1"):
+        load(directory, processed.UNLABELED)
+
+
+def test_texts_that_disagree_with_the_arrays_are_refused(tmp_path):
+    import pandas as pd
+
+    directory = make(tmp_path / "p")
+    texts = pd.read_parquet(directory / processed.TEXTS_FILE)
+    texts.iloc[1:].to_parquet(directory / processed.TEXTS_FILE, index=False)
+    with pytest.raises(PipelineError, match="2 texts for 3 reviews"):
+        load(directory)
+    (directory / processed.TEXTS_FILE).write_bytes(b"PAR1 nonsense")
+    with pytest.raises(PipelineError, match="texts.parquet is not a preprocess output"):
         load(directory)
 
 

@@ -72,6 +72,12 @@ def test_stage_outputs(tiny_pipeline):
         assert len(split.labels) == len(split.offsets) - 1 == len(split.review_ids)
         assert split.ids.max() < len(vocabulary) + 2
         assert (split.lengths() <= 32).all()
+        assert split.texts is not None and len(split.texts) == len(split)
+    assert not (out / "test.npz").exists()  # evaluate reads the test set's raw text
+    table = pd.read_parquet(tiny_pipeline["reviews"])
+    unlabeled = processed.load_split(out, processed.UNLABELED, len(vocabulary) + 2)
+    assert unlabeled.texts == table.loc[table["split"] == "unsup", "text"].tolist()
+    assert (unlabeled.labels == -1).all()
     cfg, seed = processed.load_config(out)
     assert cfg.max_len == 32 and cfg.keep_tokens == "last" and seed == 7
     from imdb_sentiment.core.artifacts import read_json
@@ -84,14 +90,13 @@ def test_stage_outputs(tiny_pipeline):
 
 def test_model_vectorizer_matches_stored_encoding(tiny_pipeline, tiny_model):
     """The served model tokenizes exactly as training data was encoded (no skew)."""
-    reviews = pd.read_parquet(tiny_pipeline["reviews"], filters=[("split", "==", "test")])
     vocab_size = len(processed.load_vocabulary(tiny_pipeline["processed"])) + 2
-    test = processed.load_split(tiny_pipeline["processed"], "test", vocab_size)
+    val = processed.load_split(tiny_pipeline["processed"], "val", vocab_size)
     vectorizer = tiny_model.get_layer("vectorizer")
     truncate = tiny_model.get_layer("truncate")
-    ids = truncate(vectorizer(tf.constant(reviews["text"].tolist()))).numpy()
-    for row, (start, end) in enumerate(zip(test.offsets[:-1], test.offsets[1:])):
-        stored = test.ids[start:end]
+    ids = truncate(vectorizer(tf.constant(val.texts))).numpy()
+    for row, (start, end) in enumerate(zip(val.offsets[:-1], val.offsets[1:])):
+        stored = val.ids[start:end]
         assert ids[row, : len(stored)].tolist() == stored.tolist()
         assert not ids[row, len(stored) :].any()
 
@@ -105,7 +110,7 @@ def test_pretrained_vectors_put_cooccurring_words_together():
     vocabulary = text.build_vocabulary(texts, 20, 1)
     vectorizer = text.make_vectorizer(vocabulary, ragged=True)
     ids, offsets, _ = text.encode(vectorizer, texts, 1000)
-    vectors = pretrain(ids, offsets, len(vocabulary) + 2, dim=4, window=3, seed=0)
+    vectors = pretrain(ids, offsets, len(vocabulary) + 2, dim=4, seed=0)
     assert vectors.shape == (len(vocabulary) + 2, 4)
     assert not vectors[:2].any()
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
@@ -113,5 +118,5 @@ def test_pretrained_vectors_put_cooccurring_words_together():
     same = unit[index["great"]] @ unit[index["superb"]]
     other = unit[index["great"]] @ unit[index["awful"]]
     assert same > other + 0.5
-    again = pretrain(ids, offsets, len(vocabulary) + 2, dim=4, window=3, seed=0)
+    again = pretrain(ids, offsets, len(vocabulary) + 2, dim=4, seed=0)
     np.testing.assert_array_equal(vectors, again)

@@ -30,6 +30,7 @@ print(json.dumps({"probs": probs.tolist(), "same": same.tolist(), "direct": dire
 """
 
 
+@pytest.mark.slow
 def test_predict_and_keras_load_model_in_a_fresh_interpreter(tiny_pipeline):
     env = {**os.environ, "IMDB_SENTIMENT_MODEL": str(tiny_pipeline["model"])}
     done = subprocess.run(
@@ -55,6 +56,7 @@ def test_predict_and_keras_load_model_in_a_fresh_interpreter(tiny_pipeline):
         "import imdb_sentiment; from keras import saving as keras_saving; import keras",
     ],
 )
+@pytest.mark.slow
 def test_keras_load_model_works_after_import_imdb_sentiment(tiny_pipeline, imports):
     """The package registers its layers whenever Keras loads, before or after it."""
     code = (

@@ -466,6 +466,7 @@ def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path,
     assert rows[1]["id"] == "9" * 5000  # a JSON number is written as it was read
 
 
+@pytest.mark.slow
 def test_a_full_disk_on_stdout_is_one_line_error(model_path):
     with open("/dev/full", "w") as full:
         done = subprocess.run(
@@ -614,6 +615,7 @@ def closing(*fds: int):
     return lambda: [os.close(fd) for fd in fds]
 
 
+@pytest.mark.slow
 def test_closed_standard_streams_lose_nothing_and_say_what_they_can(tmp_path, model_path):
     command = [*CLI, "predict", "--model", model_path]
     out = tmp_path / "scored.csv"

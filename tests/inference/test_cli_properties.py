@@ -374,6 +374,8 @@ class Trickle:
     limit=st.integers(1, 40),
 )
 def test_lines_survive_any_block_split_and_the_bound_holds(text, sizes, encoding, limit):
+    # UTF-16's mark and a first NUL character are the bytes of UTF-32's mark (FF FE 00 00)
+    assume(not (encoding == "utf-16" and text.startswith("\x00")))
     reader = readers.LineReader(
         readers.ByteSource(Trickle(text.encode(encoding), sizes), "test"), limit=limit
     )

@@ -185,6 +185,7 @@ print(model.get_layer("embedding").dtype_policy.name, predict_texts(model, ["goo
 """
 
 
+@pytest.mark.slow
 def test_a_mixed_bfloat16_model_is_scored_in_float32_on_a_cpu(tmp_path):
     """Scoring a bfloat16 layer with AVX2-pinned oneDNN kernels aborts the whole process."""
     import os

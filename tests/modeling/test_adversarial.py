@@ -51,6 +51,7 @@ def test_perturbation_is_epsilon_times_the_mean_word_length_along_the_gradient(o
         assert cosine == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("override", [{"word_pair_buckets": 0}, WORD_PAIRS])
 def test_a_vanishing_perturbation_doubles_the_plain_step(override):
     """With epsilon near 0 the perturbed loss equals the clean one, so one SGD step of
@@ -87,6 +88,7 @@ def test_the_perturbation_raises_the_loss():
     assert np.all(raised.numpy() > loss.numpy())
 
 
+@pytest.mark.slow
 def test_tiny_pipeline_with_adversarial_training_saves_the_plain_network(tiny_pipeline, tmp_path):
     from imdb_sentiment.inference.scoring import load_model, predict_texts
 

@@ -21,6 +21,7 @@ VOCAB = ["good", "bad", "film", "not"]
     ("bidirectional", "units", "pooling"),
     [(False, [4], "last"), (True, [4, 3], "max"), (True, [4], "mean")],
 )
+@pytest.mark.slow
 def test_architectures_build_and_fit(model, bidirectional, units, pooling):
     cfg = project_params(
         "train",
@@ -55,6 +56,7 @@ def test_padding_does_not_change_the_prediction(pooling):
     np.testing.assert_allclose(short, padded, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("width", "stride"), [(1, 1), (3, 2), (3, 3), (5, 2), (4, 4)])
 @pytest.mark.parametrize("pooling", ["last", "max"])
 def test_strided_convolution_keeps_padding_and_batching_out(width, stride, pooling):
@@ -288,6 +290,7 @@ def test_word_pair_ids_spread_over_the_buckets():
     assert counts[1:].min() > 0.8 * counts[1:].mean() and counts[1:].max() < 1.2 * counts[1:].mean()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("conv_filters", [0, 3])
 def test_word_pairs_build_train_round_trip_and_keep_padding_out(tmp_path, conv_filters):
     cfg = project_params(

@@ -52,8 +52,6 @@ def train_args(paths: dict[str, Path], params: Path) -> list[str]:
         str(params),
         "--data",
         str(paths["processed"]),
-        "--reviews",
-        str(paths["reviews"]),
         "--model",
         str(paths["model"]),
         "--live",
@@ -79,6 +77,7 @@ def outputs(paths: dict[str, Path]) -> dict[str, str]:
         ({"learning_rate": 1e38}, "became nan"),
     ],
 )
+@pytest.mark.slow
 def test_failed_training_keeps_the_previous_model(
     trained, tmp_path, capsys, monkeypatch, overrides, message
 ):
@@ -294,8 +293,6 @@ def test_malformed_reviews_table_is_named(tiny_pipeline, tmp_path, capsys, damag
     line = run_main(
         evaluate.main,
         [
-            "--params",
-            str(params),
             "--reviews",
             str(path),
             "--model",

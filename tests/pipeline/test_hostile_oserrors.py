@@ -152,6 +152,7 @@ def test_ingest_that_cannot_write_keeps_the_old_outputs(tmp_path):
     assert {path: path.read_bytes() for path in old} == old
 
 
+@pytest.mark.slow
 def test_preprocess_that_cannot_write_keeps_the_old_outputs(tmp_path):
     from imdb_sentiment.pipeline import ingest
 
@@ -188,6 +189,7 @@ def test_preprocess_that_cannot_write_keeps_the_old_outputs(tmp_path):
     assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == ["train.npz"]
 
 
+@pytest.mark.slow
 def test_export_that_cannot_write_keeps_the_old_model_directory(tmp_path):
 
     model = small_model(tmp_path / "model.keras")

@@ -115,8 +115,6 @@ def run_slice(root: Path, reviews: Path, extra_env: dict[str, str], cores: froze
         + [
             "--data",
             "processed",
-            "--reviews",
-            str(reviews),
             "--model",
             "out/model.keras",
             "--live",
@@ -128,8 +126,7 @@ def run_slice(root: Path, reviews: Path, extra_env: dict[str, str], cores: froze
     )
     stage(
         "evaluate",
-        params
-        + [
+        [
             "--reviews",
             str(reviews),
             "--model",

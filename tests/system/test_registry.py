@@ -19,9 +19,10 @@ from builders import (
     make_repo,
     repro_and_commit,
     run,
-    scored_at,
     write_params,
 )
+
+from imdb_sentiment.core.artifacts import read_json
 
 ARTIFACTS = {"sentiment-keras": "models/model.keras", "sentiment-serving": "models/serving"}
 
@@ -162,24 +163,23 @@ def test_unknown_version_is_an_error(published, tmp_path):
 def test_experiment_shared_through_git_and_dvc_remotes(published, tmp_path):
     origin = published["origin"]
     alice = clone(origin, tmp_path / "alice")
-    ran = dvc(
-        "exp", "run", "--pull", "-n", "threshold-04", "-S", "evaluate.threshold=0.4", cwd=alice
-    ).stdout
-    assert "Running stage 'evaluate'" in ran and "Running stage 'train'" not in ran, ran
-    dvc("exp", "push", "origin", "threshold-04", cwd=alice)
+    # main trains 2 epochs (v1.1.0)
+    ran = dvc("exp", "run", "--pull", "-n", "epochs-3", "-S", "train.epochs=3", cwd=alice).stdout
+    assert "Running stage 'train'" in ran and "Running stage 'preprocess'" not in ran, ran
+    dvc("exp", "push", "origin", "epochs-3", cwd=alice)
 
     bob = clone(origin, tmp_path / "bob")
-    assert "threshold-04" in dvc("exp", "list", "origin", cwd=bob).stdout
-    dvc("exp", "pull", "origin", "threshold-04", cwd=bob)
+    assert "epochs-3" in dvc("exp", "list", "origin", cwd=bob).stdout
+    dvc("exp", "pull", "origin", "epochs-3", cwd=bob)
     shown = json.loads(dvc("exp", "show", "--json", cwd=bob).stdout)
     experiments = {e["name"]: e for rev in shown for e in (rev.get("experiments") or [])}
-    assert "threshold-04" in experiments, shown
-    params = experiments["threshold-04"]["revs"][0]["data"]["params"]["params.yaml"]["data"]
-    assert params["evaluate"]["threshold"] == 0.4
+    assert "epochs-3" in experiments, shown
+    params = experiments["epochs-3"]["revs"][0]["data"]["params"]["params.yaml"]["data"]
+    assert params["train"]["epochs"] == 3
     table = dvc(
-        "exp", "show", "--md", "--keep", "Experiment|evaluate.threshold", "--drop", ".*", cwd=bob
+        "exp", "show", "--md", "--keep", "Experiment|train.epochs", "--drop", ".*", cwd=bob
     ).stdout
-    assert "threshold-04" in table and "0.4" in table
-    dvc("exp", "apply", "threshold-04", cwd=bob)  # its outputs came with `exp pull`
-    assert scored_at(bob, 0.4)
-    assert (bob / "models" / "model.keras").read_bytes() == published["v1.1.0"]
+    assert "epochs-3" in table and "| 3 " in table, table
+    dvc("exp", "apply", "epochs-3", cwd=bob)  # its outputs came with `exp pull`
+    assert read_json(bob / "models" / "model.params.json")["fit"]["epochs_run"] == 3
+    assert (bob / "models" / "model.keras").read_bytes() != published["v1.1.0"]

@@ -50,14 +50,26 @@ RESULT_FILES = [
 ]
 
 
+TOOLS = ROOT / "tools"
+
+
 def load_docs_tool():
-    spec = importlib.util.spec_from_file_location("docs_tool", ROOT / "tools" / "docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """tools/docs.py (the engine) as `docs_tool`, and its generators' package, tools/docgen/, as
+    `docgen`: tools/ is on sys.path while they load, as it is when the script runs, and only
+    then, so that the other scripts in tools/ cannot shadow a module of the same name."""
+    sys.path.insert(0, str(TOOLS))
+    try:
+        spec = importlib.util.spec_from_file_location("docs_tool", TOOLS / "docs.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(TOOLS))
     return module
 
 
 docs = load_docs_tool()
+from docgen import GENERATORS
+from docgen.sources import Sources, retired_keys, yaml_keys
 
 
 def markdown_files() -> list[Path]:
@@ -103,7 +115,7 @@ def stale_names(root: Path) -> set[str]:
 # The repository's own files -------------------------------------------------------------------
 
 
-class RecordingSources(docs.Sources):
+class RecordingSources(Sources):
     """Sources that remember which of the files a generator asked for are absent."""
 
     def __init__(self, root: Path):
@@ -127,7 +139,7 @@ def pipeline_outputs() -> list[str]:
 def awaited_outputs(name: str) -> set[str]:
     """The pipeline outputs block NAME reads that this checkout does not have yet."""
     src = RecordingSources(ROOT)
-    docs.GENERATORS[name](src)
+    GENERATORS[name](src)
     outputs = pipeline_outputs()
     return {
         rel for rel in src.absent if any(rel == out or rel.startswith(out + "/") for out in outputs)
@@ -158,7 +170,7 @@ def test_every_block_has_a_generator_and_the_readme_uses_blocks():
     assert "<!-- generated:seeds-summary -->" in text
     for path in markdown_files():
         for name in docs.OPENER.findall(path.read_text()):
-            assert name in docs.GENERATORS, f"{path.name}: unknown block {name}"
+            assert name in GENERATORS, f"{path.name}: unknown block {name}"
 
 
 def test_readme_is_short():
@@ -268,10 +280,10 @@ def test_seeds_file_absent_then_present(copy: Path):
 
     seeds = {
         "runs": [
-            {"seed": 1, "best_val_accuracy": 0.9, "test_accuracy": 0.91},
-            {"seed": 2, "best_val_accuracy": 0.89, "test_accuracy": 0.905},
+            {"seed": 1, "val_accuracy": 0.9, "test_accuracy": 0.91},
+            {"seed": 2, "val_accuracy": 0.89, "test_accuracy": 0.905},
         ],
-        "best_val_accuracy": {"mean": 0.895, "std": 0.00707},
+        "val_accuracy": {"mean": 0.895, "std": 0.00707},
         "test_accuracy": {"mean": 0.9075, "std": 0.00354},
     }
     (copy / "metrics/seeds.json").write_text(json.dumps(seeds))
@@ -313,7 +325,7 @@ def test_tries_stay_out_of_the_readme_and_settings_sum_up_seeds(copy: Path):
             "name": name,
             "model": "gru",
             "seed": seed,
-            "best_val_accuracy": 0.9,
+            "val_accuracy": 0.9,
             "test_accuracy": test,
             "train_seconds": 10.0,
             "tried": name.startswith("try-"),
@@ -332,7 +344,7 @@ def test_tries_stay_out_of_the_readme_and_settings_sum_up_seeds(copy: Path):
                 "setting": "default",
                 "change": "",
                 "seeds": [1, 42],
-                "best_val_accuracy": {"mean": 0.9, "std": 0.0},
+                "val_accuracy": {"mean": 0.9, "std": 0.0},
                 "test_accuracy": {"mean": 0.905, "std": 0.00707},
                 "train_seconds": 10.0,
             },
@@ -340,7 +352,7 @@ def test_tries_stay_out_of_the_readme_and_settings_sum_up_seeds(copy: Path):
                 "setting": "units-64",
                 "change": "train.units=[64]",
                 "seeds": [1, 42],
-                "best_val_accuracy": {"mean": 0.9, "std": 0.0},
+                "val_accuracy": {"mean": 0.9, "std": 0.0},
                 "test_accuracy": None,
                 "train_seconds": 10.0,
             },
@@ -366,7 +378,7 @@ def test_a_change_to_a_knob_params_yaml_lacks_is_retired(copy: Path):
             "name": name,
             "model": "gru",
             "seed": 42,
-            "best_val_accuracy": 0.9,
+            "val_accuracy": 0.9,
             "test_accuracy": 0.91,
             "train_seconds": 10.0,
             "tried": tried,
@@ -384,7 +396,7 @@ def test_a_change_to_a_knob_params_yaml_lacks_is_retired(copy: Path):
                 "setting": "gone",
                 "change": "train.gone=2, train.units=[8]",
                 "seeds": [1, 42],
-                "best_val_accuracy": {"mean": 0.9, "std": 0.0},
+                "val_accuracy": {"mean": 0.9, "std": 0.0},
                 "test_accuracy": None,
                 "train_seconds": 10.0,
             }
@@ -404,8 +416,8 @@ def test_a_change_to_a_knob_params_yaml_lacks_is_retired(copy: Path):
 
 
 def test_params_keys_are_read_without_a_yaml_parser():
-    keys = docs.yaml_keys((ROOT / "params.yaml").read_text())
-    assert keys >= {"seed", "train", "train.units", "preprocess.max_len", "evaluate.threshold"}
+    keys = yaml_keys((ROOT / "params.yaml").read_text())
+    assert keys >= {"seed", "train", "train.units", "preprocess.max_len", "train.logreg_c"}
     assert keys == {
         k
         for section, body in yaml.safe_load((ROOT / "params.yaml").read_text()).items()
@@ -413,31 +425,29 @@ def test_params_keys_are_read_without_a_yaml_parser():
             [section] + ([f"{section}.{key}" for key in body] if isinstance(body, dict) else [])
         )
     }
-    assert docs.retired_keys("train.units=[64, 32], seed=1, train.gone=true", keys) == [
-        "train.gone"
-    ]
+    assert retired_keys("train.units=[64, 32], seed=1, train.gone=true", keys) == ["train.gone"]
 
 
 def test_a_model_fitted_on_validation_reports_no_validation_score(copy: Path):
     """After the final fit (train.fit_on_validation) the docs say validation was learned,
     and the noise floor comes from the default's held-out runs."""
     metrics = json.loads((copy / "metrics/train/metrics.json").read_text())
-    for key in ("best_val_accuracy", "best_val_loss", "validation"):
+    for key in ("val_accuracy", "val_loss", "validation"):
         metrics.pop(key, None)
     (copy / "metrics/train/metrics.json").write_text(json.dumps(metrics))
     card = json.loads((copy / "models/model.params.json").read_text())
     card["train"]["fit_on_validation"] = True
-    for key in ("best_val_accuracy", "best_val_loss", "val_reviews", "teacher_val_accuracy"):
+    for key in ("val_accuracy", "val_loss", "val_reviews", "teacher_val_accuracy"):
         card["fit"].pop(key, None)
     (copy / "models/model.params.json").write_text(json.dumps(card))
     (copy / "metrics/seeds.json").write_text(
         json.dumps(
             {
                 "runs": [
-                    {"seed": 1, "best_val_accuracy": None, "test_accuracy": 0.92},
-                    {"seed": 2, "best_val_accuracy": None, "test_accuracy": 0.921},
+                    {"seed": 1, "val_accuracy": None, "test_accuracy": 0.92},
+                    {"seed": 2, "val_accuracy": None, "test_accuracy": 0.921},
                 ],
-                "best_val_accuracy": None,
+                "val_accuracy": None,
                 "test_accuracy": {"mean": 0.9205, "std": 0.00071},
             }
         )
@@ -449,7 +459,7 @@ def test_a_model_fitted_on_validation_reports_no_validation_score(copy: Path):
             "setting": "held-out",
             "change": "train.fit_on_validation=false",
             "seeds": [1, 2],
-            "best_val_accuracy": {"mean": 0.91, "std": 0.001},
+            "val_accuracy": {"mean": 0.91, "std": 0.001},
             "test_accuracy": None,
             "train_seconds": 10.0,
         }
@@ -549,7 +559,7 @@ def span_problem(span: str, keys: set[str], files: set[str]) -> str | None:
 
 
 def test_product_docs_name_modules_and_params_that_exist():
-    keys = docs.yaml_keys((ROOT / "params.yaml").read_text())
+    keys = yaml_keys((ROOT / "params.yaml").read_text())
     files = {
         p.name
         for folder in ("src", "tools", "tests", "benchmarks")
@@ -569,7 +579,7 @@ def test_product_docs_name_modules_and_params_that_exist():
 
 
 def test_the_name_check_catches_old_modules_and_retired_knobs():
-    keys = docs.yaml_keys((ROOT / "params.yaml").read_text())
+    keys = yaml_keys((ROOT / "params.yaml").read_text())
     files = {"zoo.py", "train.py"}
     for bad in (
         "serve.py",
@@ -593,6 +603,6 @@ def test_the_name_check_catches_old_modules_and_retired_knobs():
         "src/imdb_sentiment/core/locations.py",
         "python -m imdb_sentiment.pipeline",
         "train.py",
-        "evaluate.threshold",
+        "train.logreg_c",
     ):
         assert span_problem(good, keys, files) is None, good

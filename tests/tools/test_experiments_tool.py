@@ -27,7 +27,7 @@ def row(name, val, test, model="gru", seed=42):
         "name": name,
         "model": model,
         "seed": seed,
-        "best_val_accuracy": val,
+        "val_accuracy": val,
         "test_accuracy": test,
         "train_seconds": 1.0,
         "change": "",
@@ -45,7 +45,7 @@ def test_tried_directions_stay_out_of_the_seed_spread_and_sort_after_scored_runs
     ]
     summary, rows = tool.tables(runs, "gru")
     assert [r["seed"] for r in summary["runs"]] == [1, 42]
-    assert summary["best_val_accuracy"]["mean"] == 0.902
+    assert summary["val_accuracy"]["mean"] == 0.902
     assert [r["name"] for r in rows] == [
         "nb-logreg",
         "seed-1",
@@ -122,7 +122,7 @@ def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():
     settings = {s["setting"]: s for s in tool.settings_summary(runs)}
     assert set(settings) == {"default", "units-64"}  # one-seed settings are not summed up
     assert settings["default"]["seeds"] == [1, 42]
-    assert settings["default"]["best_val_accuracy"] == {"mean": 0.905, "std": 0.00707}
+    assert settings["default"]["val_accuracy"] == {"mean": 0.905, "std": 0.00707}
     assert settings["default"]["test_accuracy"]["mean"] == 0.908
     assert settings["units-64"]["test_accuracy"] is None
     assert [s["setting"] for s in tool.settings_summary(runs)] == ["units-64", "default"]
@@ -138,10 +138,10 @@ def test_a_default_fitted_on_validation_has_no_validation_spread_and_sorts_last(
     ]
     settings = tool.settings_summary(runs)
     assert [s["setting"] for s in settings] == ["held-out", "default"]
-    assert settings[1]["best_val_accuracy"] is None
+    assert settings[1]["val_accuracy"] is None
     assert settings[1]["test_accuracy"] == {"mean": 0.9205, "std": 0.00071}
     seeds, rows = tool.tables(runs, "gru")
-    assert seeds["best_val_accuracy"] is None and seeds["test_accuracy"]["mean"] == 0.9205
+    assert seeds["val_accuracy"] is None and seeds["test_accuracy"]["mean"] == 0.9205
     assert [r["name"] for r in rows][0] == "seed-1"
 
 
@@ -149,7 +149,7 @@ def test_only_former_defaults_among_tries_record_test_accuracy(tmp_path, monkeyp
     tool = load_tool()
     files = {
         "params.yaml": "seed: 1\ntrain: {model: gru}\n",
-        "models/model.params.json": '{"fit": {"best_val_accuracy": 0.9, "train_seconds": 5}}',
+        "models/model.params.json": '{"fit": {"val_accuracy": 0.9, "train_seconds": 5}}',
         "metrics/eval.json": '{"accuracy": 0.91}',
     }
     monkeypatch.setattr(tool, "read", lambda rev, path: files[path])
@@ -181,8 +181,8 @@ def test_a_run_without_a_ref_is_renamed_in_the_committed_file(tmp_path):
         json.dumps(
             {
                 "runs": [
-                    {"name": "seed-1", "tried": False, "change": "", "best_val_accuracy": 0.9},
-                    {"name": "seed-2", "tried": False, "change": "", "best_val_accuracy": 0.8},
+                    {"name": "seed-1", "tried": False, "change": "", "val_accuracy": 0.9},
+                    {"name": "seed-2", "tried": False, "change": "", "val_accuracy": 0.8},
                 ]
             }
         )
@@ -193,7 +193,7 @@ def test_a_run_without_a_ref_is_renamed_in_the_committed_file(tmp_path):
         "name": "try-units-64-seed-1",
         "tried": True,
         "change": "train.units=[64]",
-        "best_val_accuracy": 0.9,
+        "val_accuracy": 0.9,
     }
     assert runs[1]["name"] == "seed-2"
     with pytest.raises(ValueError, match="no run named 'seed-9'"):

@@ -199,3 +199,9 @@ def read_json(path: str | Path) -> Any:
         raise PipelineError(f"cannot read {path} as JSON: nested too deep") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PipelineError(f"cannot read {path} as JSON: {err}") from None
+
+
+def model_card_path(model: str | Path) -> Path:
+    """The params file train saves beside a model: models/model.keras -> models/model.params.json."""
+    model = Path(model)
+    return model.with_name(model.stem + ".params.json")

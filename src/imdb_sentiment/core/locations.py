@@ -1,8 +1,11 @@
-"""Where the command line and the web app find the model and its metrics by default.
+"""Where things are: the pipeline's paths, read from dvc.yaml, and the defaults the command
+line and the web app take from them.
 
-An environment variable wins; then the pipeline's output under the current
-directory; then the one in the project this package was installed from, so the
-commands work from any directory.
+dvc.yaml's `vars` hold every path of the pipeline, once: the stages receive theirs as
+arguments, and everything else (the command line, the app, the tools, the benchmarks) reads
+them here. For the default model and metrics an environment variable wins; then the
+pipeline's output under the current directory; then the one in the project this package was
+installed from, so the commands work from any directory.
 """
 
 from __future__ import annotations
@@ -10,24 +13,52 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from imdb_sentiment.core.errors import PipelineError
+
+PIPELINE_FILE = "dvc.yaml"
 MODEL_ENV, METRICS_ENV = "IMDB_SENTIMENT_MODEL", "IMDB_SENTIMENT_METRICS"
-MODEL, METRICS = Path("models/model.keras"), Path("metrics/eval.json")
 PROJECT = Path(__file__).resolve().parents[3]  # src/imdb_sentiment/core/ -> the checkout
+MAX_PIPELINE_BYTES = 1 << 20  # the project's dvc.yaml is a few KB
 
 
-def _find(relative: Path, env: str) -> Path:
+def pipeline_paths(root: str | Path = PROJECT) -> dict[str, Path]:
+    """The paths dvc.yaml's `vars` name, relative to the project `root`."""
+    import yaml
+
+    path = Path(root) / PIPELINE_FILE
+    try:
+        if path.stat().st_size > MAX_PIPELINE_BYTES:
+            raise PipelineError(f"{path} is over {MAX_PIPELINE_BYTES} bytes: not a pipeline file")
+        pipeline = yaml.safe_load(path.read_text(encoding="utf-8"))
+        entries = pipeline["vars"]
+        paths = next(entry["paths"] for entry in entries if "paths" in entry)
+        return {str(key): Path(value) for key, value in paths.items()}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise PipelineError(f"cannot read the pipeline's paths from {path}: {err}") from None
+    except (KeyError, TypeError, AttributeError, StopIteration):
+        raise PipelineError(f"{path} has no `vars` entry with the pipeline's `paths`") from None
+
+
+def _find(key: str, env: str) -> Path:
     if os.environ.get(env):
         return Path(os.environ[env])
-    if relative.exists() or not (PROJECT / relative).exists():
+    here, project = Path(PIPELINE_FILE).is_file(), (PROJECT / PIPELINE_FILE).is_file()
+    if not (here or project):
+        raise PipelineError(
+            f"no {PIPELINE_FILE} here or in {PROJECT} to say where the pipeline's outputs are: "
+            f"name one, or set ${env}"
+        )
+    relative = pipeline_paths("." if here else PROJECT)[key]
+    if relative.exists() or not project or not (PROJECT / relative).exists():
         return relative
     return PROJECT / relative
 
 
 def default_model() -> Path:
-    """$IMDB_SENTIMENT_MODEL, else models/model.keras here, else the project's."""
-    return _find(MODEL, MODEL_ENV)
+    """$IMDB_SENTIMENT_MODEL, else dvc.yaml's model here, else the project's."""
+    return _find("model", MODEL_ENV)
 
 
 def default_metrics() -> Path:
-    """$IMDB_SENTIMENT_METRICS, else metrics/eval.json here, else the project's."""
-    return _find(METRICS, METRICS_ENV)
+    """$IMDB_SENTIMENT_METRICS, else dvc.yaml's test metrics here, else the project's."""
+    return _find("eval", METRICS_ENV)

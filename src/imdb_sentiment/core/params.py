@@ -45,16 +45,12 @@ class IngestParams:
     archive: str
     url: str
     sha256: str
-    download_retries: int
     max_member_mb: int
     max_total_mb: int
     expected_per_class: int | None
     sample_per_class: int | None
 
     def validate(self) -> None:
-        _check(
-            1 <= self.download_retries <= 100, "ingest.download_retries", "an integer in [1, 100]"
-        )
         _check(
             1 <= self.max_member_mb <= MAX_SIZE,
             "ingest.max_member_mb",
@@ -98,8 +94,6 @@ class PreprocessParams:
     keep_tokens: KeepTokens
     min_count: int
     pretrain_dim: int
-    pretrain_window: int
-    pretrain_unlabeled: bool
 
     def validate(self) -> None:
         _check(0.0 < self.val_fraction < 0.5, "preprocess.val_fraction", "a number in (0, 0.5)")
@@ -125,15 +119,11 @@ class PreprocessParams:
             "preprocess.pretrain_dim",
             "an integer in [0, 4096] (0 = off)",
         )
-        _check(
-            1 <= self.pretrain_window <= 100, "preprocess.pretrain_window", "an integer in [1, 100]"
-        )
 
 
 ModelType = Literal["simple_rnn", "lstm", "gru", "tfidf_logreg", "nb_logreg"]
 Pooling = Literal["last", "max", "mean"]
 Activation = Literal["tanh", "relu"]
-Optimizer = Literal["adam", "adamw", "rmsprop", "sgd"]
 Distribute = Literal["none", "mirrored", "multi_worker"]
 MixedPrecision = Literal["none", "mixed_float16", "mixed_bfloat16"]
 Teacher = Literal["tfidf_logreg", "nb_logreg"]
@@ -147,7 +137,6 @@ class TrainParams:
     activation: Activation
     embedding_dim: int
     pretrained_embeddings: bool
-    train_embeddings: bool
     mask_padding: bool
     embedding_dropout: float
     word_pair_buckets: int
@@ -158,7 +147,6 @@ class TrainParams:
     pooling: Pooling
     dropout: float
     dense_units: list[int]
-    optimizer: Optimizer
     learning_rate: float
     batch_size: int
     epochs: int
@@ -169,7 +157,6 @@ class TrainParams:
     intra_op_threads: int
     distribute: Distribute
     mixed_precision: MixedPrecision
-    tfidf_max_features: int
     logreg_c: float
     distill_unlabeled: bool
     teacher: Teacher
@@ -210,11 +197,6 @@ class TrainParams:
         _check(self.learning_rate > 0, "train.learning_rate", "a number > 0")
         _check(1 <= self.batch_size <= 2**16, "train.batch_size", f"an integer in [1, {2**16}]")
         _check(1 <= self.epochs <= 10_000, "train.epochs", "an integer in [1, 10000]")
-        _check(
-            1 <= self.tfidf_max_features <= 100 * MAX_SIZE,
-            "train.tfidf_max_features",
-            f"an integer in [1, {100 * MAX_SIZE}]",
-        )
         _check(self.logreg_c > 0, "train.logreg_c", "a number > 0")
         _check(1 <= self.teacher_ngrams <= 10, "train.teacher_ngrams", "an integer in [1, 10]")
         _check(
@@ -245,21 +227,10 @@ class TrainParams:
         )
 
 
-@dataclass(frozen=True)
-class EvaluateParams:
-    threshold: float
-    batch_size: int
-
-    def validate(self) -> None:
-        _check(0.0 < self.threshold < 1.0, "evaluate.threshold", "a number in (0, 1)")
-        _check(1 <= self.batch_size <= 2**16, "evaluate.batch_size", f"an integer in [1, {2**16}]")
-
-
 SECTIONS: dict[str, type] = {
     "ingest": IngestParams,
     "preprocess": PreprocessParams,
     "train": TrainParams,
-    "evaluate": EvaluateParams,
 }
 
 

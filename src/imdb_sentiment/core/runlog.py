@@ -12,7 +12,7 @@ import json
 import os
 import resource
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 LOG_DIR_ENV = "IMDB_SENTIMENT_LOGS"
@@ -33,7 +33,7 @@ def record(kind: str, name: str, facts: dict) -> None:
     """Write logs/<kind>/<name>.json; a log that cannot be written never fails the work."""
     entry = {
         "name": name,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         **facts,
     }

@@ -16,9 +16,12 @@ import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
 from threadpoolctl import threadpool_limits
 
+# words this far apart or nearer co-occur
+WINDOW = 5
+
 
 def cooccurrence(
-    ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: int
+    ids: np.ndarray, offsets: np.ndarray, vocab_size: int, window: int = WINDOW
 ) -> sp.csr_matrix:
     """Symmetric co-occurrence counts within `window`, weighted 1/distance.
 
@@ -63,7 +66,7 @@ def svd_vectors(matrix: sp.csr_matrix, dim: int, seed: int, scale: float = 0.1) 
 
 
 def pretrain(
-    ids: np.ndarray, offsets: np.ndarray, vocab_size: int, dim: int, window: int, seed: int
+    ids: np.ndarray, offsets: np.ndarray, vocab_size: int, dim: int, seed: int
 ) -> np.ndarray:
     """(vocab_size, dim) word vectors from encoded reviews."""
-    return svd_vectors(ppmi(cooccurrence(ids, offsets, vocab_size, window)), dim, seed)
+    return svd_vectors(ppmi(cooccurrence(ids, offsets, vocab_size)), dim, seed)

@@ -1,8 +1,10 @@
 """The preprocessed-data format: what preprocess writes and train and the benchmarks read.
 
 A directory holding `vocab.txt` (one token a line, padding and OOV excluded),
-`train.npz`, `val.npz` and `test.npz` (one `Split` each), `embeddings.npy`
-(optional word vectors) and `preprocess.json` (the params that made it).
+`train.npz`, `val.npz` and `unlabeled.npz` (one `Split` each, encoded), `texts.parquet`
+(the same reviews' texts, for the n-gram models), `embeddings.npy` (optional word
+vectors) and `preprocess.json` (the params that made it). The official test set is not
+here: only the evaluate stage reads it, as raw text.
 
 Loading checks the data against that record (vocab_size, max_len, pretrain_dim) and
 reads arrays only once their headers agree with the bytes the files hold, so a
@@ -19,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from imdb_sentiment.core import params as P
-from imdb_sentiment.data import reviews
 from imdb_sentiment.core.artifacts import json_text, read_json
 from imdb_sentiment.core.errors import PipelineError, shown
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "unlabeled")
+UNLABELED = "unlabeled"  # its labels are all -1
 VOCAB_FILE = "vocab.txt"
+TEXTS_FILE = "texts.parquet"
 EMBEDDINGS_FILE = "embeddings.npy"
 CONFIG_FILE = "preprocess.json"
 SPLIT_KEYS = ("ids", "offsets", "labels", "review_ids")
@@ -32,12 +35,14 @@ SPLIT_KEYS = ("ids", "offsets", "labels", "review_ids")
 
 @dataclass(frozen=True)
 class Split:
-    """Encoded reviews: review i is ids[offsets[i]:offsets[i + 1]], with labels[i]."""
+    """Encoded reviews: review i is ids[offsets[i]:offsets[i + 1]], with labels[i], and its
+    text texts[i] where the split carries texts."""
 
     ids: np.ndarray  # int32 token ids (0 padding, 1 OOV)
     offsets: np.ndarray  # int64, len(reviews) + 1
-    labels: np.ndarray  # int8 0/1, or float32 soft targets
+    labels: np.ndarray  # int8 0/1 (-1 unlabeled), or float32 soft targets
     review_ids: np.ndarray  # int32 ids within the review's class folder
+    texts: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -45,7 +50,7 @@ class Split:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
-    def problem(self, vocab_size: int) -> str | None:
+    def problem(self, vocab_size: int, labelled: bool = True) -> str | None:
         """What makes this not a well-formed split over `vocab_size` token ids, if anything."""
         if not (
             np.issubdtype(self.ids.dtype, np.integer)
@@ -71,24 +76,29 @@ class Split:
         if len(self.ids) and (self.ids.min() < 0 or self.ids.max() >= vocab_size):
             return f"token ids outside [0, {vocab_size})"
         # preprocess writes 0/1 labels; soft targets exist only in memory (distillation)
+        allowed = (0, 1) if labelled else (-1,)
         if not (
-            np.issubdtype(self.labels.dtype, np.integer) and np.isin(self.labels, (0, 1)).all()
+            np.issubdtype(self.labels.dtype, np.integer) and np.isin(self.labels, allowed).all()
         ):
-            return "labels are not all 0 or 1"
+            return f"labels are not all {' or '.join(map(str, allowed))}"
+        if self.texts is not None and len(self.texts) != len(self.labels):
+            return f"{len(self.texts)} texts for {len(self.labels)} reviews"
         return None
 
 
 def concat_splits(first: Split, second: Split) -> Split:
     """One encoded split holding the reviews of both, in order; 0/1 labels stay integers
-    unless the other split's are soft targets."""
+    unless the other split's are soft targets. Texts are kept when both carry them."""
     labels = np.concatenate([first.labels, second.labels]).astype(
         np.result_type(first.labels, second.labels)
     )
+    both_texts = first.texts is not None and second.texts is not None
     return Split(
         ids=np.concatenate([first.ids, second.ids]),
         offsets=np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]]),
         labels=labels,
         review_ids=np.concatenate([first.review_ids, second.review_ids]),
+        texts=[*first.texts, *second.texts] if both_texts else None,  # type: ignore[misc]
     )
 
 
@@ -100,11 +110,21 @@ def write(
     cfg: P.PreprocessParams,
     seed: int,
 ) -> None:
-    """Write the format into an empty `directory` (the caller makes it atomic)."""
+    """Write the format into an empty `directory` (the caller makes it atomic); every split
+    must carry its texts."""
+    import pandas as pd
+
     directory.mkdir()
     (directory / VOCAB_FILE).write_text("".join(f"{t}\n" for t in vocabulary), encoding="utf-8")
     for name, split in splits.items():
         np.savez(directory / f"{name}.npz", **{key: getattr(split, key) for key in SPLIT_KEYS})
+    texts = pd.DataFrame(
+        {
+            "split": [name for name, split in splits.items() for _ in range(len(split))],
+            "text": [text for split in splits.values() for text in split.texts or []],
+        }
+    )
+    texts.to_parquet(directory / TEXTS_FILE, index=False)
     if embeddings is not None:
         np.save(directory / EMBEDDINGS_FILE, embeddings)
     (directory / CONFIG_FILE).write_text(
@@ -151,18 +171,19 @@ def check_npz(path: Path) -> None:
 
 
 def load_split(directory: str | Path, name: str, vocab_size: int) -> Split:
-    """One split, checked against the vocabulary it was encoded with and the max_len
-    the directory's preprocess.json records."""
+    """One split with its texts, checked against the vocabulary it was encoded with and the
+    max_len the directory's preprocess.json records."""
     path = Path(directory) / f"{name}.npz"
     try:
         check_npz(path)
         with np.load(path) as data:
-            split = Split(**{key: data[key] for key in SPLIT_KEYS})
+            arrays = {key: data[key] for key in SPLIT_KEYS}
     except FileNotFoundError:
         raise PipelineError(f"{path} not found: run the preprocess stage first") from None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as err:
         raise PipelineError(f"{path} is not a preprocess output: {err}") from None
-    if problem := split.problem(vocab_size):
+    split = Split(**arrays, texts=load_texts(directory, name))
+    if problem := split.problem(vocab_size, labelled=name != UNLABELED):
         raise PipelineError(f"{path} is not a preprocess output: {problem}")
     max_len = load_config(directory)[0].max_len
     lengths = split.lengths()
@@ -237,18 +258,25 @@ def load_config(directory: str | Path) -> tuple[P.PreprocessParams, int]:
     return P.from_dict("preprocess", raw), seed
 
 
-def split_texts(reviews_path: str | Path, data: dict[str, Split]) -> dict[str, list[str]]:
-    """The review texts of each encoded split of the official train set, in split order."""
-    train_table = reviews.read(reviews_path, split="train")
-    # review ids restart in each class folder, so a review is (label, id)
-    text_of = dict(zip(zip(train_table["label"], train_table["id"]), train_table["text"]))
+def texts_of(split: Split) -> list[str]:
+    """A split's texts, which the n-gram models need."""
+    if split.texts is None:
+        raise PipelineError("the n-gram models need the reviews' texts, and this split has none")
+    return split.texts
+
+
+def load_texts(directory: str | Path, name: str) -> list[str]:
+    """The texts of split `name`, in the split's order."""
+    import pandas as pd
+    import pyarrow
+
+    path = Path(directory) / TEXTS_FILE
     try:
-        return {
-            name: [text_of[key] for key in zip(split.labels, split.review_ids)]
-            for name, split in data.items()
-        }
-    except KeyError as err:
-        raise PipelineError(
-            f"review {err} of the preprocessed data is not in {reviews_path}: "
-            "the two come from different ingest runs"
-        ) from None
+        table = pd.read_parquet(path, filters=[("split", "==", name)])
+    except FileNotFoundError:
+        raise PipelineError(f"{path} not found: run the preprocess stage first") from None
+    except (OSError, ValueError, KeyError, pyarrow.ArrowException) as err:
+        raise PipelineError(f"{path} is not a preprocess output: {err}") from None
+    if "text" not in table.columns or not all(isinstance(t, str) for t in table["text"]):
+        raise PipelineError(f"{path} is not a preprocess output: no column 'text' of strings")
+    return table["text"].tolist()

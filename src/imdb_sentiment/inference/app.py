@@ -18,6 +18,7 @@ import streamlit as st
 import yaml
 
 from imdb_sentiment.core import locations, startup
+from imdb_sentiment.core.artifacts import model_card_path
 
 if TYPE_CHECKING:  # labelling imports TensorFlow, which loads only when the model does
     from imdb_sentiment.inference.labelling import Importance
@@ -49,8 +50,8 @@ def metrics_path() -> Path:
 
 
 def params_path(model: Path) -> Path:
-    """The model card written by train: models/model.keras -> models/model.params.json."""
-    return model.with_name(model.stem + ".params.json")
+    """The model card written by train beside the model."""
+    return model_card_path(model)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -16,11 +16,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from imdb_sentiment.modeling import layers as _layers  # noqa: F401  registers the layers for loading
 from imdb_sentiment.core.errors import PipelineError, check_arguments, interval
 from imdb_sentiment.core.startup import set_thread_pools
 from imdb_sentiment.inference.defaults import SCORING_BATCH_SIZE
-
+from imdb_sentiment.modeling import layers as _layers  # noqa: F401  registers the layers for loading
 
 # Batches scored at once, and TensorFlow's thread pools for that (see tune_threads);
 # chosen by `make bench` (docs/lab/decisions.md).

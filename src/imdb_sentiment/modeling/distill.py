@@ -16,15 +16,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from imdb_sentiment.core import params as P
-from imdb_sentiment.data import reviews
 from imdb_sentiment.core.errors import PipelineError
-from imdb_sentiment.data.processed import Split, split_texts
-from imdb_sentiment.modeling.text import encode, make_vectorizer
+from imdb_sentiment.data.processed import Split, texts_of
 
 
 @dataclass(frozen=True)
@@ -36,14 +33,13 @@ class Teacher:
     summary: dict
 
 
-def fitted_teacher(
-    cfg: P.TrainParams, seed: int, reviews_path: str | Path, data: dict[str, Split]
-) -> Teacher:
-    """The teacher `cfg.teacher`, fitted on the `train` split only (validation's reviews
-    included under `train.fit_on_validation`), and scored on `val` when it is held out."""
+def fitted_teacher(cfg: P.TrainParams, seed: int, data: dict[str, Split]) -> Teacher:
+    """The teacher `cfg.teacher`, fitted on the `train` split's texts only (validation's
+    reviews included under `train.fit_on_validation`), and scored on `val` when it is held
+    out."""
     from sklearn.metrics import accuracy_score
 
-    texts = split_texts(reviews_path, data)
+    texts = {name: texts_of(split) for name, split in data.items()}
     print(
         f"train: fitting the {cfg.teacher} teacher on {len(texts['train'])} reviews",
         file=sys.stderr,
@@ -60,27 +56,19 @@ def fitted_teacher(
     return Teacher(predict_proba, summary)
 
 
-def teacher_labelled_unlabeled(
-    reviews_path: str | Path, teacher: Teacher, vocabulary: list[str], prep: P.PreprocessParams
-) -> tuple[Split, dict]:
-    """The unlabeled reviews, encoded like the training part, with the teacher's P(positive) as
-    labels; and a summary."""
-    unlabeled = reviews.read(reviews_path, split="unsup")["text"].tolist()
-    if not unlabeled:
+def teacher_labelled(unlabeled: Split, teacher: Teacher) -> tuple[Split, dict]:
+    """The unlabeled reviews with the teacher's P(positive) as labels; and a summary."""
+    if not len(unlabeled):
         raise PipelineError(
-            "train.distill_unlabeled is true but the table has no unlabeled reviews"
+            "train.distill_unlabeled is true but the preprocessed data has no unlabeled reviews"
         )
     print(f"train: labelling {len(unlabeled)} unlabeled reviews with the teacher", file=sys.stderr)
-    targets = teacher.predict_proba(unlabeled).astype(np.float32)
-    ids, offsets, _ = encode(
-        make_vectorizer(vocabulary, ragged=True), unlabeled, prep.max_len, prep.keep_tokens
-    )
+    targets = teacher.predict_proba(texts_of(unlabeled)).astype(np.float32)
     summary = {
         "unlabeled_reviews": len(unlabeled),
         "teacher_positive_share": round(float((targets >= 0.5).mean()), 4),
     }
-    no_ids = np.full(len(unlabeled), -1, np.int32)
-    return Split(ids, offsets, targets, no_ids), summary
+    return Split(unlabeled.ids, unlabeled.offsets, targets, unlabeled.review_ids), summary
 
 
 def fit_teacher(
@@ -91,5 +79,5 @@ def fit_teacher(
 
     if cfg.teacher == "nb_logreg":
         return ngram.fit_nb(texts, labels, cfg.teacher_ngrams, cfg.logreg_c, seed).predict_proba
-    vectorizer, logreg = ngram.fit(texts, labels, cfg.tfidf_max_features, cfg.logreg_c, seed)
+    vectorizer, logreg = ngram.fit(texts, labels, cfg.logreg_c, seed)
     return functools.partial(ngram.predict_proba, vectorizer, logreg)

@@ -25,9 +25,12 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from imdb_sentiment.core import params as P
-from imdb_sentiment.data.processed import Split, split_texts
-from imdb_sentiment.modeling.text import standardize, tokenize
+from imdb_sentiment.data.processed import Split, texts_of
 from imdb_sentiment.modeling.layers import NgramVectorization, SparseLogistic, TfidfLogistic
+from imdb_sentiment.modeling.text import standardize, tokenize
+
+# tfidf_logreg's features: the most frequent word 1-2-grams
+TFIDF_MAX_FEATURES = 200_000
 
 
 def with_ngrams(tokens: list[str], n: int) -> list[str]:
@@ -44,10 +47,11 @@ def with_bigrams(tokens: list[str]) -> list[str]:
 
 
 def fit(
-    texts: Sequence[str], labels: np.ndarray, max_features: int, c: float, seed: int
+    texts: Sequence[str], labels: np.ndarray, c: float, seed: int
 ) -> tuple[TfidfVectorizer, LogisticRegression]:
-    """Fit tf-idf (min_df 2) and a liblinear logistic regression on training texts."""
-    vectorizer = TfidfVectorizer(analyzer=with_bigrams, min_df=2, max_features=max_features)
+    """Fit tf-idf (the TFIDF_MAX_FEATURES most frequent word 1-2-grams, min_df 2) and a
+    liblinear logistic regression on training texts."""
+    vectorizer = TfidfVectorizer(analyzer=with_bigrams, min_df=2, max_features=TFIDF_MAX_FEATURES)
     features = vectorizer.fit_transform(list(tokenize(texts)))
     model = LogisticRegression(C=c, solver="liblinear", random_state=seed, max_iter=1000)
     model.fit(features, labels)
@@ -142,23 +146,19 @@ def nb_to_keras(nb: NBLogistic, ngrams: int) -> keras.Model:
     return keras.Model(texts, prob, name="nb_logreg")
 
 
-def fit_model(
-    cfg: P.TrainParams, seed: int, reviews_path: str, data: dict[str, Split]
-) -> tuple[keras.Model, dict]:
+def fit_model(cfg: P.TrainParams, seed: int, data: dict[str, Split]) -> tuple[keras.Model, dict]:
     """`cfg.model` (tfidf_logreg or nb_logreg) fitted on the `train` split, as the RNNs are,
     as an end-to-end Keras model, and its fit summary (scored on `val` when there is one)."""
     from sklearn.metrics import accuracy_score, log_loss
 
-    texts = split_texts(reviews_path, data)
+    texts = {name: texts_of(split) for name, split in data.items()}
     started = time.perf_counter()
     if cfg.model == "nb_logreg":
         nb = fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, cfg.logreg_c, seed)
         predict = nb.predict_proba
         model, parameters = nb_to_keras(nb, cfg.teacher_ngrams), nb.model.coef_.size + 1
     else:
-        vectorizer, logreg = fit(
-            texts["train"], data["train"].labels, cfg.tfidf_max_features, cfg.logreg_c, seed
-        )
+        vectorizer, logreg = fit(texts["train"], data["train"].labels, cfg.logreg_c, seed)
         predict = functools.partial(predict_proba, vectorizer, logreg)
         model, parameters = to_keras(vectorizer, logreg), logreg.coef_.size + 1
     print(f"train: {cfg.model} fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -166,10 +166,8 @@ def fit_model(
     if "val" in data:
         val_probs = predict(texts["val"])
         summary |= {
-            "best_val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
-            "best_val_accuracy": round(
-                float(accuracy_score(data["val"].labels, val_probs >= 0.5)), 6
-            ),
+            "val_loss": round(float(log_loss(data["val"].labels, val_probs)), 6),
+            "val_accuracy": round(float(accuracy_score(data["val"].labels, val_probs >= 0.5)), 6),
         }
     summary |= {
         "train_reviews": len(texts["train"]),

@@ -16,6 +16,7 @@ import numpy as np
 from keras import layers
 
 from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.params import TrainParams
 from imdb_sentiment.modeling.layers import (
     LastStep,
     MaskedPooling,
@@ -25,7 +26,6 @@ from imdb_sentiment.modeling.layers import (
     TruncateTokens,
     WordPairIds,
 )
-from imdb_sentiment.core.params import TrainParams
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 WORDS_AND_PAIRS = "words_and_pairs"
@@ -48,9 +48,7 @@ def build_classifier(
         )
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     steps = StepMask(cfg.mask_padding, name="real_steps")(ids)
-    x = layers.Embedding(
-        vocab_size, cfg.embedding_dim, trainable=cfg.train_embeddings, name="embedding"
-    )(ids)
+    x = layers.Embedding(vocab_size, cfg.embedding_dim, name="embedding")(ids)
     if cfg.word_pair_buckets:
         # a vector per word pair holds what the pair means beyond its two words ("not good")
         pairs = WordPairIds(cfg.word_pair_buckets, vocab_size, name="word_pairs")(ids)

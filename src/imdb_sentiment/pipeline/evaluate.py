@@ -17,11 +17,11 @@ import pandas as pd
 from sklearn import metrics as skm
 from tqdm import tqdm
 
-from imdb_sentiment.core import params as P
-from imdb_sentiment.data import reviews
 from imdb_sentiment.core.artifacts import atomic_outputs, json_text
 from imdb_sentiment.core.errors import PipelineError, exit_on_error
+from imdb_sentiment.data import reviews
 from imdb_sentiment.evaluation import behaviour, calibration, checksets
+from imdb_sentiment.inference.defaults import DECISION_THRESHOLD, SCORING_BATCH_SIZE
 from imdb_sentiment.inference.scoring import (
     SCORING_WORKERS,
     load_model,
@@ -195,7 +195,6 @@ def read_curve(tsv: Path, metric: str) -> pd.DataFrame:
 @exit_on_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default=P.PARAMS_FILE)
     parser.add_argument("--reviews", required=True, help="table from ingest (test split used)")
     parser.add_argument("--model", required=True)
     parser.add_argument("--live", default=None, help="DVCLive directory of the train stage")
@@ -214,7 +213,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plots", required=True, help="output directory for curves and figures")
     args = parser.parse_args(argv)
 
-    cfg: P.EvaluateParams = P.load("evaluate", args.params)
     test = reviews.read(args.reviews, split="test")
     if test["label"].nunique() < 2:
         raise PipelineError(f"{args.reviews}: the test reviews need both classes to be scored")
@@ -226,16 +224,18 @@ def main(argv: list[str] | None = None) -> None:
         total=len(texts), desc="evaluate", unit=" reviews", file=sys.stderr, mininterval=2.0
     ) as bar:
         # the scoring path the CLI and the app use, so the reported speed is theirs
-        scored = predict_texts(model, texts, cfg.batch_size, bar.update, workers=SCORING_WORKERS)
+        scored = predict_texts(
+            model, texts, SCORING_BATCH_SIZE, bar.update, workers=SCORING_WORKERS
+        )
     probs, check_probs = scored[: len(test)], scored[len(test) :]
     labels = test["label"].to_numpy(int)
-    reliability = calibration.reliability_table(labels, probs, cfg.threshold)
+    reliability = calibration.reliability_table(labels, probs, DECISION_THRESHOLD)
     results = {
         k: (round(float(v), 6) if isinstance(v, float) else v)
-        for k, v in classification_metrics(labels, probs, cfg.threshold).items()
+        for k, v in classification_metrics(labels, probs, DECISION_THRESHOLD).items()
     }
     results["ece"] = round(calibration.expected_calibration_error(reliability), 6)
-    robustness = robustness_metrics(items, check_probs, cfg.threshold)
+    robustness = robustness_metrics(items, check_probs, DECISION_THRESHOLD)
     counts = {**robustness["counts"], "quotes_found_in_test": quoted, "test_reviews": len(test)}
     roc, pr = curves(labels, probs)
     predictions = pd.DataFrame(
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
             "id": test["id"].to_numpy(),
             "movie": test["movie"].to_numpy(),
             "actual": np.where(labels == 1, "positive", "negative"),
-            "predicted": np.where(probs >= cfg.threshold, "positive", "negative"),
+            "predicted": np.where(probs >= DECISION_THRESHOLD, "positive", "negative"),
             "probability": probs.round(6),
         }
     )
@@ -258,7 +258,13 @@ def main(argv: list[str] | None = None) -> None:
         pr.to_csv(plots / "precision_recall.csv", index=False)
         reliability.round(6).to_csv(plots / "reliability.csv", index=False)
         save_figures(
-            plots, labels, probs, cfg.threshold, roc, pr, Path(args.live) if args.live else None
+            plots,
+            labels,
+            probs,
+            DECISION_THRESHOLD,
+            roc,
+            pr,
+            Path(args.live) if args.live else None,
         )
         save_reliability_figure(plots, reliability, results["ece"])
         (plots / "counts.json").write_text(json_text(counts), encoding="utf-8")

@@ -16,8 +16,10 @@ import pandas as pd
 import pyarrow as pa
 from tqdm import tqdm
 
-from imdb_sentiment.data import data_report
 from imdb_sentiment.core import params as P
+from imdb_sentiment.core.artifacts import atomic_outputs, json_text
+from imdb_sentiment.core.errors import exit_on_error
+from imdb_sentiment.data import data_report
 from imdb_sentiment.data.aclimdb import (
     LABELS,
     RATINGS,
@@ -30,8 +32,6 @@ from imdb_sentiment.data.aclimdb import (
     wanted_member,
 )
 from imdb_sentiment.data.archive import ArchiveError, download, iter_files, sha256_file
-from imdb_sentiment.core.artifacts import atomic_outputs, json_text
-from imdb_sentiment.core.errors import exit_on_error
 from imdb_sentiment.data.reviews import COLUMNS
 
 
@@ -132,9 +132,7 @@ def ensure_archive(cfg: P.IngestParams) -> Path:
         raise ArchiveError(f"archive path {archive} exists but is not a file")
     print(f"{archive} not found: downloading {cfg.url}", file=sys.stderr)
     # a compressed archive is never larger than what it unpacks to
-    download(
-        cfg.url, archive, cfg.sha256, cfg.download_retries, max_bytes=cfg.max_total_mb * 1024 * 1024
-    )
+    download(cfg.url, archive, cfg.sha256, max_bytes=cfg.max_total_mb * 1024 * 1024)
     return archive
 
 

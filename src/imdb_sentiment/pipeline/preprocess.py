@@ -2,8 +2,10 @@
 
 The vocabulary is fitted on the training part only. Validation is split from
 the official train set by movie, so no film is reviewed on both sides (a random
-split leaks and makes validation optimistic). The official test set is only
-encoded, never looked at for any choice.
+split leaks and makes validation optimistic). The unlabeled reviews are encoded
+for distillation and, with the training part, teach the word vectors. The official
+test set is only encoded for the report's statistics, never written and never looked
+at for any choice: the evaluate stage scores its raw text.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from imdb_sentiment.core import params as P
-from imdb_sentiment.data import processed, reviews
 from imdb_sentiment.core.artifacts import atomic_outputs, json_text
-from imdb_sentiment.data.embeddings import pretrain
 from imdb_sentiment.core.errors import PipelineError, exit_on_error
+from imdb_sentiment.data import processed, reviews
+from imdb_sentiment.data.embeddings import pretrain
 from imdb_sentiment.modeling.text import build_vocabulary, encode, make_vectorizer
 
 
@@ -39,7 +41,7 @@ def split_by_movie(train: pd.DataFrame, val_fraction: float, seed: int) -> pd.Se
 
 
 def make_splits(reviews: pd.DataFrame, val_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
-    """train/val from the official train set, test untouched; unlabeled reviews dropped."""
+    """train/val from the official train set; test and the unlabeled reviews untouched."""
     train = reviews[reviews["split"] == "train"].reset_index(drop=True)
     test = reviews[reviews["split"] == "test"].reset_index(drop=True)
     for name, part in (("train", train), ("test", test)):
@@ -53,24 +55,31 @@ def make_splits(reviews: pd.DataFrame, val_fraction: float, seed: int) -> dict[s
         "train": train[~is_val].reset_index(drop=True),
         "val": train[is_val].reset_index(drop=True),
         "test": test,
+        processed.UNLABELED: reviews[reviews["split"] == "unsup"].reset_index(drop=True),
     }
 
 
 def encode_splits(
     splits: dict[str, pd.DataFrame], vocabulary: list[str], max_len: int, keep: str = "first"
 ) -> tuple[dict[str, processed.Split], dict]:
-    """Encoded arrays per split and a report of OOV rate and truncation."""
+    """Encoded arrays (with texts) per split and a report of OOV rate and truncation."""
     vectorizer = make_vectorizer(vocabulary, ragged=True)
     arrays, report = {}, {}
     for name, frame in splits.items():
-        ids, offsets, truncated = encode(vectorizer, frame["text"].tolist(), max_len, keep)
+        texts = frame["text"].tolist()
+        ids, offsets, truncated = encode(vectorizer, texts, max_len, keep)
         arrays[name] = processed.Split(
-            ids, offsets, frame["label"].to_numpy(np.int8), frame["id"].to_numpy(np.int32)
+            ids, offsets, frame["label"].to_numpy(np.int8), frame["id"].to_numpy(np.int32), texts
         )
         lengths = np.diff(offsets)
+        labelled = name != processed.UNLABELED
         report[name] = {
             "reviews": len(frame),
-            "positive_share": round(float(frame["label"].mean()), 4),
+            **(
+                {"positive_share": round(float(frame["label"].mean()), 4)}
+                if labelled and len(frame)
+                else {}
+            ),
             "movies": int(frame["movie"].nunique()),
             "oov_rate": round(float((ids == 1).mean()) if len(ids) else 0.0, 4),
             "truncated_share": round(truncated / max(len(frame), 1), 4),
@@ -84,7 +93,7 @@ def pretrain_embeddings(
 ) -> np.ndarray:
     """PPMI-SVD word vectors from unlabeled use of `texts` (whole reviews, no truncation)."""
     ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), texts, max_len=1 << 30)
-    return pretrain(ids, offsets, len(vocabulary) + 2, cfg.pretrain_dim, cfg.pretrain_window, seed)
+    return pretrain(ids, offsets, len(vocabulary) + 2, cfg.pretrain_dim, seed)
 
 
 @exit_on_error
@@ -117,9 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     report["vocabulary_size"] = len(vocabulary) + 2
     embeddings = None
     if cfg.pretrain_dim:
-        texts = splits["train"]["text"].tolist()
-        if cfg.pretrain_unlabeled:
-            texts += table.loc[table["split"] == "unsup", "text"].tolist()
+        texts = splits["train"]["text"].tolist() + splits[processed.UNLABELED]["text"].tolist()
         print(
             f"preprocess: pretraining {cfg.pretrain_dim}-d word vectors on {len(texts)} reviews",
             file=sys.stderr,
@@ -127,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         embeddings = pretrain_embeddings(texts, vocabulary, cfg, seed)
         report["pretrain_reviews"] = len(texts)
     with atomic_outputs((args.out, True), (args.report, False)) as (out, report_path):
-        processed.write(out, vocabulary, arrays, embeddings, cfg, seed)
+        written = {name: arrays[name] for name in processed.SPLITS}
+        processed.write(out, vocabulary, written, embeddings, cfg, seed)
         report_path.write_text(json_text(report), encoding="utf-8")
     print(f"preprocess: {report}", file=sys.stderr)
 

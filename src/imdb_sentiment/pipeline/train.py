@@ -1,15 +1,15 @@
 """Stage 3, train: a recurrent classifier from the zoo, exported as an end-to-end text model.
 
-Training reads the encoded sequences from preprocess and fits the network
-(`fitting`: length buckets, a fixed epoch count, validation watched when held out). The saved
-model puts the preprocess vectorizer in front of the network, so it takes raw
-review strings. An n-gram `train.model` is fitted by `baseline` instead.
+Training reads preprocess's output alone and fits the network (`fitting`: length buckets,
+a fixed epoch count, validation watched when held out). The saved model puts the
+preprocess vectorizer in front of the network, so it takes raw review strings. An n-gram
+`train.model` is fitted on the same reviews' texts by `ngram` instead.
 
 `train.fit_on_validation` is the final fit: settings are chosen with it false, on the
 validation split's scores; set, the fit also learns validation's labelled reviews, and
 nothing is validated.
 
-`train.distill_unlabeled` adds the unlabeled reviews with an n-gram teacher's
+`train.distill_unlabeled` adds preprocess's unlabeled reviews with an n-gram teacher's
 probabilities as targets (`distill`); the saved model is the network alone.
 `train.inter_op_threads` and `train.intra_op_threads` size TensorFlow's thread
 pools before it starts. Its matrix products split their sums by thread count, so fixed
@@ -30,16 +30,15 @@ import numpy as np
 import tensorflow as tf
 from dvclive import Live
 
-from imdb_sentiment.data import processed
-
-from imdb_sentiment.modeling import distill, ngram
 from imdb_sentiment.core import params as P
-from imdb_sentiment.core.artifacts import atomic_outputs, json_text
+from imdb_sentiment.core.artifacts import atomic_outputs, json_text, model_card_path
 from imdb_sentiment.core.errors import PipelineError, exit_on_error
-from imdb_sentiment.modeling.fitting import thread_pools, train
-from imdb_sentiment.data.processed import Split
-from imdb_sentiment.modeling.scaling import make_strategy
 from imdb_sentiment.core.startup import set_thread_pools
+from imdb_sentiment.data import processed
+from imdb_sentiment.data.processed import Split
+from imdb_sentiment.modeling import distill, ngram
+from imdb_sentiment.modeling.fitting import thread_pools, train
+from imdb_sentiment.modeling.scaling import make_strategy
 from imdb_sentiment.modeling.text import make_vectorizer
 from imdb_sentiment.modeling.zoo import RECURRENT, build_end_to_end
 
@@ -49,9 +48,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=P.PARAMS_FILE)
     parser.add_argument("--data", required=True, help="preprocess output directory")
-    parser.add_argument(
-        "--reviews", required=True, help="table from ingest (texts for tfidf_logreg)"
-    )
     parser.add_argument("--model", required=True, help="output end-to-end model (.keras)")
     parser.add_argument("--live", required=True, help="DVCLive directory for training curves")
     args = parser.parse_args(argv)
@@ -81,6 +77,9 @@ def main(argv: list[str] | None = None) -> None:
             for name in ("train", "val")
         },
     )
+    unlabeled = None
+    if cfg.model in RECURRENT and cfg.distill_unlabeled:
+        unlabeled = processed.load_split(args.data, processed.UNLABELED, len(vocabulary) + 2)
     embeddings = pretrained_embeddings(cfg, args.data)
     print(
         f"train: {cfg.model} on {len(data['train'])} labelled reviews, "
@@ -95,9 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     # (the others hold identical weights); elsewhere this is always true.
     strategy = make_strategy(cfg.distribute)
     if not strategy.extended.should_checkpoint:
-        _, summary = fit(
-            cfg, seed, args.reviews, data, vocabulary, embeddings, prep, None, strategy
-        )
+        _, summary = fit(cfg, seed, data, unlabeled, vocabulary, embeddings, prep, None, strategy)
         print(
             f"train: {json.dumps(summary)}; not the chief, so the chief writes the outputs",
             file=sys.stderr,
@@ -108,10 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     card_path = model_card_path(args.model)
     with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False) as live:
         model, summary = fit(
-            cfg, seed, args.reviews, data, vocabulary, embeddings, prep, live, strategy
+            cfg, seed, data, unlabeled, vocabulary, embeddings, prep, live, strategy
         )
         live.summary.update(
-            {key: summary[key] for key in ("best_val_accuracy", "best_val_loss") if key in summary}
+            {key: summary[key] for key in ("val_accuracy", "val_loss") if key in summary}
         )
     with atomic_outputs((args.model, False), (card_path, False)) as (model_tmp, card_tmp):
         save_keras(model, model_tmp)
@@ -149,25 +146,28 @@ def pretrained_embeddings(cfg: P.TrainParams, data_dir: str | Path) -> np.ndarra
 def fit(
     cfg: P.TrainParams,
     seed: int,
-    reviews_path: str,
     data: dict[str, Split],
+    unlabeled: Split | None,
     vocabulary: list[str],
     embeddings: np.ndarray | None,
     prep: P.PreprocessParams,
     live: Live | None,
     strategy: tf.distribute.Strategy,
 ) -> tuple[keras.Model, dict]:
-    """The end-to-end text model `cfg.model` names, fitted, and its fit summary."""
+    """The end-to-end text model `cfg.model` names, fitted, and its fit summary; `unlabeled`
+    (the reviews to distil, for a recurrent `cfg.model` with `cfg.distill_unlabeled`)."""
     if cfg.model not in RECURRENT:  # an n-gram model
-        return ngram.fit_model(cfg, seed, reviews_path, data)
+        return ngram.fit_model(cfg, seed, data)
     distilled = {}
     if cfg.distill_unlabeled:
-        teacher = distill.fitted_teacher(cfg, seed, reviews_path, data)
-        unlabeled, labelling = distill.teacher_labelled_unlabeled(
-            reviews_path, teacher, vocabulary, prep
-        )
+        if unlabeled is None:
+            raise PipelineError(
+                "train.distill_unlabeled is true but no unlabeled reviews were given"
+            )
+        teacher = distill.fitted_teacher(cfg, seed, data)
+        taught, labelling = distill.teacher_labelled(unlabeled, teacher)
         distilled = {**teacher.summary, **labelling}
-        data = {**data, "train": processed.concat_splits(data["train"], unlabeled)}
+        data = {**data, "train": processed.concat_splits(data["train"], taught)}
     verbose = 1 if sys.stderr.isatty() else 2
     classifier, summary = train(
         cfg, seed, data, len(vocabulary) + 2, embeddings, live, verbose=verbose, strategy=strategy
@@ -210,12 +210,6 @@ def _renumber_shared_objects(node, ids: dict[int, int]):
     if isinstance(node, list):
         return [_renumber_shared_objects(value, ids) for value in node]
     return node
-
-
-def model_card_path(model_path: str | Path) -> Path:
-    """The params file saved next to a model: models/model.keras -> models/model.params.json."""
-    model_path = Path(model_path)
-    return model_path.with_name(model_path.stem + ".params.json")
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line `argv`: returns the exit status, or raises SystemExit(2) after
     one line on stderr, as every main of the project does for bad input."""
     args = build_parser().parse_args(argv)
-    if args.model is None:
-        args.model = str(locations.default_model())
     try:
+        if args.model is None:
+            args.model = str(locations.default_model())
         check_arguments(args)
         return predict(args)
     except PipelineError as err:

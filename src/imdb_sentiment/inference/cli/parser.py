@@ -127,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default=None,
-        help=f"end-to-end .keras model (default: ${locations.MODEL_ENV}, else "
-        f"{locations.MODEL} here, else the project's)",
+        help=f"end-to-end .keras model (default: ${locations.MODEL_ENV}, else the model "
+        f"{locations.PIPELINE_FILE} names here, else the project's)",
     )
     p.add_argument(
         "--verbose", "-v", action="store_true", help="also show TensorFlow's own log lines"
