@@ -189,11 +189,12 @@ STALL_FACTOR = 1.5
 
 
 def stalled_epochs(epoch_rates: list[float]) -> list[int]:
-    """The epochs (from 1) of one run that took more than STALL_FACTOR x its median epoch time;
-    `epoch_rates` are each epoch's reviews/s, so time is their inverse."""
+    """The epochs (from 2) of one run that took more than STALL_FACTOR x its median epoch time;
+    `epoch_rates` are each epoch's reviews/s, so time is their inverse. The first epoch also
+    traces the graph, so its extra time is the code's, not a stall."""
     seconds = [1 / rate for rate in epoch_rates]
     median = statistics.median(seconds)
-    return [epoch for epoch, s in enumerate(seconds, 1) if s > STALL_FACTOR * median]
+    return [epoch for epoch, s in enumerate(seconds, 1) if epoch > 1 and s > STALL_FACTOR * median]
 
 
 def training(

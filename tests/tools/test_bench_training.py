@@ -16,6 +16,7 @@ def test_an_epoch_over_one_and_a_half_times_the_median_is_a_stall():
     assert stalled_epochs([100.0, 100.0, 50.0, 100.0]) == [3]  # twice the median time
     assert stalled_epochs([100.0, 70.0, 110.0]) == []  # 1.43x: within the machine's noise
     assert stalled_epochs([80.0]) == []
+    assert stalled_epochs([50.0, 100.0, 100.0]) == []  # the first epoch traces the graph
 
 
 def test_the_spread_line_names_each_side_and_the_stalled_ones():
