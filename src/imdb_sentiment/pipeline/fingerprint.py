@@ -10,6 +10,9 @@ A comment, docstring or formatting edit leaves every fingerprint as it was, so
 code does changes a digest and reruns the stages that run that module. A module
 that reads its own `__doc__` keeps its docstrings in the digest.
 
+`ast.unparse` prints some code differently from one Python version to the next, so
+the digests hold for the version that wrote them, which `python.txt` names.
+
 Standard library only: it runs before, and without, NumPy or TensorFlow.
 """
 
@@ -28,6 +31,12 @@ STAGE_MODULES = {
     name: (f"{PACKAGE}.pipeline.__main__", f"{PACKAGE}.pipeline.{name}")
     for name in ("ingest", "preprocess", "train", "evaluate", "export")
 }
+PYTHON_FILE = "python.txt"
+
+
+def python_version() -> str:
+    """This interpreter's version, major.minor: the digests' meaning depends on it."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def module_path(name: str, src: Path = SRC) -> Path | None:
@@ -109,6 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    version = out / PYTHON_FILE
+    if not version.is_file() or version.read_text(encoding="utf-8").strip() != python_version():
+        version.write_text(python_version() + "\n", encoding="utf-8")
     for stage in STAGE_MODULES:
         path, text = out / f"{stage}.txt", fingerprint(stage)
         # unchanged files are left alone, so nothing downstream sees a new timestamp
