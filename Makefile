@@ -43,11 +43,16 @@ $(ARCHIVE):
 run: $(VENV)/.installed $(ARCHIVE) ## Set up (if needed) and reproduce the whole pipeline: dvc repro
 	$(BIN)/dvc repro
 
+# pytest-xdist: one worker per core, at most TEST_WORKERS (each holds a TensorFlow); tests
+# that share an expensive module fixture carry an xdist_group mark and stay on one worker.
+TEST_WORKERS ?= 4
+PYTEST := $(BIN)/python -m pytest -n auto --maxprocesses $(TEST_WORKERS) --dist loadgroup
+
 test: $(VENV)/.installed ## Set up (if needed) and run the whole test suite (what CI runs)
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-fast: $(VENV)/.installed ## The quick tier for the edit loop: the tests not marked slow (tests/system/ is slow)
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: $(VENV)/.installed ## Lint, format check and types: ruff and mypy (CI runs it)
 	$(BIN)/ruff check src tests tools benchmarks

@@ -14,7 +14,9 @@ step. Each variant runs in a fresh process and the variants take turns, `--round
   product after it: fewer ops per step, but whole-sequence tensors to write and read;
 - `keras_bigru`: Keras' GRU(32) both ways, the default network's recurrent part, as the
   train stage builds it (two loops);
-- `bigru_one_loop`: both directions in one loop, batched products over the direction.
+- `bigru_one_loop`: both directions in one loop, batched products over the direction;
+- `bigru_hoisted`: Keras' GRU weights, each direction's input projections of every step as
+  one matrix product before its loop, TensorFlow's own gradient.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ import sys
 import time
 
 BATCH, FEATURES, LONG = 128, 64, 300
-VARIANTS = ("keras_lstm", "lstm_halves", "lstm_fused", "keras_bigru", "bigru_one_loop")
+VARIANTS = (
+    "keras_lstm",
+    "lstm_halves",
+    "lstm_fused",
+    "keras_bigru",
+    "bigru_one_loop",
+    "bigru_hoisted",
+)
 
 
 def fused_lstm(proj, recurrent_kernel):
@@ -126,6 +135,31 @@ def bigru_one_loop(x, kernel, recurrent_kernel, bias):
     return out.stack()
 
 
+def gru_hoisted(x, kernel, recurrent_kernel, bias):
+    """A GRU (reset after) whose input projections, of every step at once, are one matrix
+    product before the loop; the loop does only the recurrent product. TensorFlow's own
+    gradient: the weights' input gradient becomes one product after the loop too."""
+    import tensorflow as tf
+
+    units = recurrent_kernel.shape[0]
+    proj = tf.einsum("bte,eg->tbg", x, kernel) + bias[0]
+    n = tf.shape(proj)[0]
+    steps = tf.TensorArray(x.dtype, size=n).unstack(proj)
+
+    def body(t, h, out):
+        x_zr, x_h = tf.split(steps.read(t), [2 * units, units], axis=-1)
+        i_zr, i_h = tf.split(tf.matmul(h, recurrent_kernel) + bias[1], [2 * units, units], -1)
+        z, r = tf.split(tf.sigmoid(x_zr + i_zr), 2, axis=-1)
+        h = z * h + (1 - z) * tf.tanh(x_h + r * i_h)
+        return t + 1, h, out.write(t, h)
+
+    h0 = tf.zeros(tf.stack([tf.shape(x)[0], units]), x.dtype)
+    _, _, out = tf.while_loop(
+        lambda t, *_: t < n, body, (0, h0, tf.TensorArray(x.dtype, size=n)), maximum_iterations=n
+    )
+    return tf.transpose(out.stack(), [1, 0, 2])
+
+
 def time_variant(variant: str) -> dict:
     """Per-time-step cost of one variant, in this process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -135,7 +169,7 @@ def time_variant(variant: str) -> dict:
 
     keras.utils.set_random_seed(0)
     tf.config.experimental.enable_op_determinism()
-    if variant in ("keras_bigru", "bigru_one_loop"):
+    if variant in ("keras_bigru", "bigru_one_loop", "bigru_hoisted"):
         units = 32
         forward = keras.layers.GRU(units, return_sequences=True)
         backward = keras.layers.GRU(units, return_sequences=True)
@@ -146,6 +180,16 @@ def time_variant(variant: str) -> dict:
 
             def layer(x):
                 return tf.concat([forward(x), tf.reverse(backward(tf.reverse(x, [1])), [1])], -1)
+        elif variant == "bigru_hoisted":  # Keras' own weights, two loops as Keras runs them
+            variables = forward.trainable_variables + backward.trainable_variables
+
+            def layer(x):
+                cells = forward.cell, backward.cell
+                ways = [
+                    gru_hoisted(xs, cell.kernel, cell.recurrent_kernel, cell.bias)
+                    for xs, cell in zip((x, tf.reverse(x, [1])), cells)
+                ]
+                return tf.concat([ways[0], tf.reverse(ways[1], [1])], -1)
         else:  # the same weights, stacked on a first axis of 2
             weights = [
                 tf.Variable(

@@ -120,6 +120,53 @@ TINY_PARAMS = {
 }
 
 
+def tiny_network(**changes):
+    """A small classifier architecture with every part of the default one (word pairs, a
+    convolution, both directions, dropout) spelled out here, not read from params.yaml;
+    `changes` override fields (lists become tuples)."""
+    from imdb_sentiment.modeling.zoo import Network
+
+    fields = {
+        "model": "gru",
+        "bidirectional": True,
+        "units": (4,),
+        "activation": "tanh",
+        "embedding_dim": 4,
+        "mask_padding": True,
+        "embedding_dropout": 0.1,
+        "word_pair_buckets": 64,
+        "word_pair_dim": 2,
+        "conv_filters": 8,
+        "conv_width": 3,
+        "conv_stride": 1,
+        "pooling": "max",
+        "dropout": 0.1,
+        "dense_units": (),
+    }
+    fields |= {
+        key: tuple(value) if isinstance(value, list) else value for key, value in changes.items()
+    }
+    return Network(**fields)
+
+
+def tiny_fit(**changes):
+    """Fit settings for unit tests, spelled out here: one epoch of batches of 16, no
+    adversarial training; `changes` override fields."""
+    from imdb_sentiment.modeling.fitting import FitSettings
+
+    fields = {
+        "epochs": 1,
+        "batch_size": 16,
+        "learning_rate": 0.001,
+        "bucket_by_length": True,
+        "jit_compile": False,
+        "distribute": "none",
+        "mixed_precision": "none",
+        "adversarial_epsilon": 0.0,
+    }
+    return FitSettings(**(fields | changes))
+
+
 def project_params(section: str, **overrides):
     """A section of the repository's params.yaml as its dataclass, with `overrides`."""
     from imdb_sentiment.core import params as P
@@ -183,6 +230,13 @@ def make_repo(root: Path, archive: Path, overrides: dict | None = None) -> Path:
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "pipeline"], root)
     return root
+
+
+def copy_repo(source: Path, dest: Path) -> Path:
+    """A copy of a repository from `make_repo` (git history, DVC cache, outputs) to change
+    while the original stays as it was."""
+    shutil.copytree(source, dest, symlinks=True)
+    return dest
 
 
 def repro_and_commit(repo: Path, message: str) -> None:

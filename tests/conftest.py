@@ -10,7 +10,15 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
-from builders import CHECKS, REPO, TINY_PARAMS, build_archive, write_params
+from builders import (
+    CHECKS,
+    REPO,
+    TINY_PARAMS,
+    build_archive,
+    make_repo,
+    repro_and_commit,
+    write_params,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SYSTEM = Path(__file__).parent / "system"
@@ -126,6 +134,16 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def reproduced_repo(tmp_path_factory) -> Path:
+    """A scratch git + DVC repository of the pipeline on the tiny archive, reproduced by
+    `dvc repro` and committed once per session; tests work in copies (`copy_repo`)."""
+    root = tmp_path_factory.mktemp("reproduced")
+    repo = make_repo(root / "repo", build_archive(root / "archive.tar.gz"))
+    repro_and_commit(repo, "results")
+    return repo
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tiny_pipeline):
     """The tiny pipeline's end-to-end model, loaded."""
     from imdb_sentiment.inference.scoring import load_model
@@ -149,10 +167,11 @@ def pytest_sessionfinish(session, exitstatus):
     import time
     from datetime import datetime
 
-    invocation = session.config.invocation_params.args
     markexpr = session.config.getoption("markexpr") or ""
-    partial = session.config.getoption("keyword") or any(
-        not str(arg).startswith("-") and str(arg) != markexpr for arg in invocation
+    # the whole suite: no test paths named (pytest took testpaths), no -k
+    partial = (
+        session.config.getoption("keyword")
+        or session.config.args_source != pytest.Config.ArgsSource.TESTPATHS
     )
     tier = {"": "full", "not slow": "fast"}.get(markexpr)
     if partial or tier is None or not _SESSION_STARTED or os.environ.get("PYTEST_XDIST_WORKER"):

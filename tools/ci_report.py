@@ -29,8 +29,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline_paths import pipeline_paths  # tools/, the script's own folder
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PLOT_DIR = "metrics/eval"
 
 
 @dataclass(frozen=True)
@@ -51,28 +52,32 @@ class Curve:
 
     name: str
     title: str
-    path: str
+    output: tuple[str, str]  # dvc.yaml's key of the folder, and the file in it
     x: str
     y: str
     separator: str = ","
 
 
 CURVES = (
-    Curve("roc", "ROC (test)", f"{PLOT_DIR}/roc.csv", "fpr", "tpr"),
+    Curve("roc", "ROC (test)", ("eval_plots", "roc.csv"), "fpr", "tpr"),
     Curve(
         "precision_recall",
         "Precision-recall (test)",
-        f"{PLOT_DIR}/precision_recall.csv",
+        ("eval_plots", "precision_recall.csv"),
         "recall",
         "precision",
     ),
     Curve(
-        "reliability", "Reliability (test)", f"{PLOT_DIR}/reliability.csv", "confidence", "accuracy"
+        "reliability",
+        "Reliability (test)",
+        ("eval_plots", "reliability.csv"),
+        "confidence",
+        "accuracy",
     ),
     Curve(
         "training_loss",
         "Training loss per epoch",
-        "metrics/train/plots/metrics/train/loss.tsv",
+        ("live", "plots/metrics/train/loss.tsv"),
         "step",
         "loss",
         "\t",
@@ -80,15 +85,18 @@ CURVES = (
     Curve(
         "training_accuracy",
         "Training accuracy per epoch",
-        "metrics/train/plots/metrics/train/accuracy.tsv",
+        ("live", "plots/metrics/train/accuracy.tsv"),
         "step",
         "accuracy",
         "\t",
     ),
 )
-SEEDS = "metrics/seeds.json"
-COUNTS = f"{PLOT_DIR}/counts.json"
-DATA_REPORT = "metrics/data.json"
+SEEDS = "metrics/seeds.json"  # tools/experiments.py's
+
+
+def output(repo: Path, key: str, name: str = "") -> str:
+    """Where a pipeline output (or a file in an output folder) is, by the repository's dvc.yaml."""
+    return "/".join(part for part in (pipeline_paths(repo)[key], name) if part)
 
 
 @dataclass(frozen=True)
@@ -132,19 +140,18 @@ def committed_json(repo: Path, side: Side, path: str) -> dict:
 
 def sample_sizes(repo: Path, head: Side) -> dict[str, int]:
     """How many items each rate metric is measured on, from the head's counts.json."""
-    counts = committed_json(repo, head, COUNTS)
-    data = committed_json(repo, head, DATA_REPORT).get("counts", {})
+    counts = committed_json(repo, head, output(repo, "eval_plots", "counts.json"))
+    data = committed_json(repo, head, output(repo, "data_report")).get("counts", {})
     test_reviews = counts.get("test_reviews") or data.get("test_pos", 0) + data.get("test_neg", 0)
-    sizes = {
-        f"metrics/eval.json:{k}": test_reviews for k in ("accuracy", "precision", "recall", "f1")
-    }
+    evaluation, robustness = output(repo, "eval"), output(repo, "robustness")
+    sizes = {f"{evaluation}:{k}": test_reviews for k in ("accuracy", "precision", "recall", "f1")}
     sizes |= {
-        f"metrics/robustness.json:{k}": counts.get("contrast_pairs", 0)
+        f"{robustness}:{k}": counts.get("contrast_pairs", 0)
         for k in ("contrast_original", "contrast_edited", "contrast_both")
     }
-    sizes["metrics/robustness.json:short_texts"] = counts.get("short_texts", 0)
+    sizes[f"{robustness}:short_texts"] = counts.get("short_texts", 0)
     for capability, n in counts.get("behaviour", {}).items():
-        sizes[f"metrics/behaviour.json:{capability}"] = n
+        sizes[f"{output(repo, 'behaviour')}:{capability}"] = n
     return {key: n for key, n in sizes.items() if n}
 
 
@@ -181,7 +188,9 @@ def metrics_table(repo: Path, base: Side, head: Side) -> str:
             key = f"{path}:{metric}"
             band = (
                 noise(
-                    new, sizes.get(key), seed_std if key == "metrics/eval.json:accuracy" else None
+                    new,
+                    sizes.get(key),
+                    seed_std if key == f"{output(repo, 'eval')}:accuracy" else None,
                 )
                 if delta is not None
                 else None
@@ -224,7 +233,7 @@ def overlay(repo: Path, base: Side, head: Side, curve: Curve, out: Path) -> str 
     fig, ax = plt.subplots(figsize=(4.5, 4))
     drawn = 0
     for side, style in ((base, "--"), (head, "-")):
-        data = committed(repo, side, curve.path)
+        data = committed(repo, side, output(repo, *curve.output))
         if data is None:
             continue
         try:
@@ -260,7 +269,7 @@ def curves_section(repo: Path, base: Side, head: Side, out: Path) -> str:
         lines.append(
             f"![{curve.title}: base dashed, head solid]({path})"
             if path
-            else f"_no `{curve.path}` in either revision_"
+            else f"_no `{output(repo, *curve.output)}` in either revision_"
         )
     return "\n\n".join(lines)
 
@@ -281,7 +290,7 @@ def dvc_diff(repo: Path, kind: str, base: Side, head: Side) -> str:
 
 def extract_plot(repo: Path, side: Side, plot: Plot, out: Path) -> str | None:
     """Write the revision's committed PNG under out/<side>/; its relative path, or None if absent."""
-    result = git(repo, "show", f"{side.commit}:{PLOT_DIR}/{plot.file}")
+    result = git(repo, "show", f"{side.commit}:{output(repo, 'eval_plots', plot.file)}")
     if result.returncode != 0 or not result.stdout.startswith(PNG_SIGNATURE):
         return None
     target = out / side.label / plot.file
@@ -290,10 +299,10 @@ def extract_plot(repo: Path, side: Side, plot: Plot, out: Path) -> str | None:
     return f"{side.label}/{plot.file}"
 
 
-def plot_cell(path: str | None, plot: Plot, side: Side) -> str:
+def plot_cell(repo: Path, path: str | None, plot: Plot, side: Side) -> str:
     """A table cell: the embedded image, or a note that the revision has no such PNG."""
     if path is None:
-        return f"_no `{PLOT_DIR}/{plot.file}` in `{side.name}`_"
+        return f"_no `{output(repo, 'eval_plots', plot.file)}` in `{side.name}`_"
     return f"![{plot.title}, {side.name}]({path})"
 
 
@@ -307,7 +316,7 @@ def plots_table(repo: Path, base: Side, head: Side, out: Path) -> str:
         paths = [extract_plot(repo, side, plot, out) for side in (base, head)]
         if plot.optional and paths == [None, None]:
             continue
-        cells = [plot_cell(p, plot, s) for p, s in zip(paths, (base, head))]
+        cells = [plot_cell(repo, p, plot, s) for p, s in zip(paths, (base, head))]
         rows.append(f"| {plot.title} | {cells[0]} | {cells[1]} |")
     return "\n".join(rows)
 

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import yaml
 
-ARCHIVE = "data/raw/aclImdb_v1.tar.gz"
+from imdb_sentiment.core import params as P
+from imdb_sentiment.core.locations import pipeline_paths
+
 # The real-slice test's sizes (tests/pipeline/test_pipeline.py), one epoch: a few minutes on 2 cores.
 SLICE_PARAMS: dict[str, object] = {
     "ingest.sample_per_class": 300,
@@ -94,17 +96,18 @@ def scratch_clone(repo: Path, target: Path, cache: Path) -> str:
 
 def place_archive(clone: Path, archive: Path | None) -> str:
     """Put the archive into the clone; says where it came from."""
-    target = clone / ARCHIVE
+    relative = P.load("ingest", clone / P.PARAMS_FILE).archive
+    target = clone / relative
     if archive is not None and archive.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(archive, target)
         return str(archive)
-    if dvc("checkout", "-q", ARCHIVE, cwd=clone, check=False).returncode == 0 and target.is_file():
+    if dvc("checkout", "-q", relative, cwd=clone, check=False).returncode == 0 and target.is_file():
         return "the DVC cache"
     url = os.environ.get("DVC_REMOTE_URL", "")
     if url:
         dvc("remote", "add", "--local", "--force", "-d", "ci", url, cwd=clone)
-        dvc("pull", ARCHIVE, cwd=clone)
+        dvc("pull", relative, cwd=clone)
         return "the DVC remote at $DVC_REMOTE_URL"
     return "nowhere yet: the ingest stage downloads it"
 
@@ -118,7 +121,7 @@ def reproduce(clone: Path) -> None:
             "error: ci_slice: the second `dvc repro` ran stages again: the pipeline is not "
             "reproducible (an undeclared dependency or output, or a non-deterministic stage)"
         )
-    dvc("metrics", "show", "--md", "metrics/eval.json", cwd=clone)
+    dvc("metrics", "show", "--md", str(pipeline_paths(clone)["eval"]), cwd=clone)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,12 +27,11 @@ from pathlib import Path
 
 import yaml
 
-ARCHIVE = Path("data/raw/aclImdb_v1.tar.gz")
-# Outputs whose bytes are not compared: the model card and the training curves hold
-# wall-clock times (their other values are compared as metrics).
-NOT_BYTE_COMPARED = {"models/model.params.json", "metrics/train"}
-DATA_REPORT = "metrics/data.json"
-ARCHIVE_KEY = "archive_sha256"  # in DATA_REPORT: which archive file the reviews came from
+from imdb_sentiment.core import params as P
+from imdb_sentiment.core.locations import pipeline_paths
+
+# in the data report: which archive file the reviews came from
+ARCHIVE_KEY = "archive_sha256"
 
 
 def flatten(data, prefix: str = "") -> dict[str, object]:
@@ -79,12 +78,16 @@ def output_hashes(lock: Path) -> dict[str, str]:
 def differences(committed: Path, fresh: Path) -> list[tuple[str, str, str, str]]:
     """Every difference between two checkouts' results, by the rule in the module docstring."""
     found = []
+    paths = pipeline_paths(committed)
     metric_files = yaml.safe_load((committed / "dvc.yaml").read_text()).get("metrics", [])
-    for name in metric_files + ["models/model.params.json"]:
+    for name in metric_files + [str(paths["model_card"])]:
         found += compare_json(name, committed / name, fresh / name)
+    # bytes not compared: the model card and the training curves hold wall-clock times
+    # (their other values are compared as metrics)
+    not_byte_compared = {str(paths["model_card"]), str(paths["live"])}
     old, new = output_hashes(committed / "dvc.lock"), output_hashes(fresh / "dvc.lock")
     for path in sorted(set(old) | set(new)):
-        if path not in NOT_BYTE_COMPARED and old.get(path) != new.get(path):
+        if path not in not_byte_compared and old.get(path) != new.get(path):
             found.append(
                 (
                     "dvc.lock",
@@ -98,9 +101,10 @@ def differences(committed: Path, fresh: Path) -> list[tuple[str, str, str, str]]
 
 def archive_note(committed: Path, fresh: Path) -> str | None:
     """A note when the rebuild read another archive file than the committed results did."""
+    report = pipeline_paths(committed)["data_report"]
     hashes = [
         json.loads(path.read_text()).get(ARCHIVE_KEY) if path.is_file() else None
-        for path in (committed / DATA_REPORT, fresh / DATA_REPORT)
+        for path in (committed / report, fresh / report)
     ]
     if hashes[0] == hashes[1]:
         return None
@@ -123,9 +127,10 @@ def rebuild(repo: Path, work: Path, archive: Path | None) -> Path:
     """A clone of `repo`'s HEAD under `work`, with every stage re-run from the archive."""
     clone = work / "clone"
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
-    if archive is not None:
-        (clone / ARCHIVE).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(archive, clone / ARCHIVE)
+    target = clone / archive_path(clone)  # an absolute archive path stays where it is
+    if archive is not None and not (target.exists() and target.samefile(archive)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(archive, target)
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -138,9 +143,15 @@ def rebuild(repo: Path, work: Path, archive: Path | None) -> Path:
     return clone
 
 
+def archive_path(repo: Path) -> Path:
+    """Where the ingest stage of the checkout at `repo` reads the archive (params.yaml)."""
+    return Path(P.load("ingest", repo / P.PARAMS_FILE).archive)
+
+
 def find_archive(repo: Path, given: str | None) -> Path | None:
+    archive = archive_path(repo)
     for candidate in (
-        [Path(given)] if given else [repo / ARCHIVE, repo.parent / "shared" / "data" / ARCHIVE.name]
+        [Path(given)] if given else [repo / archive, repo.parent / "shared" / "data" / archive.name]
     ):
         if candidate.is_file():
             return candidate

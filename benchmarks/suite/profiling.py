@@ -9,8 +9,13 @@ import numpy as np
 import tensorflow as tf
 
 from imdb_sentiment.core import params as P
-from imdb_sentiment.modeling.fitting import compile_classifier, make_dataset, set_determinism
-from imdb_sentiment.modeling.zoo import build_classifier
+from imdb_sentiment.modeling.fitting import (
+    compile_classifier,
+    fit_settings_of,
+    make_dataset,
+    set_determinism,
+)
+from imdb_sentiment.modeling.zoo import build_classifier, network_of
 
 from .workload import VOCAB_SIZE, encode, stage_params
 
@@ -36,8 +41,8 @@ def profile_training(
         {**P.to_dict(stage_params()), "pretrained_embeddings": False, "batch_size": batch_size},
     )
     set_determinism(0)
-    model = build_classifier(cfg, VOCAB_SIZE)
-    compile_classifier(model, cfg)
+    model = build_classifier(network_of(cfg), VOCAB_SIZE)
+    compile_classifier(model, fit_settings_of(cfg))
     rng = np.random.default_rng(0)
     step_ms = []
     for length in lengths:

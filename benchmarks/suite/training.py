@@ -14,8 +14,13 @@ import tensorflow as tf
 
 from imdb_sentiment.core import params as P
 from imdb_sentiment.data.processed import Split
-from imdb_sentiment.modeling.fitting import compile_classifier, make_dataset, set_determinism
-from imdb_sentiment.modeling.zoo import build_classifier
+from imdb_sentiment.modeling.fitting import (
+    compile_classifier,
+    fit_settings_of,
+    make_dataset,
+    set_determinism,
+)
+from imdb_sentiment.modeling.zoo import build_classifier, network_of
 
 from .harness import child
 from .workload import VOCAB_SIZE, encode, rows, stage_params, thread_label
@@ -116,8 +121,8 @@ def fit_pipeline_way(
     Returns the model, epoch seconds, history and time steps."""
     fit_part, val_part = split_80_20(train)
     set_determinism(0)
-    model = build_classifier(cfg, VOCAB_SIZE)
-    compile_classifier(model, cfg)
+    model = build_classifier(network_of(cfg), VOCAB_SIZE)
+    compile_classifier(model, fit_settings_of(cfg))
     train_ds = make_dataset(
         fit_part, cfg.batch_size, shuffle=True, seed=0, bucket_by_length=cfg.bucket_by_length
     )

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from builders import TINY_PARAMS, project_params, train_on_tiny_data
+from builders import TINY_PARAMS, project_params, tiny_network, train_on_tiny_data
 
 from imdb_sentiment.core import params as P
 from imdb_sentiment.core.artifacts import read_json
@@ -20,9 +20,7 @@ LABELS = np.array([1.0, 0.0, 1.0], dtype="float32")
 
 
 def classifier(**override) -> keras.Model:
-    cfg = project_params(
-        "train", units=[4], embedding_dim=3, embedding_dropout=0.0, dropout=0.0, **override
-    )
+    cfg = tiny_network(units=[4], embedding_dim=3, embedding_dropout=0.0, dropout=0.0, **override)
     keras.utils.set_random_seed(0)
     return build_classifier(cfg, vocab_size=6)
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from builders import project_params
+from builders import project_params, tiny_network
 
 from imdb_sentiment.core import params as P
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.inference.scoring import load_model
 from imdb_sentiment.modeling.layers import MaskedPooling, StridedConv, WordPairIds
 from imdb_sentiment.modeling.text import make_vectorizer
-from imdb_sentiment.modeling.zoo import build_classifier, build_end_to_end, input_vectors
+from imdb_sentiment.modeling.zoo import (
+    Network,
+    build_classifier,
+    build_end_to_end,
+    input_vectors,
+    network_of,
+)
 
 VOCAB = ["good", "bad", "film", "not"]
 
@@ -23,8 +29,7 @@ VOCAB = ["good", "bad", "film", "not"]
 )
 @pytest.mark.slow
 def test_architectures_build_and_fit(model, bidirectional, units, pooling):
-    cfg = project_params(
-        "train",
+    cfg = tiny_network(
         model=model,
         bidirectional=bidirectional,
         units=units,
@@ -41,15 +46,14 @@ def test_architectures_build_and_fit(model, bidirectional, units, pooling):
 
 
 def test_unknown_model_type_is_named():
-    cfg = project_params("train")
-    object.__setattr__(cfg, "model", "transformer")
+    cfg = tiny_network(model="transformer")
     with pytest.raises(PipelineError, match="unknown model type 'transformer'"):
         build_classifier(cfg, 6)
 
 
 @pytest.mark.parametrize("pooling", ["last", "max", "mean"])
 def test_padding_does_not_change_the_prediction(pooling):
-    cfg = project_params("train", units=[4], embedding_dim=4, pooling=pooling, bidirectional=True)
+    cfg = tiny_network(units=[4], embedding_dim=4, pooling=pooling, bidirectional=True)
     net = build_classifier(cfg, vocab_size=6)
     short = net.predict(np.array([[2, 3, 4]], dtype="int32"), verbose=0)
     padded = net.predict(np.array([[2, 3, 4, 0, 0, 0, 0]], dtype="int32"), verbose=0)
@@ -60,8 +64,7 @@ def test_padding_does_not_change_the_prediction(pooling):
 @pytest.mark.parametrize(("width", "stride"), [(1, 1), (3, 2), (3, 3), (5, 2), (4, 4)])
 @pytest.mark.parametrize("pooling", ["last", "max"])
 def test_strided_convolution_keeps_padding_and_batching_out(width, stride, pooling):
-    cfg = project_params(
-        "train",
+    cfg = tiny_network(
         units=[4],
         embedding_dim=4,
         pooling=pooling,
@@ -123,6 +126,13 @@ def test_strided_convolution_is_a_convolution_over_windows_ending_at_each_stride
         np.testing.assert_allclose(y[:, t], expected, atol=1e-5)
 
 
+def test_params_train_section_fills_every_field_of_the_network():
+    params = project_params("train", units=[7, 5], dense_units=[3])
+    network = network_of(params)
+    assert network.units == (7, 5) and network.dense_units == (3,)
+    assert network.model == params.model and network.conv_width == params.conv_width
+
+
 def test_strided_convolution_needs_a_window_as_wide_as_its_stride():
     with pytest.raises(P.ParamsError, match="train.conv_width"):
         project_params("train", conv_width=2, conv_stride=3)
@@ -143,7 +153,7 @@ def test_masked_pooling_ignores_padding():
 
 @pytest.mark.parametrize("conv_filters", [0, 3])
 def test_end_to_end_model_round_trips_with_safe_mode(tmp_path, conv_filters):
-    cfg = project_params("train", units=[4], embedding_dim=4, conv_filters=conv_filters)
+    cfg = tiny_network(units=[4], embedding_dim=4, conv_filters=conv_filters)
     model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
     texts = np.array(["good film", "", "not good " * 500, "Bad<br />film"], dtype=object)
     before = model(texts).numpy()
@@ -164,7 +174,7 @@ def test_load_model_errors(tmp_path):
 
 
 def test_pretrained_embeddings_are_loaded_and_shape_checked():
-    cfg = project_params("train", units=[4], embedding_dim=3)
+    cfg = tiny_network(units=[4], embedding_dim=3)
     vectors = np.arange(18, dtype="float32").reshape(6, 3)
     net = build_classifier(cfg, 6, vectors)
     np.testing.assert_array_equal(net.get_layer("embedding").get_weights()[0], vectors)
@@ -183,7 +193,7 @@ def test_truncate_keeps_first_or_last_tokens_of_each_row():
     assert TruncateTokens(9, "last")(ids[:, :0]).numpy().tolist() == [[0], [0], [0]]
 
 
-def keras_masked_reference(cfg: P.TrainParams, ours):
+def keras_masked_reference(cfg: Network, ours):
     """The same network built the Keras way (masks, Bidirectional), with our weights copied in."""
     import keras
 
@@ -213,8 +223,7 @@ def keras_masked_reference(cfg: P.TrainParams, ours):
 def test_length_based_padding_equals_keras_masking(model, pooling):
     """Reversing each row's real steps for the backward direction gives exactly what
     Keras' masked Bidirectional layer computes, without its per-step masking."""
-    cfg = project_params(
-        "train",
+    cfg = tiny_network(
         model=model,
         units=[5],
         embedding_dim=4,
@@ -235,9 +244,7 @@ def test_length_based_padding_equals_keras_masking(model, pooling):
 
 @pytest.mark.parametrize("conv_filters", [0, 4])
 def test_unmasked_padding_is_read_like_a_token(conv_filters):
-    cfg = project_params(
-        "train", units=[4], embedding_dim=4, mask_padding=False, conv_filters=conv_filters
-    )
+    cfg = tiny_network(units=[4], embedding_dim=4, mask_padding=False, conv_filters=conv_filters)
     net = build_classifier(cfg, vocab_size=6)
     # A padding vector far from the small initial weights, so that reading it shows
     # above rounding whatever the random initialisation.
@@ -252,7 +259,7 @@ def test_unmasked_padding_is_read_like_a_token(conv_filters):
 def test_predictions_do_not_depend_on_batching_or_workers():
     from imdb_sentiment.inference.scoring import predict_texts
 
-    cfg = project_params("train", units=[4], embedding_dim=4)
+    cfg = tiny_network(units=[4], embedding_dim=4)
     model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
     texts = ["good film", "bad", "not good film at all good", "film", "bad bad not", "good"] * 3
     one = predict_texts(model, texts, batch_size=len(texts), workers=1)
@@ -293,8 +300,7 @@ def test_word_pair_ids_spread_over_the_buckets():
 @pytest.mark.slow
 @pytest.mark.parametrize("conv_filters", [0, 3])
 def test_word_pairs_build_train_round_trip_and_keep_padding_out(tmp_path, conv_filters):
-    cfg = project_params(
-        "train",
+    cfg = tiny_network(
         units=[4],
         embedding_dim=4,
         conv_filters=conv_filters,

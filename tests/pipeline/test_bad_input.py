@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from builders import CHECKS, dvc, make_repo, repro_and_commit, write_params
+from builders import CHECKS, copy_repo, dvc, write_params
 
 from imdb_sentiment.pipeline import preprocess, train
 
@@ -192,14 +192,12 @@ def test_cli_refuses_a_directory_as_output_and_keeps_it(tiny_pipeline, tmp_path,
 
 
 @pytest.mark.slow
-def test_a_failing_dvc_repro_keeps_every_earlier_output(tmp_path):
+def test_a_failing_dvc_repro_keeps_every_earlier_output(reproduced_repo, tmp_path):
     """DVC deletes a stage's outputs before running it, unless they are `persist`; ours are,
     and the stage replaces them only on success."""
     import yaml
-    from builders import build_archive
 
-    repo = make_repo(tmp_path / "repo", build_archive(tmp_path / "archive.tar.gz"))
-    repro_and_commit(repo, "results")
+    repo = copy_repo(reproduced_repo, tmp_path / "repo")
 
     def kept() -> dict[str, str]:  # the training curves are live: they show the failed run
         found = {**digest(repo / "models"), **digest(repo / "metrics")}

@@ -14,11 +14,14 @@ from builders import (
     REPO,
     TINY_PARAMS,
     build_archive,
+    copy_repo,
     dvc,
     make_repo,
     project_params,
     repro_and_commit,
     run,
+    tiny_fit,
+    tiny_network,
     train_on_tiny_data,
     write_params,
 )
@@ -124,13 +127,13 @@ def test_stages_run_their_own_checkouts_code(tmp_path):
 
 
 @pytest.mark.slow
-def test_same_params_give_identical_results(tmp_path):
-    """Every digit of eval.json, the split and the vocabulary file reproduce."""
-    archive = build_archive(tmp_path / "archive.tar.gz")
+def test_same_params_give_identical_results(reproduced_repo, tmp_path):
+    """Every digit of eval.json, the split and the vocabulary file reproduce: a second
+    repository on the same archive against the session's reproduced one."""
+    again = make_repo(tmp_path / "again", reproduced_repo / "data" / "raw" / "aclImdb_v1.tar.gz")
+    dvc("repro", cwd=again)
     outputs = []
-    for name in ("a", "b"):
-        repo = make_repo(tmp_path / name, archive)
-        dvc("repro", cwd=repo)
+    for repo in (reproduced_repo, again):
         val = np.load(repo / "data" / "processed" / "val.npz")["review_ids"].tolist()
         outputs.append(
             (
@@ -144,10 +147,8 @@ def test_same_params_give_identical_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_metrics_params_and_plots_diff_across_commits(tmp_path):
-    archive = build_archive(tmp_path / "archive.tar.gz")
-    repo = make_repo(tmp_path / "repo", archive)
-    repro_and_commit(repo, "baseline")
+def test_metrics_params_and_plots_diff_across_commits(reproduced_repo, tmp_path):
+    repo = copy_repo(reproduced_repo, tmp_path / "repo")
     write_params(
         repo / "params.yaml",
         {
@@ -219,13 +220,11 @@ def test_real_imdb_slice_reproduces(tmp_path):
 
 
 @pytest.mark.slow
-def test_queued_sweep_compares_experiments(tmp_path):
+def test_queued_sweep_compares_experiments(reproduced_repo, tmp_path):
     """`dvc exp run --queue` with a grid, `dvc queue start`, then `dvc exp show` compares."""
     import time
 
-    archive = build_archive(tmp_path / "archive.tar.gz")
-    repo = make_repo(tmp_path / "repo", archive)
-    repro_and_commit(repo, "baseline")
+    repo = copy_repo(reproduced_repo, tmp_path / "repo")
     dvc("exp", "run", "--queue", "-S", "train.model=lstm,simple_rnn", cwd=repo)
     dvc("queue", "start", "-j", "1", cwd=repo)
     deadline = time.monotonic() + 600
@@ -450,21 +449,14 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     monkeypatch.setattr(
         fitting,
         "compile_classifier",
-        lambda model, cfg: (compiled.append(model), compile_classifier(model, cfg)),
+        lambda model, settings: (compiled.append(model), compile_classifier(model, settings)),
     )
     for epsilon in (0.0, 1.0):
-        cfg = project_params(
-            "train",
-            units=[4],
-            embedding_dim=4,
-            pretrained_embeddings=False,
-            epochs=1,
-            batch_size=16,
-            distill_unlabeled=False,
-            jit_compile=True,
-            adversarial_epsilon=epsilon,
+        network = tiny_network(units=[4], embedding_dim=4)
+        settings = tiny_fit(epochs=1, batch_size=16, jit_compile=True, adversarial_epsilon=epsilon)
+        _, summary = fitting.train(
+            network, settings, 0, {"train": split, "val": split}, 50, verbose=0
         )
-        _, summary = fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
         assert compiled[-1].jit_compile and np.isfinite(summary["val_loss"])
     assert type(compiled[-1]).__name__ == "AdversarialFit"
 
@@ -553,19 +545,10 @@ def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle(m
     bytes: each pass Keras starts over the data draws its shuffle when it starts."""
     from imdb_sentiment.modeling import fitting
 
-    cfg = project_params(
-        "train",
-        units=[4],
-        embedding_dim=4,
-        pretrained_embeddings=False,
-        epochs=3,
-        batch_size=16,
-        distill_unlabeled=False,
-        conv_filters=4,
-        adversarial_epsilon=0.5,
-    )
+    network = tiny_network(units=[4], embedding_dim=4, conv_filters=4)
+    settings = tiny_fit(epochs=3, batch_size=16, adversarial_epsilon=0.5)
     data = {"train": random_split(300, 60, 1), "val": random_split(60, 60, 2)}
-    ours, _ = fitting.train(cfg, 0, data, 50, verbose=0)
+    ours, _ = fitting.train(network, settings, 0, data, 50, verbose=0)
     original = fitting.make_dataset
 
     def reference(split, batch_size, **kw):
@@ -576,7 +559,7 @@ def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle(m
         )
 
     monkeypatch.setattr(fitting, "make_dataset", reference)
-    theirs, _ = fitting.train(cfg, 0, data, 50, verbose=0)
+    theirs, _ = fitting.train(network, settings, 0, data, 50, verbose=0)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -586,21 +569,12 @@ def test_fit_summary_describes_the_last_epoch_the_model_holds():
     """The fit runs every epoch and the summary scores the weights it returns."""
     from imdb_sentiment.modeling import fitting
 
-    cfg = project_params(
-        "train",
-        units=[4],
-        embedding_dim=4,
-        pretrained_embeddings=False,
-        epochs=4,
-        batch_size=16,
-        distill_unlabeled=False,
-        adversarial_epsilon=0.0,
-        learning_rate=0.05,
-    )
+    network = tiny_network(units=[4], embedding_dim=4)
+    settings = tiny_fit(epochs=4, batch_size=16, adversarial_epsilon=0.0, learning_rate=0.05)
     data = {"train": random_split(200, 30, 0), "val": random_split(60, 30, 1)}
-    model, summary = fitting.train(cfg, 0, data, 50, verbose=0)
+    model, summary = fitting.train(network, settings, 0, data, 50, verbose=0)
     val = fitting.make_dataset(
-        data["val"], 16, shuffle=False, seed=0, bucket_by_length=cfg.bucket_by_length
+        data["val"], 16, shuffle=False, seed=0, bucket_by_length=settings.bucket_by_length
     )
     loss, accuracy = model.evaluate(val, verbose=0)
     assert summary["epochs_run"] == 4
@@ -615,20 +589,14 @@ def test_validation_labels_cannot_change_the_fitted_model():
 
     from imdb_sentiment.modeling import fitting
 
-    cfg = project_params(
-        "train",
-        units=[4],
-        embedding_dim=4,
-        pretrained_embeddings=False,
-        epochs=3,
-        batch_size=16,
-        distill_unlabeled=False,
-        learning_rate=0.05,
-    )
+    network = tiny_network(units=[4], embedding_dim=4)
+    settings = tiny_fit(epochs=3, batch_size=16, learning_rate=0.05, adversarial_epsilon=1.0)
     val = random_split(60, 30, 1)
     flipped = replace(val, labels=(1 - val.labels).astype(val.labels.dtype))
     fitted = [
-        fitting.train(cfg, 0, {"train": random_split(200, 30, 0), "val": v}, 50, verbose=0)[0]
+        fitting.train(
+            network, settings, 0, {"train": random_split(200, 30, 0), "val": v}, 50, verbose=0
+        )[0]
         for v in (val, flipped)
     ]
     for a, b in zip(*(m.get_weights() for m in fitted)):
@@ -642,17 +610,9 @@ def test_fitting_bucketed_batches_does_not_warn_of_running_out_of_data():
     from imdb_sentiment.modeling import fitting
 
     split = random_split(200, 40, 0)
-    cfg = project_params(
-        "train",
-        units=[4],
-        embedding_dim=4,
-        pretrained_embeddings=False,
-        epochs=2,
-        batch_size=16,
-        distill_unlabeled=False,
-        adversarial_epsilon=0.0,
-    )
+    network = tiny_network(units=[4], embedding_dim=4)
+    settings = tiny_fit(epochs=2, batch_size=16, adversarial_epsilon=0.0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fitting.train(cfg, 0, {"train": split, "val": split}, 50, verbose=0)
+        fitting.train(network, settings, 0, {"train": split, "val": split}, 50, verbose=0)
     assert not [w for w in caught if "ran out of data" in str(w.message)]

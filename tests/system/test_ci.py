@@ -15,6 +15,9 @@ import pytest
 import yaml
 from builders import REPO, TINY_PARAMS, build_archive, run
 
+# its module fixture is expensive: one worker runs the whole module (make test uses xdist)
+pytestmark = pytest.mark.xdist_group("ci_report")
+
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 GITLAB = REPO / ".gitlab-ci.yml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -21,6 +21,9 @@ from builders import REPO, build_archive, write_params
 
 from imdb_sentiment.core.artifacts import read_json
 
+# its module fixture is expensive: one worker runs the whole module (make test uses xdist)
+pytestmark = pytest.mark.xdist_group("distribute")
+
 # Splits the CPU into `cpus` logical devices, then runs the train stage's main.
 TRAIN_SCRIPT = """
 import sys
@@ -42,8 +45,10 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import sys
+from dataclasses import replace
 from imdb_sentiment.core import params
 from imdb_sentiment.modeling import fitting
+from imdb_sentiment.modeling.zoo import network_of
 from imdb_sentiment.data.processed import Split
 rng = np.random.default_rng(0)
 def split(n):
@@ -51,12 +56,14 @@ def split(n):
     return Split(rng.integers(1, 50, lengths.sum()).astype("int32"),
                  np.concatenate([[0], np.cumsum(lengths)]), rng.integers(0, 2, n), np.arange(n))
 data = {"train": split(33), "val": split(17)}
+project = params.from_dict("train", {**params.read_yaml(sys.argv[1])["train"], "units": [4],
+                                       "embedding_dim": 4, "conv_filters": 4,
+                                       "word_pair_buckets": 64, "word_pair_dim": 2})
+network = network_of(project)
 for bucket in (False, True):
-    project = params.read_yaml(sys.argv[1])["train"]
-    cfg = params.from_dict("train", {**project, "units": [4], "embedding_dim": 4,
-                                     "pretrained_embeddings": False, "epochs": 1, "batch_size": 16,
-                                     "distribute": "mirrored", "bucket_by_length": bucket})
-    model, summary = fitting.train(cfg, 1, data, 52, verbose=0)
+    settings = replace(fitting.fit_settings_of(project), epochs=1, batch_size=16,
+                       distribute="mirrored", bucket_by_length=bucket)
+    model, summary = fitting.train(network, settings, 1, data, 52, verbose=0)
     assert summary["replicas"] == 2 and np.isfinite(summary["val_loss"]), summary
     print("ok", bucket)
 """

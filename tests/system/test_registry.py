@@ -13,16 +13,18 @@ import pytest
 import yaml
 from builders import (
     REPO,
-    build_archive,
     clone,
+    copy_repo,
     dvc,
-    make_repo,
     repro_and_commit,
     run,
     write_params,
 )
 
 from imdb_sentiment.core.artifacts import read_json
+
+# its module fixture is expensive: one worker runs the whole module (make test uses xdist)
+pytestmark = pytest.mark.xdist_group("registry")
 
 ARTIFACTS = {"sentiment-keras": "models/model.keras", "sentiment-serving": "models/serving"}
 
@@ -40,7 +42,7 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory) -> dict[str, Path | bytes]:
+def published(reproduced_repo, tmp_path_factory) -> dict[str, Path | bytes]:
     """A project pushed to a bare git `origin` and a DVC remote: v1.0.0 of both artifacts,
     then a retrained v1.1.0 of the Keras model (two epochs instead of one) on main."""
     root = tmp_path_factory.mktemp("registry")
@@ -48,10 +50,10 @@ def published(tmp_path_factory) -> dict[str, Path | bytes]:
     storage.mkdir()
     origin = root / "origin.git"
     run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], root)
-    repo = make_repo(root / "repo", build_archive(root / "archive.tar.gz"))
+    repo = copy_repo(reproduced_repo, root / "repo")
     run(["git", "remote", "add", "origin", str(origin)], repo)
     dvc("remote", "add", "-d", "storage", str(storage), cwd=repo)
-    repro_and_commit(repo, "first model")
+    repro_and_commit(repo, "first model")  # commits the remote: the model is already there
     for name in ARTIFACTS:
         release(repo, name, "v1.0.0")
     first = (repo / "models" / "model.keras").read_bytes()

@@ -9,16 +9,22 @@ import subprocess
 import sys
 
 import pytest
-from builders import REPO, build_archive, make_repo, repro_and_commit, run
+from builders import REPO, copy_repo, run
 
 spec = importlib.util.spec_from_file_location("reproduce", REPO / "tools" / "reproduce.py")
 reproduce = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(reproduce)
 
 
+PATHS = (
+    "vars:\n  - paths:\n      model_card: models/model.params.json\n      live: metrics/train\n"
+    "      data_report: metrics/data.json\n"
+)
+
+
 def fake_checkout(root, accuracy: float, seconds: float, model_md5: str):
     root.mkdir()
-    (root / "dvc.yaml").write_text("metrics:\n  - metrics/eval.json\n")
+    (root / "dvc.yaml").write_text(PATHS + "metrics:\n  - metrics/eval.json\n")
     (root / "metrics").mkdir()
     (root / "metrics" / "eval.json").write_text(json.dumps({"accuracy": accuracy, "n": 10}))
     (root / "models").mkdir()
@@ -55,7 +61,9 @@ def test_another_archive_file_is_named_not_counted_as_a_difference(tmp_path):
     other = fake_checkout(tmp_path / "b", 0.9, 100.0, "abc")
     for root, sha in ((committed, "repacked"), (other, "official")):
         (root / "metrics" / "data.json").write_text(json.dumps({"archive_sha256": sha, "n": 5}))
-        (root / "dvc.yaml").write_text("metrics:\n  - metrics/eval.json\n  - metrics/data.json\n")
+        (root / "dvc.yaml").write_text(
+            PATHS + "metrics:\n  - metrics/eval.json\n  - metrics/data.json\n"
+        )
     assert reproduce.differences(committed, other) == []
     note = reproduce.archive_note(committed, other)
     assert "official" in note and "repacked" in note
@@ -63,10 +71,11 @@ def test_another_archive_file_is_named_not_counted_as_a_difference(tmp_path):
 
 
 @pytest.mark.slow
-def test_reproduce_passes_on_a_faithful_commit_and_fails_on_a_tampered_one(tmp_path):
-    archive = build_archive(tmp_path / "archive.tar.gz")
-    repo = make_repo(tmp_path / "repo", archive)
-    repro_and_commit(repo, "results")
+def test_reproduce_passes_on_a_faithful_commit_and_fails_on_a_tampered_one(
+    reproduced_repo, tmp_path
+):
+    repo = copy_repo(reproduced_repo, tmp_path / "repo")
+    archive = repo / "data" / "raw" / "aclImdb_v1.tar.gz"
     tool = [
         sys.executable,
         str(REPO / "tools" / "reproduce.py"),

@@ -88,7 +88,7 @@ def snapshot(paths: list[Path]) -> dict[Path, bytes]:
 def copy(tmp_path: Path) -> Path:
     """The markdown files and the result files in a scratch tree, every block fresh (the
     repository's own may wait for a pipeline run: see the next test)."""
-    for rel in ["README.md", *RESULT_FILES]:
+    for rel in ["README.md", "dvc.yaml", *RESULT_FILES]:
         if (ROOT / rel).is_file():
             (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, tmp_path / rel)
@@ -122,10 +122,10 @@ class RecordingSources(Sources):
         super().__init__(root)
         self.absent: set[str] = set()
 
-    def get(self, rel: str):
+    def get(self, rel):
         value = super().get(rel)
         if value is None:
-            self.absent.add(rel)
+            self.absent.add(self.path(rel))
         return value
 
 

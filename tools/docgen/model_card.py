@@ -12,7 +12,7 @@ def model_card(src: Sources) -> str:
     """A model card (Mitchell et al. 2019) of the committed model, from the committed results."""
     card, ev, rob, data = src.get(MODEL_CARD), src.get(EVAL), src.get(ROBUSTNESS), src.get(DATA)
     if card is None or ev is None:
-        return missing(MODEL_CARD if card is None else EVAL, "no model card")
+        return missing(src.path(MODEL_CARD if card is None else EVAL), "no model card")
     t, fit = card["train"], card.get("fit", {})
     counts = (data or {}).get("counts", {})
     sections = [

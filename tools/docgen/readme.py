@@ -28,7 +28,7 @@ def model_summary(src: Sources) -> str:
     """One sentence on the model the committed metrics describe, from the model card."""
     card = src.get(MODEL_CARD)
     if card is None or "train" not in card:
-        return missing(MODEL_CARD, "no description of the trained model")
+        return missing(src.path(MODEL_CARD), "no description of the trained model")
     t, p = card["train"], card.get("preprocess", {})
     if t["model"] == "tfidf_logreg":
         return (
@@ -81,7 +81,7 @@ def model_summary(src: Sources) -> str:
             "adversarial training on the word vectors (epsilon "
             f"{num(t['adversarial_epsilon'])} x a review's mean word-vector length)"
         )
-    return prose("Model (`" + MODEL_CARD + "`): " + "; ".join(parts) + ".")
+    return prose("Model (`" + src.path(MODEL_CARD) + "`): " + "; ".join(parts) + ".")
 
 
 def readme_results(src: Sources) -> str:
@@ -145,7 +145,7 @@ def readme_results(src: Sources) -> str:
             ]
         )
     if not rows:
-        return missing(EVAL)
+        return missing(src.path(EVAL))
     return table(["measure", "value"], rows)
 
 
@@ -186,7 +186,7 @@ def val_noise(src: Sources) -> str:
             p = held_out[0]["val_accuracy"]["mean"]
             whose = " (the mean of the default's held-out runs, `held-out`)"
     if p is None or not n:
-        return missing(TRAIN, "no validation score to compute the noise floor from")
+        return missing(src.path(TRAIN), "no validation score to compute the noise floor from")
     se = math.sqrt(p * (1 - p) / n)
     return prose(
         f"With {n:,} validation reviews at accuracy {num(p)}{whose}, one standard "

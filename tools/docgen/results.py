@@ -12,7 +12,7 @@ def results_test(src: Sources) -> str:
     """Every test metric of the evaluate stage."""
     ev = src.get(EVAL)
     if ev is None:
-        return missing(EVAL)
+        return missing(src.path(EVAL))
     return table(["metric", "value"], [[k, v] for k, v in ev.items()])
 
 
@@ -21,7 +21,7 @@ def results_train(src: Sources) -> str:
     tr, card = src.get(TRAIN), src.get(MODEL_CARD)
     out = []
     if tr is None:
-        out.append(missing(TRAIN))
+        out.append(missing(src.path(TRAIN)))
     else:
         rows = [
             [f"validation {what}, saved model (`val_{key}`)", tr[f"val_{key}"]]
@@ -38,13 +38,13 @@ def results_train(src: Sources) -> str:
         if "epoch_seconds" in tr:  # wall-clock; gone from the outputs since the run log
             rows.append(["last epoch: seconds", tr["epoch_seconds"]])
         rows.append(["epochs run (DVCLive step, from 1)", tr.get("step")])
-        out.append(f"`{TRAIN}` (DVCLive):\n\n" + table(["metric", "value"], rows))
+        out.append(f"`{src.path(TRAIN)}` (DVCLive):\n\n" + table(["metric", "value"], rows))
     fit = (card or {}).get("fit")
     if fit is None:
-        out.append(missing(MODEL_CARD, "no `fit` record"))
+        out.append(missing(src.path(MODEL_CARD), "no `fit` record"))
     else:
         out.append(
-            f"`{MODEL_CARD}`, key `fit`:\n\n"
+            f"`{src.path(MODEL_CARD)}`, key `fit`:\n\n"
             + table(["key", "value"], [[k, v] for k, v in sorted(fit.items())])
         )
     return "\n\n".join(out)
@@ -54,7 +54,7 @@ def results_data(src: Sources) -> str:
     """The ingest stage's data report: counts, duplicates, movies, lengths, checksums."""
     d = src.get(DATA)
     if d is None:
-        return missing(DATA)
+        return missing(src.path(DATA))
     rows = [[f"reviews: {k}", v] for k, v in d["counts"].items()]
     rows += [[f"duplicate texts: {k.replace('_', ' ')}", v] for k, v in d["duplicates"].items()]
     rows += [["reviews containing `<br />`", pct(d["br_share"])]]
@@ -72,7 +72,7 @@ def results_preprocess(src: Sources) -> str:
     """Each encoded split's size, balance, coverage and lengths; the vocabulary."""
     d = src.get(PREPROCESS)
     if d is None:
-        return missing(PREPROCESS)
+        return missing(src.path(PREPROCESS))
     splits = [s for s in ("train", "val", "test") if s in d]
     keys = ["reviews", "movies", "positive_share", "oov_rate", "tokens_median", "truncated_share"]
     rows = [

@@ -14,7 +14,7 @@ def robustness(src: Sources) -> str:
     rob, rates, ev, n = src.get(ROBUSTNESS), src.get(BEHAVIOUR), src.get(EVAL), src.get(COUNTS)
     if rob is None or rates is None or n is None:
         return missing(
-            ROBUSTNESS if rob is None else BEHAVIOUR if rates is None else COUNTS,
+            src.path(ROBUSTNESS if rob is None else BEHAVIOUR if rates is None else COUNTS),
             "the evaluate stage writes it (`dvc repro`)",
         )
     rows = [

@@ -10,19 +10,24 @@ import re
 from pathlib import Path
 from typing import Any
 
-EVAL = "metrics/eval.json"
-TRAIN = "metrics/train/metrics.json"
-MODEL_CARD = "models/model.params.json"
-DATA = "metrics/data.json"
-PREPROCESS = "metrics/preprocess.json"
+from pipeline_paths import pipeline_paths  # tools/, on the path when tools/docs.py runs
+
+# The pipeline's result files: (the key of its path in dvc.yaml's `paths`, a file under it)
+Output = tuple[str, str]
+EVAL: Output = ("eval", "")
+TRAIN: Output = ("live", "metrics.json")
+MODEL_CARD: Output = ("model_card", "")
+DATA: Output = ("data_report", "")
+PREPROCESS: Output = ("preprocess_report", "")
+ROBUSTNESS: Output = ("robustness", "")
+BEHAVIOUR: Output = ("behaviour", "")
+COUNTS: Output = ("eval_plots", "counts.json")
+# the tools' own result files
 SEEDS = "metrics/seeds.json"
 EXPERIMENTS = "metrics/experiments.json"
 CEILINGS = "metrics/ceilings.json"
 BENCH = "benchmarks/results.json"
 TIMINGS = "benchmarks/timings.json"
-ROBUSTNESS = "metrics/robustness.json"
-BEHAVIOUR = "metrics/behaviour.json"
-COUNTS = "metrics/eval/counts.json"
 PARAMS = "params.yaml"
 
 
@@ -33,8 +38,18 @@ class Sources:
         self.root = root
         self._cache: dict[str, Any] = {}
 
-    def get(self, rel: str) -> Any:
+    def path(self, rel: str | Output) -> str:
+        """`rel` itself, or where a pipeline output is by the root's dvc.yaml."""
+        if isinstance(rel, str):
+            return rel
+        if "dvc.yaml" not in self._cache:
+            self._cache["dvc.yaml"] = pipeline_paths(self.root)
+        key, name = rel
+        return "/".join(part for part in (self._cache["dvc.yaml"][key], name) if part)
+
+    def get(self, rel: str | Output) -> Any:
         """The parsed JSON file at `rel` under the root, or None when it is absent."""
+        rel = self.path(rel)
         if rel not in self._cache:
             path = self.root / rel
             self._cache[rel] = (

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imdb_sentiment.core import params as P
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.data.processed import Split, texts_of
+from imdb_sentiment.modeling import ngram
 
 
 @dataclass(frozen=True)
@@ -33,19 +33,19 @@ class Teacher:
     summary: dict
 
 
-def fitted_teacher(cfg: P.TrainParams, seed: int, data: dict[str, Split]) -> Teacher:
-    """The teacher `cfg.teacher`, fitted on the `train` split's texts only (validation's
+def fitted_teacher(spec: ngram.NgramModel, seed: int, data: dict[str, Split]) -> Teacher:
+    """The n-gram teacher `spec` names, fitted on the `train` split's texts only (validation's
     reviews included under `train.fit_on_validation`), and scored on `val` when it is held
     out."""
     from sklearn.metrics import accuracy_score
 
     texts = {name: texts_of(split) for name, split in data.items()}
     print(
-        f"train: fitting the {cfg.teacher} teacher on {len(texts['train'])} reviews",
+        f"train: fitting the {spec.kind} teacher on {len(texts['train'])} reviews",
         file=sys.stderr,
     )
     started = time.perf_counter()
-    predict_proba = fit_teacher(cfg, seed, texts["train"], data["train"].labels)
+    predict_proba = fit_teacher(spec, seed, texts["train"], data["train"].labels)
     print(f"train: teacher fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     summary = {}
     if "val" in data:
@@ -72,12 +72,10 @@ def teacher_labelled(unlabeled: Split, teacher: Teacher) -> tuple[Split, dict]:
 
 
 def fit_teacher(
-    cfg: P.TrainParams, seed: int, texts: list[str], labels: np.ndarray
+    spec: ngram.NgramModel, seed: int, texts: list[str], labels: np.ndarray
 ) -> Callable[[Sequence[str]], np.ndarray]:
-    """The n-gram model `cfg.teacher` fitted on (texts, labels): texts -> P(positive)."""
-    from imdb_sentiment.modeling import ngram
-
-    if cfg.teacher == "nb_logreg":
-        return ngram.fit_nb(texts, labels, cfg.teacher_ngrams, cfg.logreg_c, seed).predict_proba
-    vectorizer, logreg = ngram.fit(texts, labels, cfg.logreg_c, seed)
+    """The n-gram model `spec` fitted on (texts, labels): texts -> P(positive)."""
+    if spec.kind == "nb_logreg":
+        return ngram.fit_nb(texts, labels, spec.ngrams, spec.c, seed).predict_proba
+    vectorizer, logreg = ngram.fit(texts, labels, spec.c, seed)
     return functools.partial(ngram.predict_proba, vectorizer, logreg)

@@ -13,11 +13,13 @@ handled by `scaling`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import random
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -35,7 +37,29 @@ from imdb_sentiment.modeling.scaling import (
     make_strategy,
     precision_policy,
 )
-from imdb_sentiment.modeling.zoo import build_classifier
+from imdb_sentiment.modeling.zoo import Network, build_classifier
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How a classifier is fitted; each field is the `train` key of its name in params.yaml,
+    which documents it and holds its default."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    bucket_by_length: bool
+    jit_compile: bool
+    distribute: str
+    mixed_precision: str
+    adversarial_epsilon: float
+
+
+def fit_settings_of(params: P.TrainParams) -> FitSettings:
+    """The fit params.yaml's `train` section describes."""
+    return FitSettings(
+        **{field.name: getattr(params, field.name) for field in dataclasses.fields(FitSettings)}
+    )
 
 
 def set_determinism(seed: int) -> None:
@@ -229,7 +253,8 @@ class ProgressLines(keras.callbacks.Callback):
 
 
 def train(
-    cfg: P.TrainParams,
+    network: Network,
+    settings: FitSettings,
     seed: int,
     data: dict[str, Split],
     vocab_size: int,
@@ -238,32 +263,33 @@ def train(
     verbose: int = 2,
     strategy: tf.distribute.Strategy | None = None,
 ) -> tuple[keras.Model, dict]:
-    """Fit the classifier on `train` for `cfg.epochs` epochs, scoring `val` (if any) after
-    each; returns it and a summary.
+    """Fit the classifier `network` on `train` for `settings.epochs` epochs, scoring `val` (if
+    any) after each; returns it and a summary.
 
-    `strategy` defaults to the one `cfg.distribute` names.
+    `strategy` defaults to the one `settings.distribute` names.
     """
     if strategy is None:
-        strategy = make_strategy(cfg.distribute)
-    with precision_policy(cfg.mixed_precision):
-        return _fit(cfg, seed, data, vocab_size, embeddings, live, verbose, strategy)
+        strategy = make_strategy(settings.distribute)
+    with precision_policy(settings.mixed_precision):
+        return _fit(network, settings, seed, data, vocab_size, embeddings, live, verbose, strategy)
 
 
-def compile_classifier(model: keras.Model, cfg: P.TrainParams) -> None:
-    """Compile for Adam at `cfg`'s learning rate, with its XLA choice; accuracy counts soft
-    targets by their side of 0.5."""
+def compile_classifier(model: keras.Model, settings: FitSettings) -> None:
+    """Compile for Adam at the learning rate of `settings`, with its XLA choice; accuracy
+    counts soft targets by their side of 0.5."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),
         loss="binary_crossentropy",
         metrics=[TargetAccuracy(name="accuracy")],
-        jit_compile=cfg.jit_compile,
+        jit_compile=settings.jit_compile,
     )
-    if cfg.jit_compile:
+    if settings.jit_compile:
         keep_jit_compile(model)
 
 
 def _fit(
-    cfg: P.TrainParams,
+    network: Network,
+    settings: FitSettings,
     seed: int,
     data: dict[str, Split],
     vocab_size: int,
@@ -276,21 +302,27 @@ def _fit(
     set_determinism(seed)
     # Variables (model, optimizer, metrics) must be created under the scope to be mirrored.
     with strategy.scope():
-        model = build_classifier(cfg, vocab_size, embeddings)
+        model = build_classifier(network, vocab_size, embeddings)
     replicas = int(strategy.num_replicas_in_sync)
     # model.fit splits each batch across the replicas, so batch the global size
-    global_batch = cfg.batch_size * replicas
+    global_batch = settings.batch_size * replicas
     train_ds = make_dataset(
-        data["train"], global_batch, shuffle=True, seed=seed, bucket_by_length=cfg.bucket_by_length
+        data["train"],
+        global_batch,
+        shuffle=True,
+        seed=seed,
+        bucket_by_length=settings.bucket_by_length,
     )
     with strategy.scope():
         fitted = (
-            AdversarialFit(model, cfg.adversarial_epsilon) if cfg.adversarial_epsilon else model
+            AdversarialFit(model, settings.adversarial_epsilon)
+            if settings.adversarial_epsilon
+            else model
         )
-        compile_classifier(fitted, cfg)
-    if cfg.distribute != "none":
+        compile_classifier(fitted, settings)
+    if settings.distribute != "none":
         print(
-            f"train: distribute={cfg.distribute}: {replicas} replica(s), "
+            f"train: distribute={settings.distribute}: {replicas} replica(s), "
             f"global batch {global_batch}",
             file=sys.stderr,
         )
@@ -300,7 +332,7 @@ def _fit(
             global_batch,
             shuffle=False,
             seed=seed,
-            bucket_by_length=cfg.bucket_by_length,
+            bucket_by_length=settings.bucket_by_length,
         )
         if "val" in data
         else None
@@ -308,15 +340,17 @@ def _fit(
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
     if live is not None:
         callbacks.append(LiveLogger(live))
-    callbacks.append(ProgressLines(cfg.epochs, within_epochs=verbose != 1))
+    callbacks.append(ProgressLines(settings.epochs, within_epochs=verbose != 1))
     workaround = (
-        distributed_fit(fitted, strategy) if cfg.distribute != "none" else contextlib.nullcontext()
+        distributed_fit(fitted, strategy)
+        if settings.distribute != "none"
+        else contextlib.nullcontext()
     )
     with workaround:
         history = fitted.fit(
             train_ds,
             validation_data=val_ds,
-            epochs=cfg.epochs,
+            epochs=settings.epochs,
             callbacks=callbacks,
             verbose=verbose,
             shuffle=False,
@@ -325,7 +359,7 @@ def _fit(
     if fitted is not model:
         # the sub-models that adversarial training cuts out of the classifier's graph
         # confuse Keras' saving, so the trained weights go into a fresh copy
-        fresh = build_classifier(cfg, vocab_size)
+        fresh = build_classifier(network, vocab_size)
         fresh.set_weights(model.get_weights())
         model = fresh
     summary: dict[str, float] = {"epochs_run": len(history.history["loss"])}

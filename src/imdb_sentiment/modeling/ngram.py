@@ -24,13 +24,23 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from imdb_sentiment.core import params as P
 from imdb_sentiment.data.processed import Split, texts_of
 from imdb_sentiment.modeling.layers import NgramVectorization, SparseLogistic, TfidfLogistic
 from imdb_sentiment.modeling.text import standardize, tokenize
 
 # tfidf_logreg's features: the most frequent word 1-2-grams
 TFIDF_MAX_FEATURES = 200_000
+
+
+@dataclass(frozen=True)
+class NgramModel:
+    """Which n-gram model, and its settings: `kind` tfidf_logreg | nb_logreg, `ngrams` the
+    longest word n-gram of nb_logreg, `c` the inverse L2 strength of either (params.yaml's
+    `train.teacher_ngrams` and `train.logreg_c`)."""
+
+    kind: str
+    ngrams: int
+    c: float
 
 
 def with_ngrams(tokens: list[str], n: int) -> list[str]:
@@ -146,22 +156,22 @@ def nb_to_keras(nb: NBLogistic, ngrams: int) -> keras.Model:
     return keras.Model(texts, prob, name="nb_logreg")
 
 
-def fit_model(cfg: P.TrainParams, seed: int, data: dict[str, Split]) -> tuple[keras.Model, dict]:
-    """`cfg.model` (tfidf_logreg or nb_logreg) fitted on the `train` split, as the RNNs are,
-    as an end-to-end Keras model, and its fit summary (scored on `val` when there is one)."""
+def fit_model(spec: NgramModel, seed: int, data: dict[str, Split]) -> tuple[keras.Model, dict]:
+    """The n-gram model `spec` names fitted on the `train` split, as the RNNs are, as an
+    end-to-end Keras model, and its fit summary (scored on `val` when there is one)."""
     from sklearn.metrics import accuracy_score, log_loss
 
     texts = {name: texts_of(split) for name, split in data.items()}
     started = time.perf_counter()
-    if cfg.model == "nb_logreg":
-        nb = fit_nb(texts["train"], data["train"].labels, cfg.teacher_ngrams, cfg.logreg_c, seed)
+    if spec.kind == "nb_logreg":
+        nb = fit_nb(texts["train"], data["train"].labels, spec.ngrams, spec.c, seed)
         predict = nb.predict_proba
-        model, parameters = nb_to_keras(nb, cfg.teacher_ngrams), nb.model.coef_.size + 1
+        model, parameters = nb_to_keras(nb, spec.ngrams), nb.model.coef_.size + 1
     else:
-        vectorizer, logreg = fit(texts["train"], data["train"].labels, cfg.logreg_c, seed)
+        vectorizer, logreg = fit(texts["train"], data["train"].labels, spec.c, seed)
         predict = functools.partial(predict_proba, vectorizer, logreg)
         model, parameters = to_keras(vectorizer, logreg), logreg.coef_.size + 1
-    print(f"train: {cfg.model} fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(f"train: {spec.kind} fitted in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     summary: dict[str, float] = {"epochs_run": 1}
     if "val" in data:
         val_probs = predict(texts["val"])

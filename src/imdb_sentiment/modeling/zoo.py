@@ -7,9 +7,15 @@ lengths, see `layers.py`) and a choice of pooling.
 
 `build_end_to_end` puts the vectorizer in front, so the saved model takes raw
 review strings and returns P(positive).
+
+`Network` names the architecture; the train stage fills it from params.yaml's `train`
+section (`network_of`), tests and benchmarks build it directly.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -31,12 +37,42 @@ RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.
 WORDS_AND_PAIRS = "words_and_pairs"
 
 
-def _recurrent(cfg: TrainParams, units: int, name: str) -> layers.Layer:
+@dataclass(frozen=True)
+class Network:
+    """A classifier's architecture; each field is the `train` key of its name in params.yaml,
+    which documents it and holds its default."""
+
+    model: str
+    bidirectional: bool
+    units: tuple[int, ...]
+    activation: str
+    embedding_dim: int
+    mask_padding: bool
+    embedding_dropout: float
+    word_pair_buckets: int
+    word_pair_dim: int
+    conv_filters: int
+    conv_width: int
+    conv_stride: int
+    pooling: str
+    dropout: float
+    dense_units: tuple[int, ...]
+
+
+def network_of(params: TrainParams) -> Network:
+    """The architecture params.yaml's `train` section describes."""
+    values = {field.name: getattr(params, field.name) for field in dataclasses.fields(Network)}
+    return Network(
+        **{**values, "units": tuple(params.units), "dense_units": tuple(params.dense_units)}
+    )
+
+
+def _recurrent(cfg: Network, units: int, name: str) -> layers.Layer:
     return RECURRENT[cfg.model](units, activation=cfg.activation, return_sequences=True, name=name)
 
 
 def build_classifier(
-    cfg: TrainParams, vocab_size: int, embeddings: np.ndarray | None = None
+    cfg: Network, vocab_size: int, embeddings: np.ndarray | None = None
 ) -> keras.Model:
     """Token ids (batch, time), 0 = padding -> P(positive) (batch, 1).
 

@@ -37,10 +37,10 @@ from imdb_sentiment.core.startup import set_thread_pools
 from imdb_sentiment.data import processed
 from imdb_sentiment.data.processed import Split
 from imdb_sentiment.modeling import distill, ngram
-from imdb_sentiment.modeling.fitting import thread_pools, train
+from imdb_sentiment.modeling.fitting import fit_settings_of, thread_pools, train
 from imdb_sentiment.modeling.scaling import make_strategy
 from imdb_sentiment.modeling.text import make_vectorizer
-from imdb_sentiment.modeling.zoo import RECURRENT, build_end_to_end
+from imdb_sentiment.modeling.zoo import RECURRENT, build_end_to_end, network_of
 
 
 @exit_on_error
@@ -157,20 +157,32 @@ def fit(
     """The end-to-end text model `cfg.model` names, fitted, and its fit summary; `unlabeled`
     (the reviews to distil, for a recurrent `cfg.model` with `cfg.distill_unlabeled`)."""
     if cfg.model not in RECURRENT:  # an n-gram model
-        return ngram.fit_model(cfg, seed, data)
+        return ngram.fit_model(
+            ngram.NgramModel(cfg.model, cfg.teacher_ngrams, cfg.logreg_c), seed, data
+        )
     distilled = {}
     if cfg.distill_unlabeled:
         if unlabeled is None:
             raise PipelineError(
                 "train.distill_unlabeled is true but no unlabeled reviews were given"
             )
-        teacher = distill.fitted_teacher(cfg, seed, data)
+        teacher = distill.fitted_teacher(
+            ngram.NgramModel(cfg.teacher, cfg.teacher_ngrams, cfg.logreg_c), seed, data
+        )
         taught, labelling = distill.teacher_labelled(unlabeled, teacher)
         distilled = {**teacher.summary, **labelling}
         data = {**data, "train": processed.concat_splits(data["train"], taught)}
     verbose = 1 if sys.stderr.isatty() else 2
     classifier, summary = train(
-        cfg, seed, data, len(vocabulary) + 2, embeddings, live, verbose=verbose, strategy=strategy
+        network_of(cfg),
+        fit_settings_of(cfg),
+        seed,
+        data,
+        len(vocabulary) + 2,
+        embeddings,
+        live,
+        verbose=verbose,
+        strategy=strategy,
     )
     model = build_end_to_end(
         make_vectorizer(vocabulary), classifier, prep.max_len, prep.keep_tokens
