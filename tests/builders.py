@@ -232,6 +232,9 @@ def make_repo(root: Path, archive: Path, overrides: dict | None = None) -> Path:
     return root
 
 
+FIRST_REPRO = "first_repro.txt"  # beside the `reproduced_repo` fixture's repository
+
+
 def copy_repo(source: Path, dest: Path) -> Path:
     """A copy of a repository from `make_repo` (git history, DVC cache, outputs) to change
     while the original stays as it was."""

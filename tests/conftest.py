@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from builders import (
     CHECKS,
+    FIRST_REPRO,
     REPO,
     TINY_PARAMS,
     build_archive,
+    dvc,
     make_repo,
-    repro_and_commit,
+    run,
     write_params,
 )
 
@@ -26,10 +28,16 @@ SYSTEM = Path(__file__).parent / "system"
 
 def pytest_collection_modifyitems(config, items):
     """The system tests (DVC runs, determinism, registry, CI, install) are slow by where they
-    live, so the quick tier leaves them out without a mark on each."""
+    live, so the quick tier leaves them out without a mark on each; modules with slow tests
+    go first."""
     for item in items:
         if SYSTEM in Path(item.fspath).parents:
             item.add_marker(pytest.mark.slow)
+    # The system tests, then the other modules with slow tests, then the rest, each module
+    # kept whole (its module fixtures are made once): spread over xdist workers, the long
+    # tests start early instead of ending the run on one busy worker while the others wait.
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (SYSTEM not in item.path.parents, item.path not in slow_modules))
 
 
 _ORIGINAL_ENVIRONMENT = dict(os.environ)
@@ -134,12 +142,26 @@ def tiny_pipeline(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def reproduced_repo(tmp_path_factory) -> Path:
+def reproduced_repo(tmp_path_factory, worker_id: str) -> Path:
     """A scratch git + DVC repository of the pipeline on the tiny archive, reproduced by
-    `dvc repro` and committed once per session; tests work in copies (`copy_repo`)."""
-    root = tmp_path_factory.mktemp("reproduced")
-    repo = make_repo(root / "repo", build_archive(root / "archive.tar.gz"))
-    repro_and_commit(repo, "results")
+    `dvc repro` and committed once per session, shared by the xdist workers; tests read it
+    and work in copies (`copy_repo`). The first `dvc repro`'s output is in FIRST_REPRO beside
+    it."""
+    from filelock import FileLock
+
+    if worker_id == "master":  # no xdist
+        root = tmp_path_factory.mktemp("reproduced")
+    else:  # the session's own temporary folder, above each worker's
+        root = tmp_path_factory.getbasetemp().parent / "reproduced"
+    repo = root / "repo"
+    root.mkdir(exist_ok=True)
+    with FileLock(str(root / "building.lock")):
+        if not (root / FIRST_REPRO).is_file():
+            make_repo(repo, build_archive(root / "archive.tar.gz"))
+            first = dvc("repro", cwd=repo)
+            run(["git", "add", "-A"], repo)
+            run(["git", "commit", "-qm", "results"], repo)
+            (root / FIRST_REPRO).write_text(first.stdout + first.stderr)
     return repo
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from builders import (
     CHECKS,
+    FIRST_REPRO,
     REPO,
     TINY_PARAMS,
     build_archive,
@@ -91,19 +92,23 @@ def test_model_outputs_a_probability_for_any_string(tiny_model):
 
 
 @pytest.mark.slow
-def test_dvc_repro_end_to_end_and_noop_second_run(tmp_path):
-    archive = build_archive(tmp_path / "archive.tar.gz")
-    threads = {"train": {**TINY_PARAMS["train"], "inter_op_threads": 3, "intra_op_threads": 1}}
-    repo = make_repo(tmp_path / "repo", archive, threads)
-    first = dvc("repro", cwd=repo)
+def test_dvc_repro_end_to_end_and_noop_second_run(reproduced_repo, tmp_path):
+    first = (reproduced_repo.parent / FIRST_REPRO).read_text()
+    for stage in ("fingerprint", "ingest", "preprocess", "train", "evaluate", "export"):
+        assert f"Running stage '{stage}'" in first, first
     # the train stage sizes TensorFlow's pools from its params, before TensorFlow starts
-    assert "train: TensorFlow thread pools: 3 inter-op, 1 intra-op" in first.stdout + first.stderr
-    results = json.loads((repo / "metrics" / "eval.json").read_text())
+    pools = project_params("train")
+    assert (
+        f"train: TensorFlow thread pools: {pools.inter_op_threads} inter-op, "
+        f"{pools.intra_op_threads} intra-op"
+    ) in first
+    results = json.loads((reproduced_repo / "metrics" / "eval.json").read_text())
     assert set(results) == EVAL_KEYS
-    counts = json.loads((repo / "metrics" / "eval" / "counts.json").read_text())
+    counts = json.loads((reproduced_repo / "metrics" / "eval" / "counts.json").read_text())
     assert counts["test_reviews"] == 80
-    assert (repo / "models" / "model.keras").is_file()
-    assert (repo / "dvc.lock").is_file()
+    assert (reproduced_repo / "models" / "model.keras").is_file()
+    assert (reproduced_repo / "dvc.lock").is_file()
+    repo = copy_repo(reproduced_repo, tmp_path / "repo")
     shown = json.loads(dvc("metrics", "show", "--json", cwd=repo).stdout)
     assert any("metrics/eval.json" in str(v) for v in shown.values())
     second = dvc("repro", cwd=repo)
@@ -441,9 +446,18 @@ def test_jit_compile_means_xla_although_op_determinism_is_on(monkeypatch):
     train stage always turns on; train.jit_compile must still give an XLA-compiled step."""
     import keras
 
+    from imdb_sentiment.data.processed import Split
     from imdb_sentiment.modeling import fitting
 
-    split = random_split(32, 12, 0)
+    # one batch of equal lengths: XLA compiles a step once per shape it sees
+    n, length = 16, 8
+    rng = np.random.default_rng(0)
+    split = Split(
+        rng.integers(2, 50, n * length).astype(np.int32),
+        np.arange(0, (n + 1) * length, length),
+        rng.integers(0, 2, n),
+        np.arange(n, dtype=np.int32),
+    )
     compiled = []  # the model that fit() trains: the classifier, or its adversarial wrapper
     compile_classifier = fitting.compile_classifier
     monkeypatch.setattr(
