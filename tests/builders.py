@@ -242,11 +242,12 @@ def copy_repo(source: Path, dest: Path) -> Path:
     return dest
 
 
-def repro_and_commit(repo: Path, message: str) -> None:
-    """`dvc repro`, then commit everything it changed."""
-    dvc("repro", cwd=repo)
+def repro_and_commit(repo: Path, message: str) -> subprocess.CompletedProcess:
+    """`dvc repro`, then commit everything it changed; returns the repro's result."""
+    reproduced = dvc("repro", cwd=repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", message], repo)
+    return reproduced
 
 
 def train_on_tiny_data(

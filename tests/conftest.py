@@ -16,9 +16,8 @@ from builders import (
     REPO,
     TINY_PARAMS,
     build_archive,
-    dvc,
     make_repo,
-    run,
+    repro_and_commit,
     write_params,
 )
 
@@ -158,9 +157,7 @@ def reproduced_repo(tmp_path_factory, worker_id: str) -> Path:
     with FileLock(str(root / "building.lock")):
         if not (root / FIRST_REPRO).is_file():
             make_repo(repo, build_archive(root / "archive.tar.gz"))
-            first = dvc("repro", cwd=repo)
-            run(["git", "add", "-A"], repo)
-            run(["git", "commit", "-qm", "results"], repo)
+            first = repro_and_commit(repo, "results")
             (root / FIRST_REPRO).write_text(first.stdout + first.stderr)
     return repo
 
