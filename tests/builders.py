@@ -104,8 +104,9 @@ TINY_PARAMS = {
         "min_count": 1,
         "pretrain_dim": 8,
     },
-    # distillation and the final fit on validation (the defaults) have their own tests; the
-    # other tiny runs train on the training part's labels only, and validate
+    # distillation, the final fit on validation and adversarial training (the defaults) have
+    # their own tests; the other tiny runs train plainly on the training part's labels only,
+    # and validate
     "train": {
         "units": [8],
         "embedding_dim": 8,
@@ -116,6 +117,7 @@ TINY_PARAMS = {
         "batch_size": 16,
         "distill_unlabeled": False,
         "fit_on_validation": False,
+        "adversarial_epsilon": 0.0,
     },
 }
 

@@ -1,5 +1,5 @@
 """The whole pipeline: stage outputs, `dvc repro` in a temporary git repository,
-determinism, comparison across commits, and a run on a real slice of IMDb."""
+determinism and comparison across commits (a real slice of IMDb: tests/system/test_determinism.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from builders import (
     CHECKS,
     FIRST_REPRO,
-    REPO,
     TINY_PARAMS,
     build_archive,
     copy_repo,
@@ -29,7 +28,6 @@ from builders import (
 
 from imdb_sentiment.core.artifacts import read_json
 
-SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
 EVAL_KEYS = {
     "accuracy",
     "precision",
@@ -182,49 +180,6 @@ def test_metrics_params_and_plots_diff_across_commits(reproduced_repo, tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not SHARED_ARCHIVE.is_file(),
-    reason=f"real IMDb archive not found at {SHARED_ARCHIVE}: real-slice run skipped",
-)
-def test_real_imdb_slice_reproduces(tmp_path):
-    """The real pipeline on a seeded slice of the real archive; then nothing is stale."""
-    overrides = {
-        "ingest": {"expected_per_class": 12500, "sample_per_class": 300},
-        "preprocess": {
-            "val_fraction": 0.2,
-            "vocab_size": 5000,
-            "max_len": 200,
-            "min_count": 2,
-            "pretrain_dim": 16,
-        },
-        # enough steps for so small a network to learn, whatever its shuffle order
-        "train": {
-            "units": [16],
-            "embedding_dim": 16,
-            "epochs": 6,
-            "learning_rate": 0.005,
-            "batch_size": 32,
-        },
-    }
-    repo = make_repo(tmp_path / "repo", SHARED_ARCHIVE, overrides)
-    dvc("repro", cwd=repo)
-    data = json.loads((repo / "metrics" / "data.json").read_text())
-    assert data["counts"] == {
-        "train_pos": 300,
-        "train_neg": 300,
-        "test_pos": 300,
-        "test_neg": 300,
-        "unsup": 300,
-    }
-    results = json.loads((repo / "metrics" / "eval.json").read_text())
-    counts = json.loads((repo / "metrics" / "eval" / "counts.json").read_text())
-    assert counts["test_reviews"] == 600 and results["accuracy"] > 0.6
-    assert "up to date" in dvc("status", cwd=repo).stdout
-    second = dvc("repro", cwd=repo)
-    assert "Running stage" not in second.stdout
-
-
-@pytest.mark.slow
 def test_queued_sweep_compares_experiments(reproduced_repo, tmp_path):
     """`dvc exp run --queue` with a grid, `dvc queue start`, then `dvc exp show` compares."""
     import time
@@ -290,17 +245,33 @@ def test_ngram_models_go_through_the_same_stages(tiny_pipeline, tmp_path, ngram_
     assert read_json(tmp_path / "eval.json")["accuracy"] > 0.6
 
 
-@pytest.mark.slow
+@pytest.mark.parametrize("intra_op_threads, said", [(0, True), (2, False)])
 def test_thread_pools_left_to_tensorflow_are_said_to_make_the_weights_machine_dependent(
-    tiny_pipeline, tmp_path, capsys
+    tmp_path, capsys, intra_op_threads, said
 ):
     """TensorFlow sizes a pool left at 0 by the core count, and its matrix products split
-    their sums by thread count: the train stage says so (docs/reproducibility.md)."""
-    train_on_tiny_data(tiny_pipeline, tmp_path, {**TINY_PARAMS["train"], "intra_op_threads": 0})
-    assert "trained weights may then differ" in capsys.readouterr().err
-    (tmp_path / "fixed").mkdir()
-    train_on_tiny_data(tiny_pipeline, tmp_path / "fixed", {**TINY_PARAMS["train"]})
-    assert "trained weights may then differ" not in capsys.readouterr().err
+    their sums by thread count: the train stage says so (docs/reproducibility.md) before it
+    reads any data, so a stage given no data shows it."""
+    from imdb_sentiment.pipeline import train
+
+    params = write_params(
+        tmp_path / "params.yaml",
+        {"train": {**TINY_PARAMS["train"], "intra_op_threads": intra_op_threads}},
+    )
+    with pytest.raises(SystemExit):
+        train.main(
+            [
+                "--params",
+                str(params),
+                "--data",
+                str(tmp_path / "absent"),
+                "--model",
+                str(tmp_path / "model.keras"),
+                "--live",
+                str(tmp_path / "live"),
+            ]
+        )
+    assert ("trained weights may then differ" in capsys.readouterr().err) == said
 
 
 @pytest.mark.slow
@@ -560,7 +531,7 @@ def test_fitting_passes_over_the_data_once_per_epoch_each_with_its_own_shuffle(m
     from imdb_sentiment.modeling import fitting
 
     network = tiny_network(units=[4], embedding_dim=4, conv_filters=4)
-    settings = tiny_fit(epochs=3, batch_size=16, adversarial_epsilon=0.5)
+    settings = tiny_fit(epochs=3, batch_size=16)
     data = {"train": random_split(300, 60, 1), "val": random_split(60, 60, 2)}
     ours, _ = fitting.train(network, settings, 0, data, 50, verbose=0)
     original = fitting.make_dataset
