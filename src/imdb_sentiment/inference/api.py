@@ -25,6 +25,7 @@ from imdb_sentiment.core.errors import (
     interval,
     shown,
 )
+from imdb_sentiment.inference.defaults import SCORING_BATCH_SIZE
 
 startup.pin_kernels()
 
@@ -94,7 +95,7 @@ def load_model(path: str | Path | None = None) -> keras.Model:
 def predict(
     texts: Iterable[str],
     model: keras.Model | str | Path | None = None,
-    batch_size: int = labelling.DEFAULT_BATCH_SIZE,
+    batch_size: int = SCORING_BATCH_SIZE,
 ) -> np.ndarray:
     """P(positive) for each text, in order, as the CLI and the evaluate stage compute it.
 

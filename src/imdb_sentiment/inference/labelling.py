@@ -23,7 +23,6 @@ from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
 from imdb_sentiment.modeling.layers import TruncateTokens
 from imdb_sentiment.modeling.text import standardize
 
-DEFAULT_THRESHOLD, DEFAULT_BATCH_SIZE = DECISION_THRESHOLD, SCORING_BATCH_SIZE
 POSITIVE, NEGATIVE = "positive", "negative"
 EMPTY_REVIEW = "empty review (no text to classify)"
 NO_WORDS = "no words to classify (only punctuation, symbols or markup)"
@@ -76,7 +75,7 @@ class Importance:
     keep: str = "first"  # that end: "first" or "last"
 
 
-def label_of(probability: float, threshold: float = DEFAULT_THRESHOLD) -> str:
+def label_of(probability: float, threshold: float = DECISION_THRESHOLD) -> str:
     """'positive' when P(positive) reaches the threshold, else 'negative'."""
     return POSITIVE if probability >= threshold else NEGATIVE
 
@@ -152,7 +151,7 @@ def clean_text(text: str) -> str:
 def probabilities(
     model: keras.Model,
     texts: Sequence[str],
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = SCORING_BATCH_SIZE,
     progress: Callable[[int], object] | None = None,
 ) -> np.ndarray:
     """P(positive) per text in input order; very long texts go through in batches of one."""
@@ -171,8 +170,8 @@ def probabilities(
 def score_texts(
     model: keras.Model,
     texts: Sequence[str | None],
-    threshold: float = DEFAULT_THRESHOLD,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    threshold: float = DECISION_THRESHOLD,
+    batch_size: int = SCORING_BATCH_SIZE,
     progress: Callable[[int], object] | None = None,
 ) -> list[Scored]:
     """Label every text; empty, wordless ones and those without a word the model knows
