@@ -92,7 +92,7 @@ def quick(model_path: Path, peak: float, today: str) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """The command line (this module's docstring), or one measurement with --child."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--model", default=str(paths()["model"]))

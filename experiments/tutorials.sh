@@ -11,12 +11,13 @@
 # the pipeline still had it (docs/lab/decisions.md).
 set -euo pipefail
 # The tutorials train embeddings from scratch, on labels only, without dropout or adversarial
-# training, with no convolution before the recurrence, on the last state;
+# training, with no word-pair vectors and no convolution before the recurrence, on the last state;
 # Keras' pad_sequences, which the tutorials use, keeps the last tokens of a long review.
 tutorial=(-S preprocess.pretrain_dim=0 -S train.pretrained_embeddings=false -S preprocess.keep_tokens=last
           -S train.dropout=0 -S train.embedding_dropout=0 -S train.pooling=last
           -S train.bidirectional=false -S train.dense_units=[] -S train.distill_unlabeled=false
-          -S train.adversarial_epsilon=0 -S train.conv_filters=0 -S train.fit_on_validation=false)
+          -S train.adversarial_epsilon=0 -S train.conv_filters=0 -S train.word_pair_buckets=0
+          -S train.fit_on_validation=false)
 
 dvc exp run --queue -n tut4-simplernn32-dense16 "${tutorial[@]}" -S train.epochs=5 \
   -S preprocess.vocab_size=10000 -S preprocess.max_len=100 -S train.embedding_dim=32 \

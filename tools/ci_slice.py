@@ -126,7 +126,7 @@ def reproduce(clone: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, run the slice, report where it ran and how long it took."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--repo", type=Path, default=Path("."), help="git + DVC repository")
     parser.add_argument(
         "--archive",

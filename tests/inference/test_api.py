@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from builders import small_model
 
@@ -99,8 +100,48 @@ def test_predict_refuses_non_strings(tiny_pipeline):
 def test_predict_refuses_one_string_or_a_non_iterable(tiny_pipeline, texts):
     from imdb_sentiment.inference import api
 
-    with pytest.raises(TypeError, match="iterable of str, not"):
+    with pytest.raises(TypeError, match="iterable of str"):
         api.predict(texts, model=tiny_pipeline["model"])
+
+
+@pytest.mark.parametrize(
+    ("texts", "reason"),
+    [
+        ({"good film": 1}, "mapping or a table"),
+        (pd.DataFrame({"text": ["good film"]}), "mapping or a table"),
+        ({"good film", "dull film"}, "a set has no order"),
+        (frozenset({"good film"}), "a set has no order"),
+    ],
+)
+def test_predict_refuses_iterables_that_are_not_the_reviews_in_order(
+    small_model_path, texts, reason
+):
+    """A dict or a DataFrame iterates over its keys or column names, a set in no order."""
+    from imdb_sentiment.inference import api
+
+    with pytest.raises(TypeError, match=reason):
+        api.predict(texts, model=small_model_path)
+    assert len(api.predict(pd.Series(["good film"]), model=small_model_path)) == 1
+
+
+def test_load_model_reloads_another_folders_file_of_the_same_name_or_a_changed_one(
+    tmp_path, monkeypatch, small_model_path
+):
+    import shutil
+
+    from imdb_sentiment.inference import api
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(small_model_path, tmp_path / folder / "m.keras")
+    monkeypatch.chdir(tmp_path / "a")
+    first = api.load_model("m.keras")
+    assert api.load_model("m.keras") is first
+    monkeypatch.chdir(tmp_path / "b")
+    second = api.load_model("m.keras")
+    assert second is not first
+    os.utime("m.keras", ns=(1, 1))  # rewritten since, as by a retraining
+    assert api.load_model("m.keras") is not second
 
 
 @pytest.fixture(scope="module")

@@ -249,6 +249,7 @@ def test_unreadable_model_exits_2(capsys, tmp_path):
 def test_bad_usage_exits_2(capsys, model_path, args):
     code, _, err = run(capsys, "predict", "--model", model_path, *args)
     assert code == 2 and "error" in err
+    assert len(err.splitlines()) == 1, err  # the error alone, not the usage above it
 
 
 def test_non_utf8_input_warns_once_and_scores(capsys, tmp_path, model_path):
@@ -436,6 +437,24 @@ def test_default_model_is_found_from_any_directory(tmp_path, monkeypatch):
     assert locations.default_model() == Path("models/model.keras")  # the one here wins
     monkeypatch.setenv(locations.MODEL_ENV, "/elsewhere/m.keras")
     assert locations.default_model() == Path("/elsewhere/m.keras")
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    ["stages:\n  hello:\n    cmd: echo hi\n", "stages: [\n  :bad", "\x00\xff", "vars: 3\n"],
+)
+def test_another_projects_dvc_yaml_here_falls_back_to_this_project(tmp_path, monkeypatch, foreign):
+    """A user's own DVC project (or a broken dvc.yaml) in the current folder is not this
+    pipeline's: the default model is the project's, as from any other folder."""
+    from imdb_sentiment.core import locations
+
+    monkeypatch.delenv(locations.MODEL_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.yaml").write_text(foreign, encoding="utf-8", errors="surrogateescape")
+    project = locations.PROJECT / "models" / "model.keras"
+    assert locations.default_model() == (
+        project if project.exists() else Path("models/model.keras")
+    )
 
 
 def test_version(capsys):

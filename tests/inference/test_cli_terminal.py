@@ -111,3 +111,19 @@ def test_control_characters_in_reviews_are_scored_not_shown(capsys, tmp_path, mo
     code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path))
     assert code == 0 and len(csv_rows(out)) == 1
     assert_escaped(err)
+
+
+def test_csv_rows_bound_for_a_terminal_show_control_characters_escaped():
+    """An id from the input reaches a terminal escaped; to a file or a pipe it stays exact."""
+    import io
+
+    from imdb_sentiment.inference.cli.writers import Outcome, RecordWriter, Sink
+
+    rows = {}
+    for terminal in (True, False):
+        out = io.BytesIO()
+        writer = RecordWriter(Sink(out, "to stdout"), ".csv", "id", terminal=terminal)
+        writer.write([Outcome(HOSTILE, "positive", 0.9, None)])
+        rows[terminal] = out.getvalue().decode()
+    assert not RAW.search(rows[True]) and "\\x1b" in rows[True]
+    assert HOSTILE in rows[False]

@@ -154,3 +154,34 @@ def test_a_known_word_is_found_however_the_quick_look_splits_the_text(tiny_model
     word = next(w for w in vocabulary if w.isalpha())
     texts = [f"<br />{word.upper()}!!", f"xyzzyq,{word}", "xyzzyq", "<i>qwfpgj</i>"]
     assert labelling.unknown_only(tiny_model, texts) == [False, False, True, True]
+
+
+def test_capital_letters_beyond_ascii_are_unknown_as_the_model_reads_them():
+    """The model lower-cases ASCII letters only: "CLICHÉ" is "clichÉ", not "cliché", to it."""
+    import keras
+
+    from imdb_sentiment.modeling.text import make_vectorizer
+
+    texts = keras.Input(shape=(), dtype="string")
+    model = keras.Model(texts, make_vectorizer(["cliché", "good"])(texts))
+    found = labelling.unknown_only(model, ["CLICHÉ", "cliché", "GOOD", "qwxzv", "Clichés good"])
+    assert found == [True, False, False, True, False]
+
+
+def test_unknown_word_checks_in_batches_agree_with_one_at_a_time(tiny_model):
+    """Suspects are vectorized in groups of any lengths; each row is judged alone."""
+    rng = np.random.default_rng(0)
+    texts = [" ".join(["qwxzv"] * int(n)) for n in rng.integers(1, 60, 700)]
+    texts[::7] = ["..."] * len(texts[::7])  # no words at all: not "unknown words"
+    found = labelling.unknown_only(tiny_model, texts)
+    assert found == [labelling.unknown_only(tiny_model, [t])[0] for t in texts[:40]] + found[40:]
+    assert found == [t != "..." for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("probability", "label"),
+    [(0.4999996, "positive"), (0.4999994, "negative"), (0.5, "positive"), (1.0, "positive")],
+)
+def test_the_label_follows_the_probability_as_it_is_shown(probability, label):
+    """Shown to 6 decimals, 0.4999996 is 0.5: the label beside it says positive."""
+    assert labelling.label_of(probability) == label

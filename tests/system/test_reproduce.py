@@ -35,7 +35,7 @@ def fake_checkout(root, accuracy: float, seconds: float, model_md5: str):
             "train": {
                 "outs": [
                     {"path": "models/model.keras", "md5": model_md5},
-                    {"path": "metrics/train", "md5": str(seconds)},
+                    {"path": "metrics/train", "md5": f"curves-{accuracy}"},
                 ]
             }
         }
@@ -52,6 +52,7 @@ def test_times_are_not_compared_but_everything_else_is(tmp_path):
     rows = reproduce.differences(committed, other)
     assert ("metrics/eval.json", "accuracy", "0.9", "0.91") in rows
     assert ("dvc.lock", "outs models/model.keras md5", "abc", "abd") in rows
+    assert ("dvc.lock", "outs metrics/train md5", "curves-0.9", "curves-0.91") in rows
     assert "accuracy" in reproduce.table(rows) and "committed" in reproduce.table(rows)
 
 

@@ -258,10 +258,11 @@ def test_a_changed_metric_makes_its_blocks_stale(copy: Path, capsys):
 
 
 def test_check_from_the_command_line(copy: Path):
-    edit_json(
-        copy / "benchmarks/results.json",
-        lambda d: d["inference"].update(batch_reviews_per_s=1234.5),
-    )
+    def slower(results: dict) -> None:  # the README shows the newer of the two runs
+        for run in (results["inference"], results["quick"]["inference"]):
+            run.update(batch_reviews_per_s=1234.5)
+
+    edit_json(copy / "benchmarks/results.json", slower)
     result = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "docs.py"), "--check", "--root", str(copy)],
         capture_output=True,

@@ -4,14 +4,16 @@ line and the web app take from them.
 dvc.yaml's `vars` hold every path of the pipeline, once: the stages receive theirs as
 arguments, and everything else (the command line, the app, the tools, the benchmarks) reads
 them here. For the default model and metrics an environment variable wins; then the
-pipeline's output under the current directory; then the one in the project this package was
-installed from, so the commands work from any directory.
+pipeline's output under the current directory (a dvc.yaml here that is not this pipeline's is
+ignored); then the one in the project this package was installed from, so the commands work
+from any directory.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 from imdb_sentiment.core.errors import PipelineError
 
@@ -34,7 +36,8 @@ def pipeline_paths(root: str | Path = PROJECT) -> dict[str, Path]:
         paths = next(entry["paths"] for entry in entries if "paths" in entry)
         return {str(key): Path(value) for key, value in paths.items()}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise PipelineError(f"cannot read the pipeline's paths from {path}: {err}") from None
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise PipelineError(f"cannot read the pipeline's paths from {path}: {reason}") from None
     except (KeyError, TypeError, AttributeError, StopIteration):
         raise PipelineError(f"{path} has no `vars` entry with the pipeline's `paths`") from None
 
@@ -42,16 +45,28 @@ def pipeline_paths(root: str | Path = PROJECT) -> dict[str, Path]:
 def _find(key: str, env: str) -> Path:
     if os.environ.get(env):
         return Path(os.environ[env])
-    here, project = Path(PIPELINE_FILE).is_file(), (PROJECT / PIPELINE_FILE).is_file()
-    if not (here or project):
+    here, project = _named_in(Path("."), key), _named_in(PROJECT, key)
+    if here is None and project is None:
         raise PipelineError(
-            f"no {PIPELINE_FILE} here or in {PROJECT} to say where the pipeline's outputs are: "
-            f"name one, or set ${env}"
+            f"no {PIPELINE_FILE} of this pipeline here or in {PROJECT} to say where its "
+            f"outputs are: name one, or set ${env}"
         )
-    relative = pipeline_paths("." if here else PROJECT)[key]
-    if relative.exists() or not project or not (PROJECT / relative).exists():
+    relative = cast(Path, here if here is not None else project)
+    if project is None or relative.exists() or not (PROJECT / project).exists():
         return relative
-    return PROJECT / relative
+    return PROJECT / project
+
+
+def _named_in(root: Path, key: str) -> Path | None:
+    """The path that `root`'s dvc.yaml gives `key`, relative to `root`; None where `root` holds
+    no dvc.yaml of this pipeline (none at all, or another project's: a user's own DVC
+    project is no reason to fail)."""
+    if not (root / PIPELINE_FILE).is_file():
+        return None
+    try:
+        return pipeline_paths(root).get(key)
+    except PipelineError:
+        return None
 
 
 def default_model() -> Path:

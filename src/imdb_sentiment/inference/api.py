@@ -13,7 +13,7 @@ TensorFlow's thread pools as the CLI does (when TensorFlow has not run yet).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 
 from imdb_sentiment.core import locations, startup
@@ -37,7 +37,7 @@ with startup.quiet_tensorflow():  # no absl, CUDA or oneDNN lines, as in the CLI
 
 scoring.tune_threads()  # the CLI's thread pools, unless TensorFlow already runs
 
-_loaded: dict[Path, keras.Model] = {}
+_loaded: dict[tuple[Path, int, int, int], keras.Model] = {}
 
 
 def _keras_file_problem(value: str | os.PathLike) -> str | None:
@@ -60,12 +60,24 @@ KERAS_FILE = Constraint(
     (str, os.PathLike), "the path of an existing .keras file", _keras_file_problem
 )
 KERAS_MODEL = Constraint((keras.Model,), "a loaded Keras model")
-_TEXTS = "an iterable of str, not one string or bytes (wrap a single review in a list)"
-TEXTS = Constraint(
-    (Iterable,),
-    _TEXTS,
-    lambda value: f"must be {_TEXTS}" if isinstance(value, str | bytes) else None,
-)
+_TEXTS = "an ordered iterable of str, such as a list (wrap a single review in a list)"
+
+
+def _texts_problem(value: object) -> str | None:
+    """Iterables whose items are not the reviews, or come in no order."""
+    if isinstance(value, str | bytes):
+        return f"must be {_TEXTS}, not one string or bytes"
+    if isinstance(value, Mapping) or hasattr(value, "columns"):  # a dict, a DataFrame
+        return (
+            f"must be {_TEXTS}: a mapping or a table iterates over its keys or column names, "
+            "not its reviews (pass a column, e.g. frame['text'], or its values)"
+        )
+    if isinstance(value, Set):
+        return f"must be {_TEXTS}: a set has no order, so the scores could not be matched"
+    return None
+
+
+TEXTS = Constraint((Iterable,), _TEXTS, _texts_problem)
 BATCH_SIZE = interval(int, low=1)
 
 
@@ -85,11 +97,20 @@ def _model_path(value: str | os.PathLike | None, name: str) -> Path:
 
 def load_model(path: str | Path | None = None) -> keras.Model:
     """The end-to-end model at `path` (default: $IMDB_SENTIMENT_MODEL, models/model.keras
-    here, else the project's), loaded once per path in Keras safe mode."""
+    here, else the project's), in Keras safe mode; loaded again only when another file, or a
+    changed one, is asked for."""
     path = _model_path(path, "path")
-    if path not in _loaded:
-        _loaded[path] = scoring.load_model(path)
-    return _loaded[path]
+    # keyed by the file itself: another folder's file of the same name, or a file rewritten
+    # since (a retrained model), is loaded anew
+    try:
+        status = path.stat()
+        key = (path.resolve(), status.st_ino, status.st_size, status.st_mtime_ns)
+    except OSError:  # gone since it was checked: loading it says so
+        return scoring.load_model(path)
+    if key not in _loaded:
+        _loaded.clear()  # one model held at a time, so memory stays bounded
+        _loaded[key] = scoring.load_model(path)
+    return _loaded[key]
 
 
 def predict(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from imdb_sentiment.inference.defaults import DECISION_THRESHOLD, SCORING_BATCH_SIZE
+from imdb_sentiment.inference.defaults import (
+    DECISION_THRESHOLD,
+    PROBABILITY_DECIMALS,
+    SCORING_BATCH_SIZE,
+)
 from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
 from imdb_sentiment.modeling.layers import TruncateTokens
 from imdb_sentiment.modeling.text import standardize
@@ -30,9 +35,12 @@ UNKNOWN_WORDS = (
     "none of its words is in the model's vocabulary (it reads English movie "
     "reviews), so any score would be a guess"
 )
-# A quick look for a known word: lower-cased runs of letters, digits and apostrophes. It
+# A quick look for a known word: (ASCII) lower-cased runs of letters, digits and apostrophes. It
 # can only miss a review with no known word, never flag one that has one; the model's own
 # vectorizer confirms every review it finds no known word in (see `unknown_only`)
+# The model lower-cases ASCII letters only (tf.strings.lower): "CLICHÉ" is not "cliché" to it
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_SUSPECTS_PER_CALL = 256
 _QUICK_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # The markup `text.standardize` blanks out, or a letter or digit: the first match that is
 # not markup shows a text has a word (see `wordless`)
@@ -76,8 +84,9 @@ class Importance:
 
 
 def label_of(probability: float, threshold: float = DECISION_THRESHOLD) -> str:
-    """'positive' when P(positive) reaches the threshold, else 'negative'."""
-    return POSITIVE if probability >= threshold else NEGATIVE
+    """'positive' when P(positive), rounded to the PROBABILITY_DECIMALS it is shown with,
+    reaches the threshold, else 'negative': a label never contradicts its number."""
+    return POSITIVE if round(float(probability), PROBABILITY_DECIMALS) >= threshold else NEGATIVE
 
 
 def check_text(text: str | None) -> str | None:
@@ -129,13 +138,18 @@ def unknown_only(model: keras.Model, texts: Sequence[str]) -> list[bool]:
     suspects = [
         i
         for i, t in enumerate(texts)
-        if not any(m.group().lower() in known for m in _QUICK_TOKEN.finditer(t))
+        if not any(m.group().translate(_ASCII_LOWER) in known for m in _QUICK_TOKEN.finditer(t))
     ]
     flags = [False] * len(texts)
-    for i in suspects:
-        ids = np.asarray(vectorizer(tf.constant([clean_text(texts[i])]))).ravel()
-        ids = ids[ids != 0]
-        flags[i] = ids.size > 0 and bool(np.all(ids == 1))
+    # one vectorizer call per group of short suspects; a very long one alone
+    groups = [[i] for i in suspects if len(texts[i]) > LONG_TEXT_CHARS]
+    short = [i for i in suspects if len(texts[i]) <= LONG_TEXT_CHARS]
+    groups += [short[k : k + _SUSPECTS_PER_CALL] for k in range(0, len(short), _SUSPECTS_PER_CALL)]
+    for group in groups:
+        rows = np.asarray(vectorizer(tf.constant([clean_text(texts[i]) for i in group])))
+        for i, ids in zip(group, rows.reshape(len(group), -1)):
+            ids = ids[ids != 0]
+            flags[i] = ids.size > 0 and bool(np.all(ids == 1))
     return flags
 
 

@@ -169,12 +169,14 @@ class FailureReport:
 
 
 @contextlib.contextmanager
-def progress(reader: Reader) -> Iterator[Callable[[], None]]:
+def progress(reader: Reader, rows_shown: bool = False) -> Iterator[Callable[[], None]]:
     """Progress through a file input on a terminal, in bytes of its size, shown once the run
     has taken PROGRESS_DELAY seconds and erased if it fails; yields the function to call after
     each chunk. Stdin, pipes and devices have no size, logs no use for it: no progress then."""
     size = reader.lines.source.size if reader.lines is not None else None
-    if size is None or not on_terminal():
+    # rows printed on the terminal show the progress themselves, and a progress line would be
+    # drawn between them
+    if size is None or not on_terminal() or rows_shown:
         yield lambda: None
         return
     line = ProgressLine("predict", size, PROGRESS_DELAY)
@@ -206,8 +208,9 @@ def stream(args: argparse.Namespace, tally: Tally) -> FailureReport:
         open_reader(args.input, args.reviews, args.text_column, args.id_column) as reader,
     ):
         score = load_scorer(args)
-        writer = RecordWriter(sink, fmt, reader.id_column)
-        with progress(reader) as advance:
+        shown_rows = rows_on_terminal(args)
+        writer = RecordWriter(sink, fmt, reader.id_column, terminal=shown_rows)
+        with progress(reader, shown_rows) as advance:
             for chunk in chunks(reader):
                 outcomes = classify(chunk, score)
                 writer.write(outcomes)
@@ -236,3 +239,11 @@ def predict(args: argparse.Namespace) -> int:
         say(f"wrote {rows} row{'s' * (rows != 1)} to {args.output}")
     failures.summary()
     return EXIT_SOME_FAILED if failures.failed else EXIT_OK
+
+
+def rows_on_terminal(args: argparse.Namespace) -> bool:
+    """Whether the rows go to stdout and stdout is a terminal."""
+    try:
+        return args.output is None and sys.stdout is not None and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import NoReturn
 
 from imdb_sentiment.core import locations
@@ -29,7 +28,7 @@ input:
 output:
   CSV on stdout (JSON lines with --json), or --output FILE (.csv or .jsonl), one
   row per input review in input order: [id,] label, probability, error.
-  label is "positive" when probability = P(positive) >= --threshold.
+  label is "positive" when probability = P(positive), as shown (6 decimals), >= --threshold.
   An --output file is replaced only once complete; stdout gets each chunk as it is done.
 
 exit status:
@@ -41,6 +40,7 @@ exit status:
      limit, an unreadable or broken model, a failed read or write (full disk, no
      permission); rows already on stdout stay, an --output file is left as it was
   130  interrupted (Ctrl-C): likewise
+  143  terminated (SIGTERM): likewise
 
 examples:
   imdb-sentiment predict "A wonderful, moving film."
@@ -53,8 +53,8 @@ class Parser(argparse.ArgumentParser):
     """argparse, with its error messages (which quote the arguments) escaped for the terminal."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {shown(message)}\n")
+        """One line: what was wrong, and where the usage is (not the usage itself)."""
+        self.exit(2, f"{self.prog}: error: {shown(message)} (see {self.prog} --help)\n")
 
 
 def threshold_arg(value: str) -> float:

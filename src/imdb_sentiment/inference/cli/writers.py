@@ -23,10 +23,11 @@ from typing import Any, BinaryIO, Protocol
 from imdb_sentiment.core.artifacts import atomic_path
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.inference.cli.readers import JsonNumber
+from imdb_sentiment.inference.cli.terminal import shown
+from imdb_sentiment.inference.defaults import PROBABILITY_DECIMALS
 
 OUTPUT_FORMATS = (".csv", ".jsonl")
 RESULT_COLUMNS = ("label", "probability", "error")
-DECIMALS = 6
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CSV_SPECIAL = re.compile('[,"\r\n]')
 _LINE_SEPARATORS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
@@ -122,7 +123,7 @@ def csv_line(cells: Sequence[str]) -> str:
 
 
 def probability_text(probability: Any, row_number: int) -> str:
-    """P(positive) to DECIMALS places; NaN or a value outside [0, 1] is a broken model."""
+    """P(positive) to PROBABILITY_DECIMALS places; NaN or a value outside [0, 1] is a broken model."""
     try:
         value = float(probability)
     except (TypeError, ValueError):
@@ -133,7 +134,7 @@ def probability_text(probability: Any, row_number: int) -> str:
             "not a probability in [0, 1]: the model is broken (retrain it or "
             "pass another --model)"
         )
-    return repr(round(value, DECIMALS))
+    return repr(round(value, PROBABILITY_DECIMALS))
 
 
 class ByteStream(Protocol):
@@ -172,10 +173,12 @@ class Sink:
 
 
 class RecordWriter:
-    """Output rows as CSV (the header first) or JSON lines, a chunk per write, flushed."""
+    """Output rows as CSV (the header first) or JSON lines, a chunk per write, flushed. Bound
+    for a terminal, CSV cells show control characters escaped (an id from the input could
+    otherwise retitle the window or clear the screen); JSON escapes them anyway."""
 
-    def __init__(self, sink: Sink, fmt: str, id_column: str | None) -> None:
-        self.sink, self.fmt, self.id_column = sink, fmt, id_column
+    def __init__(self, sink: Sink, fmt: str, id_column: str | None, terminal: bool = False) -> None:
+        self.sink, self.fmt, self.id_column, self.terminal = sink, fmt, id_column, terminal
         self.rows_written = 0
 
     def write(self, outcomes: Sequence[Outcome]) -> None:
@@ -198,9 +201,8 @@ class RecordWriter:
 
     def csv_record(self, outcome: Outcome, probability: str | None) -> str:
         ident = [csv_cell(outcome.id)] if self.id_column is not None else []
-        return csv_line(
-            ident + [csv_cell(outcome.label), probability or "", csv_cell(outcome.error)]
-        )
+        cells = ident + [csv_cell(outcome.label), probability or "", csv_cell(outcome.error)]
+        return csv_line([shown(cell) for cell in cells] if self.terminal else cells)
 
     def json_record(self, outcome: Outcome, probability: str | None) -> str:
         fields = [] if self.id_column is None else [(self.id_column, json_text(outcome.id))]
