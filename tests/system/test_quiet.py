@@ -32,11 +32,16 @@ def noise_in(stderr: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_the_python_api_prints_no_tensorflow_lines(tiny_pipeline):
-    code = (
-        "import imdb_sentiment\n"
-        f"print(imdb_sentiment.predict(['good'], model={str(tiny_pipeline['model'])!r}))\n"
-    )
+@pytest.mark.parametrize(
+    "call",
+    [
+        "import imdb_sentiment\nprint(imdb_sentiment.predict(['good'], model=MODEL))",
+        "from imdb_sentiment.inference import labelling, scoring\n"
+        "print(labelling.score_texts(scoring.load_model(MODEL), ['good']))",
+    ],
+)
+def test_the_python_api_prints_no_tensorflow_lines(tiny_pipeline, call):
+    code = f"MODEL = {str(tiny_pipeline['model'])!r}\n{call}\n"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

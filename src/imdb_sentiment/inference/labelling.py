@@ -15,18 +15,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-import keras
-import numpy as np
-import tensorflow as tf
-
+from imdb_sentiment.core import startup
 from imdb_sentiment.inference.defaults import (
     DECISION_THRESHOLD,
     PROBABILITY_DECIMALS,
     SCORING_BATCH_SIZE,
 )
-from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
-from imdb_sentiment.modeling.layers import TruncateTokens
-from imdb_sentiment.modeling.text import standardize
+
+# imported first, as the API is: the same kernels as the CLI's, and no TensorFlow log lines
+startup.pin_kernels()
+with startup.quiet_tensorflow():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
+    from imdb_sentiment.modeling.layers import TruncateTokens
+    from imdb_sentiment.modeling.text import standardize
 
 POSITIVE, NEGATIVE = "positive", "negative"
 EMPTY_REVIEW = "empty review (no text to classify)"
