@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 from builders import REPO, build_archive, write_params
 
+from imdb_sentiment.core import startup
 from imdb_sentiment.core.artifacts import read_json
 
 # its module fixture is expensive: one worker runs the whole module (make test uses xdist)
@@ -125,9 +126,11 @@ def start_training(
         "--live",
         str(run_dir / "metrics" / "train"),
     ]
-    # hiding GPUs makes replica counts and the CPU warning the same on every machine
+    # hiding GPUs makes replica counts and the CPU warning the same on every machine; the
+    # kernel pins a test in this process may have set (importing the API sets them) would
+    # refuse bfloat16 on a CPU
     full_env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key not in startup.PINNED},
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "CUDA_VISIBLE_DEVICES": "-1",
         **(env or {}),

@@ -22,9 +22,7 @@ from imdb_sentiment.inference.defaults import (
     SCORING_BATCH_SIZE,
 )
 
-# imported first, as the API is: the same kernels as the CLI's, and no TensorFlow log lines
-startup.pin_kernels()
-with startup.quiet_tensorflow():
+with startup.quiet_tensorflow():  # no absl, oneDNN or CUDA lines, as in the API and the CLI
     import keras
     import numpy as np
     import tensorflow as tf
