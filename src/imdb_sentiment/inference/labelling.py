@@ -38,13 +38,15 @@ UNKNOWN_WORDS = (
     "none of its words is in the model's vocabulary (it reads English movie "
     "reviews), so any score would be a guess"
 )
-# A quick look for a known word: (ASCII) lower-cased runs of letters, digits and apostrophes. It
+# A quick look for a known word: lower-cased runs of letters, digits and apostrophes. It
 # can only miss a review with no known word, never flag one that has one; the model's own
-# vectorizer confirms every review it finds no known word in (see `unknown_only`)
-# The model lower-cases ASCII letters only (tf.strings.lower): "CLICHÉ" is not "cliché" to it
+# vectorizer confirms every review it finds no known word in (see `unknown_only`), a group of
+# _SUSPECTS_PER_CALL at a time
+_QUICK_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# lower-cased as the model does it, ASCII letters only (tf.strings.lower): "CLICHÉ" is not
+# "cliché" to it
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _SUSPECTS_PER_CALL = 256
-_QUICK_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # The markup `text.standardize` blanks out, or a letter or digit: the first match that is
 # not markup shows a text has a word (see `wordless`)
 _MARKUP_OR_WORD = re.compile(r"<[^>]{0,100}>|&[a-z]{2,8};|&#\d{1,6};|[^\W_]", re.IGNORECASE)

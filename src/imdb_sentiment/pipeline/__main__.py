@@ -1,11 +1,11 @@
 """Run one pipeline stage: `python -m imdb_sentiment.pipeline NAME [ARGS...]`.
 
-dvc.yaml starts every stage but the fingerprint this way: the numeric kernels are pinned first, so
-a stage's outputs do not depend on the CPU's instruction set, and TensorFlow
-loads without its C++ log lines (IMDB_SENTIMENT_VERBOSE=1 keeps them); see
-`startup`. The thread variables need no pinning: training takes its thread pools from
-params.yaml, and scoring's results do not depend on them. Each stage's
-time and peak memory go to the run log (`core.runlog`), never into its outputs.
+dvc.yaml starts every stage but the fingerprint this way: the numeric kernels are pinned
+first, so a stage's outputs do not depend on the CPU's instruction set, and TensorFlow
+loads without its C++ log lines (IMDB_SENTIMENT_VERBOSE=1 keeps them); see `startup`. The
+thread variables need no pinning: training takes its thread pools from params.yaml, and
+scoring's results do not depend on them. Each stage's time and peak memory go to the run
+log (`core.runlog`), never into its outputs.
 """
 
 from __future__ import annotations

@@ -19,7 +19,12 @@ from typing import Protocol
 from imdb_sentiment.core import startup
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.inference.cli.readers import Reader, Row, open_reader
-from imdb_sentiment.inference.cli.terminal import ProgressLine, on_terminal, say
+from imdb_sentiment.inference.cli.terminal import (
+    ProgressLine,
+    on_terminal,
+    say,
+    stdout_on_terminal,
+)
 from imdb_sentiment.inference.cli.writers import (
     Outcome,
     RecordWriter,
@@ -208,7 +213,7 @@ def stream(args: argparse.Namespace, tally: Tally) -> FailureReport:
         open_reader(args.input, args.reviews, args.text_column, args.id_column) as reader,
     ):
         score = load_scorer(args)
-        shown_rows = rows_on_terminal(args)
+        shown_rows = args.output is None and stdout_on_terminal()
         writer = RecordWriter(sink, fmt, reader.id_column, terminal=shown_rows)
         with progress(reader, shown_rows) as advance:
             for chunk in chunks(reader):
@@ -239,11 +244,3 @@ def predict(args: argparse.Namespace) -> int:
         say(f"wrote {rows} row{'s' * (rows != 1)} to {args.output}")
     failures.summary()
     return EXIT_SOME_FAILED if failures.failed else EXIT_OK
-
-
-def rows_on_terminal(args: argparse.Namespace) -> bool:
-    """Whether the rows go to stdout and stdout is a terminal."""
-    try:
-        return args.output is None and sys.stdout is not None and sys.stdout.isatty()
-    except (AttributeError, ValueError):  # closed or replaced
-        return False

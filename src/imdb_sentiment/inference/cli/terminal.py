@@ -64,8 +64,17 @@ def silence(stream: TextIO | None) -> None:
 
 def on_terminal() -> bool:
     """Whether stderr is a terminal (progress is shown only there, not in logs)."""
+    return _is_terminal(sys.stderr)
+
+
+def stdout_on_terminal() -> bool:
+    """Whether stdout is a terminal (rows printed there are escaped, and show progress)."""
+    return _is_terminal(sys.stdout)
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
     try:
-        return sys.stderr.isatty()
+        return stream is not None and stream.isatty()
     except (AttributeError, ValueError):  # closed or replaced
         return False
 

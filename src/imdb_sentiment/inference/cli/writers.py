@@ -123,7 +123,8 @@ def csv_line(cells: Sequence[str]) -> str:
 
 
 def probability_text(probability: Any, row_number: int) -> str:
-    """P(positive) to PROBABILITY_DECIMALS places; NaN or a value outside [0, 1] is a broken model."""
+    """P(positive) to PROBABILITY_DECIMALS places; NaN or a value outside [0, 1] is a broken
+    model."""
     try:
         value = float(probability)
     except (TypeError, ValueError):
