@@ -309,3 +309,27 @@ def test_malformed_reviews_table_is_named(tiny_pipeline, tmp_path, capsys, damag
         capsys,
     )
     assert "label" in line or "text" in line or "both classes" in line
+
+
+def test_the_stage_launcher_helps_and_names_the_stage_in_its_usage(capsys, tmp_path):
+    """`python -m imdb_sentiment.pipeline --help` lists the stages and exits 0; a stage's
+    own help is headed by the command that runs it, not by `__main__.py`."""
+    import subprocess
+    import sys
+
+    from imdb_sentiment.pipeline import __main__ as launcher
+
+    launcher.main(["--help"])
+    assert "{ingest,preprocess,train,evaluate,export}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as unknown:
+        launcher.main(["bogus"])
+    assert unknown.value.code == 2 and "usage:" in capsys.readouterr().err
+    # in a child: a stage run pins the process's kernels and writes the run log
+    helped = subprocess.run(
+        [sys.executable, "-m", "imdb_sentiment.pipeline", "ingest", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: python -m imdb_sentiment.pipeline ingest ")

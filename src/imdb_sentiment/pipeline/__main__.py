@@ -22,14 +22,19 @@ STAGES = ("ingest", "preprocess", "train", "evaluate", "export")
 TENSORFLOW_STAGES = ("preprocess", "train", "evaluate", "export")
 
 
+COMMAND = "python -m imdb_sentiment.pipeline"
+USAGE = f"usage: {COMMAND} {{{','.join(STAGES)}}} [ARGS...]  ({COMMAND} NAME --help: a stage's own)"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"Run one pipeline stage, as dvc.yaml does.\n{USAGE}")
+        return
     if not argv or argv[0] not in STAGES:
-        print(
-            f"usage: python -m imdb_sentiment.pipeline {{{','.join(STAGES)}}} [ARGS...]",
-            file=sys.stderr,
-        )
+        print(USAGE, file=sys.stderr)
         raise SystemExit(2)
+    sys.argv[0] = f"{COMMAND} {argv[0]}"  # the stage's argparse names itself from it
     startup.pin_kernels()  # before the stage imports NumPy or TensorFlow
     with StageTimer(argv[0]):
         with startup.quiet_tensorflow():
