@@ -121,13 +121,9 @@ class StridedConv(layers.Layer):
     row is zero-padded to a whole stride, so a window reaching past a row's end reads the
     same zeros whatever the padded length of its batch.
 
-    The row is cut into blocks of `stride` steps; window t is the end of the blocks before
-    block t (as many as `width` reaches back) and block t itself. So the kernel is cut into
-    one slice per block, each slice multiplies every block in one matrix product, and the
-    products are summed, each shifted by its block's distance back. TensorFlow's CPU
-    convolution was slower here (its sums also depended on the thread count at shapes where
-    matrix products' did not), and whole blocks need none of the strided copies a per-window
-    gather would (docs/lab/decisions.md).
+    One `tf.nn.conv1d` over the row with width - stride zeros in front computes every
+    window at once. It replaced a form built of matrix products, which was slower once
+    training's thread pools were fixed; why, in docs/lab/decisions.md.
     """
 
     def __init__(self, filters: int, width: int, stride: int, **kwargs):
@@ -146,23 +142,11 @@ class StridedConv(layers.Layer):
 
     def call(self, x, steps):
         x = x * ops.expand_dims(ops.cast(steps, x.dtype), -1)
-        batch, length, features = ops.shape(x)[0], ops.shape(x)[1], x.shape[-1]
+        length = ops.shape(x)[1]
         windows = -(-length // self.stride)
-        x = ops.pad(x, [[0, 0], [0, windows * self.stride - length], [0, 0]])
-        blocks = ops.reshape(x, (-1, self.stride * features))  # (batch x windows, block)
-        back = -(-(self.width - self.stride) // self.stride)  # earlier blocks a window reaches
-        # zero rows in front, so that the kernel spans whole blocks: slice j meets block t - back + j
-        kernel = ops.pad(
-            ops.cast(self.kernel, x.dtype),
-            [[(back + 1) * self.stride - self.width, 0], [0, 0], [0, 0]],
-        )
-        y = None
-        for j in range(back + 1):
-            part = ops.reshape(kernel[j * self.stride : (j + 1) * self.stride], (-1, self.filters))
-            z = ops.reshape(ops.matmul(blocks, part), (batch, windows, self.filters))
-            if j < back:  # block t - (back - j) feeds window t
-                z = ops.pad(z, [[0, 0], [back - j, 0], [0, 0]])[:, :windows]
-            y = z if y is None else y + z
+        # width - stride zeros in front, so window t ends at step (t + 1) x stride - 1
+        x = ops.pad(x, [[0, 0], [self.width - self.stride, windows * self.stride - length], [0, 0]])
+        y = tf.nn.conv1d(x, ops.cast(self.kernel, x.dtype), stride=self.stride, padding="VALID")
         y = ops.relu(y + ops.cast(self.bias, x.dtype))
         return y, steps[:, :: self.stride]
 
