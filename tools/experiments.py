@@ -288,6 +288,14 @@ def spread(values: list[float | None]) -> dict | None:
     }
 
 
+def mean_seconds(values: list[float | None]) -> float | None:
+    """The mean training time; None unless every run's is known (a `dvc exp run --temp`
+    run's run log stays in its temporary copy)."""
+    if not values or any(value is None for value in values):
+        return None
+    return round(statistics.mean(values), 1)
+
+
 def summarise(runs: list[dict]) -> dict:
     """The seed runs of the default model, with mean and sample standard deviation."""
     runs = sorted(
@@ -310,7 +318,7 @@ def summarise(runs: list[dict]) -> dict:
 def settings_summary(rows: list[dict]) -> list[dict]:
     """Each setting run on more than one seed: its seeds, the spread of its validation
     accuracy and of its test accuracy where every seed's was recorded, and its mean training
-    time; best mean validation accuracy first, then the settings without one."""
+    time where every seed's is; best mean validation accuracy first, then the settings without one."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(setting_of(r), []).append(r)
@@ -325,7 +333,7 @@ def settings_summary(rows: list[dict]) -> list[dict]:
                 "seeds": sorted(r["seed"] for r in runs),
                 "val_accuracy": spread([r["val_accuracy"] for r in runs]),
                 "test_accuracy": spread([r["test_accuracy"] for r in runs]),
-                "train_seconds": round(statistics.mean(r["train_seconds"] for r in runs), 1),
+                "train_seconds": mean_seconds([r["train_seconds"] for r in runs]),
             }
         )
     return sorted(

@@ -128,6 +128,20 @@ def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():
     assert [s["setting"] for s in tool.settings_summary(runs)] == ["units-64", "default"]
 
 
+def test_a_setting_with_a_run_of_unknown_training_time_has_no_mean_time():
+    tool = load_tool()
+    runs = [
+        row("default", None, 0.92),
+        {**row("seed-1", None, 0.921, seed=1), "train_seconds": None},  # run by dvc exp --temp
+        row("try-held-out", 0.913, None),
+        {**row("try-held-out-seed-1", 0.914, None, seed=1), "train_seconds": 3.0},
+    ]
+    settings = {s["setting"]: s for s in tool.settings_summary(runs)}
+    assert settings["default"]["train_seconds"] is None
+    assert settings["default"]["test_accuracy"] == {"mean": 0.9205, "std": 0.00071}
+    assert settings["held-out"]["train_seconds"] == 2.0
+
+
 def test_a_default_fitted_on_validation_has_no_validation_spread_and_sorts_last():
     tool = load_tool()
     runs = [
