@@ -1,14 +1,17 @@
-"""The training benchmark's own judgement: which epochs stalled, and the line that says so."""
+"""The benchmarks' own judgement: which training epochs stalled and the line that says so,
+the train stage's epoch times, and the stage benchmark's scratch workspace."""
 
 from __future__ import annotations
 
 import sys
 
+import yaml
 from builders import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from suite.report import training_spread_line  # noqa: E402
+from suite.stages import epoch_times, scratch_workspace, stage_inputs  # noqa: E402
 from suite.training import stalled_epochs  # noqa: E402
 
 
@@ -30,3 +33,26 @@ def test_the_spread_line_names_each_side_and_the_stalled_ones():
     assert "pipeline 300.0-320.0" in line and "tutorial 100.0-150.0" in line
     assert line.endswith("sides that stalled: tutorial")
     assert training_spread_line({**row, "stalled_sides": []}).endswith("stalled: none")
+
+
+def test_the_train_stages_epochs_are_read_from_keras_epoch_lines():
+    log = (
+        "train: epoch 1/2, batch 139/590 (24%), about 3.2 min left\n"
+        "590/590 - 226s - 383ms/step - accuracy: 0.8439 - loss: 0.3846\n"
+        "Epoch 2/2\n"
+        "590/590 - 224s - 380ms/step - accuracy: 0.9359 - loss: 0.2207\n"
+        "evaluate: 100/590 - 5s - 3ms/step is no epoch line\n"
+    )
+    assert epoch_times(log) == ([226, 224], [383, 380])
+    assert epoch_times("no epochs") == ([], [])
+
+
+def test_the_stage_benchmark_links_every_input_that_no_stage_writes(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    inputs = stage_inputs(REPO, params)
+    assert "checks" in inputs  # the evaluate stage's checks: no stage writes them
+    assert not any(path.startswith(("src/", "data/", "models/", "metrics/")) for path in inputs)
+    scratch_workspace(tmp_path, params)
+    for path in [params["ingest"]["archive"], *inputs]:
+        assert (tmp_path / path).is_symlink()
+        assert (tmp_path / path).resolve() == (REPO / path).resolve()

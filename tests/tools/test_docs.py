@@ -257,6 +257,17 @@ def test_a_changed_metric_makes_its_blocks_stale(copy: Path, capsys):
     assert docs.main(["--check", "--root", str(copy)]) == 0
 
 
+def test_the_train_stages_epochs_are_published_where_recorded(copy: Path):
+    def epochs(data):
+        train = next(r for r in data["stages"] if r["stage"] == "train")
+        train.update(epochs=2, epoch_seconds=[226, 224], ms_per_step=[383, 380])
+
+    edit_json(copy / "benchmarks/results.json", epochs)
+    assert docs.main(["--root", str(copy)]) == 0
+    bench = (copy / "docs/benchmarks.md").read_text()
+    assert "| train (2 epochs: 226 s at 383 ms a step, 224 s at 380 ms a step) |" in bench
+
+
 def test_check_from_the_command_line(copy: Path):
     def slower(results: dict) -> None:  # the README shows the newer of the two runs
         for run in (results["inference"], results["quick"]["inference"]):
