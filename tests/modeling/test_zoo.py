@@ -126,6 +126,33 @@ def test_strided_convolution_is_a_convolution_over_windows_ending_at_each_stride
         np.testing.assert_allclose(y[:, t], expected, atol=1e-5)
 
 
+@pytest.mark.parametrize(("width", "stride"), [(3, 1), (5, 2)])
+def test_strided_convolution_takes_an_empty_batch(width, stride):
+    """A replica's share of an uneven batch can be empty (tests/system/test_distribute.py)."""
+    import tensorflow as tf
+
+    conv = StridedConv(5, width, stride)
+    conv(np.zeros((1, 9, 4), "float32"), np.ones((1, 9), bool))
+
+    @tf.function(
+        input_signature=[tf.TensorSpec((None, None, 4)), tf.TensorSpec((None, None), tf.bool)]
+    )
+    def forward_backward(x, steps):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y, y_steps = conv(x, steps)
+            loss = tf.reduce_sum(y)
+        return y, y_steps, tape.gradient(loss, [x, *conv.trainable_variables])
+
+    for batch in (0, 2):
+        y, y_steps, grads = forward_backward(
+            np.ones((batch, 9, 4), "float32"), np.ones((batch, 9), bool)
+        )
+        windows = -(-9 // stride)
+        assert y.shape == (batch, windows, 5) and y_steps.shape == (batch, windows)
+        assert [g.shape for g in grads] == [(batch, 9, 4), (width, 4, 5), (5,)]
+
+
 def test_params_train_section_fills_every_field_of_the_network():
     params = project_params("train", units=[7, 5], dense_units=[3])
     network = network_of(params)

@@ -147,6 +147,8 @@ class StridedConv(layers.Layer):
         # width - stride zeros in front, so window t ends at step (t + 1) x stride - 1
         x = ops.pad(x, [[0, 0], [self.width - self.stride, windows * self.stride - length], [0, 0]])
         y = tf.nn.conv1d(x, ops.cast(self.kernel, x.dtype), stride=self.stride, padding="VALID")
+        # TensorFlow's CPU convolution hands an empty batch back in its input's shape
+        y = ops.reshape(y, (ops.shape(x)[0], windows, self.filters))
         y = ops.relu(y + ops.cast(self.bias, x.dtype))
         return y, steps[:, :: self.stride]
 
