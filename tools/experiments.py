@@ -291,9 +291,10 @@ def spread(values: list[float | None]) -> dict | None:
 def mean_seconds(values: list[float | None]) -> float | None:
     """The mean training time; None unless every run's is known (a `dvc exp run --temp`
     run's run log stays in its temporary copy)."""
-    if not values or any(value is None for value in values):
+    known = [value for value in values if value is not None]
+    if not known or len(known) < len(values):
         return None
-    return round(statistics.mean(values), 1)
+    return round(statistics.mean(known), 1)
 
 
 def summarise(runs: list[dict]) -> dict:
