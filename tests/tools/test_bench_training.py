@@ -1,10 +1,13 @@
 """The benchmarks' own judgement: which training epochs stalled and the line that says so,
-the train stage's epoch times, and the stage benchmark's scratch workspace."""
+the train stage's epoch times, the stage benchmark's scratch workspace, and the train step
+benchmark's variants."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
+import pytest
 import yaml
 from builders import REPO
 
@@ -56,3 +59,22 @@ def test_the_stage_benchmark_links_every_input_that_no_stage_writes(tmp_path):
     for path in [params["ingest"]["archive"], *inputs]:
         assert (tmp_path / path).is_symlink()
         assert (tmp_path / path).resolve() == (REPO / path).resolve()
+
+
+@pytest.mark.slow
+def test_the_train_step_benchmark_times_each_variant():
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/train_step.py"), "--batch", "4", "--length", "12"]
+        + ["--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [
+        "default",
+        "no-adversarial",
+        "no-conv",
+        "no-pairs",
+    ]
