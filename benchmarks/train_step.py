@@ -4,8 +4,8 @@ the same step without one part at a time.
     python benchmarks/train_step.py            # a table on stdout; about a minute on 2 cores
     python benchmarks/train_step.py --length 400 --rounds 8
 
-Every variant is the train stage's network from params.yaml (its vocabulary size, its
-adversarial fit, its thread pools), built in one process on random token ids and soft
+Every variant is the train stage's network from params.yaml (preprocess's vocabulary size,
+the adversarial fit, the thread pools), built in one process on random token ids and soft
 targets, `--batch` reviews of `--length` real tokens. After a warm-up the variants take
 turns, `--rounds` times, each timing `STEPS` train steps; the table gives each variant's
 fastest and slowest round, in ms a step. The difference between `default` and a variant
@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VOCAB_SIZE = 40_002  # preprocess.vocab_size plus the padding and unknown-word ids
 STEPS = 5
 VARIANTS: dict[str, dict] = {
     "default": {},
@@ -47,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     from imdb_sentiment.core.startup import set_thread_pools
 
     stage = P.load("train", ROOT / P.PARAMS_FILE)
+    vocab_size = P.load("preprocess", ROOT / P.PARAMS_FILE).vocab_size  # with padding and OOV
     set_thread_pools(stage.inter_op_threads, stage.intra_op_threads)
 
     import numpy as np
@@ -60,13 +60,13 @@ def main(argv: list[str] | None = None) -> None:
     from imdb_sentiment.modeling.zoo import build_classifier, network_of
 
     rng = np.random.default_rng(0)
-    x = rng.integers(2, VOCAB_SIZE, (args.batch, args.length)).astype(np.int32)
+    x = rng.integers(2, vocab_size, (args.batch, args.length)).astype(np.int32)
     y = rng.random(args.batch).astype(np.float32)
     steps = {}
     for name, change in VARIANTS.items():
         cfg = P.from_dict("train", {**P.to_dict(stage), "pretrained_embeddings": False, **change})
         set_determinism(0)
-        model = build_classifier(network_of(cfg), VOCAB_SIZE)
+        model = build_classifier(network_of(cfg), vocab_size)
         settings = fit_settings_of(cfg)
         fitted = (
             AdversarialFit(model, settings.adversarial_epsilon)

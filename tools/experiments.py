@@ -291,10 +291,8 @@ def spread(values: list[float | None]) -> dict | None:
 def mean_seconds(values: list[float | None]) -> float | None:
     """The mean training time; None unless every run's is known (a `dvc exp run --temp`
     run's run log stays in its temporary copy)."""
-    known = [value for value in values if value is not None]
-    if not known or len(known) < len(values):
-        return None
-    return round(statistics.mean(known), 1)
+    times = spread(values)
+    return round(times["mean"], 1) if times else None
 
 
 def summarise(runs: list[dict]) -> dict:
