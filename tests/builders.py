@@ -104,9 +104,9 @@ TINY_PARAMS = {
         "min_count": 1,
         "pretrain_dim": 8,
     },
-    # distillation, the final fit on validation and adversarial training (the defaults) have
-    # their own tests; the other tiny runs train plainly on the training part's labels only,
-    # and validate
+    # distillation, the final fit on validation, adversarial training and negation pairs
+    # (the defaults) have their own tests; the other tiny runs train plainly on the training
+    # part's labels only, and validate
     "train": {
         "units": [8],
         "embedding_dim": 8,
@@ -118,6 +118,7 @@ TINY_PARAMS = {
         "distill_unlabeled": False,
         "fit_on_validation": False,
         "adversarial_epsilon": 0.0,
+        "negation_pairs": False,
     },
 }
 

@@ -75,6 +75,7 @@ TRIES = {
     "conv-stride-1-epochs-5": ["train.conv_stride=1", "train.epochs=5"],
     "conv-stride-2": ["train.conv_stride=2"],  # the default until 2026-11-28
     "lr-0.002": ["train.learning_rate=0.002"],
+    "negation-pairs-0": ["train.negation_pairs=false"],  # the default until 2026-12-07
 }
 # Directions whose code was deleted (docs/lab/decisions.md, 2026-11-28): they lost, served the
 # teacher, which the model may not, or let validation labels shape the model. Their rows
@@ -118,6 +119,7 @@ FORMER_DEFAULTS = {
     "early-stopping",
     "conv-stride-2",
     "held-out",
+    "negation-pairs-0",
 }
 SEED_SUFFIX = "-seed-"
 

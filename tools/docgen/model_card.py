@@ -56,6 +56,12 @@ def model_card(src: Sources) -> str:
                 if "unlabeled_reviews" in fit
                 else ""
             )
+            + (
+                f"; {fit['negation_pairs']:,} short sentences of the labelled reviews, each "
+                "beside a copy with its verdict negated by rule and its label flipped"
+                if fit.get("negation_pairs")
+                else ""
+            )
             + "; no other data."
         ),
         "### Quantitative analyses",

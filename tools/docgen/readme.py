@@ -64,7 +64,11 @@ def model_summary(src: Sources) -> str:
         )
     fit = card.get("fit", {})
     if t.get("fit_on_validation"):
-        labelled = fit.get("train_reviews", 0) - fit.get("unlabeled_reviews", 0)
+        labelled = (
+            fit.get("train_reviews", 0)
+            - fit.get("unlabeled_reviews", 0)
+            - 2 * fit.get("negation_pairs", 0)
+        )
         parts.append(
             f"fitted on {f'all {labelled:,} ' if labelled > 0 else 'the '}labelled "
             "training reviews, validation's included (`train.fit_on_validation`)"
@@ -75,6 +79,12 @@ def model_summary(src: Sources) -> str:
         parts.append(
             f"also trained on the{extra} unlabeled reviews labelled by the "
             f"`{t['teacher']}` teacher (word {grams}-grams)"
+        )
+    if t.get("negation_pairs"):
+        extra = f" {fit['negation_pairs']:,}" if "negation_pairs" in fit else ""
+        parts.append(
+            f"also trained on{extra} short sentences of the labelled reviews, each beside a "
+            "copy with its verdict negated and its label flipped (`train.negation_pairs`)"
         )
     if t.get("adversarial_epsilon"):
         parts.append(
@@ -176,14 +186,19 @@ def val_noise(src: Sources) -> str:
     p, whose = tr.get("val_accuracy"), ""
     if p is None:
         held_out = [
-            s
-            for s in (src.get(EXPERIMENTS) or {}).get("settings", [])
-            if s["setting"] == "held-out" and s["val_accuracy"] is not None
+            r["val_accuracy"]
+            for r in (src.get(EXPERIMENTS) or {}).get("runs", [])
+            if r["name"] == "try-held-out" or r["name"].startswith("try-held-out-seed-")
+            if r["val_accuracy"] is not None
         ]
         n = (src.get(PREPROCESS) or {}).get("val", {}).get("reviews")
         if held_out:
-            p = held_out[0]["val_accuracy"]["mean"]
-            whose = " (the mean of the default's held-out runs, `held-out`)"
+            p = round(sum(held_out) / len(held_out), 4)
+            whose = (
+                " (the default's run held out, `try-held-out`)"
+                if len(held_out) == 1
+                else f" (the mean of the default's {len(held_out)} runs held out, `try-held-out`)"
+            )
     if p is None or not n:
         return missing(src.path(TRAIN), "no validation score to compute the noise floor from")
     se = math.sqrt(p * (1 - p) / n)

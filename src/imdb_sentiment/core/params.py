@@ -162,6 +162,7 @@ class TrainParams:
     teacher: Teacher
     teacher_ngrams: int
     adversarial_epsilon: float
+    negation_pairs: bool
 
     def validate(self) -> None:
         _check(

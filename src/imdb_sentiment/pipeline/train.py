@@ -36,10 +36,10 @@ from imdb_sentiment.core.errors import PipelineError, exit_on_error
 from imdb_sentiment.core.startup import set_thread_pools
 from imdb_sentiment.data import processed
 from imdb_sentiment.data.processed import Split
-from imdb_sentiment.modeling import distill, ngram
+from imdb_sentiment.modeling import distill, negation, ngram
 from imdb_sentiment.modeling.fitting import fit_settings_of, thread_pools, train
 from imdb_sentiment.modeling.scaling import make_strategy
-from imdb_sentiment.modeling.text import make_vectorizer
+from imdb_sentiment.modeling.text import encode, make_vectorizer
 from imdb_sentiment.modeling.zoo import RECURRENT, build_end_to_end, network_of
 
 
@@ -161,6 +161,7 @@ def fit(
             ngram.NgramModel(cfg.model, cfg.teacher_ngrams, cfg.logreg_c), seed, data
         )
     distilled = {}
+    labelled = data["train"]
     if cfg.distill_unlabeled:
         if unlabeled is None:
             raise PipelineError(
@@ -172,6 +173,14 @@ def fit(
         taught, labelling = distill.teacher_labelled(unlabeled, teacher)
         distilled = {**teacher.summary, **labelling}
         data = {**data, "train": processed.concat_splits(data["train"], taught)}
+    if cfg.negation_pairs:
+        pairs, labels, summary = negation.negation_pairs(
+            processed.texts_of(labelled), labelled.labels, seed
+        )
+        ids, offsets, _ = encode(make_vectorizer(vocabulary, ragged=True), pairs, prep.max_len)
+        pair_split = Split(ids, offsets, labels, np.full(len(labels), -1, np.int32))
+        data = {**data, "train": processed.concat_splits(data["train"], pair_split)}
+        distilled = {**distilled, **summary}
     verbose = 1 if sys.stderr.isatty() else 2
     classifier, summary = train(
         network_of(cfg),
