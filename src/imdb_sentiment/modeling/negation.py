@@ -68,7 +68,7 @@ class Lexicon:
 def polar_words(token_lists: Sequence[Sequence[str]], labels: np.ndarray) -> Lexicon:
     """The words whose review frequency differs between the classes by WEAK_RATIO or more
     (log of the ratio of the shares of each class's reviews that hold them)."""
-    counts: list[collections.Counter[str]] = [collections.Counter(), collections.Counter()]
+    counts = [collections.Counter(), collections.Counter()]  # type: list[collections.Counter[str]]
     for tokens, label in zip(token_lists, labels):
         counts[int(label)].update(set(tokens))
     sizes = [max(int((labels == c).sum()), 1) for c in (0, 1)]
