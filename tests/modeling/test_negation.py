@@ -90,11 +90,11 @@ def test_pairs_are_an_original_then_its_negation_with_the_other_label():
     sentences, pair_labels, summary = negation_pairs(texts, labels, seed=0)
     assert summary["negation_pairs"] == len(sentences) // 2 > 0
     assert list(pair_labels[0::2]) == [1 - label for label in pair_labels[1::2]]
-    assert set(sentences[0::2]) == {
-        "the acting was superb",
-        "i loved it",
-        "the acting was awful",
-        "i hated it",
+    assert dict(zip(sentences[0::2], pair_labels[0::2].tolist())) == {
+        "the acting was superb": 1,
+        "i loved it": 1,
+        "the acting was awful": 0,
+        "i hated it": 0,
     }
     for original, edit in zip(sentences[0::2], sentences[1::2]):
         assert "not" in edit.split() or "never" in edit.split() or "n't" in edit
@@ -114,20 +114,23 @@ def test_the_train_stage_learns_the_pairs_and_says_how_many(tiny_pipeline, tmp_p
     from imdb_sentiment.modeling import negation
 
     pairs = ["the film was superb", "the film was not superb", "i hated it", "i didn't hate it"]
-    monkeypatch.setattr(
-        negation,
-        "negation_pairs",
-        lambda texts, labels, seed: (pairs, np.array([1, 0, 0, 1], np.int8), {"negation_pairs": 2}),
-    )
+
+    def stand_in(texts, labels, seed):
+        # the labelled reviews with their texts and 0/1 labels, not the teacher's soft targets
+        assert len(texts) == len(labels) > 0 and set(np.unique(labels)) <= {0, 1}
+        return pairs, np.array([1, 0, 0, 1], np.int8), {"negation_pairs": 2}
+
+    monkeypatch.setattr(negation, "negation_pairs", stand_in)
     (tmp_path / "plain").mkdir()
     (tmp_path / "pairs").mkdir()
+    distilled = {**TINY_PARAMS["train"], "distill_unlabeled": True}
     plain = read_json(
-        train_on_tiny_data(tiny_pipeline, tmp_path / "plain", TINY_PARAMS["train"])[1].with_name(
+        train_on_tiny_data(tiny_pipeline, tmp_path / "plain", distilled)[1].with_name(
             "model.params.json"
         )
     )
     _, model = train_on_tiny_data(
-        tiny_pipeline, tmp_path / "pairs", {**TINY_PARAMS["train"], "negation_pairs": True}
+        tiny_pipeline, tmp_path / "pairs", {**distilled, "negation_pairs": True}
     )
     card = read_json(model.with_name("model.params.json"))
     assert card["train"]["negation_pairs"] is True

@@ -27,8 +27,9 @@ from imdb_sentiment.modeling.text import tokenize
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|<br\s*/?>", re.IGNORECASE)
 MIN_WORDS, MAX_WORDS = 3, 15
-# a polar word is in at least MIN_REVIEWS reviews and MIN_RATIO times (e-based log ratio) as
-# frequent in one class as in the other; other words of the sentence must be below WEAK_RATIO
+# a polar word is in at least MIN_REVIEWS reviews, and the log of the ratio of its (add-one)
+# shares of each class's reviews is MIN_RATIO or more; the sentence's other words stay below
+# WEAK_RATIO
 MIN_REVIEWS, MIN_RATIO, WEAK_RATIO = 30, 1.0, 0.7
 MAX_WORDS_AFTER = 3  # the polar word states the sentence's verdict, near its end
 
