@@ -109,6 +109,13 @@ RETIRED_AT = {
     "837f4b63830e": {"pool-phrases": ["train.pool_phrases=true"]},
 }
 RETIRED = {name: sets for tries in RETIRED_AT.values() for name, sets in tries.items()}
+# Tries of code rather than of a setting: `dvc exp run --temp -n try-NAME -S
+# train.fit_on_validation=false` on a workspace holding the code. What each changed, for the tables
+CODE_TRIES = {
+    "negation-rules-2": "code: the negation rules revised, and apostrophes and case as in "
+    "`apostrophes` (not kept; docs/lab/decisions.md, 2026-12-07)",
+    "apostrophes": "code: every kind of apostrophe read as one, letters lower-cased in every script",
+}
 # Tried settings that were the default for a while, so the test set has scored them
 FORMER_DEFAULTS = {
     "adversarial-0",
@@ -185,6 +192,11 @@ def try_settings(name: str) -> list[str]:
             f"the code of try {name!r} was deleted (docs/lab/decisions.md, "
             f"2026-11-28); run it from commit {commit}"
         )
+    if setting in CODE_TRIES:
+        raise ValueError(
+            f"try {name!r} is of code, not of a setting: run it with `dvc exp run --temp -n "
+            f"{TRY}{setting} -S {HELD_OUT}` on a workspace that holds the code"
+        )
     if setting not in TRIES:
         raise ValueError(
             f"unknown try {name!r}: expected one of {sorted(TRIES)}, "
@@ -209,6 +221,8 @@ def setting_of(row: dict) -> str:
 
 def change_of(setting: str | None) -> str:
     """A try setting's `-S` settings as one string; "" for the default's runs (None)."""
+    if setting in CODE_TRIES:
+        return CODE_TRIES[setting]
     return ", ".join(TRIES.get(setting) or RETIRED.get(setting, [])) if setting else ""
 
 

@@ -22,6 +22,12 @@ def test_standardize_drops_markup_and_punctuation():
     assert standardized("Café naïve 10/10") == "café naïve 10 10"
 
 
+def test_standardize_reads_every_apostrophe_and_case_alike():
+    assert standardized("Didn’t DON´T won`t ‘can’t’") == "didn't don't won't can't"
+    assert standardized("CAFÉ ÉTÉ") == standardized("café été") == "café été"
+    assert standardized(b"bad \xff\xfe bytes") == "bad bytes"
+
+
 def test_vocabulary_is_deterministic_and_train_only():
     texts = ["b a a c", "c c b d", "a b"]
     vocab = text.build_vocabulary(texts, vocab_size=5, min_count=1)

@@ -107,6 +107,9 @@ def test_a_try_name_may_pick_a_seed_and_unknown_names_are_refused():
     for retired, commit in (("lm-1", "4af97b105ba1"), ("cosine-seed-1", "cd731611d157")):
         with pytest.raises(ValueError, match=f"deleted .* run it from commit {commit}"):
             tool.try_settings(retired)
+    with pytest.raises(ValueError, match="of code, not of a setting"):
+        tool.try_settings("apostrophes-seed-1")
+    assert tool.change_of("apostrophes") == tool.CODE_TRIES["apostrophes"]
 
 
 def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():

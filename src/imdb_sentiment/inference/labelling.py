@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import string
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,9 +42,6 @@ UNKNOWN_WORDS = (
 # vectorizer confirms every review it finds no known word in (see `unknown_only`), a group of
 # _SUSPECTS_PER_CALL at a time
 _QUICK_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-# lower-cased as the model does it, ASCII letters only (tf.strings.lower): "CLICHÉ" is not
-# "cliché" to it
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _SUSPECTS_PER_CALL = 256
 # The markup `text.standardize` blanks out, or a letter or digit: the first match that is
 # not markup shows a text has a word (see `wordless`)
@@ -143,7 +139,7 @@ def unknown_only(model: keras.Model, texts: Sequence[str]) -> list[bool]:
     suspects = [
         i
         for i, t in enumerate(texts)
-        if not any(m.group().translate(_ASCII_LOWER) in known for m in _QUICK_TOKEN.finditer(t))
+        if not any(m.group().lower() in known for m in _QUICK_TOKEN.finditer(t))
     ]
     flags = [False] * len(texts)
     # one vectorizer call per group of short suspects; a very long one alone
@@ -223,7 +219,7 @@ def reading_window(model: keras.Model) -> tuple[int | None, str]:
 
 
 _WORD = re.compile(r"\S+")
-# What `text.standardize` blanks out (it lower-cases ASCII first, hence IGNORECASE | ASCII)
+# What `text.standardize` blanks out (it lower-cases first, hence IGNORECASE)
 _TAG = re.compile(r"<[^>]{0,100}>")
 _ENTITY = re.compile(r"&[a-z]{2,8};|&#\d{1,6};", re.IGNORECASE | re.ASCII)
 _MARKUP_REACH = 110  # characters a tag or entity spans at most, with room to spare

@@ -15,12 +15,18 @@ import numpy as np
 import tensorflow as tf
 
 PAD, OOV = "", "[UNK]"
+# typographic, typewriter and Windows-1252 stand-ins for the apostrophe ("didn’t", "don´t")
+APOSTROPHES = "[\u2018\u2019\u02bc\u00b4`\u2032\x91\x92]"
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
 def standardize(texts: tf.Tensor) -> tf.Tensor:
-    """Lower-case, drop HTML markup and entities, keep letters, digits and apostrophes."""
-    texts = tf.strings.lower(texts)
+    """Lower-case, drop HTML markup and entities, keep letters, digits and apostrophes.
+
+    Case is folded in every script, and bytes that are not UTF-8 become separators.
+    """
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    texts = tf.strings.regex_replace(texts, APOSTROPHES, "'")
     texts = tf.strings.regex_replace(texts, r"<[^>]{0,100}>", " ")
     texts = tf.strings.regex_replace(texts, r"&[a-z]{2,8};|&#\d{1,6};", " ")
     texts = tf.strings.regex_replace(texts, r"[^\pL\pN']+", " ")
