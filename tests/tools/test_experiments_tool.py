@@ -54,8 +54,9 @@ def test_tried_directions_stay_out_of_the_seed_spread_and_sort_after_scored_runs
         "try-units-64",
     ]
     assert set(tool.TRIES) >= {"max-len-800", "units-64"}
-    assert tool.FORMER_DEFAULTS <= set(tool.TRIES) | set(tool.RETIRED)
+    assert tool.FORMER_DEFAULTS <= set(tool.TRIES) | set(tool.RETIRED) | set(tool.CODE_TRIES)
     assert not set(tool.TRIES) & set(tool.RETIRED)
+    assert not set(tool.CODE_TRIES) & (set(tool.TRIES) | set(tool.RETIRED))
 
 
 def test_a_name_run_again_keeps_only_its_latest_run(tmp_path):
@@ -108,8 +109,8 @@ def test_a_try_name_may_pick_a_seed_and_unknown_names_are_refused():
         with pytest.raises(ValueError, match=f"deleted .* run it from commit {commit}"):
             tool.try_settings(retired)
     with pytest.raises(ValueError, match="of code, not of a setting"):
-        tool.try_settings("apostrophes-seed-1")
-    assert tool.change_of("apostrophes") == tool.CODE_TRIES["apostrophes"]
+        tool.try_settings("apostrophes-0-seed-1")
+    assert tool.change_of("apostrophes-0") == tool.CODE_TRIES["apostrophes-0"]
 
 
 def test_settings_sum_up_their_seeds_and_leave_unscored_test_out():
