@@ -402,6 +402,7 @@ def test_a_change_to_a_knob_params_yaml_lacks_is_retired(copy: Path):
             run("default", False, ""),
             run("try-gone", True, "train.gone=2, train.units=[8]"),
             run("old-default", False, "train.gone=1"),
+            run("try-code", True, "code: train.gone=3 read otherwise"),
         ],
         "settings": [
             {
@@ -422,6 +423,8 @@ def test_a_change_to_a_knob_params_yaml_lacks_is_retired(copy: Path):
     )
     assert "| old-default | `gru` with `train.gone=1` (retired: `train.gone`) |" in lab
     assert "| gone (`train.gone=2, train.units=[8]`; retired: `train.gone`) |" in lab
+    # a try of code is described in prose, whatever it names
+    assert "| try-code | `gru` with code: train.gone=3 read otherwise |" in lab
     for path in product_docs_in(copy):
         assert "train.gone" not in path.read_text(), path
     assert "| default |" in (copy / "docs/results.md").read_text()

@@ -10,6 +10,8 @@ from .sources import CEILINGS, EXPERIMENTS, Sources, retired_keys
 def with_retired(change: str, keys: set[str] | None, inside: bool = False) -> str:
     """A change for a table cell, followed by the keys of it that no longer exist: in brackets,
     or after a semicolon when the cell already puts the change `inside` brackets."""
+    if change.startswith("code: "):  # a try of code (tools/experiments.py, CODE_TRIES): prose
+        return change
     gone = ", ".join(f"`{k}`" for k in retired_keys(change, keys))
     if not gone:
         return f"`{change}`"
