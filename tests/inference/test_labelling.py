@@ -163,9 +163,10 @@ def test_capital_letters_beyond_ascii_are_known_as_the_model_reads_them():
     from imdb_sentiment.modeling.text import make_vectorizer
 
     texts = keras.Input(shape=(), dtype="string")
-    model = keras.Model(texts, make_vectorizer(["cliché", "good", "didn't"])(texts))
-    texts = ["CLICHÉ", "cliché", "GOOD", "qwxzv", "Clichés good", "DIDN’T"]
-    assert labelling.unknown_only(model, texts) == [False, False, False, True, False, False]
+    model = keras.Model(texts, make_vectorizer(["cliché", "good", "didn't", "s"])(texts))
+    texts = ["CLICHÉ", "cliché", "GOOD", "qwxzv", "Clichés good", "DIDN’T", "qwxzv’s"]
+    found = labelling.unknown_only(model, texts)
+    assert found == [False, False, False, True, False, False, True]
 
 
 def test_unknown_word_checks_in_batches_agree_with_one_at_a_time(tiny_model):

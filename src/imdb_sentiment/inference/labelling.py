@@ -28,7 +28,7 @@ with startup.quiet_tensorflow():  # no absl, oneDNN or CUDA lines, as in the API
 
     from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
     from imdb_sentiment.modeling.layers import TruncateTokens
-    from imdb_sentiment.modeling.text import standardize
+    from imdb_sentiment.modeling.text import APOSTROPHES, standardize
 
 POSITIVE, NEGATIVE = "positive", "negative"
 EMPTY_REVIEW = "empty review (no text to classify)"
@@ -42,6 +42,8 @@ UNKNOWN_WORDS = (
 # vectorizer confirms every review it finds no known word in (see `unknown_only`), a group of
 # _SUSPECTS_PER_CALL at a time
 _QUICK_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# every apostrophe read as `'`, as `standardize` reads it (APOSTROPHES is a character class)
+_APOSTROPHE_FOLD = str.maketrans(dict.fromkeys(APOSTROPHES[1:-1], "'"))
 _SUSPECTS_PER_CALL = 256
 # The markup `text.standardize` blanks out, or a letter or digit: the first match that is
 # not markup shows a text has a word (see `wordless`)
@@ -139,7 +141,9 @@ def unknown_only(model: keras.Model, texts: Sequence[str]) -> list[bool]:
     suspects = [
         i
         for i, t in enumerate(texts)
-        if not any(m.group().lower() in known for m in _QUICK_TOKEN.finditer(t))
+        if not any(
+            m.group().lower() in known for m in _QUICK_TOKEN.finditer(t.translate(_APOSTROPHE_FOLD))
+        )
     ]
     flags = [False] * len(texts)
     # one vectorizer call per group of short suspects; a very long one alone
