@@ -223,7 +223,7 @@ def reading_window(model: keras.Model) -> tuple[int | None, str]:
 
 
 _WORD = re.compile(r"\S+")
-# What `text.standardize` blanks out (it lower-cases first, hence IGNORECASE)
+# What `text.standardize` blanks out (it lower-cases first, hence IGNORECASE; entities are ASCII)
 _TAG = re.compile(r"<[^>]{0,100}>")
 _ENTITY = re.compile(r"&[a-z]{2,8};|&#\d{1,6};", re.IGNORECASE | re.ASCII)
 _MARKUP_REACH = 110  # characters a tag or entity spans at most, with room to spare
