@@ -15,10 +15,18 @@ step. Each variant runs in a fresh process and the variants take turns, `--round
 - `keras_bigru`: Keras' GRU(32) both ways, the default network's recurrent part, as the
   train stage builds it (two loops);
 - `bigru_one_loop`: both directions in one loop, batched products over the direction;
-- `bigru_hoisted`: Keras' GRU weights, each direction's input projections of every step as
-  one matrix product before its loop, TensorFlow's own gradient;
+- `bigru_hoisted`: the train stage's `HoistedGRU` both ways (`src/imdb_sentiment/modeling/
+  layers.py`): Keras' GRU weights, each direction's input projections of every step as one
+  matrix product before its loop, TensorFlow's own gradient;
 - `bigru_pieces`: Keras' GRU(32) both ways on each review cut into pieces of `PIECE` steps,
-  side by side: a third of the sequential steps on a batch three times as large.
+  side by side: a third of the sequential steps on a batch three times as large;
+- `lstm_products_only`, `bigru_products_only`: not layers but bounds: per step only the
+  layer's matrix products, as one product of [input, h] with the stacked weights, and one
+  tanh. No way of running the layer's steps as TensorFlow ops does less per step, so their
+  speed is the most any such way can reach.
+
+Each row also gives the rate of the layer's matrix products (the same for every variant of
+a layer) against this machine's matmul peak, measured in the same process.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ VARIANTS = (
     "bigru_one_loop",
     "bigru_hoisted",
     "bigru_pieces",
+    "lstm_products_only",
+    "bigru_products_only",
 )
 
 
@@ -111,6 +121,26 @@ def fused_lstm(proj, recurrent_kernel):
     return run(proj, recurrent_kernel)
 
 
+def products_only(x, kernel):
+    """h for every step (B, T, H): h = tanh of the first H columns of [x_t, h] @ kernel, whose
+    rows are the F input features and then the H units."""
+    import tensorflow as tf
+
+    units = kernel.shape[0] - x.shape[-1]
+    n = tf.shape(x)[1]
+    steps = tf.TensorArray(x.dtype, size=n).unstack(tf.transpose(x, [1, 0, 2]))
+
+    def body(t, h, out):
+        h = tf.tanh(tf.matmul(tf.concat([steps.read(t), h], -1), kernel)[:, :units])
+        return t + 1, h, out.write(t, h)
+
+    h0 = tf.zeros(tf.stack([tf.shape(x)[0], units]), x.dtype)
+    _, _, out = tf.while_loop(
+        lambda t, *_: t < n, body, (0, h0, tf.TensorArray(x.dtype, size=n)), maximum_iterations=n
+    )
+    return tf.transpose(out.stack(), [1, 0, 2])
+
+
 def bigru_one_loop(x, kernel, recurrent_kernel, bias):
     """Both directions of a GRU (reset after) in one loop; weights stacked on a first axis of 2."""
     import tensorflow as tf
@@ -139,31 +169,6 @@ def bigru_one_loop(x, kernel, recurrent_kernel, bias):
     return out.stack()
 
 
-def gru_hoisted(x, kernel, recurrent_kernel, bias):
-    """A GRU (reset after) whose input projections, of every step at once, are one matrix
-    product before the loop; the loop does only the recurrent product. TensorFlow's own
-    gradient: the weights' input gradient becomes one product after the loop too."""
-    import tensorflow as tf
-
-    units = recurrent_kernel.shape[0]
-    proj = tf.einsum("bte,eg->tbg", x, kernel) + bias[0]
-    n = tf.shape(proj)[0]
-    steps = tf.TensorArray(x.dtype, size=n).unstack(proj)
-
-    def body(t, h, out):
-        x_zr, x_h = tf.split(steps.read(t), [2 * units, units], axis=-1)
-        i_zr, i_h = tf.split(tf.matmul(h, recurrent_kernel) + bias[1], [2 * units, units], -1)
-        z, r = tf.split(tf.sigmoid(x_zr + i_zr), 2, axis=-1)
-        h = z * h + (1 - z) * tf.tanh(x_h + r * i_h)
-        return t + 1, h, out.write(t, h)
-
-    h0 = tf.zeros(tf.stack([tf.shape(x)[0], units]), x.dtype)
-    _, _, out = tf.while_loop(
-        lambda t, *_: t < n, body, (0, h0, tf.TensorArray(x.dtype, size=n)), maximum_iterations=n
-    )
-    return tf.transpose(out.stack(), [1, 0, 2])
-
-
 def time_variant(variant: str) -> dict:
     """Per-time-step cost of one variant, in this process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -173,13 +178,22 @@ def time_variant(variant: str) -> dict:
 
     keras.utils.set_random_seed(0)
     tf.config.experimental.enable_op_determinism()
-    if variant in ("keras_bigru", "bigru_one_loop", "bigru_hoisted", "bigru_pieces"):
+    if "bigru" in variant:
         units = 32
         forward = keras.layers.GRU(units, return_sequences=True)
         backward = keras.layers.GRU(units, return_sequences=True)
         forward(tf.zeros((BATCH, 1, FEATURES)))
         backward(tf.zeros((BATCH, 1, FEATURES)))
-        if variant in ("keras_bigru", "bigru_pieces"):
+        if variant == "bigru_products_only":
+            variables = [
+                tf.Variable(tf.concat([cell.kernel, cell.recurrent_kernel], 0))
+                for cell in (forward.cell, backward.cell)
+            ]
+
+            def layer(x):
+                ways = [products_only(xs, w) for xs, w in zip((x, tf.reverse(x, [1])), variables)]
+                return tf.concat([ways[0], tf.reverse(ways[1], [1])], -1)
+        elif variant in ("keras_bigru", "bigru_pieces"):
             variables = forward.trainable_variables + backward.trainable_variables
 
             def both_ways(x):
@@ -190,16 +204,16 @@ def time_variant(variant: str) -> dict:
                     return both_ways(x)
                 pieces = tf.reshape(x, (-1, PIECE, FEATURES))  # LONG is a whole number of pieces
                 return tf.reshape(both_ways(pieces), (BATCH, x.shape[1], -1))
-        elif variant == "bigru_hoisted":  # Keras' own weights, two loops as Keras runs them
+        elif variant == "bigru_hoisted":
+            from imdb_sentiment.modeling.layers import HoistedGRU
+
+            forward, backward = (HoistedGRU(units, return_sequences=True) for _ in range(2))
+            forward(tf.zeros((BATCH, 1, FEATURES)))
+            backward(tf.zeros((BATCH, 1, FEATURES)))
             variables = forward.trainable_variables + backward.trainable_variables
 
             def layer(x):
-                cells = forward.cell, backward.cell
-                ways = [
-                    gru_hoisted(xs, cell.kernel, cell.recurrent_kernel, cell.bias)
-                    for xs, cell in zip((x, tf.reverse(x, [1])), cells)
-                ]
-                return tf.concat([ways[0], tf.reverse(ways[1], [1])], -1)
+                return tf.concat([forward(x), tf.reverse(backward(tf.reverse(x, [1])), [1])], -1)
         else:  # the same weights, stacked on a first axis of 2
             weights = [
                 tf.Variable(
@@ -220,7 +234,13 @@ def time_variant(variant: str) -> dict:
         variables = lstm.trainable_variables
         scale = tf.concat([tf.ones(2 * units), 2 * tf.ones(units), tf.ones(units)], 0)
 
+        if variant == "lstm_products_only":
+            stacked = tf.Variable(tf.concat([lstm.cell.kernel, lstm.cell.recurrent_kernel], 0))
+            variables = [stacked]
+
         def layer(x):
+            if variant == "lstm_products_only":
+                return products_only(x, stacked)
             if variant == "lstm_halves":
                 return tf.concat([lstm(half) for half in tf.split(x, 2, axis=0)], 0)
             if variant == "lstm_fused":
@@ -248,7 +268,29 @@ def time_variant(variant: str) -> dict:
         for _ in range(8):
             step(x)
         ms[length] = (time.perf_counter() - started) / 8 * 1000
-    return {"variant": variant, "per_time_step_ms": (ms[LONG] - ms[1]) / (LONG - 1)}
+    per_step_ms = (ms[LONG] - ms[1]) / (LONG - 1)
+    # forward [input, h] @ kernel, backward twice that; both directions for the BiGRU
+    gates, directions = (3 * units, 2) if "bigru" in variant else (4 * units, 1)
+    flops = directions * 3 * 2 * BATCH * (FEATURES + units) * gates
+    return {
+        "variant": variant,
+        "per_time_step_ms": per_step_ms,
+        "gflops": flops / per_step_ms / 1e6,
+        "peak_gflops": matmul_peak_gflops(),
+    }
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """This machine's float32 matrix-multiply GFLOP/s (as benchmarks/bench.py measures it)."""
+    import tensorflow as tf
+
+    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+    tf.matmul(a, b).numpy()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        c = tf.matmul(a, b)
+    c.numpy()
+    return 2 * n**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -259,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(time_variant(args.child)))
         return
-    runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    runs: dict[str, list[dict]] = {v: [] for v in VARIANTS}
     for _ in range(args.rounds):
         for variant in VARIANTS:
             done = subprocess.run(
@@ -268,22 +310,26 @@ def main(argv: list[str] | None = None) -> None:
                 text=True,
                 check=True,
             )
-            runs[variant].append(
-                json.loads(done.stdout.strip().splitlines()[-1])["per_time_step_ms"]
-            )
+            runs[variant].append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(
         f"batch {BATCH}, {FEATURES} input features, forward + backward, "
         f"{args.rounds} rounds in fresh processes, sides alternated\n"
     )
-    print("| variant | ms per time step, median (rounds) | against Keras' loop |")
-    print("|---|---|---|")
+    print(
+        "| variant | ms per time step, median (rounds) | against Keras' loop "
+        "| products' GFLOP/s, of the matmul peak |"
+    )
+    print("|---|---|---|---|")
     for variant in VARIANTS:
         base = "keras_bigru" if "bigru" in variant else "keras_lstm"
-        median = statistics.median(runs[variant])
-        ratio = statistics.median(runs[base]) / median
+        ms = [run["per_time_step_ms"] for run in runs[variant]]
+        median = statistics.median(ms)
+        ratio = statistics.median(run["per_time_step_ms"] for run in runs[base]) / median
+        gflops = statistics.median(run["gflops"] for run in runs[variant])
+        peak = statistics.median(run["peak_gflops"] for run in runs[variant])
         print(
-            f"| {variant} | {median:.3f} ({', '.join(f'{r:.3f}' for r in runs[variant])}) "
-            f"| {ratio:.2f}x as fast |"
+            f"| {variant} | {median:.3f} ({', '.join(f'{m:.3f}' for m in ms)}) "
+            f"| {ratio:.2f}x as fast | {gflops:.1f} of {peak:.1f} ({gflops / peak:.0%}) |"
         )
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from builders import project_params, tiny_network
 
 from imdb_sentiment.core import params as P
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.inference.scoring import load_model
-from imdb_sentiment.modeling.layers import MaskedPooling, StridedConv, WordPairIds
+from imdb_sentiment.modeling.layers import HoistedGRU, MaskedPooling, StridedConv, WordPairIds
 from imdb_sentiment.modeling.text import make_vectorizer
 from imdb_sentiment.modeling.zoo import (
     Network,
@@ -129,8 +131,6 @@ def test_strided_convolution_is_a_convolution_over_windows_ending_at_each_stride
 @pytest.mark.parametrize(("width", "stride"), [(3, 1), (5, 2)])
 def test_strided_convolution_takes_an_empty_batch(width, stride):
     """A replica's share of an uneven batch can be empty (tests/system/test_distribute.py)."""
-    import tensorflow as tf
-
     conv = StridedConv(5, width, stride)
     conv(np.zeros((1, 9, 4), "float32"), np.ones((1, 9), bool))
 
@@ -222,8 +222,6 @@ def test_truncate_keeps_first_or_last_tokens_of_each_row():
 
 def keras_masked_reference(cfg: Network, ours):
     """The same network built the Keras way (masks, Bidirectional), with our weights copied in."""
-    import keras
-
     ids = keras.Input(shape=(None,), dtype="int32")
     x = keras.layers.Embedding(6, cfg.embedding_dim, mask_zero=True)(ids)
     rnn = {
@@ -349,3 +347,29 @@ def test_word_pairs_build_train_round_trip_and_keep_padding_out(tmp_path, conv_f
     path = tmp_path / "m.keras"
     model.save(path)
     np.testing.assert_allclose(load_model(path)(texts).numpy(), before, atol=1e-7)
+
+
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_hoisted_gru_computes_keras_gru_with_the_same_weights(return_sequences):
+    x = tf.random.normal((5, 17, 8), seed=1)
+    hoisted = HoistedGRU(6, return_sequences=return_sequences)
+    plain = keras.layers.GRU(6, return_sequences=return_sequences)
+    hoisted(x)
+    plain(x)
+    plain.set_weights(hoisted.get_weights())  # a plain GRU loads its weights
+    assert plain.get_config() == {**hoisted.get_config(), "name": plain.name}
+    gradients = []
+    for layer in (hoisted, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.square(y))
+        gradients.append((y, *tape.gradient(loss, [*layer.trainable_weights, x])))
+    for mine, keras_own in zip(*gradients):
+        np.testing.assert_allclose(mine, keras_own, atol=1e-5)
+
+
+def test_the_default_network_runs_its_gru_steps_the_hoisted_way():
+    net = build_classifier(tiny_network(), vocab_size=9)
+    grus = [layer for layer in net.layers if isinstance(layer, keras.layers.GRU)]
+    assert len(grus) == 2 and all(isinstance(layer, HoistedGRU) for layer in grus)

@@ -162,6 +162,55 @@ class StridedConv(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
+class HoistedGRU(layers.GRU):
+    """Keras' GRU, whose loop on a CPU takes every step's input projection from one matrix
+    product made before it, and splits each step's products where Keras slices them.
+
+    The weights, the config and the arithmetic are Keras' own, so a plain `GRU` loads the
+    same weights and scores the same numbers (to float rounding). On a GPU, and for what
+    this loop does not cover (masks, dropout, `go_backwards`, `reset_after` false), Keras'
+    own loop runs: cuDNN where it is eligible. Why: docs/lab/decisions.md.
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        if (
+            mask is not None
+            or self.go_backwards
+            or self.dropout
+            or self.recurrent_dropout
+            or not (cell.reset_after and cell.use_bias)
+            or tf.config.list_physical_devices("GPU")
+        ):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        h = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+        dtype, units = sequences.dtype, cell.units
+        input_bias, recurrent_bias = tf.unstack(ops.cast(cell.bias, dtype))
+        recurrent_kernel = ops.cast(cell.recurrent_kernel, dtype)
+        # time-major: step t of every row is one read of a TensorArray
+        projected = tf.einsum("bte,eg->tbg", sequences, ops.cast(cell.kernel, dtype)) + input_bias
+        length = tf.shape(projected)[0]
+        inputs = tf.TensorArray(dtype, size=length, element_shape=[None, 3 * units])
+        inputs = inputs.unstack(projected)
+
+        def step(t, h, outputs):
+            x_zr, x_h = tf.split(inputs.read(t), [2 * units, units], axis=-1)
+            h_zr, h_h = tf.split(
+                tf.matmul(h, recurrent_kernel) + recurrent_bias, [2 * units, units], axis=-1
+            )
+            z, r = tf.split(cell.recurrent_activation(x_zr + h_zr), 2, axis=-1)
+            candidate = cell.activation(x_h + r * h_h)
+            h = candidate + z * (h - candidate)  # z * h + (1 - z) * candidate, in fewer ops
+            return t + 1, h, outputs.write(t, h)
+
+        outputs = tf.TensorArray(dtype, size=length, element_shape=[None, units])
+        _, h, outputs = tf.while_loop(
+            lambda t, *_: t < length, step, (0, h, outputs), maximum_iterations=length
+        )
+        return h, tf.transpose(outputs.stack(), [1, 0, 2]), [h]
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
 class NgramVectorization(layers.TextVectorization):
     """Keras' TextVectorization, loading a long vocabulary fast. Given a list, as a saved
     config holds it, Keras tracks each entry as a Python object, seconds for the n-gram

@@ -24,6 +24,7 @@ from keras import layers
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.core.params import TrainParams
 from imdb_sentiment.modeling.layers import (
+    HoistedGRU,
     LastStep,
     MaskedPooling,
     ReverseSteps,
@@ -33,7 +34,7 @@ from imdb_sentiment.modeling.layers import (
     WordPairIds,
 )
 
-RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
+RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": HoistedGRU}
 WORDS_AND_PAIRS = "words_and_pairs"
 
 
