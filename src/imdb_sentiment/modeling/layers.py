@@ -164,12 +164,13 @@ class StridedConv(layers.Layer):
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
 class HoistedGRU(layers.GRU):
     """Keras' GRU, whose loop on a CPU takes every step's input projection from one matrix
-    product made before it, and splits each step's products where Keras slices them.
+    product made before it (as cuDNN does), and runs fewer ops a step: it splits the
+    products where Keras slices them, and one sigmoid serves both gates.
 
-    The weights, the config and the arithmetic are Keras' own, so a plain `GRU` loads the
-    same weights and scores the same numbers (to float rounding). On a GPU, and for what
-    this loop does not cover (masks, dropout, `go_backwards`, `reset_after` false), Keras'
-    own loop runs: cuDNN where it is eligible. Why: docs/lab/decisions.md.
+    The weights, the config and the gates are Keras' own, so a plain `GRU` loads the same
+    weights and computes the same numbers, to float rounding. On a GPU, and for what this
+    loop does not cover (masks, dropout, `go_backwards`, `reset_after` false), Keras' own
+    loop runs: cuDNN where it is eligible. Why: docs/lab/decisions.md.
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
