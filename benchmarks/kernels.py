@@ -175,13 +175,17 @@ def time_variant(variant: str) -> dict:
     import keras
     import numpy as np
     import tensorflow as tf
+    from suite.harness import matmul_peak_flops
+
+    from imdb_sentiment.modeling.layers import HoistedGRU
 
     keras.utils.set_random_seed(0)
     tf.config.experimental.enable_op_determinism()
     if "bigru" in variant:
         units = 32
-        forward = keras.layers.GRU(units, return_sequences=True)
-        backward = keras.layers.GRU(units, return_sequences=True)
+        gru = HoistedGRU if variant == "bigru_hoisted" else keras.layers.GRU
+        forward = gru(units, return_sequences=True)
+        backward = gru(units, return_sequences=True)
         forward(tf.zeros((BATCH, 1, FEATURES)))
         backward(tf.zeros((BATCH, 1, FEATURES)))
         if variant == "bigru_products_only":
@@ -193,27 +197,17 @@ def time_variant(variant: str) -> dict:
             def layer(x):
                 ways = [products_only(xs, w) for xs, w in zip((x, tf.reverse(x, [1])), variables)]
                 return tf.concat([ways[0], tf.reverse(ways[1], [1])], -1)
-        elif variant in ("keras_bigru", "bigru_pieces"):
+        elif variant in ("keras_bigru", "bigru_hoisted", "bigru_pieces"):
             variables = forward.trainable_variables + backward.trainable_variables
 
             def both_ways(x):
                 return tf.concat([forward(x), tf.reverse(backward(tf.reverse(x, [1])), [1])], -1)
 
             def layer(x):
-                if variant == "keras_bigru" or x.shape[1] <= PIECE:
+                if variant != "bigru_pieces" or x.shape[1] <= PIECE:
                     return both_ways(x)
                 pieces = tf.reshape(x, (-1, PIECE, FEATURES))  # LONG is a whole number of pieces
                 return tf.reshape(both_ways(pieces), (BATCH, x.shape[1], -1))
-        elif variant == "bigru_hoisted":
-            from imdb_sentiment.modeling.layers import HoistedGRU
-
-            forward, backward = (HoistedGRU(units, return_sequences=True) for _ in range(2))
-            forward(tf.zeros((BATCH, 1, FEATURES)))
-            backward(tf.zeros((BATCH, 1, FEATURES)))
-            variables = forward.trainable_variables + backward.trainable_variables
-
-            def layer(x):
-                return tf.concat([forward(x), tf.reverse(backward(tf.reverse(x, [1])), [1])], -1)
         else:  # the same weights, stacked on a first axis of 2
             weights = [
                 tf.Variable(
@@ -276,21 +270,8 @@ def time_variant(variant: str) -> dict:
         "variant": variant,
         "per_time_step_ms": per_step_ms,
         "gflops": flops / per_step_ms / 1e6,
-        "peak_gflops": matmul_peak_gflops(),
+        "peak_gflops": matmul_peak_flops() / 1e9,
     }
-
-
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """This machine's float32 matrix-multiply GFLOP/s (as benchmarks/bench.py measures it)."""
-    import tensorflow as tf
-
-    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
-    tf.matmul(a, b).numpy()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        c = tf.matmul(a, b)
-    c.numpy()
-    return 2 * n**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
 def main(argv: list[str] | None = None) -> None:
