@@ -69,6 +69,7 @@ def load_docs_tool():
 
 docs = load_docs_tool()
 from docgen import GENERATORS
+from docgen.formatting import table
 from docgen.sources import Sources, retired_keys, yaml_keys
 
 
@@ -486,8 +487,20 @@ def test_a_model_fitted_on_validation_reports_no_validation_score(copy: Path):
     assert "validation is learned by the final fit" in words
     assert "| test accuracy | 0.9205 | 0.0007 |" in readme
     assert "labelled training reviews, validation's included (`train.fit_on_validation`)" in words
-    assert "| 2 | - | 0.921 |" in (copy / "docs/reproducibility.md").read_text()
+    seeds_table = (copy / "docs/reproducibility.md").read_text()
+    assert "| seed | test accuracy |" in seeds_table and "| 2 | 0.921 |" in seeds_table
     assert len(readme) <= README_LIMIT
+
+
+def test_a_table_leaves_out_a_column_with_nothing_in_it():
+    rows = [[1, None, None], [2, None, 0.5]]
+    assert table(["seed", "empty", "partly"], rows).splitlines() == [
+        "| seed | partly |",
+        "|---|---|",
+        "| 1 | - |",
+        "| 2 | 0.5 |",
+    ]
+    assert table(["a", "b"], []).splitlines()[0] == "| a | b |"
 
 
 # What the product docs name exists now --------------------------------------------------------

@@ -9,9 +9,12 @@ from .formatting import missing, num, pct, prose, runs, speed, table
 from .sources import BENCH, Sources
 
 
-def bench_or_note(section: str) -> Callable[[Callable[[dict], str]], Callable[[Sources], str]]:
+def bench_or_note(
+    section: str, dated: bool = True
+) -> Callable[[Callable[[dict], str]], Callable[[Sources], str]]:
     """A generator of the benchmark file's `section` ("": the whole file), or a note while
-    the file or that section is missing."""
+    the file or that section is missing; `dated`: after the line saying when it was
+    measured."""
 
     def wrap(fn: Callable[[dict], str]) -> Callable[[Sources], str]:
         def gen(src: Sources) -> str:
@@ -23,11 +26,23 @@ def bench_or_note(section: str) -> Callable[[Callable[[dict], str]], Callable[[S
                 )
             if not bench:
                 return missing(BENCH)
-            return fn(bench)
+            return (measured_when(bench, section) if dated else "") + fn(bench)
 
         return gen
 
     return wrap
+
+
+def measured_when(bench: dict, section: str) -> str:
+    """The date and commit a `make bench` section was measured at, as a line before its
+    table: the sections are rerun one at a time, so the code they measured may be older
+    than the current model's."""
+    when = (
+        bench.get("measured", {}).get(section) if section not in ("", "quick", "pinning") else None
+    )
+    if not when:
+        return ""
+    return prose(f"Measured by `make bench` on {when['date']} at {when['commit']}.") + "\n\n"
 
 
 def met(reached: bool) -> str:
@@ -130,7 +145,7 @@ def bench_training(b: dict) -> str:
     )
 
 
-@bench_or_note("training")
+@bench_or_note("training", dated=False)
 def bench_speedup(b: dict) -> str:
     """The pipeline's speedup over the tutorial way, per max_len, with each round's."""
     rows = [

@@ -37,7 +37,7 @@ def experiments_table(src: Sources, tried: bool = True) -> str:
             f"`{r['model']}`"
             + (f" with {with_retired(r['change'], keys)}" if r.get("change") else ""),
             r["seed"],
-            num(r["val_accuracy"]),
+            r["val_accuracy"],
             num(r["test_accuracy"]) if r["test_accuracy"] is not None else "not recorded",
             num(r["train_seconds"], 0),
         ]

@@ -36,7 +36,10 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
-    """A markdown table; cells that are not already text go through `num`."""
+    """A markdown table; cells that are not already text go through `num`. A column with
+    nothing in any row (all None) is left out."""
+    kept = [j for j in range(len(header)) if not rows or any(row[j] is not None for row in rows)]
+    header, rows = [header[j] for j in kept], [[row[j] for j in kept] for row in rows]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += [
         "| " + " | ".join(num(c) if not isinstance(c, str) else c for c in row) + " |"

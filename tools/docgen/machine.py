@@ -19,7 +19,7 @@ def machine_needs(src: Sources) -> str:
     )
     rows = [
         [
-            "`make run` (the five stages)",
+            "`make run`'s stages, each as last logged (the install not included)",
             minutes(sum(s["seconds"] for s in stages.values())),
             f"{max(s['peak_memory_mib'] for s in stages.values()) / 1024:.1f} GiB (train)"
             if "train" in stages

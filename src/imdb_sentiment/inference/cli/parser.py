@@ -13,7 +13,11 @@ from imdb_sentiment.inference.cli.command import CHUNK_ROWS
 from imdb_sentiment.inference.cli.readers import MAX_RECORD_BYTES, input_format
 from imdb_sentiment.inference.cli.terminal import quoted, shown
 from imdb_sentiment.inference.cli.writers import RESULT_COLUMNS, output_format
-from imdb_sentiment.inference.defaults import DECISION_THRESHOLD, SCORING_BATCH_SIZE
+from imdb_sentiment.inference.defaults import (
+    DECISION_THRESHOLD,
+    PROBABILITY_DECIMALS,
+    SCORING_BATCH_SIZE,
+)
 
 EPILOG = f"""\
 input:
@@ -28,7 +32,8 @@ input:
 output:
   CSV on stdout (JSON lines with --json), or --output FILE (.csv or .jsonl), one
   row per input review in input order: [id,] label, probability, error.
-  label is "positive" when probability = P(positive), as shown (6 decimals), >= --threshold.
+  probability is P(positive), shown to {PROBABILITY_DECIMALS} decimals; label is "positive"
+  when the probability as shown is at least --threshold.
   An --output file is replaced only once complete; stdout gets each chunk as it is done.
 
 exit status:
