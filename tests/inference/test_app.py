@@ -281,6 +281,69 @@ def test_empty_review_is_refused(app_env):
     assert not at.main.get("progress")
 
 
+@pytest.fixture
+def nan_model_env(app_env, tiny_pipeline) -> Path:
+    """app_env with a model whose output layer's bias is NaN: it scores every review NaN."""
+    import keras
+    import numpy as np
+
+    from imdb_sentiment.inference.scoring import load_model
+
+    model = load_model(tiny_pipeline["model"])
+    dense = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.Dense)
+    ][-1]
+    *weights, bias = dense.get_weights()
+    dense.set_weights([*weights, np.full_like(bias, np.nan)])
+    model.save(app_env / "models" / "model.keras")
+    return app_env
+
+
+def shown_errors(at: AppTest) -> list[str]:
+    """The page's error lines as the reader sees them (entities decoded)."""
+    return [html.unescape(e.value) for e in at.main.error]
+
+
+def test_model_returning_nan_is_one_line_and_the_app_stays_usable(nan_model_env):
+    at = classify(start_app(), "good film")  # no uncaught exception: no traceback anywhere
+    (error,) = shown_errors(at)
+    assert error.startswith("Cannot classify: the model returned values outside [0, 1]")
+    assert "\n" not in error and "Traceback" not in error
+    assert not at.main.get("progress") and not at.main.subheader
+    classify(at, "a second review, after the first failed")
+    assert len(shown_errors(at)) == 1  # this run's error only
+    name = next(iter(app.EXAMPLES))
+    next(b for b in at.button if b.label == name).click().run()  # an example scores too
+    assert not at.exception, at.exception
+    assert [e.startswith("Cannot classify:") for e in shown_errors(at)] == [True]
+
+
+def test_failed_word_importance_keeps_the_label(app_env, monkeypatch):
+    def fail(model, text):
+        # as TensorFlow's errors do: a first line, then the graph's nodes
+        raise RuntimeError(f"cannot score {HOSTILE_MARKDOWN}\n  node stack: bigru/dense")
+
+    monkeypatch.setattr(labelling, "word_importance", fail)
+    at = classify(start_app(), REVIEW)
+    assert at.main.get("progress") and at.main.subheader  # the label and probability stay
+    (error,) = shown_errors(at)
+    assert error == f"Cannot measure word importance: RuntimeError: cannot score {HOSTILE_MARKDOWN}"
+    for text in rendered_markup(at):  # the message quotes the review: shown as text
+        assert "<img" not in text.lower() and "![" not in text and "](" not in text, text
+        assert ":red[" not in text and "$x^2$" not in text and "**bold**" not in text, text
+
+
+def test_any_error_in_scoring_is_one_line(app_env, monkeypatch):
+    def fail(model, texts, *args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(labelling, "score_texts", fail)
+    at = classify(start_app(), REVIEW)
+    assert shown_errors(at) == ["Cannot classify: MemoryError"]
+
+
 def test_missing_model_is_explained(monkeypatch, tmp_path):
     monkeypatch.setenv(locations.MODEL_ENV, str(tmp_path / "missing.keras"))
     monkeypatch.setenv(locations.METRICS_ENV, str(tmp_path / "missing.json"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,27 @@ def test_highlight_escapes_every_word():
     assert "<img" not in html and 'onerror="' not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html and "a&amp;b" in html
     assert html.count("<span") == 3
+
+
+def colours(html: str) -> list[tuple[str, float]]:
+    """(RGB, alpha) of each highlighted word, in order."""
+    return [(rgb, float(a)) for rgb, a in re.findall(r"rgba\((\d+,\d+,\d+),([\d.]+)\)", html)]
+
+
+def test_highlight_colour_follows_the_size_of_the_effect():
+    def alphas(deltas):
+        words = [f"w{i}" for i in range(len(deltas))]
+        importance = labelling.Importance(words, deltas, 0.5, truncated=False)
+        return [a for _, a in colours(labelling.highlight_html(importance))]
+
+    # a review whose largest change is meaningful: the largest gets full colour, as before
+    assert alphas([0.3, -0.15, 0.0]) == [0.8, 0.4, 0.0]
+    # thousands of words that each change nothing (shown +0.0000): no colour, not full green
+    assert max(alphas([1e-6, 3e-5, -4e-5] * 100)) <= 0.004
+    # a small largest change is coloured in proportion to MIN_COLOUR_SCALE, not to itself
+    floor = labelling.MIN_COLOUR_SCALE
+    assert alphas([floor / 2, -floor / 4]) == [0.4, 0.2]
+    assert alphas([]) == [] and alphas([0.0]) == [0.0]
 
 
 def test_wordless_texts_fail_alone_and_words_in_any_script_are_read(tiny_model):

@@ -19,6 +19,7 @@ import yaml
 
 from imdb_sentiment.core import locations, startup
 from imdb_sentiment.core.artifacts import model_card_path
+from imdb_sentiment.core.errors import PipelineError
 
 if TYPE_CHECKING:  # labelling imports TensorFlow, which loads only when the model does
     from imdb_sentiment.inference.labelling import Importance
@@ -182,9 +183,28 @@ def show_result(model: Any, text: str) -> None:
     st.subheader(f"{icon} {result.label.capitalize()}")
     st.progress(probability, text=f"P(positive) = {probability:.3f}")
 
-    with st.spinner("Measuring word importance..."):
-        importance = labelling.word_importance(model, text)
+    try:
+        with st.spinner("Measuring word importance..."):
+            importance = labelling.word_importance(model, text)
+    except Exception as err:  # the review's variants can fail where the review did not
+        st.error(f"Cannot measure word importance: {error_line(err)}")
+        return
     show_importance(importance, labelling.highlight_html(importance))
+
+
+def error_line(err: Exception) -> str:
+    """`err` as one line of text for st.error, which renders Markdown.
+
+    A PipelineError says what is wrong in its message; any other error gets its type, and
+    only its first line (TensorFlow's list the graph's nodes below). Escaped like the
+    review's words, as a message may quote the text that was scored.
+    """
+    from imdb_sentiment.inference.labelling import escape_word
+
+    first = (str(err).strip().splitlines() or [""])[0]
+    if not isinstance(err, PipelineError):
+        first = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    return escape_word(first)
 
 
 def reading_note(importance: Importance) -> str | None:
@@ -255,13 +275,20 @@ def main() -> None:
 
 
 def classify(model_file: Path, text: str) -> None:
-    """Load the model (once) and show the review's result."""
+    """Load the model (once) and show the review's result.
+
+    An error in loading or scoring is one line on the page, as in the CLI, and is not
+    raised: Streamlit would show its traceback and print it to the server's log.
+    """
     try:
         model = load_model(str(model_file), model_file.stat().st_mtime)
-    except Exception as err:  # PipelineError for a bad file; shown, not a traceback
+    except Exception as err:  # PipelineError for a bad file
         st.error(str(err))
         st.stop()
-    show_result(model, text)
+    try:
+        show_result(model, text)
+    except Exception as err:  # e.g. PipelineError: the model returned NaN, not a probability
+        st.error(f"Cannot classify: {error_line(err)}")
 
 
 # Streamlit runs this file as the __main__ module; importing it does nothing.

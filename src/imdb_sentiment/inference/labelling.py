@@ -342,13 +342,22 @@ def escape_word(word: str) -> str:
     return html.escape(word, quote=True).translate(_MARKDOWN)
 
 
+# The change in P(positive) that gets full colour when no word of a review changes it more.
+# Scaled to the review's largest change alone, a +0.0000 change (one word among thousands)
+# would be painted as strongly as a decisive one. No higher: in a review scored near 0 or 1
+# (the app's "Loved it" and "Hated it") even the decisive words change it by less than this.
+MIN_COLOUR_SCALE = 0.01
+
+
 def highlight_html(importance: Importance) -> str:
     """The words as HTML spans, green when they push towards positive, red towards negative.
 
+    Colour strength is the word's change over the review's largest change, or over
+    MIN_COLOUR_SCALE when that is larger, so it stays in proportion to the effect itself.
     Every word is escaped for HTML and Markdown, so a review containing markup is shown,
     never run or rendered.
     """
-    scale = max((abs(d) for d in importance.deltas), default=0.0) or 1.0
+    scale = max(max((abs(d) for d in importance.deltas), default=0.0), MIN_COLOUR_SCALE)
     spans = []
     for word, delta in zip(importance.words, importance.deltas):
         alpha = min(abs(delta) / scale, 1.0) * 0.8
