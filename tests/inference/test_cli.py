@@ -226,6 +226,12 @@ def test_missing_model_exits_2(capsys, tmp_path):
     assert err.startswith("error: model file not found") and err.count("\n") == 1
 
 
+def test_a_directory_as_model_says_so(capsys, tmp_path):
+    code, out, err = run(capsys, "predict", "--model", str(tmp_path), "great")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err == f"error: --model {tmp_path} is a directory; give the .keras file\n"
+
+
 def test_unreadable_model_exits_2(capsys, tmp_path):
     bad = tmp_path / "model.keras"
     bad.write_bytes(b"this is not a zip archive")
@@ -306,6 +312,15 @@ def test_help_documents_exit_codes(capsys):
     code, out, _ = run(capsys, "predict", "--help")
     assert code == 0
     assert "exit status:" in out and "0  every review" in out and "2  bad usage" in out
+
+
+@pytest.mark.parametrize("args", [["--help"], ["predict", "--help"]], ids=["main", "predict"])
+def test_help_fits_80_columns(capsys, monkeypatch, args):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "exit status:" in out
+    too_wide = [line for line in out.splitlines() if len(line) > 80]
+    assert not too_wide, "\n".join(too_wide)
 
 
 def entry_point() -> str:
@@ -396,6 +411,7 @@ def test_a_fresh_process_from_another_directory_is_quiet_and_finds_the_model(tmp
         text=True,
     )
     assert loud.returncode == 0 and loud.stdout == done.stdout
+    assert loud.stderr.strip(), "--verbose showed none of TensorFlow's log lines"
 
 
 @pytest.mark.slow
@@ -485,6 +501,22 @@ def test_hostile_jsonl_rows_fail_alone_and_odd_ids_are_written(capsys, tmp_path,
     assert rows[1]["id"] == "9" * 5000  # a JSON number is written as it was read
 
 
+def test_json_reasons_are_whole():
+    """Python's own messages for deep nesting and NaN, not cut mid-word."""
+    from imdb_sentiment.inference.cli.readers import parse_json_record
+
+    deep = "[" * 100_000 + "]" * 100_000
+    try:
+        json.loads(deep)
+    except RecursionError as err:
+        reason = str(err)
+    assert parse_json_record(deep) == (None, f"invalid JSON: RecursionError: {reason}")
+    assert parse_json_record('{"text": NaN}') == (
+        None,
+        "invalid JSON: ValueError: NaN is not a JSON number",
+    )
+
+
 @pytest.mark.slow
 def test_a_full_disk_on_stdout_is_one_line_error(model_path):
     with open("/dev/full", "w") as full:
@@ -511,6 +543,23 @@ def test_skipped_imports_fail_inside_the_block_and_work_after(tmp_path, monkeypa
     import skipped_for_scoring
 
     assert skipped_for_scoring.VALUE == 1 and still_there is sys
+
+
+def test_verbose_reaches_the_quiet_blocks_of_the_modules_it_imports(capfd, monkeypatch):
+    """labelling imports TensorFlow inside its own `startup.quiet_tensorflow()`, which knows
+    nothing of --verbose: under `verbose_tensorflow(True)` such a block lets fd 2 through, and
+    the environment is left as it was."""
+    from imdb_sentiment.core import startup
+    from imdb_sentiment.inference.cli.command import verbose_tensorflow
+
+    monkeypatch.delenv(startup.VERBOSE_ENV, raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # a quiet block sets it; restored after
+    capfd.readouterr()
+    for verbose in (True, False):
+        with verbose_tensorflow(verbose), startup.quiet_tensorflow():
+            os.write(2, f"log line, verbose={verbose}\n".encode())
+    assert capfd.readouterr().err == "log line, verbose=True\n"
+    assert startup.VERBOSE_ENV not in os.environ
 
 
 @pytest.mark.slow
@@ -545,10 +594,56 @@ def test_csv_rows_with_the_wrong_field_count_fail_alone(capsys, tmp_path, model_
     assert "has 3 fields, the header 2" in rows[2]["error"]
 
 
+def test_a_stray_quote_fails_its_row_alone(capsys, tmp_path, model_path):
+    """`2,"Great" film` ends with its line however a reader takes its quotes: only its row
+    fails, with its id (as a lenient reader reads it), and the rows after it are scored."""
+    source = tmp_path / "in.csv"
+    source.write_text(
+        'id,text\n1,good film\n2,"Great" film and loved it\n3,"a ""fine"" film"\n'
+        '4,"line one\nhe said "wow" and left"\n5,bad film\n',
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    assert code == 1, err
+    rows = read_csv_text(out)
+    assert [r["id"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert [bool(r["error"]) for r in rows] == [False, True, False, True, False]
+    assert rows[1]["error"].startswith("CSV line 3: text after the quote that closes")
+    assert rows[3]["error"].startswith("CSV line 6: ")
+    assert "row 2: CSV line 3" in err and "2 of 5 reviews failed" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "ids", "message"),
+    [
+        # the quote may run on into the next line: where the next record starts is a guess
+        ('id,text\n1,good\n2,"she said "hi" and\nleft, sadly"\n3,bad\n', ["1"], "near line 3"),
+        # a quoted field never closed: the line it starts on, not the last line read
+        ('id,text\n1,good\n2,"a\nb",x\n3,"x\ny\nz\n', ["1", "2"], "field that starts at line 5"),
+    ],
+)
+def test_a_bad_csv_record_stops_the_run_after_the_rows_before_it(
+    capsys, tmp_path, model_path, content, ids, message
+):
+    source = tmp_path / "in.csv"
+    source.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, "predict", "--model", model_path, "--input", str(source))
+    assert code == 2
+    assert [r["id"] for r in read_csv_text(out)] == ids  # the rows before it, written
+    last = err.splitlines()[-1]
+    assert last.startswith("error: ") and message in last, err
+    target = tmp_path / "scored.csv"
+    code, _, _ = run(
+        capsys, "predict", "--model", model_path, "--input", str(source), "-o", str(target)
+    )
+    assert code == 2 and not target.exists()  # an --output file is only ever complete
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('text\ngood\n"unterminated, bad\nmore\n', "bad CSV"),
+        ('text\n"good\n', "field that starts at line 2"),
+        ('id,"te"xt\n1,good\n', "bad CSV header (line 1): text after the quote"),
         ("text,text\na,b\n", "2 columns named 'text'"),
         ("id,text,id\n1,a,2\n", "2 columns named 'id'"),
     ],

@@ -170,17 +170,28 @@ def test_a_csv_header_without_the_text_column_is_one_escaped_line(
     rows=st.lists(any_text, max_size=5),
     tail=st.text(storable.filter(lambda c: c != '"'), max_size=30),
 )
-def test_a_quote_left_open_is_one_line_and_status_2(capsys, monkeypatch, tmp_path, rows, tail):
+def test_a_quote_left_open_stops_after_the_rows_before_it(
+    capsys, monkeypatch, tmp_path, rows, tail
+):
+    """Status 2 and one error line naming the line the open quote is on, after the rows before
+    it (and their failures) were written."""
     fake_scorer(monkeypatch)
     source = tmp_path / "in.csv"
     with open(source, "w", encoding="utf-8", newline="") as stream:
         csv.writer(stream).writerows([["text"], *[[row] for row in rows]])
+    quote_line = source.read_bytes().count(b"\n") + 1
+    with open(source, "a", encoding="utf-8", newline="") as stream:
         stream.write('"' + tail)
     code, out, err = run_cli(
         capsys, "predict", "--model", model_file(tmp_path), "--input", str(source)
     )
-    assert_one_line_error(code, out, err)
-    assert "bad CSV" in err
+    assert code == 2, err
+    *before, last, end = err.split("\n")
+    assert end == "" and last.startswith("error: "), err
+    assert f"field that starts at line {quote_line} is never closed" in last
+    assert all(line.startswith(("warning: ", "row ")) for line in before), err
+    assert not RAW_CONTROL.search(err)
+    assert [r["probability"] for r in csv_rows(out)] == [expected_probability(t) for t in rows]
 
 
 # --- JSON lines ------------------------------------------------------------------------------
@@ -349,6 +360,18 @@ def test_only_probabilities_are_written(p):
     else:
         with pytest.raises(PipelineError, match="the model is broken"):
             writers.probability_text(p, 1)
+
+
+@UNIT
+@given(p=st.floats(min_value=0.0, max_value=1.0))
+def test_probabilities_are_written_in_fixed_point(p):
+    """The value rounded to 6 decimals, never with an exponent; from 1e-4 up exactly what
+    repr(round(p, 6)) writes (the evaluate stage's predictions.csv, the earlier output)."""
+    text = writers.probability_text(p, 1)
+    assert re.fullmatch(r"[01]\.\d{1,6}", text), text
+    assert float(text) == round(p, 6)
+    if round(p, 6) >= 1e-4:
+        assert text == repr(round(p, 6))
 
 
 class Trickle:

@@ -250,6 +250,27 @@ def test_a_bad_record_after_written_chunks_keeps_the_old_output(capsys, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.keras", "in.txt", "scored.csv"]
 
 
+def test_rows_before_a_record_over_the_bound_are_written_to_stdout(capsys, tmp_path, monkeypatch):
+    """They are in the chunk the bad record stops: written before the run stops, as the help
+    says ("rows already on stdout stay")."""
+    fake_scorer(monkeypatch)
+    source = tmp_path / "in.txt"
+    with open(source, "wb") as stream:
+        stream.write(b"good film\nbad film\n\n")
+        stream.write(b"y" * (record_limit() + 10) + b"\n")
+    code, out, err = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--input", str(source)
+    )
+    assert code == 2
+    assert [r["probability"] for r in csv_rows(out)] == [
+        str(fake_probability("good film")),
+        str(fake_probability("bad film")),
+        "",
+    ]
+    assert err.startswith("row 3: empty review") and err.count("\n") == 2
+    assert err.splitlines()[-1].startswith("error: ") and "line 4 is longer than" in err
+
+
 def test_a_record_at_the_bound_is_read(capsys, tmp_path, monkeypatch):
     fake_scorer(monkeypatch)
     source = tmp_path / "in.txt"

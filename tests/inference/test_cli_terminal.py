@@ -3,6 +3,8 @@ a column name, a path or an argument is printed raw on stderr. Output rows are d
 
 from __future__ import annotations
 
+import io
+import json
 import re
 
 import pytest
@@ -12,6 +14,12 @@ from cli_fakes import csv_rows, fake_scorer, model_file, run_cli, set_stdin
 # override and a lone surrogate: none may reach stderr as such
 HOSTILE = "\x1b[2J\x1b]0;pwned\x07\u202e\x9b"
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]")
+
+
+# What a terminal obeys or reorders, beyond HOSTILE: DEL, C1 controls, every bidirectional
+# embedding, override and isolate, and the line separators some readers split lines on
+OBEYED = "\x7f\x85\x90\x9d\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u2028\u2029"
+RAW_IN_JSON = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
 def assert_escaped(err: str) -> None:
@@ -115,8 +123,6 @@ def test_control_characters_in_reviews_are_scored_not_shown(capsys, tmp_path, mo
 
 def test_csv_rows_bound_for_a_terminal_show_control_characters_escaped():
     """An id from the input reaches a terminal escaped; to a file or a pipe it stays exact."""
-    import io
-
     from imdb_sentiment.inference.cli.writers import Outcome, RecordWriter, Sink
 
     rows = {}
@@ -127,3 +133,41 @@ def test_csv_rows_bound_for_a_terminal_show_control_characters_escaped():
         rows[terminal] = out.getvalue().decode()
     assert not RAW.search(rows[True]) and "\\x1b" in rows[True]
     assert HOSTILE in rows[False]
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_json_rows_escape_what_a_terminal_would_obey(terminal):
+    """C1 controls (U+009B is CSI), DEL and bidirectional overrides in an id or an error are
+    written as \\u escapes, wherever the rows go, and parse back exact."""
+    from imdb_sentiment.inference.cli.writers import Outcome, RecordWriter, Sink
+
+    hostile = HOSTILE + OBEYED
+    out = io.BytesIO()
+    writer = RecordWriter(Sink(out, "to stdout"), ".jsonl", "id", terminal=terminal)
+    writer.write([Outcome(hostile, "positive", 0.9), Outcome([hostile], error=f"bad: {hostile}")])
+    lines = out.getvalue().decode().split("\n")
+    assert lines.pop() == "" and len(lines) == 2
+    assert not any(RAW_IN_JSON.search(line) for line in lines), lines
+    assert "\\u009b" in lines[0] and "\\u202e" in lines[0] and "\\u2069" in lines[1]
+    first, second = (json.loads(line) for line in lines)
+    assert first["id"] == hostile and second == {
+        "id": [hostile],
+        "label": None,
+        "probability": None,
+        "error": f"bad: {hostile}",
+    }
+
+
+def test_json_output_of_a_run_escapes_hostile_ids_and_keeps_them_exact(
+    capsys, tmp_path, monkeypatch
+):
+    fake_scorer(monkeypatch)
+    source = tmp_path / "in.csv"
+    hostile = "\x1b[2J\x9b2J" + OBEYED
+    source.write_text(f'id,text\n"{hostile}",good\n', encoding="utf-8")
+    code, out, _ = run_cli(
+        capsys, "predict", "--model", model_file(tmp_path), "--input", str(source), "--json"
+    )
+    assert code == 0 and out.endswith("\n")
+    assert not RAW_IN_JSON.search(out[:-1]), out
+    assert json.loads(out)["id"] == hostile

@@ -107,6 +107,23 @@ def test_probabilities_are_plain_decimals_in_both_formats(capsys, tmp_path, monk
 
 
 @pytest.mark.parametrize(
+    ("probability", "shown"),
+    [(4.1e-05, "0.000041"), (1e-07, "0.0"), (0.0001, "0.0001"), (0.5, "0.5"), (1.0, "1.0")],
+)
+def test_probabilities_are_fixed_point_never_exponents(
+    capsys, tmp_path, monkeypatch, probability, shown
+):
+    """To PROBABILITY_DECIMALS decimals, as the help says, however small: `0.000041`, never
+    `4.1e-05`; trailing zeros dropped, as in the evaluate stage's predictions.csv."""
+    fake_scorer(monkeypatch, override=probability)
+    code, out, _ = run_cli(capsys, "predict", "--model", model_file(tmp_path), "good")
+    assert code == 0 and csv_rows(out)[0]["probability"] == shown
+    code, out, _ = run_cli(capsys, "predict", "--model", model_file(tmp_path), "--json", "good")
+    assert code == 0 and f'"probability": {shown},' in out
+    assert strict_json(out)["probability"] == Decimal(shown)
+
+
+@pytest.mark.parametrize(
     "text_id",
     [
         "\x1b[31mred",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -93,10 +94,35 @@ def skipping_imports(names: tuple[str, ...]) -> Iterator[None]:
                 del sys.modules[name]
 
 
+@contextlib.contextmanager
+def verbose_tensorflow(verbose: bool) -> Iterator[None]:
+    """With `verbose`, IMDB_SENTIMENT_VERBOSE=1 for the block, as if the user had set it.
+
+    labelling (and the modules it imports) load TensorFlow inside their own
+    `startup.quiet_tensorflow()`, which knows nothing of --verbose and would silence it; the
+    variable is what every such block reads."""
+    if not verbose or os.environ.get(startup.VERBOSE_ENV) == "1":
+        yield
+        return
+    before = os.environ.get(startup.VERBOSE_ENV)
+    os.environ[startup.VERBOSE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(startup.VERBOSE_ENV, None)
+        else:
+            os.environ[startup.VERBOSE_ENV] = before
+
+
 def load_scorer(args: argparse.Namespace) -> Scorer:
     """Load the model; returns a function that labels a list of texts as labelling does."""
     startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
-    with startup.quiet_tensorflow(args.verbose), skipping_imports(UNUSED_BY_SCORING):
+    with (
+        verbose_tensorflow(args.verbose),
+        startup.quiet_tensorflow(args.verbose),
+        skipping_imports(UNUSED_BY_SCORING),
+    ):
         from imdb_sentiment.inference import labelling, scoring
     scoring.tune_threads()
     model = scoring.load_model(args.model)
@@ -111,11 +137,22 @@ def chunks(
     reader: Reader, max_rows: int = CHUNK_ROWS, max_chars: int = CHUNK_CHARS
 ) -> Iterator[list[Row]]:
     """The reader's rows in chunks, each handed on as soon as it is full, the input pauses or
-    its first row has waited CHUNK_SECONDS."""
+    its first row has waited CHUNK_SECONDS. Input that stops the run (a record over the
+    bound, a CSV quote never closed) stops it only once the rows read before it are handed
+    on, so that they are written too: the rows on stdout are every row before the bad one."""
     chunk: list[Row] = []
     chars = 0
     started = 0.0
-    for row in reader.rows:
+    rows = iter(reader.rows)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except PipelineError:
+            if chunk:
+                yield chunk
+            raise
         if not chunk:
             started = time.monotonic()
         chunk.append(row)

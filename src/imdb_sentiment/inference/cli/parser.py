@@ -21,29 +21,31 @@ from imdb_sentiment.inference.defaults import (
 
 EPILOG = f"""\
 input:
-  Reviews come from the arguments, or from --input FILE (.txt: one review per line;
-  .csv/.jsonl: the --text-column), or else from stdin (or --input -), one review per
-  line, in UTF-8 (or UTF-16 or UTF-32 with its byte-order mark). Bytes that are not
-  UTF-8 are replaced (with one warning). Reviews are read, scored and written in chunks
-  (up to {CHUNK_ROWS:,} rows, fewer when the input pauses), so input of any length
-  streams in flat memory. One line, CSV record or JSON line may hold
-  {MAX_RECORD_BYTES // 2**20} MiB; a longer one stops the run (status 2).
+  Reviews come from the arguments, or from --input FILE (.txt: one review per
+  line; .csv/.jsonl: the --text-column), or else from stdin (or --input -),
+  one review per line, in UTF-8 (or UTF-16 or UTF-32 with its byte-order
+  mark). Bytes that are not UTF-8 are replaced (with one warning). Reviews are
+  read, scored and written in chunks (up to {CHUNK_ROWS:,} rows, fewer when the input
+  pauses), so input of any length streams in flat memory. One line, CSV record
+  or JSON line may hold {MAX_RECORD_BYTES // 2**20} MiB; a longer one stops the run (status 2).
 
 output:
-  CSV on stdout (JSON lines with --json), or --output FILE (.csv or .jsonl), one
-  row per input review in input order: [id,] label, probability, error.
-  probability is P(positive), shown to {PROBABILITY_DECIMALS} decimals; label is "positive"
-  when the probability as shown is at least --threshold.
-  An --output file is replaced only once complete; stdout gets each chunk as it is done.
+  CSV on stdout (JSON lines with --json), or --output FILE (.csv or .jsonl),
+  one row per input review in input order: [id,] label, probability, error.
+  probability is P(positive), rounded to {PROBABILITY_DECIMALS} decimals (trailing zeros dropped);
+  label is "positive" when the probability as shown is at least --threshold.
+  An --output file is replaced only once complete; stdout gets each chunk as
+  it is done.
 
 exit status:
   0  every review was classified
-  1  some reviews failed (e.g. empty text, no words, a CSV row with the wrong number of
-     fields); listed on stderr and in the error column; or the reader of stdout went
-     away (e.g. `| head`)
-  2  bad usage or input: unknown option, missing file or column, a record over the
-     limit, an unreadable or broken model, a failed read or write (full disk, no
-     permission); rows already on stdout stay, an --output file is left as it was
+  1  some reviews failed (e.g. empty text, no words, a CSV row with the wrong
+     number of fields or a stray quote); listed on stderr and in the error
+     column; or the reader of stdout went away (e.g. `| head`)
+  2  bad usage or input: unknown option, missing file or column, a record
+     over the limit, a CSV quote left open to the end, an unreadable or broken
+     model, a failed read or write (full disk, no permission); rows already
+     on stdout stay, an --output file is left as it was
   130  interrupted (Ctrl-C): likewise
   143  terminated (SIGTERM): likewise
 
@@ -186,4 +188,6 @@ def check_arguments(args: argparse.Namespace) -> None:
                 "would be replaced by their scores; write to another file"
             )
     if not os.path.isfile(args.model):  # before stdin is read in vain
+        if os.path.isdir(args.model):
+            raise PipelineError(f"--model {args.model} is a directory; give the .keras file")
         raise PipelineError(f"model file not found: {args.model} (run `dvc repro` or pass --model)")

@@ -293,12 +293,15 @@ def csv_field_limit(limit: int) -> Iterator[None]:
 
 class CsvLines:
     """Lines for csv.reader, as text, counting the bytes of the record being read: a quote
-    left open over endless lines stops at the record bound too."""
+    left open over endless lines stops at the record bound too. The record's lines are kept
+    (within that bound), to read again when csv.reader fails on them."""
 
     def __init__(self, lines: LineReader) -> None:
         self.lines = lines
         self.record_bytes = 0
         self.record_start = 1
+        self.record_lines: list[str] = []
+        self.ended = False
 
     def __iter__(self) -> CsvLines:
         return self
@@ -306,14 +309,47 @@ class CsvLines:
     def __next__(self) -> str:
         raw = self.lines.readline()
         if raw is None:
+            self.ended = True
             raise StopIteration
         self.record_bytes += len(raw)
         if self.record_bytes > self.lines.limit:
             self.lines.too_long(self.record_start, "the CSV record starting at line")
-        return self.lines.decode(raw)
+        line = self.lines.decode(raw)
+        self.record_lines.append(line)
+        return line
 
     def next_record(self) -> None:
         self.record_bytes, self.record_start = 0, self.lines.line_number + 1
+        self.record_lines = []
+
+    def lenient_fields(self) -> list[str] | None:
+        """The failed record's fields as a lenient csv.reader (strict=False, as pandas and
+        spreadsheets read) reads them, when the record plainly ends with the line the strict
+        reader failed on: the lenient reading ends it there too, and its quotes pair up.
+        Otherwise None: a quote may have been meant to run on into the next line
+        (`"she said "hi" and` + newline + `left"`), and no reading can be sure where the
+        next record starts."""
+        if sum(line.count('"') for line in self.record_lines) % 2:
+            return None
+        lenient = csv.reader(chain(self.record_lines, ["\n"]))
+        try:
+            fields = next(lenient, None)
+        except csv.Error:  # one no reading gets past (a carriage return in an unquoted field)
+            return None
+        return fields if lenient.line_num == len(self.record_lines) else None
+
+    def open_quote_line(self) -> int:
+        """The line where the quoted field left open to the end of the input starts. Up to the
+        end, the lenient reading is the strict one, and it makes the open field the record's
+        last, holding every line end after its opening quote."""
+        try:
+            fields = next(csv.reader(self.record_lines), None) or [""]
+        except csv.Error:
+            return self.record_start
+        after_quote = fields[-1].count("\n")
+        ends_in_newline = bool(self.record_lines) and self.record_lines[-1].endswith("\n")
+        lines_read = len(self.record_lines)
+        return self.record_start + lines_read - after_quote - (0 if ends_in_newline else 1)
 
 
 def csv_problem(err: csv.Error) -> str:
@@ -325,6 +361,11 @@ def csv_problem(err: csv.Error) -> str:
             "\\r\\n (old Mac line ends are not read), and a field with a line break "
             "must be quoted"
         )
+    if "expected after '\"'" in str(err):
+        return (
+            "text after the quote that closes a quoted field (a field holding quotes "
+            "must be quoted whole, each quote inside doubled)"
+        )
     return str(err)
 
 
@@ -333,22 +374,38 @@ def csv_reader(lines: LineReader, text_column: str, id_column: str | None) -> Re
 
     Strict: a quote left open at the end is an error, not a review that swallows the rest.
     A row whose field count differs from the header's fails alone (a comma in an unquoted
-    review would otherwise cut it short without a word). Blank lines are skipped.
+    review would otherwise cut it short without a word), and so does a row with a stray
+    quote (`2,"Great" film`) when the record plainly ends with its line; where it may not,
+    no reading can tell where the next record starts, and the run stops. Blank lines are
+    skipped.
     """
     source = lines.name
     records = CsvLines(lines)
     reader = csv.reader(records, strict=True)
 
-    def next_record() -> list[str] | None:
+    def next_record() -> tuple[list[str] | None, str | None]:
+        """The next record (None at the end), and what is wrong with it when the strict
+        reader refused it but it can fail alone: its fields are then the lenient reading's."""
         records.next_record()
         try:
-            return next(reader, None)
+            return next(reader, None), None
         except csv.Error as err:
-            raise PipelineError(
-                f"{source}: bad CSV near line {reader.line_num}: {csv_problem(err)}"
-            ) from None
+            if records.ended:
+                raise PipelineError(
+                    f"{source}: the quoted CSV field that starts at line "
+                    f"{records.open_quote_line()} is never closed (each quote inside a "
+                    "quoted field must be doubled)"
+                ) from None
+            fields = records.lenient_fields()
+            if fields is None:
+                raise PipelineError(
+                    f"{source}: bad CSV near line {reader.line_num}: {csv_problem(err)}"
+                ) from None
+            return fields, csv_problem(err)
 
-    header = next_record()
+    header, problem = next_record()
+    if problem is not None:
+        raise PipelineError(f"{source}: bad CSV header (line {reader.line_num}): {problem}")
     if not header:
         raise PipelineError(f"{source}: empty CSV file (no header row)")
     require_column(header, text_column, source)
@@ -363,11 +420,16 @@ def csv_reader(lines: LineReader, text_column: str, id_column: str | None) -> Re
     id_at = header.index(id_name) if id_name else None
 
     def rows() -> Iterator[Row]:
-        while (record := next_record()) is not None:
+        while True:
+            record, problem = next_record()
+            if record is None:
+                return
             if not record:
                 continue  # a blank line, as csv.DictReader skips it
             ident = record[id_at] if id_at is not None and id_at < len(record) else None
-            if len(record) != len(header):
+            if problem is not None:
+                yield Row(None, ident, error=f"CSV line {reader.line_num}: {problem}")
+            elif len(record) != len(header):
                 yield Row(
                     None,
                     ident,
@@ -399,7 +461,9 @@ def parse_json_record(line: str) -> tuple[Any, str | None]:
     except json.JSONDecodeError as err:
         return None, f"invalid JSON: {err}"
     except (ValueError, RecursionError) as err:  # NaN, deep nesting
-        return None, f"invalid JSON: {type(err).__name__}: {str(err)[:80]}"
+        # whole: these messages are the code's own (a constant's name, the recursion limit),
+        # never a piece of the input, so they are short
+        return None, f"invalid JSON: {type(err).__name__}: {err}"
 
 
 def jsonl_row(line: str, text_column: str, id_name: str | None) -> Row:

@@ -30,7 +30,6 @@ OUTPUT_FORMATS = (".csv", ".jsonl")
 RESULT_COLUMNS = ("label", "probability", "error")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CSV_SPECIAL = re.compile('[,"\r\n]')
-_LINE_SEPARATORS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
 
 
 @dataclass(frozen=True)
@@ -60,10 +59,22 @@ def without_surrogates(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def json_escape(char: str) -> str:
+    """One character as a JSON escape: \\uXXXX, or a surrogate pair beyond U+FFFF."""
+    return json.dumps(char)[1:-1]
+
+
 def json_string(text: str) -> str:
-    """A JSON string. Line separators that JSON allows raw (U+2028, U+2029, U+0085) are
-    escaped too, so that readers splitting lines on them (str.splitlines) see one line."""
-    return json.dumps(without_surrogates(text), ensure_ascii=False).translate(_LINE_SEPARATORS)
+    """A JSON string, with every character that is not printable escaped (\\uXXXX), as in
+    CSV cells bound for a terminal: JSON escapes only C0 controls, and a C1 control (U+009B
+    starts an escape sequence), DEL or a right-to-left override in an id or an error would
+    reach the terminal raw. Line separators (U+2028, U+2029, U+0085) are among them, so
+    that readers splitting lines on them (str.splitlines) see one line. Parses back to the
+    same string."""
+    written = json.dumps(without_surrogates(text), ensure_ascii=False)
+    if written.isprintable():
+        return written
+    return "".join(char if char.isprintable() else json_escape(char) for char in written)
 
 
 def json_text(value: Any) -> str:
@@ -123,8 +134,8 @@ def csv_line(cells: Sequence[str]) -> str:
 
 
 def probability_text(probability: Any, row_number: int) -> str:
-    """P(positive) to PROBABILITY_DECIMALS places; NaN or a value outside [0, 1] is a broken
-    model."""
+    """P(positive) rounded to PROBABILITY_DECIMALS places, in fixed-point with trailing zeros
+    dropped ("0.5", "0.000041", "0.0"); NaN or a value outside [0, 1] is a broken model."""
     try:
         value = float(probability)
     except (TypeError, ValueError):
@@ -135,7 +146,10 @@ def probability_text(probability: Any, row_number: int) -> str:
             "not a probability in [0, 1]: the model is broken (retrain it or "
             "pass another --model)"
         )
-    return repr(round(value, PROBABILITY_DECIMALS))
+    # the digits of repr(round(value, PROBABILITY_DECIMALS)), as the evaluate stage writes
+    # them, without the exponent repr turns to below 1e-4; + 0.0 turns -0.0 into 0.0
+    digits = f"{value + 0.0:.{PROBABILITY_DECIMALS}f}".rstrip("0")
+    return digits + "0" if digits.endswith(".") else digits
 
 
 class ByteStream(Protocol):
@@ -175,8 +189,9 @@ class Sink:
 
 class RecordWriter:
     """Output rows as CSV (the header first) or JSON lines, a chunk per write, flushed. Bound
-    for a terminal, CSV cells show control characters escaped (an id from the input could
-    otherwise retitle the window or clear the screen); JSON escapes them anyway."""
+    for a terminal, CSV cells show non-printable characters escaped (an id from the input
+    could otherwise retitle the window or clear the screen); JSON strings escape them
+    wherever they go (see json_string)."""
 
     def __init__(self, sink: Sink, fmt: str, id_column: str | None, terminal: bool = False) -> None:
         self.sink, self.fmt, self.id_column, self.terminal = sink, fmt, id_column, terminal
