@@ -517,6 +517,18 @@ def test_json_reasons_are_whole():
     )
 
 
+def test_a_json_object_naming_a_key_twice_is_refused():
+    """json.loads keeps the last of two values silently: the row would be scored on a text
+    its writer may not have meant."""
+    from imdb_sentiment.inference.cli.readers import jsonl_row, parse_json_record
+
+    reason = "invalid JSON: ValueError: an object names the same key twice"
+    assert parse_json_record('{"text": "good film", "text": "bad film"}') == (None, reason)
+    assert parse_json_record('{"text": "x", "id": {"a": 1, "a": 2}}') == (None, reason)
+    assert jsonl_row('{"text": "good", "text": "bad"}', "text", None).error == reason
+    assert parse_json_record('{"text": "good film", "id": 1}')[1] is None
+
+
 @pytest.mark.slow
 def test_a_full_disk_on_stdout_is_one_line_error(model_path):
     with open("/dev/full", "w") as full:

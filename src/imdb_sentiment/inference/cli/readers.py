@@ -447,11 +447,24 @@ def _no_constant(name: str) -> Any:
 
 
 def load_json_line(line: str) -> Any:
-    """json.loads, strict (NaN and Infinity, which Python accepts, are not JSON), with numbers
-    kept as written (JsonNumber)."""
+    """json.loads, strict (NaN and Infinity, which Python accepts, are not JSON; nor is an
+    object naming a key twice), with numbers kept as written (JsonNumber)."""
     return json.loads(
-        line, parse_constant=_no_constant, parse_int=JsonNumber, parse_float=JsonNumber
+        line,
+        parse_constant=_no_constant,
+        parse_int=JsonNumber,
+        parse_float=JsonNumber,
+        object_pairs_hook=_unique_keys,
     )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict; a key named twice is an error, since json.loads would keep
+    the last value silently (`{"text": "good", "text": "bad"}` scored as "bad")."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        raise ValueError("an object names the same key twice")
+    return record
 
 
 def parse_json_record(line: str) -> tuple[Any, str | None]:
