@@ -28,6 +28,10 @@ def test_standardize_reads_every_apostrophe_and_case_alike():
     assert standardized(b"bad \xff\xfe bytes") == "bad bytes"
 
 
+def test_standardize_reads_past_a_nul():
+    assert standardized("\x00Terrible\x00\x00FILM") == "terrible film"
+
+
 def test_vocabulary_is_deterministic_and_train_only():
     texts = ["b a a c", "c c b d", "a b"]
     vocab = text.build_vocabulary(texts, vocab_size=5, min_count=1)

@@ -23,8 +23,10 @@ APOSTROPHES = "[\u2018\u2019\u02bc\u00b4`\u2032\x91\x92]"
 def standardize(texts: tf.Tensor) -> tf.Tensor:
     """Lower-case, drop HTML markup and entities, keep letters, digits and apostrophes.
 
-    Case is folded in every script, and bytes that are not UTF-8 become separators.
+    Case is folded in every script, and bytes that are not UTF-8, and NUL, become separators.
     """
+    # tf.strings.lower ends a string at its first NUL: the rest would go unread
+    texts = tf.strings.regex_replace(texts, r"\x00", " ")
     texts = tf.strings.lower(texts, encoding="utf-8")
     texts = tf.strings.regex_replace(texts, APOSTROPHES, "'")
     texts = tf.strings.regex_replace(texts, r"<[^>]{0,100}>", " ")
