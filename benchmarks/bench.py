@@ -24,23 +24,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-# Before TensorFlow is imported (by the suite), or it logs its start-up to stderr
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from imdb_sentiment.core.startup import quiet_tensorflow
 
-from suite.harness import child, head_commit, machine, matmul_peak_flops, paths
-from suite.inference import cold_start, inference, score_test_set
-from suite.pinning import pinning, svd_seconds
-from suite.profiling import profile_training
-from suite.report import print_quick, print_tables
-from suite.settings import settings, settings_trial
-from suite.stages import ingest, stages
-from suite.training import TUTORIAL_EPOCHS, train_side, training
-from suite.workload import stage_params, use_threads
+# The suite imports TensorFlow, whose start-up lines (absl, CUDA probing) would open the
+# report: TF_CPP_MIN_LOG_LEVEL alone does not silence those printed before absl starts.
+with quiet_tensorflow():
+    from suite.harness import child, head_commit, machine, matmul_peak_flops, paths
+    from suite.inference import cold_start, inference, score_test_set
+    from suite.pinning import pinning, svd_seconds
+    from suite.profiling import profile_training
+    from suite.report import print_quick, print_tables
+    from suite.settings import settings, settings_trial
+    from suite.stages import ingest, stages
+    from suite.training import TUTORIAL_EPOCHS, train_side, training
+    from suite.workload import stage_params, use_threads
 
 SECTIONS = ("training", "settings", "stages", "inference", "pinning", "ingest", "cold_start")
 

@@ -69,6 +69,7 @@ def load_docs_tool():
 
 docs = load_docs_tool()
 from docgen import GENERATORS
+from docgen.benchmarks import stalls
 from docgen.formatting import table
 from docgen.sources import Sources, retired_keys, yaml_keys
 
@@ -501,6 +502,16 @@ def test_a_table_leaves_out_a_column_with_nothing_in_it():
         "| 2 | 0.5 |",
     ]
     assert table(["a", "b"], []).splitlines()[0] == "| a | b |"
+
+
+def test_the_speedup_table_names_each_stalled_round():
+    def side(*runs):
+        return {"stalled_epochs_runs": list(runs)}
+
+    row = {"tutorial": side([], []), "tutorial_our_batch": side([], [3]), "pipeline": side([2], [])}
+    assert stalls(row) == "tutorial_our_batch, round 2; pipeline, round 1"
+    assert stalls({**row, "tutorial_our_batch": side([], []), "pipeline": side([], [])}) == "none"
+    assert stalls({"tutorial": {}, "tutorial_our_batch": {}, "pipeline": {}}) is None
 
 
 # What the product docs name exists now --------------------------------------------------------

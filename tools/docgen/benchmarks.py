@@ -145,6 +145,21 @@ def bench_training(b: dict) -> str:
     )
 
 
+def stalls(row: dict) -> str | None:
+    """Which side stalled in which round (an epoch over the suite's bound on its round's
+    median epoch), "none", or None for a result file older than the stall record."""
+    sides = ("tutorial", "tutorial_our_batch", "pipeline")
+    if not all("stalled_epochs_runs" in row.get(side, {}) for side in sides):
+        return None
+    found = [
+        f"{side}, round {i}"
+        for side in sides
+        for i, epochs in enumerate(row[side]["stalled_epochs_runs"], start=1)
+        if epochs
+    ]
+    return "; ".join(found) or "none"
+
+
 @bench_or_note("training", dated=False)
 def bench_speedup(b: dict) -> str:
     """The pipeline's speedup over the tutorial way, per max_len, with each round's."""
@@ -154,6 +169,7 @@ def bench_speedup(b: dict) -> str:
             f"{num(r['speedup'], 2)}x ({', '.join(num(s, 2) + 'x' for s in r['speedup_runs'])})",
             same_batch_speedup(r),
             f"{num(r['pipeline']['test_accuracy'])} vs {num(r['tutorial']['test_accuracy'])}",
+            stalls(r),
         ]
         for r in b["training"]
     ]
@@ -163,6 +179,7 @@ def bench_speedup(b: dict) -> str:
             "pipeline over tutorial (rounds)",
             "over tutorial at the stage's batch (rounds)",
             "test acc: pipeline vs tutorial",
+            "a side stalled (an epoch over 1.5x its round's median)",
         ],
         rows,
     )
