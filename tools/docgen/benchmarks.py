@@ -37,9 +37,7 @@ def measured_when(bench: dict, section: str) -> str:
     """The date and commit a `make bench` section was measured at, as a line before its
     table: the sections are rerun one at a time, so the code they measured may be older
     than the current model's."""
-    when = (
-        bench.get("measured", {}).get(section) if section not in ("", "quick", "pinning") else None
-    )
+    when = bench.get("measured", {}).get(section)
     if not when:
         return ""
     return prose(f"Measured by `make bench` on {when['date']} at {when['commit']}.") + "\n\n"
@@ -254,7 +252,7 @@ def bench_inference(b: dict) -> str:
     return table(["measurement", "result"], rows)
 
 
-@bench_or_note("pinning")
+@bench_or_note("pinning", dated=False)  # its prose says when
 def bench_pinning(b: dict) -> str:
     """What the reproducibility pins cost: training and the SVD, pinned against native."""
     k = b["pinning"]
