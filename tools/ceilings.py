@@ -38,7 +38,7 @@ def main() -> int:
 
     import imdb_sentiment
     from imdb_sentiment.core import params as P
-    from imdb_sentiment.core.artifacts import model_card_path
+    from imdb_sentiment.core.artifacts import model_params_path
     from imdb_sentiment.core.locations import pipeline_paths
     from imdb_sentiment.data import processed
     from imdb_sentiment.data.processed import texts_of
@@ -117,8 +117,8 @@ def main() -> int:
     )
     row("0.5 x teacher + 0.5 x character model", 0.5 * the_teacher + 0.5 * char_probs)
 
-    card = json.loads(model_card_path(paths["model"]).read_text())
-    if card["train"].get("fit_on_validation"):
+    params = json.loads(model_params_path(paths["model"]).read_text())
+    if params["train"].get("fit_on_validation"):
         print(
             "ceilings: the committed network learned validation (train.fit_on_validation), "
             "so its rows are left out",

@@ -230,12 +230,12 @@ def change_of(setting: str | None) -> str:
 
 def run_record(name: str, rev: str | None) -> dict:
     """A revision's (None: the workspace's) model, seed, accuracies and training time."""
-    from imdb_sentiment.core.artifacts import model_card_path
+    from imdb_sentiment.core.artifacts import model_params_path
     from imdb_sentiment.core.locations import pipeline_paths
 
     paths = pipeline_paths(ROOT)
     params = yaml.safe_load(read(rev, "params.yaml"))
-    fit = json.loads(read(rev, model_card_path(paths["model"]).as_posix()))["fit"]
+    fit = json.loads(read(rev, model_params_path(paths["model"]).as_posix()))["fit"]
     setting = tried_setting(name)
     scored = setting is None or setting in FORMER_DEFAULTS
     test = json.loads(read(rev, paths["eval"].as_posix()))["accuracy"] if scored else None
@@ -252,13 +252,13 @@ def run_record(name: str, rev: str | None) -> dict:
             "ensemble_val_accuracy", fit.get("val_accuracy", fit.get("best_val_accuracy"))
         ),
         "test_accuracy": test,
-        # earlier model cards held the fit's seconds; the run log (logs/) holds them now
+        # earlier params files held the fit's seconds; the run log (logs/) holds them now
         "train_seconds": train_seconds(fit, rev),
     }
 
 
 def train_seconds(fit: dict, rev: str | None) -> float | None:
-    """The training time: an earlier model card's, or the workspace's run log (rev None)."""
+    """The training time: an earlier params file's `fit`, or the workspace's run log (rev None)."""
     if "train_seconds" in fit:
         return round(
             fit["train_seconds"] + fit.get("teacher_seconds", 0.0) + fit.get("lm_seconds", 0.0), 1

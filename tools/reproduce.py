@@ -5,7 +5,7 @@
 Clones the repository's HEAD, runs `dvc repro` there from the raw archive, then
 compares every committed metric and every output hash in dvc.lock with the
 fresh ones. The rule (docs/reproducibility.md): everything is bit-identical, the
-model card, the training curves and the SavedModel included (no tracked output holds
+model and its params file, the training curves and the SavedModel included (no tracked output holds
 a wall-clock time), except metric values that measure time (`*seconds*`), which are
 not compared. The archive is the input, not a
 result: the official download and a repacked copy of the same reviews differ as
@@ -81,7 +81,7 @@ def differences(committed: Path, fresh: Path) -> list[tuple[str, str, str, str]]
     found = []
     paths = pipeline_paths(committed)
     metric_files = yaml.safe_load((committed / "dvc.yaml").read_text()).get("metrics", [])
-    for name in metric_files + [str(paths["model_card"])]:
+    for name in metric_files + [str(paths["model_params"])]:
         found += compare_json(name, committed / name, fresh / name)
     old, new = output_hashes(committed / "dvc.lock"), output_hashes(fresh / "dvc.lock")
     for path in sorted(set(old) | set(new)):
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _committed(repo: Path, work: Path) -> Path:
-    """The committed results (dvc.yaml, dvc.lock, metrics, model card) of HEAD, untouched."""
+    """The committed results (dvc.yaml, dvc.lock, metrics, the model's params file) of HEAD, untouched."""
     committed = work / "committed"
     subprocess.run(["git", "clone", "-q", str(repo), str(committed)], check=True)
     return committed

@@ -559,16 +559,15 @@ def test_skipped_imports_fail_inside_the_block_and_work_after(tmp_path, monkeypa
 
 def test_verbose_reaches_the_quiet_blocks_of_the_modules_it_imports(capfd, monkeypatch):
     """labelling imports TensorFlow inside its own `startup.quiet_tensorflow()`, which knows
-    nothing of --verbose: under `verbose_tensorflow(True)` such a block lets fd 2 through, and
-    the environment is left as it was."""
+    nothing of --verbose: inside a verbose block such a block lets fd 2 through, and a
+    block after it is quiet again."""
     from imdb_sentiment.core import startup
-    from imdb_sentiment.inference.cli.command import verbose_tensorflow
 
     monkeypatch.delenv(startup.VERBOSE_ENV, raising=False)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # a quiet block sets it; restored after
     capfd.readouterr()
     for verbose in (True, False):
-        with verbose_tensorflow(verbose), startup.quiet_tensorflow():
+        with startup.quiet_tensorflow(verbose), startup.quiet_tensorflow():
             os.write(2, f"log line, verbose={verbose}\n".encode())
     assert capfd.readouterr().err == "log line, verbose=True\n"
     assert startup.VERBOSE_ENV not in os.environ

@@ -16,7 +16,7 @@ spec.loader.exec_module(reproduce)
 
 
 PATHS = (
-    "vars:\n  - paths:\n      model_card: models/model.params.json\n      live: metrics/train\n"
+    "vars:\n  - paths:\n      model_params: models/model.params.json\n      live: metrics/train\n"
     "      data_report: metrics/data.json\n"
 )
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 from .formatting import missing, prose, table
 from .readme import model_summary
 from .robustness import robustness
-from .sources import DATA, EVAL, MODEL_CARD, ROBUSTNESS, Sources
+from .sources import DATA, EVAL, MODEL_PARAMS, ROBUSTNESS, Sources
 
 
 def model_card(src: Sources) -> str:
     """A model card (Mitchell et al. 2019) of the committed model, from the committed results."""
-    card, ev, rob, data = src.get(MODEL_CARD), src.get(EVAL), src.get(ROBUSTNESS), src.get(DATA)
-    if card is None or ev is None:
-        return missing(src.path(MODEL_CARD if card is None else EVAL), "no model card")
-    t, fit = card["train"], card.get("fit", {})
+    params, ev, rob, data = src.get(MODEL_PARAMS), src.get(EVAL), src.get(ROBUSTNESS), src.get(DATA)
+    if params is None or ev is None:
+        return missing(src.path(MODEL_PARAMS if params is None else EVAL), "no model card")
+    t, fit = params["train"], params.get("fit", {})
     counts = (data or {}).get("counts", {})
     sections = [
         "### Model details",
         model_summary(src),
-        f"Trained by the train stage of this repository (`dvc repro`), seed {card['seed']}; "
+        f"Trained by the train stage of this repository (`dvc repro`), seed {params['seed']}; "
         "raw review text in, P(positive) out; Keras 3 on TensorFlow. Licence: MIT.",
         "### Intended use",
         prose(
@@ -29,8 +29,8 @@ def model_card(src: Sources) -> str:
         "### Factors",
         prose(
             "Review length (the model reads the "
-            f"{card.get('preprocess', {}).get('keep_tokens', 'last')} "
-            f"{card.get('preprocess', {}).get('max_len', '?')} tokens), negation and "
+            f"{params.get('preprocess', {}).get('keep_tokens', 'last')} "
+            f"{params.get('preprocess', {}).get('max_len', '?')} tokens), negation and "
             "contrast, short texts, and text that is not a movie review: the robustness "
             "checks below measure each."
         ),

@@ -14,7 +14,7 @@ from .sources import (
     COUNTS,
     EVAL,
     EXPERIMENTS,
-    MODEL_CARD,
+    MODEL_PARAMS,
     PREPROCESS,
     ROBUSTNESS,
     SEEDS,
@@ -25,11 +25,11 @@ from .sources import (
 
 
 def model_summary(src: Sources) -> str:
-    """One sentence on the model the committed metrics describe, from the model card."""
-    card = src.get(MODEL_CARD)
-    if card is None or "train" not in card:
-        return missing(src.path(MODEL_CARD), "no description of the trained model")
-    t, p = card["train"], card.get("preprocess", {})
+    """One sentence on the model the committed metrics describe, from the model's params file."""
+    params = src.get(MODEL_PARAMS)
+    if params is None or "train" not in params:
+        return missing(src.path(MODEL_PARAMS), "no description of the trained model")
+    t, p = params["train"], params.get("preprocess", {})
     if t["model"] == "tfidf_logreg":
         return (
             "The committed model is the TF-IDF word n-gram + logistic regression baseline "
@@ -62,7 +62,7 @@ def model_summary(src: Sources) -> str:
             f"the {p['keep_tokens']} {p['max_len']} tokens of each review, "
             f"a {p['vocab_size']:,}-word vocabulary"
         )
-    fit = card.get("fit", {})
+    fit = params.get("fit", {})
     if t.get("fit_on_validation"):
         labelled = (
             fit.get("train_reviews", 0)
@@ -91,13 +91,13 @@ def model_summary(src: Sources) -> str:
             "adversarial training on the word vectors (epsilon "
             f"{num(t['adversarial_epsilon'])} x a review's mean word-vector length)"
         )
-    return prose("Model (`" + src.path(MODEL_CARD) + "`): " + "; ".join(parts) + ".")
+    return prose("Model (`" + src.path(MODEL_PARAMS) + "`): " + "; ".join(parts) + ".")
 
 
 def readme_results(src: Sources) -> str:
     """The current headline numbers."""
-    ev, tr, card = src.get(EVAL), src.get(TRAIN), src.get(MODEL_CARD)
-    fit = (card or {}).get("fit", {})
+    ev, tr, params = src.get(EVAL), src.get(TRAIN), src.get(MODEL_PARAMS)
+    fit = (params or {}).get("fit", {})
     rows: list[list[Any]] = []
     if ev is not None:
         n = (src.get(COUNTS) or {}).get("test_reviews")
@@ -112,7 +112,7 @@ def readme_results(src: Sources) -> str:
     if tr is not None and "val_accuracy" in tr:
         n = f" ({fit['val_reviews']:,} reviews)" if "val_reviews" in fit else ""
         rows.append([f"validation accuracy{n}", tr["val_accuracy"]])
-    elif (card or {}).get("train", {}).get("fit_on_validation"):
+    elif (params or {}).get("train", {}).get("fit_on_validation"):
         rows.append(["validation accuracy", "learned, not scored (`train.fit_on_validation`)"])
     if "teacher_val_accuracy" in fit:
         rows.append(["teacher's validation accuracy", fit["teacher_val_accuracy"]])
@@ -181,8 +181,8 @@ def val_noise(src: Sources) -> str:
     """One standard error of the validation accuracy, the noise floor for choosing on it: at
     the saved model's accuracy, or, when the final fit learned validation, at the mean of
     the default's held-out runs (`held-out`, the row tries are judged against)."""
-    tr, card = src.get(TRAIN) or {}, src.get(MODEL_CARD) or {}
-    n = card.get("fit", {}).get("val_reviews")
+    tr, params = src.get(TRAIN) or {}, src.get(MODEL_PARAMS) or {}
+    n = params.get("fit", {}).get("val_reviews")
     p, whose = tr.get("val_accuracy"), ""
     if p is None:
         held_out = [

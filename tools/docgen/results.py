@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .formatting import missing, pct, prose, table
 from .readme import seeds_summary
-from .sources import DATA, EVAL, MODEL_CARD, PREPROCESS, SEEDS, TRAIN, Sources
+from .sources import DATA, EVAL, MODEL_PARAMS, PREPROCESS, SEEDS, TRAIN, Sources
 
 
 def results_test(src: Sources) -> str:
@@ -17,8 +17,8 @@ def results_test(src: Sources) -> str:
 
 
 def results_train(src: Sources) -> str:
-    """The train stage's DVCLive metrics and the model card's `fit` record."""
-    tr, card = src.get(TRAIN), src.get(MODEL_CARD)
+    """The train stage's DVCLive metrics and the `fit` record of the model's params file."""
+    tr, params = src.get(TRAIN), src.get(MODEL_PARAMS)
     out = []
     if tr is None:
         out.append(missing(src.path(TRAIN)))
@@ -39,12 +39,12 @@ def results_train(src: Sources) -> str:
             rows.append(["last epoch: seconds", tr["epoch_seconds"]])
         rows.append(["epochs run (DVCLive step, from 1)", tr.get("step")])
         out.append(f"`{src.path(TRAIN)}` (DVCLive):\n\n" + table(["metric", "value"], rows))
-    fit = (card or {}).get("fit")
+    fit = (params or {}).get("fit")
     if fit is None:
-        out.append(missing(src.path(MODEL_CARD), "no `fit` record"))
+        out.append(missing(src.path(MODEL_PARAMS), "no `fit` record"))
     else:
         out.append(
-            f"`{src.path(MODEL_CARD)}`, key `fit`:\n\n"
+            f"`{src.path(MODEL_PARAMS)}`, key `fit`:\n\n"
             + table(["key", "value"], [[k, v] for k, v in sorted(fit.items())])
         )
     return "\n\n".join(out)

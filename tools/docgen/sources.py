@@ -16,7 +16,7 @@ from pipeline_paths import pipeline_paths  # tools/, on the path when tools/docs
 Output = tuple[str, str]
 EVAL: Output = ("eval", "")
 TRAIN: Output = ("live", "metrics.json")
-MODEL_CARD: Output = ("model_card", "")
+MODEL_PARAMS: Output = ("model_params", "")
 DATA: Output = ("data_report", "")
 PREPROCESS: Output = ("preprocess_report", "")
 ROBUSTNESS: Output = ("robustness", "")

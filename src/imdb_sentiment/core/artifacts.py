@@ -175,12 +175,6 @@ def json_text(data: Any) -> str:
         raise PipelineError(f"refusing to write non-finite numbers as JSON: {err}") from None
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    text = json_text(data)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def read_json(path: str | Path) -> Any:
     """A JSON file's content; a missing, broken, huge or too deeply nested file is a
     PipelineError naming it."""
@@ -201,7 +195,7 @@ def read_json(path: str | Path) -> Any:
         raise PipelineError(f"cannot read {path} as JSON: {err}") from None
 
 
-def model_card_path(model: str | Path) -> Path:
+def model_params_path(model: str | Path) -> Path:
     """The params file train saves beside a model: models/model.keras -> models/model.params.json."""
     model = Path(model)
     return model.with_name(model.stem + ".params.json")

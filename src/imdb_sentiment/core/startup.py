@@ -14,6 +14,7 @@ TensorFlow, which scores; Streamlit has loaded NumPy by then.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import platform
 import sys
@@ -48,13 +49,21 @@ def pin_kernels() -> bool:
     return True
 
 
+# set inside a verbose block, so that the blocks of the modules it imports keep the lines too
+_VERBOSE_BLOCK: contextvars.ContextVar[bool] = contextvars.ContextVar("verbose", default=False)
+
+
 @contextlib.contextmanager
 def quiet_tensorflow(verbose: bool = False) -> Iterator[None]:
     """Import TensorFlow inside this block without its C++ log lines (absl, CUDA probing on
-    machines without a GPU), which go straight to file descriptor 2. `verbose`, or
-    IMDB_SENTIMENT_VERBOSE=1, keeps them."""
-    if verbose or os.environ.get(VERBOSE_ENV) == "1":
-        yield
+    machines without a GPU), which go straight to file descriptor 2. `verbose`,
+    IMDB_SENTIMENT_VERBOSE=1, or an enclosing verbose block keeps them."""
+    if verbose or _VERBOSE_BLOCK.get() or os.environ.get(VERBOSE_ENV) == "1":
+        token = _VERBOSE_BLOCK.set(True)
+        try:
+            yield
+        finally:
+            _VERBOSE_BLOCK.reset(token)
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = (
         "3"  # also over the Makefile's 2, which lets errors through

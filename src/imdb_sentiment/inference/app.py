@@ -18,7 +18,7 @@ import streamlit as st
 import yaml
 
 from imdb_sentiment.core import locations, startup
-from imdb_sentiment.core.artifacts import model_card_path
+from imdb_sentiment.core.artifacts import model_params_path
 from imdb_sentiment.core.errors import PipelineError
 
 if TYPE_CHECKING:  # labelling imports TensorFlow, which loads only when the model does
@@ -51,8 +51,8 @@ def metrics_path() -> Path:
 
 
 def params_path(model: Path) -> Path:
-    """The model card written by train beside the model."""
-    return model_card_path(model)
+    """The params file train writes beside the model."""
+    return model_params_path(model)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ import tensorflow as tf
 from dvclive import Live
 
 from imdb_sentiment.core import params as P
-from imdb_sentiment.core.artifacts import atomic_outputs, json_text, model_card_path
+from imdb_sentiment.core.artifacts import atomic_outputs, json_text, model_params_path
 from imdb_sentiment.core.errors import PipelineError, exit_on_error
 from imdb_sentiment.core.startup import set_thread_pools
 from imdb_sentiment.data import processed
@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
     # The curves are written in place epoch by epoch, so `dvc plots show` follows the fit;
-    # the model and its card are replaced together, only once training has succeeded.
-    card_path = model_card_path(args.model)
+    # the model and its params file are replaced together, only once training has succeeded.
+    params_path = model_params_path(args.model)
     with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False) as live:
         model, summary = fit(
             cfg, seed, data, unlabeled, vocabulary, embeddings, prep, live, strategy
@@ -110,15 +110,15 @@ def main(argv: list[str] | None = None) -> None:
         live.summary.update(
             {key: summary[key] for key in ("val_accuracy", "val_loss") if key in summary}
         )
-    with atomic_outputs((args.model, False), (card_path, False)) as (model_tmp, card_tmp):
+    with atomic_outputs((args.model, False), (params_path, False)) as (model_tmp, params_tmp):
         save_keras(model, model_tmp)
-        card = {
+        record = {
             "train": P.to_dict(cfg),
             "seed": seed,
             "preprocess": {**P.to_dict(prep), "seed": prep_seed},
             "fit": summary,
         }
-        card_tmp.write_text(json_text(card), encoding="utf-8")
+        params_tmp.write_text(json_text(record), encoding="utf-8")
     print(f"train: {json.dumps(summary)} -> {args.model}", file=sys.stderr)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -94,32 +93,10 @@ def skipping_imports(names: tuple[str, ...]) -> Iterator[None]:
                 del sys.modules[name]
 
 
-@contextlib.contextmanager
-def verbose_tensorflow(verbose: bool) -> Iterator[None]:
-    """With `verbose`, IMDB_SENTIMENT_VERBOSE=1 for the block, as if the user had set it.
-
-    labelling (and the modules it imports) load TensorFlow inside their own
-    `startup.quiet_tensorflow()`, which knows nothing of --verbose and would silence it; the
-    variable is what every such block reads."""
-    if not verbose or os.environ.get(startup.VERBOSE_ENV) == "1":
-        yield
-        return
-    before = os.environ.get(startup.VERBOSE_ENV)
-    os.environ[startup.VERBOSE_ENV] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(startup.VERBOSE_ENV, None)
-        else:
-            os.environ[startup.VERBOSE_ENV] = before
-
-
 def load_scorer(args: argparse.Namespace) -> Scorer:
     """Load the model; returns a function that labels a list of texts as labelling does."""
     startup.pin_kernels()  # the evaluate stage's kernels, so scores equal its scores
     with (
-        verbose_tensorflow(args.verbose),
         startup.quiet_tensorflow(args.verbose),
         skipping_imports(UNUSED_BY_SCORING),
     ):
