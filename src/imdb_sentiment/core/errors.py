@@ -110,8 +110,12 @@ def check_arguments(
 
 
 def one_line(message: str) -> str:
-    """The message on one line: line breaks from user-supplied names shown escaped."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    """The message on one line, as text: every non-printable character (line breaks,
+    controls and escape sequences, format characters such as right-to-left overrides, lone
+    surrogates) from a user-supplied name or value shown escaped as in a Python literal."""
+    if message.isprintable():
+        return message
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
 
 
 def os_error_reason(err: OSError) -> str:
