@@ -29,7 +29,10 @@ def test_a_well_formed_table_passes():
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda t: t.assign(movie=[None, "tt2", "tt3", "tt4"]), "column 'movie' holds (None|nan), not a string"),
+        (
+            lambda t: t.assign(movie=[None, "tt2", "tt3", "tt4"]),
+            "column 'movie' holds (None|nan), not a string",
+        ),
         (lambda t: t.assign(split=t["split"].astype("category")), "'split' is categorical"),
         (lambda t: t.assign(id=t["id"].astype(float)), "'id' holds float64 values"),
         (lambda t: pd.concat([t, t.iloc[[0]]]), "train review 0 .label 1. is in the table more"),
