@@ -88,9 +88,10 @@ MAX_SHOWN = 200
 
 
 def shown(value: Any) -> str:
-    """A short repr for messages (a path as its string), even of a value nested a billion
-    items deep (a YAML alias bomb)."""
-    text = _SHORT.repr(str(value) if isinstance(value, PurePath) else value)
+    """A short repr for messages (a path as its string), on one line even where the value's
+    own repr spans several (a DataFrame), even of a value nested a billion items deep (a YAML
+    alias bomb)."""
+    text = one_line(_SHORT.repr(str(value) if isinstance(value, PurePath) else value))
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
