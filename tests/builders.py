@@ -60,9 +60,16 @@ def build_archive(
     seed: int = 0,
     movies_per_class: int = 10,
     extra=None,
+    replaced: dict[str, bytes] | None = None,
 ) -> Path:
-    """Write a gzipped tar in the aclImdb v1 layout; `extra(tar)` may add members."""
+    """Write a gzipped tar in the aclImdb v1 layout; `replaced` maps member names to the
+    bytes they hold instead, and `extra(tar)` may add members."""
     rng = random.Random(seed)
+    replaced = replaced or {}
+
+    def add(name: str, data: bytes) -> None:
+        add_file(archive, name, replaced.get(name, data))
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as archive:
         add_file(archive, "aclImdb/README", b"tiny test archive\n")
@@ -79,16 +86,10 @@ def build_archive(
                     else:
                         rating = 0
                     text = review_text(rng, kind)
-                    add_file(
-                        archive,
-                        f"aclImdb/{split}/{kind}/{review_id}_{rating}.txt",
-                        text.encode("utf-8"),
-                    )
+                    add(f"aclImdb/{split}/{kind}/{review_id}_{rating}.txt", text.encode("utf-8"))
                     movie = 1000 * (split == "test") + review_id % movies_per_class
                     urls.append(f"http://www.imdb.com/title/tt{movie:07d}/usercomments")
-                add_file(
-                    archive, f"aclImdb/{split}/urls_{kind}.txt", ("\n".join(urls) + "\n").encode()
-                )
+                add(f"aclImdb/{split}/urls_{kind}.txt", ("\n".join(urls) + "\n").encode())
         if extra is not None:
             extra(archive)
     return path

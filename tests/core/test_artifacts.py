@@ -136,5 +136,24 @@ def test_read_json_names_a_file_nested_too_deep_or_too_large(tmp_path, monkeypat
     monkeypatch.setattr(artifacts, "MAX_JSON_BYTES", 100)
     large = tmp_path / "large.json"
     large.write_text("[" + "1, " * 100 + "1]")
-    with pytest.raises(PipelineError, match=r"large.json is \d+ bytes, over the 100-byte limit"):
+    with pytest.raises(
+        PipelineError, match=r"large.json holds more than 100 bytes, the limit for a JSON file"
+    ):
         read_json(large)
+
+
+@pytest.mark.parametrize("kind", ["device", "pipe", "directory"])
+def test_read_json_names_a_path_that_is_not_a_regular_file_without_reading(tmp_path, kind):
+    path = {"device": Path("/dev/zero"), "pipe": tmp_path / "fifo", "directory": tmp_path}[kind]
+    if kind == "pipe":
+        os.mkfifo(path)
+    expected = "is a directory" if kind == "directory" else "is not a regular file"
+    with pytest.raises(PipelineError, match=f"{expected}.*, not a JSON file"):
+        read_json(path)
+
+
+def test_read_json_refuses_a_key_given_twice(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"accuracy": 0.9, "accuracy": 0.1}')
+    with pytest.raises(PipelineError, match="names the same key twice"):
+        read_json(path)

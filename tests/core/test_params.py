@@ -281,5 +281,40 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
 def test_a_params_file_larger_than_any_is_refused_unparsed(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text((REPO / "params.yaml").read_text() + "# padding\n" * 200_000)
-    with pytest.raises(P.ParamsError, match="is 2[0-9]{6} bytes, over the 1048576-byte limit"):
+    with pytest.raises(
+        P.ParamsError, match="holds more than 1048576 bytes, the limit for a params file"
+    ):
         P.load("train", path)
+
+
+@pytest.mark.parametrize(
+    "digest", ["Z" * 64, "C40F74A18D3B61F90FEBA1E17730E0D38E8B97C05FDE7008942E91923D1658FE"]
+)
+def test_a_sha256_is_64_lower_case_hex_digits(tmp_path, digest):
+    """An upper-case digest would pass a length check, then fail only after the download."""
+    path = write(tmp_path, {"seed": 1, "ingest": {"sha256": digest}})
+    with pytest.raises(P.ParamsError, match="'ingest.sha256' must be a sha256 as 64 lower-case"):
+        P.load("ingest", path)
+
+
+def test_a_merge_key_brings_in_keys_that_the_mapping_may_override(tmp_path):
+    """DVC reads YAML merge keys (`<<: *base`), so the params file may use them too."""
+    path = tmp_path / "params.yaml"
+    path.write_text("base: &base\n  x: 1\n  y: 2\nother:\n  <<: *base\n  y: 3\n")
+    assert P.read_yaml(path)["other"] == {"x": 1, "y": 3}
+    path.write_text("base: &base\n  x: 1\nother:\n  <<: *base\n  y: 3\n  y: 4\n")
+    with pytest.raises(P.ParamsError, match="duplicate key 'y'"):
+        P.read_yaml(path)
+
+
+@pytest.mark.parametrize("kind", ["device", "pipe", "directory"])
+def test_a_params_path_that_is_not_a_regular_file_is_named_without_reading(tmp_path, kind):
+    """/dev/zero never ends and a pipe without a writer never answers: neither is read."""
+    import os
+
+    path = {"device": Path("/dev/zero"), "pipe": tmp_path / "fifo", "directory": tmp_path}[kind]
+    if kind == "pipe":
+        os.mkfifo(path)
+    expected = "is a directory" if kind == "directory" else "is not a regular file"
+    with pytest.raises(P.ParamsError, match=f"params: .* {expected}.*, not a params file"):
+        P.read_yaml(path)

@@ -122,7 +122,10 @@ def test_texts_that_disagree_with_the_arrays_are_refused(tmp_path):
     directory = make(tmp_path / "p")
     texts = pd.read_parquet(directory / processed.TEXTS_FILE)
     texts.iloc[1:].to_parquet(directory / processed.TEXTS_FILE, index=False)
-    with pytest.raises(PipelineError, match="2 texts for 3 reviews"):
+    with pytest.raises(PipelineError, match="texts are not those of train.npz's reviews"):
+        load(directory)
+    texts.iloc[::-1].to_parquet(directory / processed.TEXTS_FILE, index=False)
+    with pytest.raises(PipelineError, match="texts are not those of train.npz's reviews"):
         load(directory)
     (directory / processed.TEXTS_FILE).write_bytes(b"PAR1 nonsense")
     with pytest.raises(PipelineError, match="texts.parquet is not a preprocess output"):
@@ -229,3 +232,27 @@ def test_a_recorded_seed_that_is_not_a_seed_is_refused(tmp_path, seed):
     (directory / processed.CONFIG_FILE).write_text(json.dumps({**record, "seed": seed}))
     with pytest.raises(PipelineError, match="'seed' must be an integer"):
         processed.load_config(directory)
+
+
+def test_a_vocabulary_without_its_last_line_break_is_named(tmp_path):
+    directory = make(tmp_path / "p")
+    vocab = directory / processed.VOCAB_FILE
+    vocab.write_text(vocab.read_text().rstrip("\n"))
+    with pytest.raises(PipelineError, match="its last line has no line break"):
+        processed.load_vocabulary(directory)
+
+
+def test_a_vocabulary_that_is_a_device_is_refused_unread(tmp_path):
+    directory = make(tmp_path / "p")
+    vocab = directory / processed.VOCAB_FILE
+    vocab.unlink()
+    vocab.symlink_to("/dev/zero")
+    with pytest.raises(PipelineError, match="is not a regular file"):
+        processed.load_vocabulary(directory)
+
+
+def test_missing_word_vectors_that_preprocess_json_records_are_named(tmp_path):
+    directory = make(tmp_path / "p")
+    (directory / processed.EMBEDDINGS_FILE).unlink()
+    with pytest.raises(PipelineError, match="records word vectors .pretrain_dim 3.: run"):
+        processed.load_embeddings(directory)

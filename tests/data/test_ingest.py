@@ -241,7 +241,7 @@ def test_urls_file_that_is_not_utf8_is_named(tmp_path):
     archive = build_archive(
         tmp_path / "a.tar.gz",
         per_class=3,
-        extra=lambda t: add_file(t, "aclImdb/train/urls_pos.txt", b"\xff\xfe"),
+        replaced={"aclImdb/train/urls_pos.txt": b"\xff\xfe"},
     )
     with pytest.raises(ingest.DataError, match="urls_pos.txt is not valid UTF-8"):
         ingest.read_archive(archive, MAX, TOTAL)
@@ -320,6 +320,10 @@ def test_plain_bzip2_and_xz_tars_are_read_alike(tmp_path):
         "aclImdb/train/unsup/" + "1" * 5000 + "_0.txt",
         "aclImdb/train/unsup/\u0663_0.txt",  # an Arabic-Indic 3
         "aclImdb/train/unsup/0_0.txt\n",
+        "aclImdb/train/pos/40_7.TXT",
+        "aclImdb/train/pos/40_7",
+        "aclImdb/train/pos/0_7.txt.bak",
+        "aclImdb/train/pos/more/40_7.txt",
     ],
 )
 def test_odd_names_in_a_review_folder_are_refused_not_skipped(tmp_path, name):
@@ -336,9 +340,28 @@ def test_an_unlabeled_review_given_twice_is_refused(tmp_path):
         per_class=3,
         extra=lambda t: add_file(t, "aclImdb/train/unsup/0_0.txt", b"again"),
     )
-    frame = ingest.read_archive(archive, MAX, TOTAL)
-    with pytest.raises(ingest.DataError, match="unsup has duplicate review ids"):
-        ingest.validate(frame, expected_per_class=3)
+    with pytest.raises(ArchiveError, match="holds 'aclImdb/train/unsup/0_0.txt' twice"):
+        ingest.read_archive(archive, MAX, TOTAL)
+
+
+def test_a_url_list_given_twice_is_refused(tmp_path):
+    """The last copy would win unseen, changing the movies the split keeps apart."""
+    archive = build_archive(
+        tmp_path / "a.tar.gz",
+        per_class=3,
+        extra=lambda t: add_file(t, "aclImdb/train/urls_pos.txt", b"http://x/title/tt1/\n" * 3),
+    )
+    with pytest.raises(ArchiveError, match="holds 'aclImdb/train/urls_pos.txt' twice"):
+        ingest.read_archive(archive, MAX, TOTAL)
+
+
+def test_a_review_id_given_twice_with_two_ratings_is_refused(tmp_path):
+    """Two names, so not a repeated member: 0_7.txt and 0_8.txt are both review 0."""
+    frame = ingest.read_archive(build_archive(tmp_path / "a.tar.gz", per_class=3), MAX, TOTAL)
+    first = frame[(frame["split"] == "train") & (frame["label"] == 1)].iloc[[0]]
+    again = first.assign(rating=7 if first["rating"].iloc[0] != 7 else 8)
+    with pytest.raises(ingest.DataError, match="duplicate review ids"):
+        ingest.validate(pd.concat([frame, again], ignore_index=True), expected_per_class=None)
 
 
 @pytest.mark.parametrize("url", ["notaurl", "http://[::1", "http://127.0.0.1:abc/"])
@@ -461,3 +484,14 @@ def test_ingest_bounds_the_download_by_max_total_mb(tmp_path, monkeypatch):
     )
     ingest.ensure_archive(cfg)
     assert calls == [{"max_bytes": cfg.max_total_mb * 1024 * 1024}]
+
+
+@pytest.mark.parametrize("name", ["./aclImdb/train/pos/40_7.txt", "aclImdb//train/pos/40_7.txt"])
+def test_names_with_a_dot_slash_or_a_double_slash_are_refused_with_a_hint(tmp_path, name):
+    """Packed as `tar czf x.tar.gz ./aclImdb`, every name starts "./": say so, rather than
+    that the archive holds no reviews."""
+    archive = build_archive(
+        tmp_path / "a.tar.gz", per_class=3, extra=lambda t: add_file(t, name, b"text")
+    )
+    with pytest.raises(ingest.DataError, match="names must start aclImdb/ with single slashes"):
+        ingest.read_archive(archive, MAX, TOTAL)

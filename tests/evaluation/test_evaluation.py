@@ -87,6 +87,30 @@ def test_a_bad_contrast_row_is_named(tmp_path, line, message):
         checksets.read_contrast_set(path)
 
 
+def test_a_check_set_line_may_hold_any_character_json_allows_raw(tmp_path):
+    """U+2028 and U+0085 are line breaks to str.splitlines, but may stand raw in JSON."""
+    path = tmp_path / "short.jsonl"
+    path.write_text(
+        '{"review": "test/pos/1_9", "text": "A fine\u2028film.\u0085", "label": 1}\n',
+        encoding="utf-8",
+    )
+    assert checksets.read_short_texts(path)[0].text == "A fine\u2028film.\u0085"
+
+
+def test_a_check_set_line_naming_a_key_twice_is_refused(tmp_path):
+    path = tmp_path / "short.jsonl"
+    path.write_text('{"review": "test/pos/1_9", "text": "good", "label": 1, "label": 0}\n')
+    with pytest.raises(PipelineError, match="short.jsonl:1: not JSON .*same key twice"):
+        checksets.read_short_texts(path)
+
+
+def test_a_check_set_that_is_a_device_is_refused_unread(tmp_path):
+    path = tmp_path / "short.jsonl"
+    path.symlink_to("/dev/zero")
+    with pytest.raises(PipelineError, match="is not a regular file"):
+        checksets.read_short_texts(path)
+
+
 def test_evaluate_writes_calibration_and_robustness(tiny_pipeline):
     results = json.loads(tiny_pipeline["eval"].read_text())
     assert 0 <= results["ece"] <= 1

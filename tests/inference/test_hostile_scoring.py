@@ -127,6 +127,19 @@ def test_only_keras_files_are_loaded(tmp_path, small_model_path, name):
         scoring.load_model(path)
 
 
+@pytest.mark.parametrize("offset", [64, 800, 1200])
+def test_a_keras_file_whose_weights_are_damaged_is_one_line(tmp_path, small_model_path, offset):
+    """h5py reports some damage as RuntimeError ("bad local heap signature"), not OSError."""
+    from imdb_sentiment.inference import scoring
+
+    with zipfile.ZipFile(small_model_path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    weights = entries["model.weights.h5"]
+    entries["model.weights.h5"] = weights[:offset] + bytes(512) + weights[offset + 512 :]
+    with pytest.raises(PipelineError, match="could not load model .*damaged"):
+        scoring.load_model(zip_with(tmp_path / "damaged.keras", entries))
+
+
 def test_the_small_model_scores(small_model_path):
     from imdb_sentiment.inference.scoring import load_model, predict_texts
 

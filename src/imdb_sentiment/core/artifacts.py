@@ -16,6 +16,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,19 +180,13 @@ def read_json(path: str | Path) -> Any:
     """A JSON file's content; a missing, broken, huge or too deeply nested file is a
     PipelineError naming it."""
     try:
-        with open(path, "rb") as handle:
-            content = handle.read(MAX_JSON_BYTES + 1)
-        if len(content) > MAX_JSON_BYTES:
-            raise PipelineError(
-                f"{path} is {Path(path).stat().st_size} bytes, over the "
-                f"{MAX_JSON_BYTES}-byte limit for a JSON file"
-            )
-        return json.loads(content.decode("utf-8"))
+        content = read_limited(path, MAX_JSON_BYTES, "a JSON file").decode("utf-8")
+        return json.loads(content, object_pairs_hook=unique_keys)
     except FileNotFoundError:
         raise PipelineError(f"file not found: {path}") from None
     except RecursionError:
         raise PipelineError(f"cannot read {path} as JSON: nested too deep") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # JSON and UTF-8 decoding errors are ValueErrors
         raise PipelineError(f"cannot read {path} as JSON: {err}") from None
 
 
@@ -199,3 +194,35 @@ def model_params_path(model: str | Path) -> Path:
     """The params file train saves beside a model: models/model.keras -> models/model.params.json."""
     model = Path(model)
     return model.with_name(model.stem + ".params.json")
+
+
+def read_limited(path: str | Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them. A larger file, or one
+    that is not a regular file (a device that never ends, a pipe that may never be
+    written), is a PipelineError naming it as `what`; other OSErrors are the caller's."""
+    # non-blocking, so that opening a pipe with no writer returns at once
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+    except OSError:
+        os.close(descriptor)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or a pipe)"
+        raise PipelineError(f"{path} is {kind}, not {what}")
+    with os.fdopen(descriptor, "rb") as handle:
+        content = handle.read(limit + 1)
+    if len(content) > limit:
+        raise PipelineError(f"{path} holds more than {limit} bytes, the limit for {what}")
+    return content
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict (json.loads' object_pairs_hook). A key named twice is
+    a ValueError, since json.loads would keep the last value silently
+    (`{"text": "good", "text": "bad"}` read as "bad")."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        raise ValueError("an object names the same key twice")
+    return record

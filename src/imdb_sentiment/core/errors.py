@@ -88,9 +88,10 @@ MAX_SHOWN = 200
 
 
 def shown(value: Any) -> str:
-    """A short repr for messages (a path as its string), even of a value nested a billion
-    items deep (a YAML alias bomb)."""
-    text = _SHORT.repr(str(value) if isinstance(value, PurePath) else value)
+    """A short repr for messages (a path as its string), on one line even where the value's
+    own repr spans several (a DataFrame), even of a value nested a billion items deep (a YAML
+    alias bomb)."""
+    text = one_line(_SHORT.repr(str(value) if isinstance(value, PurePath) else value))
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
@@ -110,8 +111,12 @@ def check_arguments(
 
 
 def one_line(message: str) -> str:
-    """The message on one line: line breaks from user-supplied names shown escaped."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    """The message on one line, as text: every non-printable character (line breaks,
+    controls and escape sequences, format characters such as right-to-left overrides, lone
+    surrogates) from a user-supplied name or value shown escaped as in a Python literal."""
+    if message.isprintable():
+        return message
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
 
 
 def os_error_reason(err: OSError) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any, Literal
 
 import yaml
 
+from imdb_sentiment.core.artifacts import read_limited
 from imdb_sentiment.core.errors import PipelineError, one_line, shown
 
 PARAMS_FILE = "params.yaml"
@@ -61,7 +63,11 @@ class IngestParams:
             "ingest.max_total_mb",
             f"an integer >= ingest.max_member_mb and <= {MAX_SIZE}",
         )
-        _check(len(self.sha256) == 64, "ingest.sha256", "a 64-character hex sha256")
+        _check(
+            re.fullmatch("[0-9a-f]{64}", self.sha256) is not None,
+            "ingest.sha256",
+            "a sha256 as 64 lower-case hex digits (what sha256sum prints)",
+        )
         _check(
             self.expected_per_class is None or 1 <= self.expected_per_class <= 2**31 - 1,
             "ingest.expected_per_class",
@@ -356,7 +362,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node, deep=False):
         seen: set[Any] = set()
-        for key_node, _ in node.value:
+        # a merge key (`<<: *base`) brings in keys that the mapping's own may override
+        own = [pair for pair in node.value if pair[0].tag != "tag:yaml.org,2002:merge"]
+        self.flatten_mapping(node)
+        for key_node, _ in own:
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
                 raise yaml.constructor.ConstructorError(
@@ -428,19 +437,14 @@ def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """Read the whole params file; errors name the file."""
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
-            content = handle.read(MAX_PARAMS_BYTES + 1)
-        if len(content) > MAX_PARAMS_BYTES:
-            size = path.stat().st_size if path.is_file() else "over"
-            raise ParamsError(
-                f"params: {path} is {size} bytes, over the {MAX_PARAMS_BYTES}-byte "
-                "limit for a params file"
-            )
+        content = read_limited(path, MAX_PARAMS_BYTES, "a params file")
         data = yaml.load(content.decode("utf-8"), Loader=_UniqueKeyLoader)
+    except ParamsError:
+        raise
+    except PipelineError as err:
+        raise ParamsError(f"params: {err}") from None
     except FileNotFoundError:
         raise ParamsError(f"params: file not found: {path}") from None
-    except IsADirectoryError:
-        raise ParamsError(f"params: {path} is a directory, not a file") from None
     except UnicodeDecodeError as err:
         raise ParamsError(f"params: {path} is not UTF-8 text (byte {err.start})") from None
     except OSError as err:

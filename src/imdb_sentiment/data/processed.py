@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from imdb_sentiment.core import params as P
-from imdb_sentiment.core.artifacts import json_text, read_json
+from imdb_sentiment.core.artifacts import json_text, read_json, read_limited
 from imdb_sentiment.core.errors import PipelineError, shown
 
 SPLITS = ("train", "val", "unlabeled")
@@ -31,6 +31,8 @@ TEXTS_FILE = "texts.parquet"
 EMBEDDINGS_FILE = "embeddings.npy"
 CONFIG_FILE = "preprocess.json"
 SPLIT_KEYS = ("ids", "offsets", "labels", "review_ids")
+# the largest vocabulary params allow, at a generous 64 bytes a word
+MAX_VOCAB_BYTES = 64 * 10 * P.MAX_SIZE
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,9 @@ def write(
         {
             "split": [name for name, split in splits.items() for _ in range(len(split))],
             "text": [text for split in splits.values() for text in split.texts or []],
+            # which review each text is, so that a reader can check the order
+            "review_id": np.concatenate([split.review_ids for split in splits.values()]),
+            "label": np.concatenate([split.labels for split in splits.values()]),
         }
     )
     texts.to_parquet(directory / TEXTS_FILE, index=False)
@@ -182,7 +187,8 @@ def load_split(directory: str | Path, name: str, vocab_size: int) -> Split:
         raise PipelineError(f"{path} not found: run the preprocess stage first") from None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as err:
         raise PipelineError(f"{path} is not a preprocess output: {err}") from None
-    split = Split(**arrays, texts=load_texts(directory, name))
+    texts = load_texts(directory, name, arrays["review_ids"], arrays["labels"])
+    split = Split(**arrays, texts=texts)
     if problem := split.problem(vocab_size, labelled=name != UNLABELED):
         raise PipelineError(f"{path} is not a preprocess output: {problem}")
     max_len = load_config(directory)[0].max_len
@@ -200,9 +206,12 @@ def load_vocabulary(directory: str | Path) -> list[str]:
     """The tokens, without padding and OOV; each must be a distinct non-empty word."""
     path = Path(directory) / VOCAB_FILE
     try:
-        tokens = path.read_text(encoding="utf-8").split("\n")[:-1]
+        text = read_limited(path, MAX_VOCAB_BYTES, "a vocabulary").decode("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise PipelineError(f"cannot read the vocabulary {path}: {err}") from None
+    if text and not text.endswith("\n"):
+        raise PipelineError(f"{path} is not a vocabulary: its last line has no line break")
+    tokens = text.split("\n")[:-1]
     if (
         not tokens
         or len(set(tokens)) != len(tokens)
@@ -222,14 +231,20 @@ def load_embeddings(directory: str | Path) -> np.ndarray | None:
     """The pretrained word vectors, or None when preprocess made none: one finite row per
     token id (the vocabulary's and 2 reserved), of the pretrain_dim preprocess.json records."""
     path = Path(directory) / EMBEDDINGS_FILE
-    if not path.is_file():
+    dimension = load_config(directory)[0].pretrain_dim
+    if not dimension:
         return None
+    if not path.is_file():
+        raise PipelineError(
+            f"{path} is missing or not a file, though preprocess.json records word vectors "
+            f"(pretrain_dim {dimension}): run the preprocess stage again"
+        )
     try:
         # mapped first: a header declaring more than the file holds fails here, unallocated
         mapped = np.load(path, mmap_mode="r")
     except (OSError, ValueError) as err:
         raise PipelineError(f"{path} is not a word-vector array: {err}") from None
-    expected = (len(load_vocabulary(directory)) + 2, load_config(directory)[0].pretrain_dim)
+    expected = (len(load_vocabulary(directory)) + 2, dimension)
     if not np.issubdtype(mapped.dtype, np.floating):
         raise PipelineError(f"{path} holds {mapped.dtype} numbers, not floating-point vectors")
     if mapped.shape != expected:
@@ -265,8 +280,11 @@ def texts_of(split: Split) -> list[str]:
     return split.texts
 
 
-def load_texts(directory: str | Path, name: str) -> list[str]:
-    """The texts of split `name`, in the split's order."""
+def load_texts(
+    directory: str | Path, name: str, review_ids: np.ndarray, labels: np.ndarray
+) -> list[str]:
+    """The texts of split `name`, checked to be those of the reviews `review_ids` with
+    `labels`, in that order."""
     import pandas as pd
     import pyarrow
 
@@ -279,4 +297,13 @@ def load_texts(directory: str | Path, name: str) -> list[str]:
         raise PipelineError(f"{path} is not a preprocess output: {err}") from None
     if "text" not in table.columns or not all(isinstance(t, str) for t in table["text"]):
         raise PipelineError(f"{path} is not a preprocess output: no column 'text' of strings")
+    if not {"review_id", "label"} <= set(table.columns):
+        raise PipelineError(f"{path} is not a preprocess output: no review_id and label columns")
+    if len(table) != len(review_ids) or not (
+        np.array_equal(table["review_id"].to_numpy(), review_ids)
+        and np.array_equal(table["label"].to_numpy(), labels)
+    ):
+        raise PipelineError(
+            f"{path}: the {name} texts are not those of {name}.npz's reviews in its order"
+        )
     return table["text"].tolist()

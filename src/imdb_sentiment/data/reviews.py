@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError, shown
 
 COLUMNS = ["split", "id", "rating", "label", "movie", "text"]
 SPLIT_LABELS = {"train": {0, 1}, "test": {0, 1}, "unsup": {-1}}
@@ -35,19 +36,41 @@ def read(path: str | Path, split: str | None = None) -> pd.DataFrame:
 
 
 def check(frame: pd.DataFrame, path: str | Path) -> None:
-    """Values the later stages rely on: known splits, labels that fit them, texts as strings."""
+    """Values the later stages rely on: integer ids, ratings and labels; splits, movie ids
+    and texts as strings; known splits, labels that fit them, and one row per review."""
+    for column in ("id", "rating", "label"):
+        if not pd.api.types.is_integer_dtype(frame[column]):
+            raise PipelineError(
+                f"{path}: column {column!r} holds {frame[column].dtype} values, not integers"
+            )
+    for column in ("split", "movie", "text"):
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            raise PipelineError(f"{path}: column {column!r} is categorical, not plain strings")
+    for column in ("split", "movie"):
+        not_str = np.array([not isinstance(value, str) for value in frame[column]], dtype=bool)
+        if not_str.any():
+            value = frame[column].iloc[int(np.argmax(not_str))]
+            raise PipelineError(f"{path}: column {column!r} holds {shown(value)}, not a string")
     bad_split = ~frame["split"].isin(SPLIT_LABELS)
     if bad_split.any():
-        raise PipelineError(f"{path}: unknown split {frame['split'][bad_split].iloc[0]!r}")
-    allowed = frame["split"].map(SPLIT_LABELS)
-    bad_label = [label not in ok for label, ok in zip(frame["label"], allowed)]
+        raise PipelineError(f"{path}: unknown split {shown(frame['split'][bad_split].iloc[0])}")
+    bad_label = [
+        label not in SPLIT_LABELS[split] for label, split in zip(frame["label"], frame["split"])
+    ]
     if any(bad_label):
         row = frame[bad_label].iloc[0]
         raise PipelineError(
             f"{path}: {row['split']} review {row['id']} has label "
-            f"{row['label']!r}, not one of {sorted(SPLIT_LABELS[row['split']])}"
+            f"{int(row['label'])}, not one of {sorted(SPLIT_LABELS[row['split']])}"
         )
-    not_text = ~frame["text"].map(lambda t: isinstance(t, str))
+    repeated = frame.duplicated(["split", "label", "id"])
+    if repeated.any():
+        row = frame[repeated].iloc[0]
+        raise PipelineError(
+            f"{path}: {row['split']} review {row['id']} (label {row['label']}) is in the "
+            "table more than once"
+        )
+    not_text = np.array([not isinstance(text, str) for text in frame["text"]], dtype=bool)
     if not_text.any():
-        row = frame[not_text].iloc[0]
+        row = frame.iloc[int(np.argmax(not_text))]
         raise PipelineError(f"{path}: {row['split']} review {row['id']} has no text")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from imdb_sentiment.core.artifacts import read_limited, unique_keys
 from imdb_sentiment.core.errors import PipelineError
 
 MAX_CHECK_FILE_BYTES = 4 * 2**20
@@ -42,16 +43,16 @@ class ShortText:
 def _rows(path: Path, keys: set[str]) -> list[dict]:
     """The JSON objects of a JSON-lines file, each with exactly `keys`."""
     try:
-        if path.stat().st_size > MAX_CHECK_FILE_BYTES:
-            raise PipelineError(f"{path}: larger than {MAX_CHECK_FILE_BYTES} bytes")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # split at line feeds only: U+2028 and U+0085 may stand raw inside a JSON string
+        content = read_limited(path, MAX_CHECK_FILE_BYTES, "a check set").decode("utf-8")
+        lines = content.removesuffix("\n").split("\n")
     except (OSError, UnicodeDecodeError) as err:
         raise PipelineError(f"cannot read check set {path}: {err}") from None
     rows = []
     for number, line in enumerate(lines, 1):
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
+            row = json.loads(line, object_pairs_hook=unique_keys)
+        except ValueError as err:  # JSONDecodeError is one
             raise PipelineError(f"{path}:{number}: not JSON ({err})") from None
         if not isinstance(row, dict) or set(row) != keys:
             raise PipelineError(f"{path}:{number}: needs exactly the keys {sorted(keys)}")

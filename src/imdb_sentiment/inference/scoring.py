@@ -60,7 +60,9 @@ def check_keras_file(path: Path) -> None:
             for entry in entries:
                 if entry.filename.endswith(".h5"):
                     _check_declared_arrays(path, archive, entry)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+    # h5py reports a damaged weights file as RuntimeError or KeyError too
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+            RuntimeError, KeyError):  # fmt: skip
         raise PipelineError(
             f"could not load model {path}: not a Keras model file (a .keras "
             "file is a zip archive; this one is damaged or of another "

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from imdb_sentiment.core import params as P
 from imdb_sentiment.core.artifacts import atomic_outputs, json_text
-from imdb_sentiment.core.errors import exit_on_error
+from imdb_sentiment.core.errors import exit_on_error, one_line
 from imdb_sentiment.data import data_report
 from imdb_sentiment.data.aclimdb import (
     LABELS,
@@ -40,9 +40,13 @@ def read_archive(path: str | Path, max_bytes: int, max_total_bytes: int) -> pd.D
     columns: dict[str, list] = {"split": [], "kind": [], "id": [], "rating": [], "text": []}
     urls: dict[tuple[str, str], list[str]] = {}
     files = iter_files(path, wanted_member, max_bytes, max_total_bytes)
+    seen: set[str] = set()
     for name, content in tqdm(
         files, desc="ingest", unit=" files", file=sys.stderr, mininterval=2.0
     ):
+        if name in seen:  # tar keeps both copies, and either could be the one meant
+            raise ArchiveError(f"archive {path} holds {name!r} twice")
+        seen.add(name)
         if match := URLS_RE.fullmatch(name):
             split, kind = match.groups()
             urls[split, kind] = movie_ids(decode(content, name), name)
@@ -106,10 +110,15 @@ def validate(frame: pd.DataFrame, expected_per_class: int | None) -> None:
             f"{len(bad)} reviews have a rating inconsistent with their label, e.g. "
             f"{row['split']} id {row['id']} label {row['label']} rating {row['rating']}"
         )
-    empty = pd.Series([not text or text.isspace() for text in frame["text"]], index=frame.index)
+    empty = np.array([not text or text.isspace() for text in frame["text"]], dtype=bool)
     if empty.any():
-        row = frame[empty].iloc[0]
-        raise DataError(f"{int(empty.sum())} reviews are empty, e.g. {row['split']} id {row['id']}")
+        first = int(np.argmax(empty))
+        row = frame.iloc[first]
+        folder = "train" if row["split"] == "unsup" else row["split"]  # unsup is in train/
+        raise DataError(
+            f"{int(empty.sum())} reviews are empty, e.g. "
+            f"aclImdb/{folder}/{kind[first]}/{row['id']}_{row['rating']}.txt"
+        )
 
 
 def sample(frame: pd.DataFrame, per_class: int | None, seed: int) -> pd.DataFrame:
@@ -130,7 +139,7 @@ def ensure_archive(cfg: P.IngestParams) -> Path:
         return archive
     if archive.exists():
         raise ArchiveError(f"archive path {archive} exists but is not a file")
-    print(f"{archive} not found: downloading {cfg.url}", file=sys.stderr)
+    print(one_line(f"{archive} not found: downloading {cfg.url}"), file=sys.stderr)
     # a compressed archive is never larger than what it unpacks to
     download(cfg.url, archive, cfg.sha256, max_bytes=cfg.max_total_mb * 1024 * 1024)
     return archive

@@ -8,10 +8,10 @@ import os
 from typing import NoReturn
 
 from imdb_sentiment.core import locations
-from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError, one_line
 from imdb_sentiment.inference.cli.command import CHUNK_ROWS
 from imdb_sentiment.inference.cli.readers import MAX_RECORD_BYTES, input_format
-from imdb_sentiment.inference.cli.terminal import quoted, shown
+from imdb_sentiment.inference.cli.terminal import quoted
 from imdb_sentiment.inference.cli.writers import RESULT_COLUMNS, output_format
 from imdb_sentiment.inference.defaults import (
     DECISION_THRESHOLD,
@@ -61,7 +61,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """One line: what was wrong, and where the usage is (not the usage itself)."""
-        self.exit(2, f"{self.prog}: error: {shown(message)} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def threshold_arg(value: str) -> float:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, cast
 
+from imdb_sentiment.core.artifacts import unique_keys
 from imdb_sentiment.core.errors import PipelineError
 from imdb_sentiment.inference.cli.terminal import listed, quoted, say
 
@@ -454,17 +455,8 @@ def load_json_line(line: str) -> Any:
         parse_constant=_no_constant,
         parse_int=JsonNumber,
         parse_float=JsonNumber,
-        object_pairs_hook=_unique_keys,
+        object_pairs_hook=unique_keys,
     )
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object's pairs as a dict; a key named twice is an error, since json.loads would keep
-    the last value silently (`{"text": "good", "text": "bad"}` scored as "bad")."""
-    record = dict(pairs)
-    if len(record) != len(pairs):
-        raise ValueError("an object names the same key twice")
-    return record
 
 
 def parse_json_record(line: str) -> tuple[Any, str | None]:

@@ -16,16 +16,10 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from imdb_sentiment.core.errors import one_line
+
 NAME_CHARS = 60  # of one quoted name in a message
 NAMES_SHOWN = 10  # names listed before "... (N columns)"
-
-
-def shown(text: str) -> str:
-    """`text` with each non-printable character (controls, format characters such as
-    right-to-left overrides, line breaks, lone surrogates) escaped as in a Python literal."""
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def quoted(name: str, limit: int = NAME_CHARS) -> str:
@@ -46,7 +40,7 @@ def say(message: str) -> None:
     When nobody reads stderr any more, messages are dropped; the results go on."""
     try:
         with ProgressLine.set_aside():
-            print(shown(message), file=sys.stderr, flush=True)
+            print(one_line(message), file=sys.stderr, flush=True)
     except OSError:
         silence(sys.stderr)
 

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from imdb_sentiment.core.artifacts import atomic_path
-from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.core.errors import PipelineError, one_line
 from imdb_sentiment.inference.cli.readers import JsonNumber
-from imdb_sentiment.inference.cli.terminal import shown
 from imdb_sentiment.inference.defaults import PROBABILITY_DECIMALS
 
 OUTPUT_FORMATS = (".csv", ".jsonl")
@@ -218,7 +217,7 @@ class RecordWriter:
     def csv_record(self, outcome: Outcome, probability: str | None) -> str:
         ident = [csv_cell(outcome.id)] if self.id_column is not None else []
         cells = ident + [csv_cell(outcome.label), probability or "", csv_cell(outcome.error)]
-        return csv_line([shown(cell) for cell in cells] if self.terminal else cells)
+        return csv_line([one_line(cell) for cell in cells] if self.terminal else cells)
 
     def json_record(self, outcome: Outcome, probability: str | None) -> str:
         fields = [] if self.id_column is None else [(self.id_column, json_text(outcome.id))]
