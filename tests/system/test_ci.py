@@ -242,6 +242,41 @@ def tiny_sets() -> list[str]:
     return [arg for value in sets for arg in ("--set", value)]
 
 
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (["--archive", "typo.tar.gz"], "--archive typo.tar.gz: no such file"),
+        (
+            ["--set", "train.units=[16"],
+            "--set train.units: '[16' is not YAML: expected ',' or ']', but got '<stream end>'",
+        ),
+    ],
+)
+def test_ci_slice_names_a_wrong_argument_before_it_clones(tmp_path, args, error):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "ci_slice.py"), "--repo", str(tmp_path), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [f"error: ci_slice: {error}"]
+    assert "git" not in result.stdout  # nothing was run
+
+
+def test_ci_slice_names_a_set_key_under_a_value(tmp_path):
+    sys.path.insert(0, str(REPO / "tools"))
+    import ci_slice
+
+    params = tmp_path / "params.yaml"
+    params.write_text("seed: 42\n")
+    with pytest.raises(SystemExit) as exit:
+        ci_slice.write_params(params, {"seed.x": 1})
+    assert exit.value.code == (
+        "error: ci_slice: --set seed.x: seed is 42 in params.yaml, not a section"
+    )
+
+
 @pytest.mark.slow
 def test_ci_slice_runs_every_stage_in_a_scratch_clone_then_nothing(tmp_path):
     repo = copy_worktree(tmp_path / "repo")
