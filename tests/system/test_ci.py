@@ -230,6 +230,24 @@ def test_report_names_a_missing_base_revision(pull_request, tmp_path):
     assert "no commit 'origin/no-such-branch'" in result.stderr and "fetch-depth 0" in result.stderr
 
 
+def test_report_names_an_out_that_is_a_file_and_a_missing_repo(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run(["git", "init", "-q"], repo)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "one"], repo)
+    (tmp_path / "report.md").write_text("a file where the folder goes\n")
+    result = ci_report(repo, "--base", "HEAD", "--out", str(tmp_path / "report.md"))
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"error: ci_report: --out {tmp_path / 'report.md'}: a file, not a folder"
+    ]
+    result = ci_report(tmp_path, "--base", "HEAD", "--repo", str(tmp_path / "nowhere"))
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"error: ci_report: --repo {tmp_path / 'nowhere'}: no such folder"
+    ]
+
+
 # --- the slice run ----------------------------------------------------------------------
 
 
