@@ -12,6 +12,8 @@ comma := ,
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARCHIVE := data/raw/aclImdb_v1.tar.gz
+# reproduce and ci-slice pass --archive only for a file that is there: the tools refuse a named
+# archive that is missing, and without one fall back on the DVC cache or the download.
 SHARED_ARCHIVE ?= ../shared/data/aclImdb_v1.tar.gz
 # Stage commands in dvc.yaml say `python`: make it the project's environment.
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -83,7 +85,7 @@ bench-quick: $(VENV)/.installed ## The headline benchmark numbers with their spr
 	$(BIN)/python benchmarks/bench.py --quick --json benchmarks/results.json
 
 reproduce: $(VENV)/.installed ## Rebuild everything in a scratch clone; list what differs from the committed results
-	$(BIN)/python tools/reproduce.py --archive "$(if $(wildcard $(ARCHIVE)),$(ARCHIVE),$(SHARED_ARCHIVE))"
+	$(BIN)/python tools/reproduce.py $(if $(wildcard $(ARCHIVE)),--archive "$(ARCHIVE)",$(if $(wildcard $(SHARED_ARCHIVE)),--archive "$(SHARED_ARCHIVE)"))
 
 SEEDS ?= 1 2
 NGRAM ?= 1
@@ -107,7 +109,7 @@ REPORT_DIR ?= report
 .PHONY: ci-slice report
 
 ci-slice: $(VENV)/.installed ## The pipeline on a seeded slice, in a scratch clone; then nothing stale
-	$(BIN)/python tools/ci_slice.py --archive "$(SHARED_ARCHIVE)"
+	$(BIN)/python tools/ci_slice.py $(if $(wildcard $(SHARED_ARCHIVE)),--archive "$(SHARED_ARCHIVE)")
 
 report: $(VENV)/.installed ## PR report: make report BASE=origin/main -> report/report.md
 	$(BIN)/python tools/ci_report.py --base "$(BASE)" --out "$(REPORT_DIR)"

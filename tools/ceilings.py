@@ -17,10 +17,13 @@ docs/lab/results.md is generated from the JSON.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from pathlib import Path
+
+from imdb_sentiment.core.errors import exit_on_error
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "metrics" / "ceilings.json"
@@ -28,7 +31,11 @@ SELF_TRAINING_MARGIN = 0.4  # unlabeled reviews the teacher puts at P <= 0.1 or 
 CHAR_NGRAMS = (2, 5)
 
 
-def main() -> int:
+@exit_on_error
+def main(argv: list[str] | None = None) -> int:
+    """Fit the teachers, score them and the committed network on validation, write OUT."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    parser.parse_args(argv)  # no options: --help, and a typo is refused before minutes of fitting
     from imdb_sentiment.core import startup
 
     startup.pin_kernels()

@@ -363,15 +363,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     repo = args.repo.resolve()
+    if not repo.is_dir():
+        sys.exit(f"error: ci_report: --repo {args.repo}: no such folder")
+    out = args.out.resolve()
+    if out.exists() and not out.is_dir():
+        sys.exit(f"error: ci_report: --out {args.out}: a file, not a folder")
     base = resolve(repo, args.base, "base")
     head = resolve(repo, args.head, "head")
-    out = args.out.resolve()
-    for side in ("base", "head", "overlay"):  # no image left over from an earlier report
-        for old in (out / side).glob("*.png"):
-            old.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    report = out / "report.md"
-    report.write_text(render(repo, base, head, out))
+    try:
+        for side in ("base", "head", "overlay"):  # no image left over from an earlier report
+            for old in (out / side).glob("*.png"):
+                old.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        report = out / "report.md"
+        report.write_text(render(repo, base, head, out))
+    except OSError as err:  # a read-only or full place: no traceback
+        sys.exit(f"error: ci_report: cannot write {err.filename or out}: {err.strerror or err}")
     print(f"ci_report: {report}")
 
 

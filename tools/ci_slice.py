@@ -5,9 +5,10 @@ Clones the repository's HEAD into a scratch folder (the repository's own data/, 
 metrics/ and dvc.lock are never touched), writes slice params into the clone's
 params.yaml, runs `dvc repro --no-run-cache` (every stage really runs), then a second
 `dvc repro` that must run nothing. The clone shares the repository's DVC cache, which
-CI keeps between runs. The archive comes from, in this order: --archive (default
-../shared/data/aclImdb_v1.tar.gz beside the repository); the DVC cache; the DVC remote
-at $DVC_REMOTE_URL when set; else the ingest stage downloads it and checks its sha256.
+CI keeps between runs. The archive comes from, in this order: --archive (an error when it
+names no file; default ../shared/data/aclImdb_v1.tar.gz beside the repository, if there); the
+DVC cache; the DVC remote at $DVC_REMOTE_URL when set; else the ingest stage downloads it and
+checks its sha256.
 
     python tools/ci_slice.py [--repo .] [--set train.epochs=2 ...] [--keep DIR]
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from imdb_sentiment.core import params as P
+from imdb_sentiment.core.errors import exit_on_error, shown
 from imdb_sentiment.core.locations import pipeline_paths
 
 # The real-slice test's sizes (tests/pipeline/test_pipeline.py), one epoch: a few minutes on 2 cores.
@@ -69,7 +71,11 @@ def parse_sets(pairs: list[str]) -> dict[str, object]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             sys.exit(f"error: ci_slice: --set needs KEY=VALUE, got '{pair}'")
-        values[key] = yaml.safe_load(value)
+        try:
+            values[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or "not YAML"
+            sys.exit(f"error: ci_slice: --set {key}: {shown(value)} is not YAML: {problem}")
     return values
 
 
@@ -79,8 +85,13 @@ def write_params(path: Path, values: dict[str, object]) -> None:
     for dotted, value in values.items():
         *sections, key = dotted.split(".")
         node = params
-        for section in sections:
+        for depth, section in enumerate(sections, 1):
             node = node.setdefault(section, {})
+            if not isinstance(node, dict):
+                sys.exit(
+                    f"error: ci_slice: --set {dotted}: {'.'.join(sections[:depth])} is "
+                    f"{shown(node)} in params.yaml, not a section"
+                )
         node[key] = value
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
@@ -124,6 +135,7 @@ def reproduce(clone: Path) -> None:
     dvc("metrics", "show", "--md", str(pipeline_paths(clone)["eval"]), cwd=clone)
 
 
+@exit_on_error
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, run the slice, report where it ran and how long it took."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
@@ -151,6 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="clone into this new folder and keep it")
     args = parser.parse_args(argv)
 
+    # checked before the clone and the pipeline run, which take minutes
+    if args.archive is not None and not args.archive.is_file():
+        sys.exit(f"error: ci_slice: --archive {args.archive}: no such file")
+    params = {**SLICE_PARAMS, **parse_sets(args.sets)}
     start = time.monotonic()
     repo = args.repo.resolve()
     archive = args.archive or repo.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
@@ -158,10 +174,12 @@ def main(argv: list[str] | None = None) -> None:
         clone = args.keep.resolve() if args.keep else Path(tmp) / "repo"
         cache = (args.cache_dir or repo / ".dvc" / "cache").resolve()
         commit = scratch_clone(repo, clone, cache)
+        # before the archive, which may come from a slow pull: a --set that fits no section
+        # fails at once, and a --set ingest.archive is where the archive is put
+        write_params(clone / "params.yaml", params)
         print(
             f"ci_slice: commit {commit[:7]} in {clone}; archive from {place_archive(clone, archive)}"
         )
-        write_params(clone / "params.yaml", {**SLICE_PARAMS, **parse_sets(args.sets)})
         reproduce(clone)
     print(
         f"ci_slice: pipeline ran on the slice and is up to date; {time.monotonic() - start:.0f} s"

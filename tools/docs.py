@@ -47,7 +47,8 @@ OPENER = re.compile(r"<!-- generated:([a-z0-9-]+) -->")
 
 
 class DocsError(Exception):
-    """A marker problem or an unknown block name: the files need fixing by hand."""
+    """A marker problem or an unknown block name (the files need fixing by hand), or a root
+    that holds no generated block."""
 
 
 def markdown_files(root: Path) -> list[Path]:
@@ -91,17 +92,25 @@ def stale_blocks(root: Path) -> dict[Path, tuple[str, list[str]]]:
     """Files whose generated blocks differ from what the result files give: new text, names."""
     src = Sources(root)
     out = {}
+    blocks = 0
     for path in markdown_files(root):
         text = path.read_text(encoding="utf-8")
+        blocks += len(OPENER.findall(text))
         new, changed = render(text, src, str(path.relative_to(root)))
         if changed:
             out[path] = (new, changed)
+    if not blocks:  # a wrong --root would otherwise pass as "every block fresh"
+        raise DocsError(
+            f"{root}: no generated blocks in README.md, docs/, docs/lab/ or models/ "
+            "(is it the repository's root?)"
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: 0 when every block is fresh or rewritten, 1 when --check finds stale
-    ones, 2 on a marker problem or a result file the generators cannot read."""
+    ones, 2 on a marker problem, a root without generated blocks or a result file the
+    generators cannot read."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--check", action="store_true", help="list stale blocks and exit 1 if any; write nothing"

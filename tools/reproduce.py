@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from imdb_sentiment.core import params as P
+from imdb_sentiment.core.errors import PipelineError, exit_on_error
 from imdb_sentiment.core.locations import pipeline_paths
 
 # in the data report: which archive file the reviews came from
@@ -147,15 +148,20 @@ def archive_path(repo: Path) -> Path:
 
 
 def find_archive(repo: Path, given: str | None) -> Path | None:
+    """The archive to rebuild from: `given` (an error when it names no file), else the
+    repository's or the shared one; None when neither is there."""
+    if given:
+        if not Path(given).is_file():
+            raise PipelineError(f"reproduce: --archive {given}: no such file")
+        return Path(given)
     archive = archive_path(repo)
-    for candidate in (
-        [Path(given)] if given else [repo / archive, repo.parent / "shared" / "data" / archive.name]
-    ):
+    for candidate in (repo / archive, repo.parent / "shared" / "data" / archive.name):
         if candidate.is_file():
             return candidate
     return None  # the ingest stage downloads the official archive
 
 
+@exit_on_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", default=".", help="repository whose HEAD is rebuilt")
@@ -163,9 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="where to build (default: a temporary directory)")
     args = parser.parse_args(argv)
     repo = Path(args.repo).resolve()
+    archive = find_archive(repo, args.archive)  # before the work folder: a mistake leaves none
     work = Path(args.workdir or tempfile.mkdtemp(prefix="reproduce-"))
     print(f"reproduce: rebuilding {repo} HEAD in {work}", file=sys.stderr)
-    clone = rebuild(repo, work, find_archive(repo, args.archive))
+    clone = rebuild(repo, work, archive)
     committed = _committed(repo, work)
     rows = differences(committed, clone)
     note = archive_note(committed, clone)

@@ -88,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             f"make test-fast first); publishing the rest",
             file=sys.stderr,
         )
-    args.out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    try:
+        args.out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as err:
+        print(f"timings: error: cannot write {args.out}: {err.strerror or err}", file=sys.stderr)
+        return 2
     print(f"timings: wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -230,6 +230,24 @@ def test_report_names_a_missing_base_revision(pull_request, tmp_path):
     assert "no commit 'origin/no-such-branch'" in result.stderr and "fetch-depth 0" in result.stderr
 
 
+def test_report_names_an_out_that_is_a_file_and_a_missing_repo(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run(["git", "init", "-q"], repo)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "one"], repo)
+    (tmp_path / "report.md").write_text("a file where the folder goes\n")
+    result = ci_report(repo, "--base", "HEAD", "--out", str(tmp_path / "report.md"))
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"error: ci_report: --out {tmp_path / 'report.md'}: a file, not a folder"
+    ]
+    result = ci_report(tmp_path, "--base", "HEAD", "--repo", str(tmp_path / "nowhere"))
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"error: ci_report: --repo {tmp_path / 'nowhere'}: no such folder"
+    ]
+
+
 # --- the slice run ----------------------------------------------------------------------
 
 
@@ -240,6 +258,41 @@ def tiny_sets() -> list[str]:
         if isinstance(values, dict):
             sets += [f"{section}.{key}={json.dumps(value)}" for key, value in values.items()]
     return [arg for value in sets for arg in ("--set", value)]
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (["--archive", "typo.tar.gz"], "--archive typo.tar.gz: no such file"),
+        (
+            ["--set", "train.units=[16"],
+            "--set train.units: '[16' is not YAML: expected ',' or ']', but got '<stream end>'",
+        ),
+    ],
+)
+def test_ci_slice_names_a_wrong_argument_before_it_clones(tmp_path, args, error):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "ci_slice.py"), "--repo", str(tmp_path), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [f"error: ci_slice: {error}"]
+    assert "git" not in result.stdout  # nothing was run
+
+
+def test_ci_slice_names_a_set_key_under_a_value(tmp_path):
+    sys.path.insert(0, str(REPO / "tools"))
+    import ci_slice
+
+    params = tmp_path / "params.yaml"
+    params.write_text("seed: 42\n")
+    with pytest.raises(SystemExit) as exit:
+        ci_slice.write_params(params, {"seed.x": 1})
+    assert exit.value.code == (
+        "error: ci_slice: --set seed.x: seed is 42 in params.yaml, not a section"
+    )
 
 
 @pytest.mark.slow

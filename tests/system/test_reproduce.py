@@ -10,6 +10,8 @@ import sys
 import pytest
 from builders import REPO, copy_repo, run
 
+from imdb_sentiment.core.errors import PipelineError
+
 spec = importlib.util.spec_from_file_location("reproduce", REPO / "tools" / "reproduce.py")
 reproduce = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(reproduce)
@@ -68,6 +70,31 @@ def test_another_archive_file_is_named_not_counted_as_a_difference(tmp_path):
     note = reproduce.archive_note(committed, other)
     assert "official" in note and "repacked" in note
     assert reproduce.archive_note(committed, committed) is None
+
+
+def test_a_named_archive_that_is_missing_is_an_error_not_a_download(tmp_path):
+    with pytest.raises(PipelineError, match="--archive .*typo.tar.gz: no such file"):
+        reproduce.find_archive(REPO, str(tmp_path / "typo.tar.gz"))
+
+
+def test_a_missing_repository_is_one_line_and_leaves_no_work_folder(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "reproduce.py"),
+            "--repo",
+            str(tmp_path / "nowhere"),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: params: file not found: {tmp_path / 'nowhere' / 'params.yaml'}"
+    ]
+    assert not (tmp_path / "work").exists()
 
 
 @pytest.mark.slow

@@ -319,6 +319,18 @@ def test_absent_result_files_give_a_note(copy: Path):
     assert "| test ROC AUC |" in (copy / "README.md").read_text()
 
 
+def test_a_root_without_generated_blocks_is_an_error(tmp_path: Path, capsys):
+    assert docs.main(["--check", "--root", str(tmp_path / "nowhere")]) == 2
+    (tmp_path / "README.md").write_text("# A readme with no generated block\n")
+    assert docs.main(["--check", "--root", str(tmp_path)]) == 2
+    assert docs.main(["--root", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    errors = captured.err.splitlines()
+    assert len(errors) == 3 and all("no generated blocks" in line for line in errors)
+    assert errors[0].startswith(f"docs: error: {tmp_path / 'nowhere'}:")
+
+
 def test_marker_problems_are_errors(copy: Path, capsys):
     readme = copy / "README.md"
     original = readme.read_text()
