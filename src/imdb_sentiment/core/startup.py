@@ -68,15 +68,21 @@ def quiet_tensorflow(verbose: bool = False) -> Iterator[None]:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = (
         "3"  # also over the Makefile's 2, which lets errors through
     )
-    sys.stderr.flush()
-    saved = os.dup(2)
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # fd 2 is closed: nothing to silence
+        saved = None
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 2)
+        if saved is not None:
+            os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
         os.close(devnull)
         quiet_python_loggers()
 
