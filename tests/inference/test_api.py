@@ -219,3 +219,41 @@ def test_the_project_fallback_is_the_checkout_this_package_came_from():
     from imdb_sentiment.core import locations
 
     assert (locations.PROJECT / "dvc.yaml").is_file() and (locations.PROJECT / "src").is_dir()
+
+
+def test_an_empty_path_is_refused_as_empty(small_model_path):
+    """Path("") is ".": an empty path was "is a directory, not a .keras file"."""
+    from imdb_sentiment.inference import api
+
+    with pytest.raises(PipelineError, match=r"^path='': is empty, not the path of a \.keras"):
+        api.load_model("")
+    with pytest.raises(PipelineError, match=r"^model='': is empty, not the path of a \.keras"):
+        api.predict(["a film"], model="")
+
+
+def test_a_0d_array_is_refused_naming_texts(small_model_path):
+    """NumPy raised its own TypeError: iteration over a 0-d array."""
+    from imdb_sentiment.core.errors import ArgumentError
+    from imdb_sentiment.inference import api
+
+    with pytest.raises(ArgumentError, match=r"^texts=array\('good film'.*not a 0-d array"):
+        api.predict(np.array("good film"), model=small_model_path)
+    assert len(api.predict(np.array(["good film"]), model=small_model_path)) == 1
+
+
+def test_a_model_that_takes_numbers_is_one_line_naming_model(tmp_path):
+    """TensorFlow's ValueError traced the graph over dozens of lines."""
+    import keras
+
+    from imdb_sentiment.core.errors import ArgumentError
+    from imdb_sentiment.inference import api
+
+    rows = keras.Input(shape=(3,))
+    model = keras.Model(rows, keras.layers.Dense(1, activation="sigmoid")(rows))
+    model.save(tmp_path / "numbers.keras")
+    for given, shown in ((model, "<Functional"), (tmp_path / "numbers.keras", "'/")):
+        with pytest.raises(ArgumentError, match="model=") as err:
+            api.predict(["good film"], model=given)
+        message = str(err.value)
+        assert message.startswith(f"model={shown}") and "\n" not in message
+        assert "the model does not take text" in message

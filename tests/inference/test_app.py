@@ -352,6 +352,22 @@ def test_missing_model_is_explained(monkeypatch, tmp_path):
     assert not [b for b in at.button if b.label == "Classify"]
 
 
+def test_a_model_that_fails_to_load_is_shown_as_text(monkeypatch, tmp_path):
+    """The error quotes the model's path: it was rendered as Markdown, links and all."""
+    folder = tmp_path / "**bold** [x](http:example.invalid) $x^2$"
+    folder.mkdir()
+    model = folder / "model.keras"
+    model.write_bytes(b"not a zip")
+    monkeypatch.setenv(locations.MODEL_ENV, str(model))
+    monkeypatch.setenv(locations.METRICS_ENV, str(tmp_path / "missing.json"))
+    at = classify(start_app(), REVIEW)
+    (error,) = shown_errors(at)
+    assert error.startswith(f"could not load model {model}: not a Keras model file")
+    for element in at.main.error:
+        text = repr(element.proto)
+        assert "**bold**" not in text and "](" not in text and "$x^2$" not in text, text
+
+
 QUIET_SCRIPT = """
 import sys
 from streamlit.testing.v1 import AppTest

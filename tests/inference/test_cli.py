@@ -199,7 +199,7 @@ def test_bad_jsonl_line_fails_only_that_row(capsys, tmp_path, model_path):
     assert code == 1
     rows = read_csv_text(out)
     assert [r["error"] != "" for r in rows] == [False, True, True, False]
-    assert "row 2: invalid JSON" in err and "row 3:" in err
+    assert "row 2: JSON line 2: invalid JSON" in err and "row 3: JSON line 3:" in err
 
 
 def test_missing_text_column_exits_2(capsys, tmp_path, model_path):
@@ -674,7 +674,7 @@ def test_jsonl_record_without_the_text_key_says_so(capsys, tmp_path, model_path)
     code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source))
     assert code == 1
     errors = [r["error"] for r in read_csv_text(out)]
-    assert errors == ["", "no 'text' key", "'text' is not a string"]
+    assert errors == ["", "JSON line 2: no 'text' key", "JSON line 3: 'text' is not a string"]
 
 
 def test_wordless_reviews_fail_alone(capsys, model_path, tiny_model):
@@ -827,7 +827,7 @@ def test_jsonl_ids_reach_csv_as_json_and_bad_lines_say_where(capsys, tmp_path, m
     code, out, _ = run(capsys, "predict", "--model", model_path, "--input", str(source))
     rows = read_csv_text(out)
     assert code == 1 and [r["id"] for r in rows[:2]] == ['{"a": 1}', "true"]
-    assert rows[2]["error"].startswith("invalid JSON: Invalid control character at: line 1")
+    assert rows[2]["error"] == ("JSON line 3: invalid JSON: Invalid control character at column 14")
 
 
 def test_ctrl_c_is_one_line_and_status_130(tmp_path, model_path):

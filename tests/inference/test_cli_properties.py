@@ -416,3 +416,45 @@ def test_lines_survive_any_block_split_and_the_bound_holds(text, sizes, encoding
     assert not too_long
     assert b"".join(lines) == expected
     assert all(line.endswith(b"\n") for line in lines[:-1])
+
+
+@UNIT
+@given(
+    text=st.text(storable, max_size=100),
+    sizes=st.lists(st.integers(1, 9), max_size=6),
+    encoding=st.sampled_from(["utf-16", "utf-32"]),
+    damage=st.sampled_from([b"", b"x", b"xy", b"\x00\xd8", b"\x00\xdc\x00"]),
+    at=st.integers(0, 200),
+)
+def test_damaged_utf16_or_utf32_is_replaced_with_one_warning(text, sizes, encoding, damage, at):
+    """As for UTF-8: what does not decode is U+FFFD, and says so once, whatever the split."""
+    # UTF-16's mark and a first NUL character are the bytes of UTF-32's mark (FF FE 00 00)
+    assume(not (encoding == "utf-16" and text.startswith("\x00")))
+    data = text.encode(encoding)  # with its byte-order mark
+    width = 2 if encoding == "utf-16" else 4
+    cut = width + min(at, len(data) - width) // width * width  # between two code units
+    data = data[:cut] + damage + data[cut:]
+    reader = readers.LineReader(readers.ByteSource(Trickle(data, sizes), "test"))
+    lines = []
+    while (line := reader.readline()) is not None:
+        lines.append(line)
+    assert b"".join(lines).decode("utf-8") == data.decode(encoding, errors="replace")
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        assert reader.warned == {encoding.upper()}
+    else:
+        assert reader.warned == set()
+
+
+def test_damaged_utf16_names_the_line_of_its_first_bad_byte(capsys, tmp_path, monkeypatch):
+    """An odd byte at the end once became a review of U+FFFD, without a word."""
+    fake_scorer(monkeypatch)
+    source = tmp_path / "in.txt"
+    source.write_bytes("good film\nbad plot\n".encode("utf-16") + b"x")
+    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "-i", str(source))
+    assert len(csv_rows(out)) == 3
+    assert err.splitlines()[0] == (
+        f"warning: {source} is not valid UTF-16 (first bad byte in line 3); undecodable "
+        "bytes replaced with U+FFFD"
+    )

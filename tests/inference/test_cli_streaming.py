@@ -216,6 +216,26 @@ def test_chunks_are_bounded_and_rows_stay_in_order(capsys, monkeypatch, tmp_path
     assert [float(r["probability"]) for r in csv_rows(out)] == [fake_probability(t) for t in texts]
 
 
+def test_ids_count_toward_a_chunks_characters(capsys, monkeypatch, tmp_path):
+    """Rows of short texts with 1 MiB ids: a chunk holds CHUNK_CHARS of them, not CHUNK_ROWS
+    (400 rows of 3 MiB ids once took the command to 2.97 GB)."""
+    from imdb_sentiment.inference.cli.command import CHUNK_CHARS
+
+    calls: list[list[str]] = []
+    fake_scorer(monkeypatch, calls=calls)
+    source = tmp_path / "in.jsonl"
+    ident = "i" * 2**20
+    rows = 2 * CHUNK_CHARS // len(ident) + 4
+    with open(source, "w", encoding="utf-8") as stream:
+        for n in range(rows):
+            stream.write(json.dumps({"text": f"good film {n}", "id": ident + str(n)}) + "\n")
+    args = ["--model", model_file(tmp_path), "-i", str(source), "--json"]
+    code, out, _ = run_cli(capsys, "predict", *args)
+    assert code == 0 and len(out.splitlines()) == rows
+    assert sum(len(call) for call in calls) == rows
+    assert max(len(call) for call in calls) <= CHUNK_CHARS // len(ident)
+
+
 def test_failures_are_counted_across_chunks(capsys, monkeypatch, tmp_path):
     fake_scorer(monkeypatch)
     lines = ["good"] * 2_500
@@ -326,7 +346,7 @@ def test_jsonl_columns_come_from_the_first_record(capsys, tmp_path, monkeypatch)
     )
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 1 and [r["id"] for r in rows] == [1, None, 3]
-    assert rows[1]["error"] == "no 'text' key"
+    assert rows[1]["error"] == "JSON line 3: no 'text' key"
     source.write_text('{"id": 1, "body": "good"}\n{"text": "bad"}\n')
     code, out, err = run_cli(
         capsys, "predict", "--model", model_file(tmp_path), "--input", str(source)
@@ -337,6 +357,55 @@ def test_jsonl_columns_come_from_the_first_record(capsys, tmp_path, monkeypatch)
         capsys, "predict", "--model", model_file(tmp_path), "--input", str(source)
     )
     assert code == 2 and "line 1 is not a JSON object" in err
+
+
+def test_bad_json_lines_name_their_line_in_the_file(capsys, tmp_path, monkeypatch):
+    """Blank lines are skipped, so row 2 is line 4; json's own "line 1" was the line itself."""
+    fake_scorer(monkeypatch)
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "good film", "id": 1}\n\n\n{"text": bad}\n{"id": 5}\n')
+    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "-i", str(source))
+    assert code == 1
+    assert [r["error"] for r in csv_rows(out)] == [
+        "",
+        "JSON line 4: invalid JSON: Expecting value at column 10",
+        "JSON line 5: no 'text' key",
+    ]
+    assert "row 2: JSON line 4: invalid JSON: Expecting value at column 10\n" in err
+    source.write_text('\n{"text": "good film",}\n')
+    code, out, err = run_cli(capsys, "predict", "--model", model_file(tmp_path), "-i", str(source))
+    assert code == 2 and out == ""
+    assert err == (
+        f"error: {source}: line 2: invalid JSON: Expecting property name enclosed in double "
+        "quotes at column 22\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--text-column", "--text-column is empty; give the name of the column of reviews"),
+        ("--model", "--model is empty; give the path of a .keras file"),
+    ],
+)
+def test_an_empty_column_or_model_is_refused(capsys, tmp_path, monkeypatch, option, message):
+    """An empty --text-column once read the default column, "text", without a word."""
+    fake_scorer(monkeypatch)
+    source = tmp_path / "in.csv"
+    source.write_text("text,id\ngood film,1\n")
+    args = ["--model", model_file(tmp_path), "-i", str(source), option, ""]
+    code, out, err = run_cli(capsys, "predict", *args)
+    assert code == 2 and out == "" and err == f"error: {message}\n"
+
+
+def test_an_empty_id_column_names_pandas_unnamed_index(capsys, tmp_path, monkeypatch):
+    """The column was found, then taken for no id column: its ids came out empty."""
+    fake_scorer(monkeypatch)
+    source = tmp_path / "in.csv"
+    source.write_text(",text\n7,good film\n")  # as DataFrame.to_csv writes its index
+    args = ["--model", model_file(tmp_path), "-i", str(source), "--id-column", ""]
+    code, out, _ = run_cli(capsys, "predict", *args)
+    assert code == 0 and [r[""] for r in csv_rows(out)] == ["7"]
 
 
 def test_the_progress_bar_counts_bytes_of_a_file(capsys, tmp_path, monkeypatch):

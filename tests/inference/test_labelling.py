@@ -208,3 +208,87 @@ def test_unknown_word_checks_in_batches_agree_with_one_at_a_time(tiny_model):
 def test_the_label_follows_the_probability_as_it_is_shown(probability, label):
     """Shown to 6 decimals, 0.4999996 is 0.5: the label beside it says positive."""
     assert labelling.label_of(probability) == label
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A tiny text model built in seconds (no pipeline run)."""
+    from builders import small_model
+
+    return load_model(small_model(tmp_path_factory.mktemp("model") / "small.keras"))
+
+
+def numeric_models():
+    """Keras models that take numbers: a batch of strings fails in Keras' input checks, or
+    inside the traced graph."""
+    import keras
+
+    rows = keras.Input(shape=(3,))
+    scalars = keras.Input(shape=())
+    return [
+        keras.Model(rows, keras.layers.Dense(1, activation="sigmoid")(rows)),
+        keras.Model(scalars, keras.layers.Dense(1)(keras.layers.Reshape((1,))(scalars))),
+    ]
+
+
+def test_scores_pair_with_reviews_by_position_whatever_the_iterable(small):
+    """A Series' [i] is its label i: index [2, 0, 1] once scored the reviews in another order,
+    and [3, 4] raised KeyError; a generator has no [i] at all."""
+    import pandas as pd
+
+    texts = ["good film", "bad plot", "film"]
+    expected = labelling.score_texts(small, texts)
+    assert labelling.score_texts(small, pd.Series(texts, index=[2, 0, 1])) == expected
+    assert labelling.score_texts(small, pd.Series(texts[:2], index=[3, 4])) == expected[:2]
+    assert labelling.score_texts(small, (t for t in texts)) == expected
+    assert labelling.score_texts(small, np.array(texts)) == expected
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"texts": "good film"}, r"texts='good film': must be an ordered iterable of str"),
+        ({"texts": np.array("good film")}, r"texts=array\('good film'.*: .* not a 0-d array"),
+        ({"texts": {"good film"}}, r"texts=\{'good film'\}: .*a set has no order"),
+        ({"texts": ["good", b"x"]}, r"texts\[1\]=b'x': must be a str or None"),
+        ({"texts": None}, r"texts=None: must be an ordered iterable"),
+        ({"model": None}, r"model=None: must be a loaded Keras model"),
+        ({"threshold": 2}, r"threshold=2: must be a number in \[0.0, 1.0\]"),
+        ({"threshold": float("nan")}, r"threshold=nan: must be a number in \[0.0, 1.0\]"),
+        ({"threshold": True}, r"threshold=True: must be a number"),
+        ({"batch_size": 0}, r"batch_size=0: must be an integer >= 1"),
+    ],
+)
+def test_score_texts_names_a_bad_argument(small, arguments, message):
+    from imdb_sentiment.core.errors import ArgumentError
+
+    call = {"model": small, "texts": ["good film"], **arguments}
+    with pytest.raises(ArgumentError, match=f"^{message}") as err:
+        labelling.score_texts(**call)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"model": None}, r"model=None: must be a loaded Keras model"),
+        ({"text": None}, r"text=None: must be a str"),
+        ({"text": ["good film"]}, r"text=\['good film'\]: must be a str"),
+        ({"max_words": -1}, r"max_words=-1: must be an integer >= 1"),
+        ({"max_words": 0}, r"max_words=0: must be an integer >= 1"),
+    ],
+)
+def test_word_importance_names_a_bad_argument(small, arguments, message):
+    from imdb_sentiment.core.errors import ArgumentError
+
+    call = {"model": small, "text": "good film", **arguments}
+    with pytest.raises(ArgumentError, match=f"^{message}"):
+        labelling.word_importance(**call)
+
+
+@pytest.mark.parametrize("model", numeric_models())
+def test_a_model_that_takes_numbers_is_one_line(model):
+    """TensorFlow's error was a trace of the graph, dozens of lines long."""
+    with pytest.raises(labelling.NotATextModel, match="^the model does not take text") as err:
+        labelling.score_texts(model, ["good film"])
+    assert "\n" not in str(err.value)

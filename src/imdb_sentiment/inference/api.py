@@ -13,7 +13,7 @@ TensorFlow's thread pools as the CLI does (when TensorFlow has not run yet).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable
 from pathlib import Path
 
 from imdb_sentiment.core import locations, startup
@@ -42,6 +42,8 @@ _loaded: dict[tuple[Path, int, int, int], keras.Model] = {}
 
 def _keras_file_problem(value: str | os.PathLike) -> str | None:
     """What keeps `value` from naming a .keras file, if anything."""
+    if not os.fspath(value):  # Path("") is ".", the working directory
+        return "is empty, not the path of a .keras file"
     path = Path(value)
     try:
         exists = path.exists()
@@ -59,25 +61,7 @@ def _keras_file_problem(value: str | os.PathLike) -> str | None:
 KERAS_FILE = Constraint(
     (str, os.PathLike), "the path of an existing .keras file", _keras_file_problem
 )
-KERAS_MODEL = Constraint((keras.Model,), "a loaded Keras model")
-_TEXTS = "an ordered iterable of str, such as a list (wrap a single review in a list)"
-
-
-def _texts_problem(value: object) -> str | None:
-    """Iterables whose items are not the reviews, or come in no order."""
-    if isinstance(value, str | bytes):
-        return f"must be {_TEXTS}, not one string or bytes"
-    if isinstance(value, Mapping) or hasattr(value, "columns"):  # a dict, a DataFrame
-        return (
-            f"must be {_TEXTS}: a mapping or a table iterates over its keys or column names, "
-            "not its reviews (pass a column, e.g. frame['text'], or its values)"
-        )
-    if isinstance(value, Set):
-        return f"must be {_TEXTS}: a set has no order, so the scores could not be matched"
-    return None
-
-
-TEXTS = Constraint((Iterable,), _TEXTS, _texts_problem)
+KERAS_MODEL, TEXTS = labelling.KERAS_MODEL, labelling.TEXTS
 BATCH_SIZE = interval(int, low=1)
 
 
@@ -137,8 +121,10 @@ def predict(
             raise ArgumentError(
                 f"texts[{index}]={shown(text)}: must be a str (texts is an iterable of str)"
             )
-    if not isinstance(model, keras.Model):
-        model = load_model(_model_path(model, "model"))
+    loaded = model if isinstance(model, keras.Model) else load_model(_model_path(model, "model"))
     if not texts:
         return np.zeros(0, dtype=np.float32)
-    return labelling.probabilities(model, texts, int(batch_size))
+    try:
+        return labelling.probabilities(loaded, texts, int(batch_size))
+    except labelling.NotATextModel as err:
+        raise ArgumentError(f"model={shown(model)}: {err}") from None

@@ -282,8 +282,8 @@ def classify(model_file: Path, text: str) -> None:
     """
     try:
         model = load_model(str(model_file), model_file.stat().st_mtime)
-    except Exception as err:  # PipelineError for a bad file
-        st.error(str(err))
+    except Exception as err:  # PipelineError for a bad file; its message quotes the path
+        st.error(error_line(err))
         st.stop()
     try:
         show_result(model, text)

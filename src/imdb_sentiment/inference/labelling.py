@@ -10,11 +10,19 @@ from __future__ import annotations
 import html
 import re
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import cast
 
 from imdb_sentiment.core import startup
+from imdb_sentiment.core.errors import (
+    ArgumentError,
+    Constraint,
+    PipelineError,
+    check_arguments,
+    interval,
+    shown,
+)
 from imdb_sentiment.inference.defaults import (
     DECISION_THRESHOLD,
     PROBABILITY_DECIMALS,
@@ -58,6 +66,36 @@ LONG_TEXT_CHARS = 100_000
 MAX_OCCLUSION_WORDS = 500
 MAX_OCCLUSION_CHARS = 20_000
 OCCLUSION_BATCH = 64
+
+
+KERAS_MODEL = Constraint((keras.Model,), "a loaded Keras model")
+_TEXTS = "an ordered iterable of str, such as a list (wrap a single review in a list)"
+
+
+def _texts_problem(value: object) -> str | None:
+    """Iterables whose items are not the reviews, or come in no order."""
+    if isinstance(value, str | bytes):
+        return f"must be {_TEXTS}, not one string or bytes"
+    if getattr(value, "ndim", None) == 0:  # NumPy's 0-d array is iterable only by its type
+        return f"must be {_TEXTS}, not a 0-d array (one value)"
+    if isinstance(value, Mapping) or hasattr(value, "columns"):  # a dict, a DataFrame
+        return (
+            f"must be {_TEXTS}: a mapping or a table iterates over its keys or column names, "
+            "not its reviews (pass a column, e.g. frame['text'], or its values)"
+        )
+    if isinstance(value, Set):
+        return f"must be {_TEXTS}: a set has no order, so the scores could not be matched"
+    return None
+
+
+TEXTS = Constraint((Iterable,), _TEXTS, _texts_problem)
+TEXT = Constraint((str,), "a str (one review)")
+THRESHOLD = interval(float, low=0.0, high=1.0)
+COUNT = interval(int, low=1)
+
+
+class NotATextModel(PipelineError):
+    """The model cannot take a batch of strings: its input is numbers, or of another shape."""
 
 
 @dataclass(frozen=True)
@@ -180,37 +218,76 @@ def probabilities(
     for mask, size in ((~long, batch_size), (long, 1)):
         index = np.flatnonzero(mask)
         if len(index):
-            probs[index] = predict_texts(
-                model, [texts[i] for i in index], size, progress, workers=SCORING_WORKERS
-            )
+            probs[index] = text_model_scores(model, [texts[i] for i in index], size, progress)
     return probs
+
+
+def text_model_scores(
+    model: keras.Model,
+    texts: list[str],
+    batch_size: int,
+    progress: Callable[[int], object] | None = None,
+) -> np.ndarray:
+    """predict_texts, with a model that cannot take strings refused in one line: TensorFlow
+    says so in a trace of the graph, dozens of lines long."""
+    try:
+        return predict_texts(model, texts, batch_size, progress, workers=SCORING_WORKERS)
+    except PipelineError:  # the project's own, one line already
+        raise
+    except (ValueError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+        raise NotATextModel(
+            "the model does not take text: it must take a batch of raw strings (reviews) "
+            "and return P(positive) for each"
+        ) from None
 
 
 def score_texts(
     model: keras.Model,
-    texts: Sequence[str | None],
+    texts: Iterable[str | None],
     threshold: float = DECISION_THRESHOLD,
     batch_size: int = SCORING_BATCH_SIZE,
     progress: Callable[[int], object] | None = None,
 ) -> list[Scored]:
     """Label every text; empty, wordless ones and those without a word the model knows
-    fail on their own, the rest are scored."""
+    fail on their own, the rest are scored. Arguments of the wrong type or value raise
+    ArgumentError naming them."""
+    check_arguments(
+        {"model": KERAS_MODEL, "texts": TEXTS, "threshold": THRESHOLD, "batch_size": COUNT},
+        model=model,
+        texts=texts,
+        threshold=threshold,
+        batch_size=batch_size,
+    )
+    reviews = review_list(texts)
     # check_text refuses None, so every text looked up below (error still None) is a str
-    errors = [check_text(t) for t in texts]
+    errors = [check_text(t) for t in reviews]
     present = [i for i, err in enumerate(errors) if err is None]
-    for i, empty in zip(present, wordless([cast(str, texts[i]) for i in present])):
+    for i, empty in zip(present, wordless([cast(str, reviews[i]) for i in present])):
         if empty:
             errors[i] = NO_WORDS
     present = [i for i, err in enumerate(errors) if err is None]
-    for i, unknown in zip(present, unknown_only(model, [cast(str, texts[i]) for i in present])):
+    for i, unknown in zip(present, unknown_only(model, [cast(str, reviews[i]) for i in present])):
         if unknown:
             errors[i] = UNKNOWN_WORDS
     valid = [i for i, err in enumerate(errors) if err is None]
-    probs = probabilities(model, [cast(str, texts[i]) for i in valid], batch_size, progress)
+    probs = probabilities(model, [cast(str, reviews[i]) for i in valid], batch_size, progress)
     results = [Scored(error=err) for err in errors]
     for i, p in zip(valid, probs.tolist()):
         results[i] = Scored(label_of(p, threshold), p)
     return results
+
+
+def review_list(texts: Iterable[object]) -> list[str | None]:
+    """`texts` as a list, in iteration order: a Series' [i] is its label i, not its i-th
+    review, and a generator has no [i] at all. An item neither a str nor None is an
+    ArgumentError naming it."""
+    reviews = list(texts)
+    for index, text in enumerate(reviews):
+        if text is not None and not isinstance(text, str):
+            raise ArgumentError(
+                f"texts[{index}]={shown(text)}: must be a str or None (texts is an iterable of str)"
+            )
+    return cast(list[str | None], reviews)
 
 
 def reading_window(model: keras.Model) -> tuple[int | None, str]:
@@ -297,6 +374,12 @@ def word_importance(
     The analysed words alone form the baseline text; words without tokens (markup,
     punctuation) change nothing the model reads and get 0.
     """
+    check_arguments(
+        {"model": KERAS_MODEL, "text": TEXT, "max_words": COUNT},
+        model=model,
+        text=text,
+        max_words=max_words,
+    )
     max_len, keep = reading_window(model)
     from_end = keep == "last"
     if from_end:

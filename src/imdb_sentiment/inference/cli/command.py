@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from imdb_sentiment.core import startup
 from imdb_sentiment.core.errors import PipelineError
@@ -30,16 +30,17 @@ from imdb_sentiment.inference.cli.writers import (
     RecordWriter,
     Sink,
     file_sink,
+    json_text,
     output_format,
     stdout_sink,
 )
 
 EXIT_OK, EXIT_SOME_FAILED = 0, 1
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + 2, 128 + 15  # as a shell reports SIGINT, SIGTERM
-# A chunk ends at CHUNK_ROWS rows or CHUNK_CHARS characters of text; sooner when the input
-# pauses for CHUNK_PAUSE seconds or the chunk's first row has waited CHUNK_SECONDS, so that a
-# review typed or trickled in is answered at once, while a producer that writes in bursts
-# still fills its chunks (fewer, fuller model calls)
+# A chunk ends at CHUNK_ROWS rows or CHUNK_CHARS characters of texts, ids and errors; sooner
+# when the input pauses for CHUNK_PAUSE seconds or the chunk's first row has waited
+# CHUNK_SECONDS, so that a review typed or trickled in is answered at once, while a producer
+# that writes in bursts still fills its chunks (fewer, fuller model calls)
 CHUNK_ROWS = 1_000
 CHUNK_CHARS = 16 * 2**20
 CHUNK_PAUSE = 0.05
@@ -110,6 +111,20 @@ def load_scorer(args: argparse.Namespace) -> Scorer:
     return score
 
 
+def id_chars(ident: Any) -> int:
+    """The length of an id as it will be written (JSON text for what is not a string)."""
+    if ident is None:
+        return 0
+    return len(ident) if isinstance(ident, str) else len(json_text(ident))
+
+
+def row_chars(row: Row) -> int:
+    """Characters a row holds until its chunk is written. Its id and error count as well as
+    its text: a JSON-lines id may be megabytes beside a short review, and a chunk budgeted
+    by texts alone would then hold a thousand of them."""
+    return len(row.text or "") + id_chars(row.id) + len(row.error or "")
+
+
 def chunks(
     reader: Reader, max_rows: int = CHUNK_ROWS, max_chars: int = CHUNK_CHARS
 ) -> Iterator[list[Row]]:
@@ -133,7 +148,7 @@ def chunks(
         if not chunk:
             started = time.monotonic()
         chunk.append(row)
-        chars += len(row.text or "")
+        chars += row_chars(row)
         if (
             len(chunk) >= max_rows
             or chars >= max_chars

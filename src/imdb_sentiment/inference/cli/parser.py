@@ -24,7 +24,7 @@ input:
   Reviews come from the arguments, or from --input FILE (.txt: one review per
   line; .csv/.jsonl: the --text-column), or else from stdin (or --input -),
   one review per line, in UTF-8 (or UTF-16 or UTF-32 with its byte-order
-  mark). Bytes that are not UTF-8 are replaced (with one warning). Reviews are
+  mark). Bytes that do not decode are replaced (with one warning). Reviews are
   read, scored and written in chunks (up to {CHUNK_ROWS:,} rows, fewer when the input
   pauses), so input of any length streams in flat memory. One line, CSV record
   or JSON line may hold {MAX_RECORD_BYTES // 2**20} MiB; a longer one stops the run (status 2).
@@ -169,6 +169,10 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.input is not None and args.reviews:
         raise PipelineError("give reviews as arguments or --input FILE, not both")
     suffix = input_format(args.input) if from_file else None
+    # once read as the default column without a word; an empty --id-column stays allowed,
+    # as pandas' to_csv names its index column ""
+    if args.text_column == "":
+        raise PipelineError("--text-column is empty; give the name of the column of reviews")
     for option, value in (("--text-column", args.text_column), ("--id-column", args.id_column)):
         if value is not None and suffix not in (".csv", ".jsonl"):
             raise PipelineError(
@@ -187,6 +191,8 @@ def check_arguments(args: argparse.Namespace) -> None:
                 f"--output {args.output} is the --input file: the reviews "
                 "would be replaced by their scores; write to another file"
             )
+    if not args.model:
+        raise PipelineError("--model is empty; give the path of a .keras file")
     if not os.path.isfile(args.model):  # before stdin is read in vain
         if os.path.isdir(args.model):
             raise PipelineError(f"--model {args.model} is a directory; give the .keras file")

@@ -17,7 +17,7 @@ import select
 import stat
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any, cast
 
@@ -117,6 +117,7 @@ class LineReader:
         self.line_number = 0  # of the last line returned
         self.started = self.eof = False
         self.decoder: codecs.IncrementalDecoder | None = None
+        self.encoding = "UTF-8"
         self.warned: set[str] = set()
 
     def _fill(self) -> None:
@@ -127,7 +128,7 @@ class LineReader:
             self.started = True
             block = self._after_mark(block)
         if self.decoder is not None:
-            block = self.decoder.decode(block, final=self.eof).encode("utf-8", "replace")
+            block = self._decoded(self.decoder, block).encode("utf-8", "replace")
         self.buffer += block
 
     def _after_mark(self, block: bytes) -> bytes:
@@ -147,9 +148,34 @@ class LineReader:
             if block.startswith(mark):
                 if encoding == "utf-8":
                     return block[len(mark) :]
-                self.decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+                self.decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+                self.encoding = encoding.upper()
                 break
         return block
+
+    def _decoded(self, decoder: codecs.IncrementalDecoder, block: bytes) -> str:
+        """A UTF-16 or UTF-32 block as text; bytes that do not decode (an odd byte at the end,
+        a lone surrogate) are replaced, with one warning, as for UTF-8 in `decode`."""
+        try:
+            return decoder.decode(block, final=self.eof)
+        except UnicodeDecodeError as err:
+            # the failed call changed nothing: decode the good bytes before the error, then
+            # the rest with replacement. The error's offsets count the bytes the decoder held
+            # back from the last block (part of a character) before this block's.
+            cut = max(0, err.start - (len(err.object) - len(block)))
+            good = decoder.decode(block[:cut])
+            decoder.errors = "replace"
+            try:
+                rest = decoder.decode(block[cut:], final=self.eof)
+            finally:
+                decoder.errors = "strict"
+        line = self.line_number + self.buffer.count(b"\n") + good.count("\n") + 1
+        self.warn_once(
+            self.encoding,
+            f"warning: {self.name} is not valid {self.encoding} (first bad byte in line "
+            f"{line}); undecodable bytes replaced with U+FFFD",
+        )
+        return good + rest
 
     def readline(self) -> bytes | None:
         """The next line with its line end (none on a last line without one); None at the end."""
@@ -411,14 +437,15 @@ def csv_reader(lines: LineReader, text_column: str, id_column: str | None) -> Re
         raise PipelineError(f"{source}: empty CSV file (no header row)")
     require_column(header, text_column, source)
     id_name = resolve_id_column(header, id_column, source)
-    for name in [text_column] + ([id_name] if id_name else []):
+    for name in [text_column] + ([id_name] if id_name is not None else []):
         if header.count(name) > 1:
             raise PipelineError(
                 f"{source}: the header has {header.count(name)} columns named "
                 f"{quoted(name)}; which one to read is ambiguous"
             )
     text_at = header.index(text_column)
-    id_at = header.index(id_name) if id_name else None
+    # `is not None`: pandas' to_csv names its index column "", an id like any other
+    id_at = header.index(id_name) if id_name is not None else None
 
     def rows() -> Iterator[Row]:
         while True:
@@ -460,11 +487,13 @@ def load_json_line(line: str) -> Any:
 
 
 def parse_json_record(line: str) -> tuple[Any, str | None]:
-    """(record, None), or (None, why the line is not JSON)."""
+    """(record, None), or (None, why the line is not JSON, with the column where it fails)."""
     try:
         return load_json_line(line), None
     except json.JSONDecodeError as err:
-        return None, f"invalid JSON: {err}"
+        # json's own "line 1 column N" counts lines inside this one line; the caller names
+        # the line of the file
+        return None, f"invalid JSON: {err.msg.removesuffix(' at')} at column {err.pos + 1}"
     except (ValueError, RecursionError) as err:  # NaN, deep nesting
         # whole: these messages are the code's own (a constant's name, the recursion limit),
         # never a piece of the input, so they are short
@@ -478,7 +507,7 @@ def jsonl_row(line: str, text_column: str, id_name: str | None) -> Row:
         return Row(None, error=error)
     if not isinstance(record, dict):
         return Row(None, error="not a JSON object")
-    ident = record.get(id_name) if id_name else None
+    ident = record.get(id_name) if id_name is not None else None
     if text_column not in record:
         return Row(None, ident, error=f"no {text_column!r} key")
     value = record[text_column]
@@ -495,23 +524,35 @@ def jsonl_reader(lines: LineReader, text_column: str, id_column: str | None) -> 
     that is not such an object fails alone.
     """
     source = lines.name
-    texts = (lines.decode(raw) for raw in iter(lines.readline, None))
-    nonblank = (line for line in texts if line.strip())
+    numbered = ((lines.line_number, lines.decode(raw)) for raw in iter(lines.readline, None))
+    nonblank = ((number, line) for number, line in numbered if line.strip())
     first = next(nonblank, None)
     if first is None:
         return Reader(iter(()), None, lines)
-    record, error = parse_json_record(first)
+    first_number, first_line = first
+    record, error = parse_json_record(first_line)
     if error is not None:
-        raise PipelineError(f"{source}: line {lines.line_number}: {error}")
+        raise PipelineError(f"{source}: line {first_number}: {error}")
     if not isinstance(record, dict):
         raise PipelineError(
-            f"{source}: line {lines.line_number} is not a JSON object (a "
+            f"{source}: line {first_number} is not a JSON object (a "
             ".jsonl file holds one object per line)"
         )
     require_column(record, text_column, source)
     id_name = resolve_id_column(record, id_column, source)
-    rows = (jsonl_row(line, text_column, id_name) for line in chain([first], nonblank))
+    rows = (
+        located(jsonl_row(line, text_column, id_name), number)
+        for number, line in chain([first], nonblank)
+    )
     return Reader(rows, id_name, lines)
+
+
+def located(row: Row, line_number: int) -> Row:
+    """A JSON-lines row whose error names its line in the file, as a CSV row's does: blank
+    lines are skipped, so the output row's number is not the line's."""
+    if row.error is None:
+        return row
+    return replace(row, error=f"JSON line {line_number}: {row.error}")
 
 
 def input_format(path: str) -> str:
@@ -563,9 +604,10 @@ def open_reader(
     suffix = ".txt" if path in (None, "-") else input_format(path)
     with open_source(path) as source, csv_field_limit(MAX_RECORD_BYTES):
         lines = LineReader(source)
+        text_column = "text" if text_column is None else text_column
         if suffix == ".csv":
-            yield csv_reader(lines, text_column or "text", id_column)
+            yield csv_reader(lines, text_column, id_column)
         elif suffix == ".jsonl":
-            yield jsonl_reader(lines, text_column or "text", id_column)
+            yield jsonl_reader(lines, text_column, id_column)
         else:
             yield Reader(text_rows(lines), None, lines)
