@@ -13,7 +13,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARCHIVE := data/raw/aclImdb_v1.tar.gz
 # reproduce and ci-slice pass --archive only for a file that is there: the tools refuse a named
-# archive that is missing, and without one fall back on the DVC cache or the download.
+# archive that is missing, and without one look for it themselves (tools/*.py), else download it.
 SHARED_ARCHIVE ?= ../shared/data/aclImdb_v1.tar.gz
 # Stage commands in dvc.yaml say `python`: make it the project's environment.
 export PATH := $(abspath $(BIN)):$(PATH)

@@ -173,6 +173,11 @@ def npy_bytes(array: np.ndarray, shape: tuple | None = None) -> bytes:
             "declares",
         ),
         ("ids.npy", lambda: b"not an array at all", "not an .npy array"),
+        (
+            "labels.npy",
+            lambda: npy_bytes(np.zeros(3, dtype=[("a", np.int8), ("b", np.int8)])),
+            "labels are not all 0 or 1",
+        ),
     ],
 )
 def test_crafted_npz_entries_are_refused_before_they_are_read(tmp_path, entry, make_data, message):

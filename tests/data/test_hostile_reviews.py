@@ -35,6 +35,10 @@ def test_a_well_formed_table_passes():
         ),
         (lambda t: t.assign(split=t["split"].astype("category")), "'split' is categorical"),
         (lambda t: t.assign(id=t["id"].astype(float)), "'id' holds float64 values"),
+        (
+            lambda t: t.assign(label=pd.array([1, 0, None, -1], dtype="Int8")),
+            "'label' holds Int8 values, not plain integers",
+        ),
         (lambda t: pd.concat([t, t.iloc[[0]]]), "train review 0 .label 1. is in the table more"),
         (lambda t: t.assign(label=pd.array([1, 0, 7, -1], dtype="int8")), "has label 7, not"),
         (lambda t: t.assign(split=["train", "train", "\x1b[2J", "unsup"]), "split '\\\\x1b"),

@@ -486,7 +486,15 @@ def test_ingest_bounds_the_download_by_max_total_mb(tmp_path, monkeypatch):
     assert calls == [{"max_bytes": cfg.max_total_mb * 1024 * 1024}]
 
 
-@pytest.mark.parametrize("name", ["./aclImdb/train/pos/40_7.txt", "aclImdb//train/pos/40_7.txt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "./aclImdb/train/pos/40_7.txt",
+        "aclImdb//train/pos/40_7.txt",
+        "aclImdb/train/./pos/40_7.txt",
+        "aclImdb/test/./urls_neg.txt",
+    ],
+)
 def test_names_with_a_dot_slash_or_a_double_slash_are_refused_with_a_hint(tmp_path, name):
     """Packed as `tar czf x.tar.gz ./aclImdb`, every name starts "./": say so, rather than
     that the archive holds no reviews."""

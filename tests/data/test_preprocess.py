@@ -102,9 +102,7 @@ def test_model_vectorizer_matches_stored_encoding(tiny_pipeline, tiny_model):
     """The served model tokenizes exactly as training data was encoded (no skew)."""
     vocab_size = len(processed.load_vocabulary(tiny_pipeline["processed"])) + 2
     val = processed.load_split(tiny_pipeline["processed"], "val", vocab_size)
-    vectorizer = tiny_model.get_layer("vectorizer")
-    truncate = tiny_model.get_layer("truncate")
-    ids = truncate(vectorizer(tf.constant(val.texts))).numpy()
+    ids = tiny_model.get_layer("vectorizer")(tf.constant(val.texts)).numpy()
     for row, (start, end) in enumerate(zip(val.offsets[:-1], val.offsets[1:])):
         stored = val.ids[start:end]
         assert ids[row, : len(stored)].tolist() == stored.tolist()

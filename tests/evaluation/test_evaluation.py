@@ -78,11 +78,12 @@ def test_quotes_are_checked_against_the_reviews_they_name():
         ),
         ('{"review": "test/pos/1_9", "original": "good"}', "exactly the keys"),
         ("not json", "not JSON"),
+        ("", "contrast.jsonl: no rows"),
     ],
 )
 def test_a_bad_contrast_row_is_named(tmp_path, line, message):
     path = tmp_path / "contrast.jsonl"
-    path.write_text(line + "\n")
+    path.write_text(line + "\n" if line else "")
     with pytest.raises(PipelineError, match=message):
         checksets.read_contrast_set(path)
 

@@ -181,7 +181,7 @@ def test_masked_pooling_ignores_padding():
 @pytest.mark.parametrize("conv_filters", [0, 3])
 def test_end_to_end_model_round_trips_with_safe_mode(tmp_path, conv_filters):
     cfg = tiny_network(units=[4], embedding_dim=4, conv_filters=conv_filters)
-    model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
+    model = build_end_to_end(make_vectorizer(VOCAB, max_len=5), build_classifier(cfg, 6))
     texts = np.array(["good film", "", "not good " * 500, "Bad<br />film"], dtype=object)
     before = model(texts).numpy()
     path = tmp_path / "m.keras"
@@ -211,13 +211,51 @@ def test_pretrained_embeddings_are_loaded_and_shape_checked():
         build_classifier(cfg, 6, np.zeros((6, 5), dtype="float32"))
 
 
-def test_truncate_keeps_first_or_last_tokens_of_each_row():
-    from imdb_sentiment.modeling.layers import TruncateTokens
+def test_the_window_keeps_first_or_last_tokens_of_each_text():
+    texts = tf.constant(["good film bad not", "good film", ""])
+    first, last = (make_vectorizer(VOCAB, max_len=3, keep=keep) for keep in ("first", "last"))
+    ids = make_vectorizer(VOCAB)(texts).numpy().tolist()
+    assert ids == [[2, 4, 3, 5], [2, 4, 0, 0], [0, 0, 0, 0]]
+    assert first(texts).numpy().tolist() == [[2, 4, 3], [2, 4, 0], [0, 0, 0]]
+    assert last(texts).numpy().tolist() == [[4, 3, 5], [2, 4, 0], [0, 0, 0]]
+    # one padding step beyond the longest window; never zero steps
+    assert make_vectorizer(VOCAB, max_len=9)(texts[1:]).numpy().tolist() == [[2, 4, 0], [0, 0, 0]]
+    assert make_vectorizer(VOCAB, max_len=9)(texts[2:]).numpy().tolist() == [[0]]
 
-    ids = np.array([[5, 6, 7, 8], [5, 6, 0, 0], [0, 0, 0, 0]], dtype="int32")
-    assert TruncateTokens(3, "first")(ids).numpy().tolist() == [[5, 6, 7], [5, 6, 0], [0, 0, 0]]
-    assert TruncateTokens(3, "last")(ids).numpy().tolist() == [[6, 7, 8], [5, 6, 0], [0, 0, 0]]
-    assert TruncateTokens(9, "last")(ids[:, :0]).numpy().tolist() == [[0], [0], [0]]
+
+def test_the_window_is_cut_before_the_batch_is_padded(monkeypatch):
+    """A long text among short ones: no padded tensor is wider than the window, so a batch's
+    memory follows max_len, not its longest text (Keras' own layer pads to the longest)."""
+    widths = []
+    to_tensor = tf.RaggedTensor.to_tensor
+
+    def recording(self, *args, **kwargs):
+        dense = to_tensor(self, *args, **kwargs)
+        widths.append(int(dense.shape[1]))
+        return dense
+
+    monkeypatch.setattr(tf.RaggedTensor, "to_tensor", recording)
+    texts = tf.constant(["good", "film " * 20_000 + "bad"])
+    assert make_vectorizer(VOCAB, max_len=4, keep="last")(texts).numpy().tolist() == [
+        [2, 0, 0, 0],
+        [4, 4, 4, 3],
+    ]
+    assert widths and max(widths) <= 4
+    widths.clear()
+    make_vectorizer(VOCAB)(texts)  # the plain layer pads to the longest: what the test sees
+    assert max(widths) == 20_001
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_len": 0}, "max_len must be an integer >= 1"),
+        ({"max_len": 3, "keep": "middle"}, "keep must be 'first' or 'last'"),
+    ],
+)
+def test_a_bad_window_is_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        make_vectorizer(VOCAB, **settings)
 
 
 def keras_masked_reference(cfg: Network, ours):
@@ -285,7 +323,7 @@ def test_predictions_do_not_depend_on_batching_or_workers():
     from imdb_sentiment.inference.scoring import predict_texts
 
     cfg = tiny_network(units=[4], embedding_dim=4)
-    model = build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6), max_len=5)
+    model = build_end_to_end(make_vectorizer(VOCAB, max_len=5), build_classifier(cfg, 6))
     texts = ["good film", "bad", "not good film at all good", "film", "bad bad not", "good"] * 3
     one = predict_texts(model, texts, batch_size=len(texts), workers=1)
     for batch_size, workers in ((1, 1), (2, 2), (4, 3)):
@@ -341,7 +379,7 @@ def test_word_pairs_build_train_round_trip_and_keep_padding_out(tmp_path, conv_f
     short = net.predict(np.array([[2, 3, 4]], dtype="int32"), verbose=0)
     padded = net.predict(np.array([[2, 3, 4, 0, 0, 0, 0]], dtype="int32"), verbose=0)
     np.testing.assert_allclose(short, padded, atol=1e-6)
-    model = build_end_to_end(make_vectorizer(VOCAB), net, max_len=5)
+    model = build_end_to_end(make_vectorizer(VOCAB, max_len=5), net)
     texts = np.array(["good film", "", "not good " * 500, "film good"], dtype=object)
     before = model(texts).numpy()
     path = tmp_path / "m.keras"

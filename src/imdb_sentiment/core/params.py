@@ -362,10 +362,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node, deep=False):
         seen: set[Any] = set()
-        # a merge key (`<<: *base`) brings in keys that the mapping's own may override
-        own = [pair for pair in node.value if pair[0].tag != "tag:yaml.org,2002:merge"]
-        self.flatten_mapping(node)
-        for key_node, _ in own:
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                # flattening nested merges copies nodes, so a few hundred bytes could
+                # expand without bound; the project's params file has no need of them
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "a merge key ('<<') is not supported: write the keys out",
+                    key_node.start_mark,
+                )
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
                 raise yaml.constructor.ConstructorError(

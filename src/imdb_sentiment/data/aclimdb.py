@@ -16,10 +16,8 @@ from imdb_sentiment.core.errors import PipelineError
 # ASCII digits only, at most 10 of them, and nothing after ".txt" (not even a newline)
 REVIEW_RE = re.compile(r"aclImdb/(train|test)/(pos|neg|unsup)/([0-9]{1,10})_([0-9]{1,10})\.txt")
 URLS_RE = re.compile(r"aclImdb/(train|test)/urls_(pos|neg|unsup)\.txt")
-# any file in a review folder, or in an aclImdb folder named with "./" or "//": one whose
-# name REVIEW_RE and URLS_RE refuse is an error, not skipped
-IN_REVIEW_FOLDER_RE = re.compile(r"(\./)*aclImdb/+(train|test)/+(pos|neg|unsup)/.+", re.S)
-ODD_PREFIX_RE = re.compile(r"(\./)+aclImdb/.+|aclImdb/(.*/)?/.*", re.S)
+# any file in a review folder: one whose name REVIEW_RE refuses is an error, not skipped
+IN_REVIEW_FOLDER_RE = re.compile(r"aclImdb/(train|test)/(pos|neg|unsup)/.+", re.S)
 MOVIE_RE = re.compile(r"/title/(tt\d+)/")
 LABELS = {"pos": 1, "neg": 0, "unsup": -1}
 RATINGS = {"pos": range(7, 11), "neg": range(1, 5), "unsup": range(0, 1)}
@@ -85,10 +83,12 @@ def parse_review_name(name: str) -> tuple[str, str, int, int]:
 
 
 def wanted_member(name: str) -> bool:
-    """Reviews and movie-url lists are read; any other text file in a review folder is refused."""
+    """Reviews and movie-url lists are read. Any other file in a review folder, and a
+    review or url list named with "./" or "//", is refused."""
     if REVIEW_RE.fullmatch(name) or URLS_RE.fullmatch(name):
         return True
-    if ODD_PREFIX_RE.fullmatch(name):
+    plain = "/".join(part for part in name.split("/") if part not in ("", "."))
+    if plain != name and (IN_REVIEW_FOLDER_RE.fullmatch(plain) or URLS_RE.fullmatch(plain)):
         raise DataError(
             f"archive member {name[:120]!r}: names must start aclImdb/ with single "
             "slashes (pack the folder as `tar czf ARCHIVE aclImdb`, not ./aclImdb)"

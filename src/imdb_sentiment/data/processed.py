@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -187,10 +187,10 @@ def load_split(directory: str | Path, name: str, vocab_size: int) -> Split:
         raise PipelineError(f"{path} not found: run the preprocess stage first") from None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as err:
         raise PipelineError(f"{path} is not a preprocess output: {err}") from None
-    texts = load_texts(directory, name, arrays["review_ids"], arrays["labels"])
-    split = Split(**arrays, texts=texts)
+    split = Split(**arrays)
     if problem := split.problem(vocab_size, labelled=name != UNLABELED):
         raise PipelineError(f"{path} is not a preprocess output: {problem}")
+    split = replace(split, texts=load_texts(directory, name, split.review_ids, split.labels))
     max_len = load_config(directory)[0].max_len
     lengths = split.lengths()
     if len(lengths) and lengths.max() > max_len:

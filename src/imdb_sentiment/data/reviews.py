@@ -39,9 +39,11 @@ def check(frame: pd.DataFrame, path: str | Path) -> None:
     """Values the later stages rely on: integer ids, ratings and labels; splits, movie ids
     and texts as strings; known splits, labels that fit them, and one row per review."""
     for column in ("id", "rating", "label"):
-        if not pd.api.types.is_integer_dtype(frame[column]):
+        dtype = frame[column].dtype
+        # pandas' nullable integers (Int8 and kin) may hold missing values
+        if not (isinstance(dtype, np.dtype) and dtype.kind in "iu"):
             raise PipelineError(
-                f"{path}: column {column!r} holds {frame[column].dtype} values, not integers"
+                f"{path}: column {column!r} holds {dtype} values, not plain integers"
             )
     for column in ("split", "movie", "text"):
         if isinstance(frame[column].dtype, pd.CategoricalDtype):

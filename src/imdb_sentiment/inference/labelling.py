@@ -35,8 +35,7 @@ with startup.quiet_tensorflow():  # no absl, oneDNN or CUDA lines, as in the API
     import tensorflow as tf
 
     from imdb_sentiment.inference.scoring import SCORING_WORKERS, predict_texts
-    from imdb_sentiment.modeling.layers import TruncateTokens
-    from imdb_sentiment.modeling.text import APOSTROPHES, standardize
+    from imdb_sentiment.modeling.text import APOSTROPHES, WindowVectorization, standardize
 
 POSITIVE, NEGATIVE = "positive", "negative"
 EMPTY_REVIEW = "empty review (no text to classify)"
@@ -56,10 +55,10 @@ _SUSPECTS_PER_CALL = 256
 # The markup `text.standardize` blanks out, or a letter or digit: the first match that is
 # not markup shows a text has a word (see `wordless`)
 _MARKUP_OR_WORD = re.compile(r"<[^>]{0,100}>|&[a-z]{2,8};|&#\d{1,6};|[^\W_]", re.IGNORECASE)
-# Texts this long are scored one at a time: the vectorizer pads a batch to its
-# longest review before truncation, so a 1 MB review (~200k tokens) batched with
-# 255 others would build a tensor of hundreds of MB. Results do not change,
-# because padding does not, with masking (`train.mask_padding`) on.
+# Texts this long are scored one at a time. The project's models cut each text to the
+# tokens they read before padding a batch, but a model that pads first would build a
+# tensor of hundreds of MB from a 1 MB review (~200k tokens) batched with 255 others.
+# Results do not change, because padding does not, with masking (`train.mask_padding`) on.
 LONG_TEXT_CHARS = 100_000
 # Occlusion's bounds, whatever the text: words analysed (each one variant to score), characters
 # of the text's read end looked at, and variants built and scored at a time.
@@ -168,8 +167,9 @@ def word_vectorizer(model: keras.Model) -> keras.layers.TextVectorization | None
 
 
 def unknown_only(model: keras.Model, texts: Sequence[str]) -> list[bool]:
-    """Whether each text has words but none the model knows (every id is the OOV id, 1):
-    text in another language, or made-up words. The model would score it from nothing."""
+    """Whether each text has words but none the model knows (every id the model reads is
+    the OOV id, 1): text in another language, or made-up words. The model would score it
+    from nothing. A text with a known word anywhere is not suspected."""
     vectorizer = word_vectorizer(model)
     if vectorizer is None:
         return [False] * len(texts)
@@ -292,9 +292,9 @@ def review_list(texts: Iterable[object]) -> list[str | None]:
 
 def reading_window(model: keras.Model) -> tuple[int | None, str]:
     """How many tokens the model reads and from which end ("first" or "last"), from its
-    TruncateTokens layer; (None, "first") for a model that reads them all (n-gram models)."""
+    WindowVectorization layer; (None, "first") for a model that reads them all (n-gram models)."""
     for layer in model.layers:
-        if isinstance(layer, TruncateTokens):
+        if isinstance(layer, WindowVectorization):
             return layer.max_len, layer.keep
     return None, "first"
 
@@ -369,7 +369,7 @@ def word_importance(
     """Occlusion: how much P(positive) drops when each whitespace-separated word is removed.
 
     Only the words the model reads are analysed: the last (or first) `max_len` tokens, as
-    its TruncateTokens layer keeps them. Bounded for any text: at most `max_words` words
+    its WindowVectorization layer keeps them. Bounded for any text: at most `max_words` words
     with tokens, within MAX_OCCLUSION_CHARS characters of the read end, scored in batches.
     The analysed words alone form the baseline text; words without tokens (markup,
     punctuation) change nothing the model reads and get 0.

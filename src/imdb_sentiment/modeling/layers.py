@@ -22,29 +22,6 @@ from imdb_sentiment.modeling import text as _text  # noqa: F401  registers `stan
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
-class TruncateTokens(layers.Layer):
-    """Keep the first (or last) `max_len` token ids of right-padded rows; at least one step."""
-
-    def __init__(self, max_len: int, keep: str = "first", **kwargs):
-        super().__init__(**kwargs)
-        if keep not in ("first", "last"):
-            raise ValueError(f"TruncateTokens keep must be 'first' or 'last', got {keep!r}")
-        self.max_len = max_len
-        self.keep = keep
-
-    def call(self, ids):
-        ids = ops.cast(ids, "int32")
-        if self.keep == "last":
-            # rows end at different places, so cut each row's own tail (0 is padding only)
-            ids = tf.RaggedTensor.from_tensor(ids, padding=0)[:, -self.max_len :].to_tensor(0)
-        pad = ops.zeros((ops.shape(ids)[0], 1), dtype="int32")
-        return ops.concatenate([ids, pad], axis=1)[:, : self.max_len]
-
-    def get_config(self):
-        return {**super().get_config(), "max_len": self.max_len, "keep": self.keep}
-
-
-@keras.saving.register_keras_serializable(package="imdb_sentiment")
 class StepMask(layers.Layer):
     """Token ids (batch, time) -> which steps are real: ids != 0, or every step when
     padding is to be read like a token (`mask_padding` false)."""

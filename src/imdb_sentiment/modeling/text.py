@@ -57,16 +57,58 @@ def build_vocabulary(texts: Iterable[str], vocab_size: int, min_count: int) -> l
     return ranked[: vocab_size - 2]
 
 
-def make_vectorizer(vocabulary: list[str], ragged: bool = False) -> keras.layers.TextVectorization:
-    """Raw strings -> token ids (0 = padding, 1 = OOV), padded to the longest in the batch."""
-    return keras.layers.TextVectorization(
-        standardize=standardize,
-        split="whitespace",
-        output_mode="int",
-        vocabulary=vocabulary,
-        ragged=ragged,
-        name="vectorizer",
-    )
+def make_vectorizer(
+    vocabulary: list[str], ragged: bool = False, max_len: int | None = None, keep: str = "first"
+) -> keras.layers.TextVectorization:
+    """Raw strings -> token ids (0 = padding, 1 = OOV): ragged rows, or rows padded to the
+    batch's longest; given `max_len`, each row cut to its first (or last) `max_len` ids
+    before it is padded."""
+    settings = {
+        "standardize": standardize,
+        "split": "whitespace",
+        "output_mode": "int",
+        "vocabulary": vocabulary,
+        "name": "vectorizer",
+    }
+    if max_len is None:
+        return keras.layers.TextVectorization(ragged=ragged, **settings)
+    return WindowVectorization(max_len, keep, **settings)
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class WindowVectorization(keras.layers.TextVectorization):
+    """Keras' TextVectorization keeping the first (or last) `max_len` token ids of each text,
+    at least one step, as int32. Each text is cut before the batch is padded, so a batch
+    takes memory for its windows, never for its longest text."""
+
+    def __init__(self, max_len: int, keep: str = "first", **kwargs):
+        if not (isinstance(max_len, int) and max_len >= 1):
+            raise ValueError(
+                f"WindowVectorization max_len must be an integer >= 1, got {max_len!r}"
+            )
+        if keep not in ("first", "last"):
+            raise ValueError(f"WindowVectorization keep must be 'first' or 'last', got {keep!r}")
+        if kwargs.get("ragged") or kwargs.get("output_sequence_length") is not None:
+            raise ValueError(
+                "WindowVectorization pads its windows: no ragged output or fixed length"
+            )
+        super().__init__(**kwargs)
+        self.max_len = max_len
+        self.keep = keep
+
+    def call(self, inputs):
+        ids = self._lookup_layer.call(self._preprocess(inputs))  # ragged (texts, tokens)
+        ids = ids[:, : self.max_len] if self.keep == "first" else ids[:, -self.max_len :]
+        ids = tf.cast(ids.to_tensor(0), tf.int32)
+        # one padding step more than the longest window, within max_len: never zero steps
+        pad = tf.zeros((tf.shape(ids)[0], 1), dtype=tf.int32)
+        return tf.concat([ids, pad], axis=1)[:, : self.max_len]
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs.shape[0], None), dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "max_len": self.max_len, "keep": self.keep}
 
 
 def encode(

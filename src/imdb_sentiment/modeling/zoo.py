@@ -30,9 +30,9 @@ from imdb_sentiment.modeling.layers import (
     ReverseSteps,
     StepMask,
     StridedConv,
-    TruncateTokens,
     WordPairIds,
 )
+from imdb_sentiment.modeling.text import WindowVectorization
 
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": HoistedGRU}
 WORDS_AND_PAIRS = "words_and_pairs"
@@ -151,12 +151,9 @@ def input_vectors(classifier: keras.Model) -> keras.KerasTensor:
     return classifier.get_layer(WORDS_AND_PAIRS if WORDS_AND_PAIRS in names else "embedding").output
 
 
-def build_end_to_end(
-    vectorizer: layers.TextVectorization, classifier: keras.Model, max_len: int, keep: str = "first"
-) -> keras.Model:
+def build_end_to_end(vectorizer: WindowVectorization, classifier: keras.Model) -> keras.Model:
     """Raw review strings (batch,) -> P(positive) (batch,)."""
     texts = keras.Input(shape=(), dtype="string", name="text")
-    ids = TruncateTokens(max_len, keep, name="truncate")(vectorizer(texts))
-    prob = classifier(ids)
+    prob = classifier(vectorizer(texts))
     prob = layers.Reshape((), name="p_positive")(prob)
     return keras.Model(texts, prob, name="sentiment")

@@ -193,9 +193,8 @@ def fit(
         verbose=verbose,
         strategy=strategy,
     )
-    model = build_end_to_end(
-        make_vectorizer(vocabulary), classifier, prep.max_len, prep.keep_tokens
-    )
+    vectorizer = make_vectorizer(vocabulary, max_len=prep.max_len, keep=prep.keep_tokens)
+    model = build_end_to_end(vectorizer, classifier)
     return model, {**summary, **distilled}
 
 
