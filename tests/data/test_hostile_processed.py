@@ -178,6 +178,11 @@ def npy_bytes(array: np.ndarray, shape: tuple | None = None) -> bytes:
             lambda: npy_bytes(np.zeros(3, dtype=[("a", np.int8), ("b", np.int8)])),
             "labels are not all 0 or 1",
         ),
+        (
+            "labels.npy",
+            lambda: npy_bytes(np.array(0, np.int8)),
+            "labels and review ids must be 1-d",
+        ),
     ],
 )
 def test_crafted_npz_entries_are_refused_before_they_are_read(tmp_path, entry, make_data, message):

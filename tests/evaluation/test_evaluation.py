@@ -78,14 +78,21 @@ def test_quotes_are_checked_against_the_reviews_they_name():
         ),
         ('{"review": "test/pos/1_9", "original": "good"}', "exactly the keys"),
         ("not json", "not JSON"),
-        ("", "contrast.jsonl: no rows"),
     ],
 )
 def test_a_bad_contrast_row_is_named(tmp_path, line, message):
     path = tmp_path / "contrast.jsonl"
-    path.write_text(line + "\n" if line else "")
+    path.write_text(line + "\n")
     with pytest.raises(PipelineError, match=message):
         checksets.read_contrast_set(path)
+
+
+@pytest.mark.parametrize("content", ["", "\n"])
+def test_an_empty_check_set_has_no_rows(tmp_path, content):
+    path = tmp_path / "short.jsonl"
+    path.write_text(content)
+    with pytest.raises(PipelineError, match="short.jsonl: no rows"):
+        checksets.read_short_texts(path)
 
 
 def test_a_check_set_line_may_hold_any_character_json_allows_raw(tmp_path):

@@ -140,6 +140,30 @@ def test_a_keras_file_whose_weights_are_damaged_is_one_line(tmp_path, small_mode
         scoring.load_model(zip_with(tmp_path / "damaged.keras", entries))
 
 
+def test_a_model_saved_by_another_version_says_so(tmp_path):
+    """A layer the package no longer has (or does not have yet) is named, with the remedy."""
+    import keras
+
+    from imdb_sentiment.inference import scoring
+    from imdb_sentiment.modeling.text import make_vectorizer
+
+    texts = keras.Input(shape=(), dtype="string")
+    ids = make_vectorizer(["good", "bad"], max_len=4)(texts)
+    hidden = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(4, 2)(ids))
+    path = tmp_path / "current.keras"
+    keras.Model(texts, keras.layers.Dense(1, activation="sigmoid")(hidden)).save(path)
+    scoring.load_model(path)
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    entries["config.json"] = entries["config.json"].replace(b"WindowVectorization", b"RetiredLayer")
+    with pytest.raises(
+        PipelineError,
+        match=r"saved by another version of imdb_sentiment \(it uses RetiredLayer, which this "
+        r"version does not have\): train it again with `dvc repro`",
+    ):
+        scoring.load_model(zip_with(tmp_path / "old.keras", entries))
+
+
 def test_the_small_model_scores(small_model_path):
     from imdb_sentiment.inference.scoring import load_model, predict_texts
 

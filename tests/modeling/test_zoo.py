@@ -250,12 +250,21 @@ def test_the_window_is_cut_before_the_batch_is_padded(monkeypatch):
     ("settings", "message"),
     [
         ({"max_len": 0}, "max_len must be an integer >= 1"),
+        ({"max_len": True}, "max_len must be an integer >= 1"),
         ({"max_len": 3, "keep": "middle"}, "keep must be 'first' or 'last'"),
+        ({"max_len": 3, "ragged": True}, "cannot be ragged too"),
     ],
 )
 def test_a_bad_window_is_refused(settings, message):
     with pytest.raises(ValueError, match=message):
         make_vectorizer(VOCAB, **settings)
+
+
+def test_the_end_to_end_model_needs_a_window():
+    """A plain vectorizer would read every token, and nothing would say how many it reads."""
+    cfg = tiny_network(units=[4], embedding_dim=4)
+    with pytest.raises(TypeError, match="needs a WindowVectorization"):
+        build_end_to_end(make_vectorizer(VOCAB), build_classifier(cfg, 6))
 
 
 def keras_masked_reference(cfg: Network, ours):

@@ -8,7 +8,7 @@ out-of-range keys are rejected with a message that names the key, so a typo in
 No value is silently changed either: a number float32 cannot hold (the model
 computes in it), an integer a float cannot hold exactly, a validation share the
 folds cannot make, and a YAML scalar that YAML 1.1 (this loader) and YAML 1.2
-(DVC's) read differently (`010`, `1_000`, `1:30`, `yes`) are refused.
+(DVC's) read differently (`010`, `1_000`, `1:30`, `yes`) are refused (`strict_yaml`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import yaml
 
+from imdb_sentiment.core import strict_yaml
 from imdb_sentiment.core.artifacts import read_limited
 from imdb_sentiment.core.errors import PipelineError, one_line, shown
 
@@ -356,95 +357,12 @@ def from_dict(section: str, raw: Any) -> Any:
     return params
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that a key given twice in one mapping is an error
-    (plain YAML keeps the last one silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                # flattening nested merges copies nodes, so a few hundred bytes could
-                # expand without bound; the project's params file has no need of them
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    "a merge key ('<<') is not supported: write the keys out",
-                    key_node.start_mark,
-                )
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str):
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is not a name", key_node.start_mark
-                )
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-    def construct_yaml_int(self, node):
-        digits = node.value.lstrip("+-")
-        if "_" in digits:
-            self._ambiguous(
-                node,
-                "has an underscore: YAML 1.1 reads a number, YAML 1.2 (DVC) "
-                "a string; write it without",
-            )
-        if ":" in digits:
-            self._ambiguous(
-                node,
-                "is a base 60 number to YAML 1.1 and a string to YAML 1.2 "
-                "(DVC); write the number itself",
-            )
-        if digits[:2].lower() == "0b" or (
-            len(digits) > 1 and digits[0] == "0" and digits[1] not in "xX"
-        ):
-            self._ambiguous(
-                node,
-                "has a leading zero: YAML 1.1 reads binary or octal, YAML 1.2 "
-                "(DVC) a decimal or a string; write it without",
-            )
-        return super().construct_yaml_int(node)
-
-    def construct_yaml_float(self, node):
-        if "_" in node.value or ":" in node.value:
-            self._ambiguous(
-                node,
-                "has an underscore or is base 60: YAML 1.1 reads a number, "
-                "YAML 1.2 (DVC) a string; write the number itself",
-            )
-        return super().construct_yaml_float(node)
-
-    def construct_yaml_bool(self, node):
-        if node.value.lower() not in ("true", "false"):
-            self._ambiguous(
-                node, "is a boolean to YAML 1.1 and a string to YAML 1.2 (DVC): write true or false"
-            )
-        return super().construct_yaml_bool(node)
-
-    @staticmethod
-    def _ambiguous(node, problem: str) -> None:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"{node.value!r} {problem}", node.start_mark
-        )
-
-
-for _tag, _construct in (
-    ("int", _UniqueKeyLoader.construct_yaml_int),
-    ("float", _UniqueKeyLoader.construct_yaml_float),
-    ("bool", _UniqueKeyLoader.construct_yaml_bool),
-):
-    _UniqueKeyLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _construct)
-
-
 def read_yaml(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """Read the whole params file; errors name the file."""
     path = Path(path)
     try:
         content = read_limited(path, MAX_PARAMS_BYTES, "a params file")
-        data = yaml.load(content.decode("utf-8"), Loader=_UniqueKeyLoader)
+        data = strict_yaml.load(content.decode("utf-8"))
     except ParamsError:
         raise
     except PipelineError as err:

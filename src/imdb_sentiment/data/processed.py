@@ -61,6 +61,8 @@ class Split:
             and self.offsets.ndim == 1
         ):
             return "ids and offsets must be 1-d integer arrays"
+        if self.labels.ndim != 1 or self.review_ids.ndim != 1:
+            return "labels and review ids must be 1-d arrays"
         if len(self.offsets) != len(self.labels) + 1 or len(self.review_ids) != len(self.labels):
             return "offsets, labels and review ids disagree in length"
         if (
@@ -69,12 +71,8 @@ class Split:
             or (np.diff(self.offsets) < 0).any()
         ):
             return "offsets do not run from 0 to the number of ids"
-        if not (
-            self.labels.ndim == 1
-            and self.review_ids.ndim == 1
-            and np.issubdtype(self.review_ids.dtype, np.integer)
-        ):
-            return "labels and review ids must be 1-d arrays, review ids integers"
+        if not np.issubdtype(self.review_ids.dtype, np.integer):
+            return "review ids must be integers"
         if len(self.ids) and (self.ids.min() < 0 or self.ids.max() >= vocab_size):
             return f"token ids outside [0, {vocab_size})"
         # preprocess writes 0/1 labels; soft targets exist only in memory (distillation)

@@ -45,7 +45,8 @@ def _rows(path: Path, keys: set[str]) -> list[dict]:
     try:
         # split at line feeds only: U+2028 and U+0085 may stand raw inside a JSON string
         content = read_limited(path, MAX_CHECK_FILE_BYTES, "a check set").decode("utf-8")
-        lines = content.removesuffix("\n").split("\n") if content else []
+        content = content.removesuffix("\n")
+        lines = content.split("\n") if content else []
     except (OSError, UnicodeDecodeError) as err:
         raise PipelineError(f"cannot read check set {path}: {err}") from None
     rows = []

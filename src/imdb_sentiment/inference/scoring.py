@@ -6,6 +6,7 @@ API share, so their scores are the same numbers.
 
 from __future__ import annotations
 
+import re
 import weakref
 import zipfile
 from collections.abc import Sequence
@@ -117,6 +118,12 @@ def load_model(path: str | Path) -> keras.Model:
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for a bad file
+        if missing := missing_project_objects(path):
+            raise PipelineError(
+                f"could not load model {path}: it was saved by another version of "
+                f"imdb_sentiment (it uses {', '.join(missing)}, which this version does not "
+                "have): train it again with `dvc repro`"
+            ) from None
         first_line = (str(err).strip().splitlines() or [""])[0]  # Keras lists objects below
         raise PipelineError(
             f"could not load model {path}: {type(err).__name__}: {first_line}"
@@ -124,6 +131,22 @@ def load_model(path: str | Path) -> keras.Model:
     if not tf.config.list_physical_devices("GPU"):
         compute_in_float32(model)
     return model
+
+
+def missing_project_objects(path: Path) -> list[str]:
+    """The project's layers and functions that the model's config names and this version of
+    the package does not register: the model was saved by another version."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = archive.read("config.json")  # its size checked by check_keras_file
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return []
+    names = {name.decode() for name in re.findall(rb'"imdb_sentiment>(\w{1,100})"', config)}
+    return sorted(
+        name
+        for name in names
+        if keras.saving.get_registered_object(f"imdb_sentiment>{name}") is None
+    )
 
 
 def compute_in_float32(model: keras.Model) -> None:

@@ -72,6 +72,8 @@ def make_vectorizer(
     }
     if max_len is None:
         return keras.layers.TextVectorization(ragged=ragged, **settings)
+    if ragged:
+        raise ValueError("a vectorizer with a max_len pads its rows: it cannot be ragged too")
     return WindowVectorization(max_len, keep, **settings)
 
 
@@ -82,7 +84,7 @@ class WindowVectorization(keras.layers.TextVectorization):
     takes memory for its windows, never for its longest text."""
 
     def __init__(self, max_len: int, keep: str = "first", **kwargs):
-        if not (isinstance(max_len, int) and max_len >= 1):
+        if not (isinstance(max_len, int) and not isinstance(max_len, bool) and max_len >= 1):
             raise ValueError(
                 f"WindowVectorization max_len must be an integer >= 1, got {max_len!r}"
             )

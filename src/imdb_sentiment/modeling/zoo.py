@@ -153,6 +153,11 @@ def input_vectors(classifier: keras.Model) -> keras.KerasTensor:
 
 def build_end_to_end(vectorizer: WindowVectorization, classifier: keras.Model) -> keras.Model:
     """Raw review strings (batch,) -> P(positive) (batch,)."""
+    if not isinstance(vectorizer, WindowVectorization):
+        raise TypeError(
+            "build_end_to_end needs a WindowVectorization (make_vectorizer with a max_len), "
+            f"got {type(vectorizer).__name__}"
+        )
     texts = keras.Input(shape=(), dtype="string", name="text")
     prob = classifier(vectorizer(texts))
     prob = layers.Reshape((), name="p_positive")(prob)
