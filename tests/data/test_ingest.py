@@ -13,7 +13,9 @@ from builders import add_file, build_archive, write_params
 
 from imdb_sentiment.core.artifacts import read_json
 from imdb_sentiment.data import data_report, reviews
-from imdb_sentiment.data.archive import ArchiveError, PlainHeaderInfo, download
+from imdb_sentiment.data.archive import ArchiveError
+from imdb_sentiment.data.download import download
+from imdb_sentiment.data.tar_headers import PlainHeaderInfo
 from imdb_sentiment.pipeline import ingest
 
 MAX = 1 << 20
@@ -446,10 +448,10 @@ def test_word_counts_equal_str_split(texts):
 
 
 def test_download_retry_delays_double_up_to_a_cap(tmp_path, monkeypatch):
-    from imdb_sentiment.data import archive
+    from imdb_sentiment.data import download as downloading
 
     delays = []
-    monkeypatch.setattr(archive.time, "sleep", delays.append)
+    monkeypatch.setattr(downloading.time, "sleep", delays.append)
     with pytest.raises(ArchiveError, match="after 12 attempts"):
         download(
             (tmp_path / "nowhere.tar.gz").as_uri(), tmp_path / "x.tar.gz", "0" * 64, retries=12

@@ -1,4 +1,4 @@
-"""The aclImdb archive as a stream of checked files: download, decompress, read members safely.
+"""The aclImdb archive as a stream of checked files: decompress, read members safely.
 
 Nothing is extracted to disk. The compressed stream is decompressed once, in
 large blocks, and Python's tarfile parses the headers from a buffer that only
@@ -9,7 +9,7 @@ truncated archive is an error wherever the damage is.
 Nothing an archive declares is trusted to be small: tarfile reads a GNU long
 name or a pax header whole, follows a chain of them by recursion, steps back on
 a negative size and reads a sparse map to its end, so those headers are refused
-before tarfile reads them (`BoundedHeaderInfo`); and every byte the stream
+before tarfile reads them (`tar_headers.py`); and every byte the stream
 unpacks to, headers, padding and trailing zeros included, counts towards
 `ingest.max_total_mb`, as every member does towards a count (`MAX_MEMBERS`).
 """
@@ -18,40 +18,21 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import hashlib
-import http.client
 import io
 import lzma
 import re
-import struct
-import sys
 import tarfile
-import time
-import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tqdm import tqdm
-
-from imdb_sentiment.core.artifacts import atomic_path
 from imdb_sentiment.core.errors import PipelineError
+from imdb_sentiment.data.tar_headers import BoundedTarFile, UnsafeHeader
 
 BLOCK = 1 << 20
-# A GNU long name or link, or a pax header, is read whole before anything checks it: a
-# path is at most 4 KiB on Linux, so 64 KiB is far beyond any honest one.
-MAX_HEADER_BYTES = 64 * 1024
-# Extended headers in front of one member (a pax global, a pax and a long name and link
-# make four); tarfile follows each by recursion.
-MAX_HEADER_CHAIN = 8
-# Records a global pax header sets for every later member (`git archive` sets one); tarfile
-# applies them all to each member.
-MAX_GLOBAL_PAX_RECORDS = 64
 # aclImdb v1 holds about 100,020 members. Each member named as a review costs about a kilobyte
 # of Python objects however small it is, so the count is bounded too: 2.5 times the dataset.
 MAX_MEMBERS = 250_000
-RETRY_DELAY_CAP = 60.0  # seconds between download attempts, at most
-MAX_RETRIES = 100
 DRIVE_RE = re.compile(r"[A-Za-z]:")
 # The xz decoder keeps as much of its dictionary as it has decoded, and the file says how
 # large that is (up to 4 GiB); `xz -9` needs 65 MiB. gzip's window is 32 KiB, bzip2's 900 KB.
@@ -60,71 +41,6 @@ MAX_XZ_MEMORY = 256 << 20
 
 class ArchiveError(PipelineError):
     """The archive is missing, corrupt, unsafe or not the aclImdb layout."""
-
-
-def sha256_file(path: str | Path, chunk: int = BLOCK) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def retry_delay(attempt: int) -> float:
-    """Seconds to wait after failed attempt `attempt` (1, 2, ...): doubling from 2 s, at most
-    RETRY_DELAY_CAP."""
-    return min(RETRY_DELAY_CAP, 2.0 ** min(attempt, 16))
-
-
-def download(
-    url: str, dest: str | Path, sha256: str, retries: int = 3, max_bytes: int | None = None
-) -> None:
-    """Download `url` to `dest` with a progress bar, retries and sha256 check; a response
-    longer than `max_bytes` is refused as it arrives (it would fill the disk otherwise).
-
-    The file appears at `dest` only once complete and verified.
-    """
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 1 <= retries <= MAX_RETRIES:
-        raise ValueError(f"retries={retries!r}: must be an integer in [1, {MAX_RETRIES}]")
-    dest = Path(dest)
-    last_error: Exception | None = None
-    for attempt in range(1, retries + 1):
-        try:
-            with atomic_path(dest) as tmp:
-                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    with tqdm(
-                        total=total,
-                        unit="B",
-                        unit_scale=True,
-                        desc=f"download {dest.name}",
-                        file=sys.stderr,
-                    ) as bar:
-                        while block := response.read(BLOCK):
-                            if max_bytes is not None and bar.n + len(block) > max_bytes:
-                                raise ArchiveError(
-                                    f"{url} sends more than {max_bytes} bytes, "
-                                    "more than the archive may unpack to "
-                                    "(ingest.max_total_mb); nothing was kept"
-                                )
-                            out.write(block)
-                            bar.update(len(block))
-                actual = sha256_file(tmp)
-                if actual != sha256:
-                    raise ArchiveError(
-                        f"downloaded {url} has sha256 {actual}, expected {sha256}; nothing was kept"
-                    )
-            return
-        except ArchiveError:
-            raise
-        except ValueError as err:  # not a URL urllib can fetch, or an unusable path
-            raise ArchiveError(f"cannot download {url!r} to {dest}: {err}") from None
-        except (OSError, http.client.HTTPException) as err:
-            last_error = err
-            print(f"download attempt {attempt}/{retries} failed: {err}", file=sys.stderr)
-            if attempt < retries:
-                time.sleep(retry_delay(attempt))
-    raise ArchiveError(f"could not download {url} after {retries} attempts: {last_error}")
 
 
 def check_member(member: tarfile.TarInfo, max_bytes: int) -> None:
@@ -204,148 +120,6 @@ def open_decompressed(handle):
     if magic.startswith(b"\xfd7zXZ\x00"):
         return XZReader(handle)
     return handle
-
-
-# a tar header's fields, name to prefix (tarfile.TarInfo.frombuf reads them one by one)
-HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s")
-PLAIN_TYPES = (tarfile.REGTYPE, tarfile.DIRTYPE)
-
-
-class PlainHeaderInfo(tarfile.TarInfo):
-    """tarfile's TarInfo, parsing the headers a review archive is made of (regular files
-    and directories, octal numbers, checksum right) in one step; any other header, and any
-    header this parse doubts, is parsed by tarfile itself, errors included."""
-
-    @classmethod
-    def frombuf(cls, buf, encoding, errors):
-        if len(buf) != tarfile.BLOCKSIZE or buf[156:157] not in PLAIN_TYPES:
-            return super().frombuf(buf, encoding, errors)
-        (
-            name,
-            mode,
-            uid,
-            gid,
-            size,
-            mtime,
-            chksum,
-            type_,
-            linkname,
-            _,
-            uname,
-            gname,
-            devmajor,
-            devminor,
-            prefix,
-        ) = HEADER.unpack_from(buf)
-        try:
-            mode, uid, gid, size, mtime, chksum, devmajor, devminor = (
-                int(field.split(b"\0", 1)[0].strip() or b"0", 8)
-                for field in (mode, uid, gid, size, mtime, chksum, devmajor, devminor)
-            )
-        except ValueError:  # base-256 or garbled numbers
-            return super().frombuf(buf, encoding, errors)
-        if chksum != 256 + sum(buf[:148]) + sum(buf[156:]):  # tarfile also accepts signed sums
-            return super().frombuf(buf, encoding, errors)
-        info = cls()
-        info.name = tarfile.nts(name, encoding, errors)
-        info.mode, info.uid, info.gid, info.size, info.mtime = mode, uid, gid, size, mtime
-        info.chksum, info.type = chksum, type_
-        info.linkname = tarfile.nts(linkname, encoding, errors)
-        info.uname = tarfile.nts(uname, encoding, errors)
-        info.gname = tarfile.nts(gname, encoding, errors)
-        info.devmajor, info.devminor = devmajor, devminor
-        if info.isdir():
-            info.name = info.name.rstrip("/")
-        if prefix := tarfile.nts(prefix, encoding, errors):
-            info.name = prefix + "/" + info.name
-        return info
-
-
-EXTENDED_HEADERS = {
-    tarfile.GNUTYPE_LONGNAME: "GNU long name",
-    tarfile.GNUTYPE_LONGLINK: "GNU long link",
-    tarfile.XHDTYPE: "pax",
-    tarfile.SOLARIS_XHDTYPE: "pax",
-    tarfile.XGLTYPE: "pax global",
-}
-
-
-class UnsafeHeader(Exception):
-    """A header refused as it is read; iter_files names the archive."""
-
-
-class BoundedHeaderInfo(PlainHeaderInfo):
-    """PlainHeaderInfo, refusing what tarfile would read unbounded, before it reads it: a
-    negative size, an extended header body over MAX_HEADER_BYTES, a chain of more than
-    MAX_HEADER_CHAIN extended headers, global pax records over MAX_GLOBAL_PAX_RECORDS,
-    and sparse members (tarfile reads their map, of any length, to its end)."""
-
-    def _proc_member(self, tarfile_: BoundedTarFile):
-        if self.size < 0:
-            raise UnsafeHeader(
-                f"the header at byte {self.offset} declares a negative size ({self.size})"
-            )
-        if self.type == tarfile.GNUTYPE_SPARSE:
-            self._refuse_sparse()
-        kind = EXTENDED_HEADERS.get(self.type)
-        if kind is None:
-            return super()._proc_member(tarfile_)  # type: ignore[misc]  # private, not in typeshed
-        if self.size > MAX_HEADER_BYTES:
-            raise UnsafeHeader(
-                f"its {kind} header of {self.size} bytes, over the "
-                f"{MAX_HEADER_BYTES}-byte limit for names and pax headers, "
-                f"at byte {self.offset}"
-            )
-        if tarfile_.extended_depth >= MAX_HEADER_CHAIN:
-            raise UnsafeHeader(
-                f"more than {MAX_HEADER_CHAIN} extended headers (GNU long "
-                f"names, pax) in front of one member, at byte {self.offset}"
-            )
-        tarfile_.extended_depth += 1
-        try:
-            member = super()._proc_member(tarfile_)  # type: ignore[misc]  # private, not in typeshed
-        finally:
-            tarfile_.extended_depth -= 1
-        if len(tarfile_.pax_headers) > MAX_GLOBAL_PAX_RECORDS:
-            raise UnsafeHeader(
-                f"global pax headers hold more than {MAX_GLOBAL_PAX_RECORDS} records"
-            )
-        return member
-
-    def _refuse_sparse(self, member: tarfile.TarInfo | None = None, *_) -> None:
-        name = (member or self).name[:200]
-        raise UnsafeHeader(f"member {name!r} is sparse: sparse files are not allowed")
-
-    # tarfile's readers of the three pax sparse maps, called with the member the pax header
-    # is for, before the member is returned
-    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_sparse
-
-    def _apply_pax_info(self, pax_headers, encoding, errors):
-        if any(keyword.startswith("GNU.sparse.") for keyword in pax_headers):
-            self._refuse_sparse()
-        super()._apply_pax_info(pax_headers, encoding, errors)
-
-
-class BoundedTarFile(tarfile.TarFile):
-    """A TarFile reading BoundedHeaderInfo headers, whose members are handed out without
-    being kept (TarFile.members would grow by one per member)."""
-
-    tarinfo = BoundedHeaderInfo
-    extended_depth = 0  # extended headers being followed right now
-
-    def next(self) -> tarfile.TarInfo | None:
-        """TarFile.next, with what tarfile lets escape from a garbled header (a number
-        Python refuses to parse: ValueError) reported as the corruption it is."""
-        try:
-            return super().next()
-        except (ValueError, OverflowError, RecursionError) as err:
-            raise tarfile.ReadError(f"unreadable header: {err}") from None
-
-    def members_once(self) -> Iterator[tarfile.TarInfo]:
-        """Each member in stream order, forgotten once handed out."""
-        while (member := self.next()) is not None:
-            self.members.clear()  # type: ignore[attr-defined]  # TarFile.members: not in typeshed
-            yield member
 
 
 class StreamLimit(Exception):

@@ -31,7 +31,8 @@ from imdb_sentiment.data.aclimdb import (
     parse_review_name,
     wanted_member,
 )
-from imdb_sentiment.data.archive import ArchiveError, download, iter_files, sha256_file
+from imdb_sentiment.data.archive import ArchiveError, iter_files
+from imdb_sentiment.data.download import download, sha256_file
 from imdb_sentiment.data.reviews import COLUMNS
 
 
