@@ -35,6 +35,22 @@ NEUTRAL = [
 ]
 
 
+NOT_REGULAR_FILES = ("device", "pipe", "directory")
+
+
+def not_a_regular_file(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    """A path of `kind` (see NOT_REGULAR_FILES) that a bounded read must name without
+    reading it (/dev/zero never ends, a pipe without a writer never answers), and the words
+    it is named with."""
+    if kind == "directory":
+        return tmp_path, "is a directory"
+    if kind == "device":
+        return Path("/dev/zero"), "is not a regular file"
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path, "is not a regular file"
+
+
 def review_text(rng: random.Random, label: str) -> str:
     """A synthetic review: neutral filler with sentiment words, HTML breaks sometimes."""
     words = [rng.choice(NEUTRAL) for _ in range(rng.randint(8, 40))]

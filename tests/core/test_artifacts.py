@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import NOT_REGULAR_FILES, not_a_regular_file
 
 from imdb_sentiment.core.artifacts import (
     TMP_MARK,
@@ -142,12 +143,9 @@ def test_read_json_names_a_file_nested_too_deep_or_too_large(tmp_path, monkeypat
         read_json(large)
 
 
-@pytest.mark.parametrize("kind", ["device", "pipe", "directory"])
+@pytest.mark.parametrize("kind", NOT_REGULAR_FILES)
 def test_read_json_names_a_path_that_is_not_a_regular_file_without_reading(tmp_path, kind):
-    path = {"device": Path("/dev/zero"), "pipe": tmp_path / "fifo", "directory": tmp_path}[kind]
-    if kind == "pipe":
-        os.mkfifo(path)
-    expected = "is a directory" if kind == "directory" else "is not a regular file"
+    path, expected = not_a_regular_file(tmp_path, kind)
     with pytest.raises(PipelineError, match=f"{expected}.*, not a JSON file"):
         read_json(path)
 

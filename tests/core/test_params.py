@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from builders import NOT_REGULAR_FILES, not_a_regular_file
 
 from imdb_sentiment.core import params as P
 
@@ -311,14 +312,8 @@ def test_a_merge_key_is_refused_by_name_without_expanding(tmp_path):
         P.read_yaml(path)
 
 
-@pytest.mark.parametrize("kind", ["device", "pipe", "directory"])
+@pytest.mark.parametrize("kind", NOT_REGULAR_FILES)
 def test_a_params_path_that_is_not_a_regular_file_is_named_without_reading(tmp_path, kind):
-    """/dev/zero never ends and a pipe without a writer never answers: neither is read."""
-    import os
-
-    path = {"device": Path("/dev/zero"), "pipe": tmp_path / "fifo", "directory": tmp_path}[kind]
-    if kind == "pipe":
-        os.mkfifo(path)
-    expected = "is a directory" if kind == "directory" else "is not a regular file"
+    path, expected = not_a_regular_file(tmp_path, kind)
     with pytest.raises(P.ParamsError, match=f"params: .* {expected}.*, not a params file"):
         P.read_yaml(path)
