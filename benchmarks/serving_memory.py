@@ -1,5 +1,6 @@
-"""The SavedModel's memory for a request with one very long review among short ones: what a
-TF Serving client's single request costs.
+"""Peak memory of one SavedModel request: short reviews, with and without a very long one.
+
+What a TF Serving client's single request costs.
 
     python benchmarks/serving_memory.py                       # models/serving/1
     python benchmarks/serving_memory.py --saved-model DIR --short 1000 --long-mb 1

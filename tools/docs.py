@@ -1,5 +1,6 @@
-"""Rewrite the generated blocks of README.md, docs/*.md, docs/lab/*.md and models/*.md from the
-committed result files.
+"""Rewrite the generated blocks of the docs (README.md, docs/, models/) from committed results.
+
+The files: README.md, docs/*.md, docs/lab/*.md and models/*.md.
 
 A generated block is the text between two marker lines:
 

@@ -237,17 +237,17 @@ def test_val_fractions_of_the_form_1_over_k_are_accepted(tmp_path, fraction):
         # YAML 1.1 (PyYAML, this loader) and YAML 1.2 (ruamel, which DVC reads and writes
         # params with) read these differently: refused rather than read one way
         ("  epochs: 010", r"'010' .*octal"),
-        ("  epochs: 0o10", "'train.epochs' must be int"),
+        ("  epochs: 0o10", r"'0o10' is a string to YAML 1.1 and a number to YAML 1.2"),
+        ("  epochs: 08", r"'08' .*write it as a plain decimal, or quote it"),
+        ("  dropout: +.5", r"'\+\.5' is a string to YAML 1.1"),
         ("  batch_size: 1_024", r"'1_024' .*underscore"),
         ("  epochs: 1:30", r"'1:30' .*base 60"),
         ("  learning_rate: 1:30.5", r"'1:30.5' .*base 60"),
         ("  bidirectional: yes", r"'yes' .*write true or false"),
         ("  bidirectional: Off", r"'Off' .*write true or false"),
-        (
-            "  learning_rate: 1e-3",
-            r"'train.learning_rate' must be a finite number, got '1e-3' "
-            r"\(YAML 1.1 reads it as a string: write 1.0e-3\)",
-        ),
+        ("  learning_rate: 1e-3", r"'1e-3' .*: write 1\.0e-3, or quote it if it is text"),
+        ("  learning_rate: 1e3", r"'1e3' .*: write 1\.0e\+3, or quote it"),
+        ("  learning_rate: 1.0e3", r"'1.0e3' .*: write 1\.0e\+3, or quote it"),
     ],
 )
 def test_yaml_scalars_read_differently_by_yaml_1_1_and_1_2_are_refused(tmp_path, line, message):

@@ -140,8 +140,9 @@ def test_a_keras_file_whose_weights_are_damaged_is_one_line(tmp_path, small_mode
         scoring.load_model(zip_with(tmp_path / "damaged.keras", entries))
 
 
-def test_a_model_saved_by_another_version_says_so(tmp_path):
-    """A layer the package no longer has (or does not have yet) is named, with the remedy."""
+@pytest.fixture(scope="module")
+def window_model_entries(tmp_path_factory) -> dict[str, bytes]:
+    """The entries of a tiny saved model that uses one of the project's layers."""
     import keras
 
     from imdb_sentiment.inference import scoring
@@ -150,18 +151,79 @@ def test_a_model_saved_by_another_version_says_so(tmp_path):
     texts = keras.Input(shape=(), dtype="string")
     ids = make_vectorizer(["good", "bad"], max_len=4)(texts)
     hidden = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(4, 2)(ids))
-    path = tmp_path / "current.keras"
+    path = tmp_path_factory.mktemp("window") / "current.keras"
     keras.Model(texts, keras.layers.Dense(1, activation="sigmoid")(hidden)).save(path)
     scoring.load_model(path)
     with zipfile.ZipFile(path) as archive:
-        entries = {name: archive.read(name) for name in archive.namelist()}
-    entries["config.json"] = entries["config.json"].replace(b"WindowVectorization", b"RetiredLayer")
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        (["RetiredLayer"], "RetiredLayer"),
+        ([f"Retired{i}" for i in range(40)], "Retired0, Retired1, .* and 35 more"),
+    ],
+)
+def test_a_model_saved_by_another_version_says_so(tmp_path, window_model_entries, names, shown):
+    """Layers the package no longer has (or does not have yet) are named, with the remedy;
+    a model naming thousands is still one short line."""
+    import json
+
+    from imdb_sentiment.inference import scoring
+
+    config = json.loads(window_model_entries["config.json"])
+    layer = next(x for x in config["config"]["layers"] if x["class_name"] == "WindowVectorization")
+    layer["registered_name"] = f"imdb_sentiment>{names[0]}"
+    config["unused"] = [{"registered_name": f"imdb_sentiment>{name}"} for name in names[1:]]
+    entries = {**window_model_entries, "config.json": json.dumps(config).encode()}
     with pytest.raises(
         PipelineError,
-        match=r"saved by another version of imdb_sentiment \(it uses RetiredLayer, which this "
-        r"version does not have\): train it again with `dvc repro`",
+        match=rf"saved by another version of imdb_sentiment \(it uses {shown}, which this "
+        r"version does not have\): train it again with `dvc repro`$",
     ):
         scoring.load_model(zip_with(tmp_path / "old.keras", entries))
+
+
+def test_a_layer_keras_cannot_rebuild_is_named_with_its_cause(tmp_path, window_model_entries):
+    """Keras' own first line blames the object's code; the cause is what it met."""
+    import json
+
+    from imdb_sentiment.inference import scoring
+
+    config = json.loads(window_model_entries["config.json"])
+    layer = next(x for x in config["config"]["layers"] if x["class_name"] == "WindowVectorization")
+    del layer["config"]["max_len"]
+    entries = {**window_model_entries, "config.json": json.dumps(config).encode()}
+    with pytest.raises(PipelineError, match=r"missing 1 required positional argument: 'max_len'"):
+        scoring.load_model(zip_with(tmp_path / "old.keras", entries))
+
+
+@pytest.mark.parametrize("entry", ["config.json", "model.weights.h5"])
+@pytest.mark.parametrize("damage", ["deflated data", "compression method"])
+def test_a_damaged_zip_entry_is_one_line(tmp_path, window_model_entries, entry, damage):
+    """zipfile reports these as zlib.error and NotImplementedError, not BadZipFile."""
+    from imdb_sentiment.inference import scoring
+
+    path = zip_with(tmp_path / "damaged.keras", window_model_entries)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(entry)
+    if damage == "deflated data":
+        header = info.header_offset
+        name_length = int.from_bytes(data[header + 26 : header + 28], "little")
+        extra_length = int.from_bytes(data[header + 28 : header + 30], "little")
+        start = header + 30 + name_length + extra_length
+        data[start + 2 : start + 10] = b"\xff" * 8
+    else:  # zipfile takes the method from the central directory's record of the entry
+        record = data.index(b"PK\x01\x02")
+        while data[record + 46 : record + 46 + len(entry)] != entry.encode():
+            record = data.index(b"PK\x01\x02", record + 4)
+        data[record + 10 : record + 12] = (99).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(PipelineError, match=f"could not load model {path}") as err:
+        scoring.load_model(path)
+    assert "\n" not in str(err.value)
 
 
 def test_the_small_model_scores(small_model_path):

@@ -249,8 +249,8 @@ def test_the_window_is_cut_before_the_batch_is_padded(monkeypatch):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"max_len": 0}, "max_len must be an integer >= 1"),
-        ({"max_len": True}, "max_len must be an integer >= 1"),
+        ({"max_len": 0}, r"max_len must be an integer in \[1, 1048576\]"),
+        ({"max_len": True}, r"max_len must be an integer in \[1, 1048576\]"),
         ({"max_len": 3, "keep": "middle"}, "keep must be 'first' or 'last'"),
         ({"max_len": 3, "ragged": True}, "cannot be ragged too"),
     ],

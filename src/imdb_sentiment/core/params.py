@@ -294,20 +294,6 @@ def _float_problem(value: int | float) -> str | None:
     return None
 
 
-def _yaml_hint(value: Any, annotation: Any) -> str:
-    """For a number YAML 1.1 reads as a string ('1e-3': no dot), how to write it."""
-    if annotation is not float or not isinstance(value, str):
-        return ""
-    try:
-        float(value)
-    except ValueError:
-        return ""
-    mantissa, _, exponent = value.lower().partition("e")
-    if "." in mantissa or not exponent:
-        return ""
-    return f" (YAML 1.1 reads it as a string: write {mantissa}.0e{exponent})"
-
-
 def _describe(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -340,8 +326,7 @@ def from_dict(section: str, raw: Any) -> Any:
     for key, value in raw.items():
         if not _matches(value, hints[key]):
             raise ParamsError(
-                f"params: '{section}.{key}' must be {_describe(hints[key])}, "
-                f"got {shown(value)}{_yaml_hint(value, hints[key])}"
+                f"params: '{section}.{key}' must be {_describe(hints[key])}, got {shown(value)}"
             )
         if hints[key] is float and (problem := _float_problem(value)):
             raise ParamsError(f"params: '{section}.{key}' = {value!r} {problem}")

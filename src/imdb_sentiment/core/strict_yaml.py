@@ -1,14 +1,21 @@
 """YAML as a params file may be written: PyYAML's safe loader (YAML 1.1), refusing what it
 would read silently, or read otherwise than DVC's YAML 1.2 reader does: a key given twice in
 one mapping, a key that is not a name, a merge key (`<<`), and scalars the two versions read
-differently (`010`, `1_000`, `1:30`, `yes`).
+differently (`010`, `1_000`, `1:30`, `yes`, `1e-3`, `08`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
+
+# what YAML 1.2's core schema (DVC's reader) reads as a number
+YAML12_NUMBER = re.compile(
+    r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -80,6 +87,14 @@ class StrictLoader(yaml.SafeLoader):
             )
         return super().construct_yaml_bool(node)
 
+    def construct_yaml_str(self, node):
+        if node.style is None and YAML12_NUMBER.fullmatch(node.value):
+            self._ambiguous(
+                node,
+                f"is a string to YAML 1.1 and a number to YAML 1.2 (DVC): {_respell(node.value)}",
+            )
+        return super().construct_yaml_str(node)
+
     @staticmethod
     def _ambiguous(node, problem: str) -> None:
         raise yaml.constructor.ConstructorError(
@@ -87,10 +102,23 @@ class StrictLoader(yaml.SafeLoader):
         )
 
 
+def _respell(value: str) -> str:
+    """How to write `value` so that both YAML versions read it alike."""
+    mantissa, e, exponent = value.lower().partition("e")
+    if e and mantissa.lstrip("+-").replace(".", "", 1).isdigit():
+        mantissa = mantissa if "." in mantissa else mantissa + ".0"
+        mantissa = mantissa.replace("-.", "-0.").replace("+.", "+0.")
+        mantissa = "0" + mantissa if mantissa.startswith(".") else mantissa
+        sign = "" if exponent[:1] in "+-" else "+"
+        return f"write {mantissa}e{sign}{exponent}, or quote it if it is text"
+    return "write it as a plain decimal, or quote it if it is text"
+
+
 for _tag, _construct in (
     ("int", StrictLoader.construct_yaml_int),
     ("float", StrictLoader.construct_yaml_float),
     ("bool", StrictLoader.construct_yaml_bool),
+    ("str", StrictLoader.construct_yaml_str),
 ):
     StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _construct)
 

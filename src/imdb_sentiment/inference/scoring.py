@@ -6,9 +6,10 @@ API share, so their scores are the same numbers.
 
 from __future__ import annotations
 
-import re
+import json
 import weakref
 import zipfile
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +33,9 @@ INTER_OP_THREADS, INTRA_OP_THREADS = 4, 1
 MAX_MODEL_CONFIG_BYTES = 16 << 20
 MAX_MODEL_BYTES = 2 << 30
 CONFIG_ENTRIES = ("config.json", "metadata.json")
+PACKAGE_PREFIX = "imdb_sentiment>"  # how Keras names the objects the package registers
+MISSING_SHOWN = 5  # missing objects named in the error, at most
+MAX_REASON_CHARS = 300
 
 
 def tune_threads() -> bool:
@@ -61,9 +65,10 @@ def check_keras_file(path: Path) -> None:
             for entry in entries:
                 if entry.filename.endswith(".h5"):
                     _check_declared_arrays(path, archive, entry)
-    # h5py reports a damaged weights file as RuntimeError or KeyError too
+    # h5py reports a damaged weights file as RuntimeError or KeyError too; zipfile reports
+    # damaged deflated data as zlib.error, an unknown compression as NotImplementedError
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
-            RuntimeError, KeyError):  # fmt: skip
+            RuntimeError, KeyError, zlib.error, NotImplementedError):  # fmt: skip
         raise PipelineError(
             f"could not load model {path}: not a Keras model file (a .keras "
             "file is a zip archive; this one is damaged or of another "
@@ -119,33 +124,54 @@ def load_model(path: str | Path) -> keras.Model:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for a bad file
         if missing := missing_project_objects(path):
+            named = ", ".join(missing[:MISSING_SHOWN])
+            more = (
+                f" and {len(missing) - MISSING_SHOWN} more" if len(missing) > MISSING_SHOWN else ""
+            )
             raise PipelineError(
                 f"could not load model {path}: it was saved by another version of "
-                f"imdb_sentiment (it uses {', '.join(missing)}, which this version does not "
+                f"imdb_sentiment (it uses {named}{more}, which this version does not "
                 "have): train it again with `dvc repro`"
             ) from None
-        first_line = (str(err).strip().splitlines() or [""])[0]  # Keras lists objects below
-        raise PipelineError(
-            f"could not load model {path}: {type(err).__name__}: {first_line}"
-        ) from None
+        raise PipelineError(f"could not load model {path}: {load_failure(err)}") from None
     if not tf.config.list_physical_devices("GPU"):
         compute_in_float32(model)
     return model
 
 
+def load_failure(err: Exception) -> str:
+    """Why Keras could not load a model, in a line: for an object it could not rebuild,
+    the exception it met (its own first line blames the object's code and names nothing)."""
+    text = str(err).strip()
+    _, found, cause = text.rpartition("Exception encountered:")
+    line = ((cause if found else text).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {line[:MAX_REASON_CHARS]}"
+
+
 def missing_project_objects(path: Path) -> list[str]:
-    """The project's layers and functions that the model's config names and this version of
-    the package does not register: the model was saved by another version."""
+    """The project's layers and functions that the model's config names as registered
+    objects and this version of the package does not have: the model was saved by another
+    version."""
     try:
         with zipfile.ZipFile(path) as archive:
-            config = archive.read("config.json")  # its size checked by check_keras_file
-    except (KeyError, OSError, zipfile.BadZipFile):
+            config = json.loads(archive.read("config.json"))  # size checked by check_keras_file
+    except Exception:  # an unreadable config: Keras' own failure says more
         return []
-    names = {name.decode() for name in re.findall(rb'"imdb_sentiment>(\w{1,100})"', config)}
+    names: set[str] = set()
+    todo = [config]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            name = node.get("registered_name")
+            if isinstance(name, str) and name.startswith(PACKAGE_PREFIX):
+                names.add(name)
+            todo += node.values()
+        elif isinstance(node, list):
+            todo += node
     return sorted(
-        name
+        name[len(PACKAGE_PREFIX) :][:MAX_REASON_CHARS]
         for name in names
-        if keras.saving.get_registered_object(f"imdb_sentiment>{name}") is None
+        if keras.saving.get_registered_object(name) is None
     )
 
 

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from imdb_sentiment.core.params import MAX_SIZE
+
 PAD, OOV = "", "[UNK]"
 # typographic, typewriter and Windows-1252 stand-ins for the apostrophe ("didn’t", "don´t")
 APOSTROPHES = "[\u2018\u2019\u02bc\u00b4`\u2032\x91\x92]"
@@ -84,9 +86,12 @@ class WindowVectorization(keras.layers.TextVectorization):
     takes memory for its windows, never for its longest text."""
 
     def __init__(self, max_len: int, keep: str = "first", **kwargs):
-        if not (isinstance(max_len, int) and not isinstance(max_len, bool) and max_len >= 1):
+        if not (
+            isinstance(max_len, int) and not isinstance(max_len, bool) and 1 <= max_len <= MAX_SIZE
+        ):
             raise ValueError(
-                f"WindowVectorization max_len must be an integer >= 1, got {max_len!r}"
+                f"WindowVectorization max_len must be an integer in [1, {MAX_SIZE}], "
+                f"got {max_len!r}"
             )
         if keep not in ("first", "last"):
             raise ValueError(f"WindowVectorization keep must be 'first' or 'last', got {keep!r}")

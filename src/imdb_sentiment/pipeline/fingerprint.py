@@ -4,14 +4,15 @@ DVC reruns a stage when a dependency's bytes change, so a stage that depended on
 its source files directly would rerun (twenty minutes for train) after an edit to
 a comment. Instead each stage depends on its fingerprint file, written here: one
 line per module the stage runs (found by following its imports), holding a digest
-of the module's syntax tree with docstrings dropped, re-printed by `ast.unparse`.
+of the module's syntax tree with docstrings dropped, written out node by node.
 A comment, docstring or formatting edit leaves every fingerprint as it was, so
 `dvc repro` reruns only this stage (a second); any edit that can change what the
 code does changes a digest and reruns the stages that run that module. A module
 that reads its own `__doc__` keeps its docstrings in the digest.
 
-`ast.unparse` prints some code differently from one Python version to the next, so
-the digests hold for the version that wrote them, which `python.txt` names.
+The tree is written without positions and without the fields a newer Python adds
+empty (`type_params` since 3.12), so every supported Python gives the same digests:
+`ast.unparse` and `ast.dump` print some code differently from one version to the next.
 
 Standard library only: it runs before, and without, NumPy or TensorFlow.
 """
@@ -31,12 +32,6 @@ STAGE_MODULES = {
     name: (f"{PACKAGE}.pipeline.__main__", f"{PACKAGE}.pipeline.{name}")
     for name in ("ingest", "preprocess", "train", "evaluate", "export")
 }
-PYTHON_FILE = "python.txt"
-
-
-def python_version() -> str:
-    """This interpreter's version, major.minor: the digests' meaning depends on it."""
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def module_path(name: str, src: Path = SRC) -> Path | None:
@@ -94,12 +89,27 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
+def normal_form(node: object) -> str:
+    """A syntax tree as text: node types and fields, no positions, and no field that is
+    None or an empty list (so the fields newer Pythons add, empty, do not show)."""
+    if isinstance(node, ast.AST):
+        fields = (
+            f"{name}={normal_form(value)}"
+            for name, value in ast.iter_fields(node)
+            if value is not None and value != []
+        )
+        return f"{type(node).__name__}({', '.join(fields)})"
+    if isinstance(node, list):
+        return f"[{', '.join(normal_form(item) for item in node)}]"
+    return repr(node)
+
+
 def code_digest(source: str) -> str:
-    """A digest of what `source` does: its syntax tree re-printed, without docstrings unless
-    it reads `__doc__`, so comments, docstrings and layout do not count."""
+    """A digest of what `source` does: its syntax tree written out, without docstrings
+    unless it reads `__doc__`, so comments, docstrings and layout do not count."""
     tree = ast.parse(source)
     reads_doc = any(isinstance(n, ast.Name) and n.id == "__doc__" for n in ast.walk(tree))
-    normal = ast.unparse(tree if reads_doc else _without_docstrings(tree))
+    normal = normal_form(tree if reads_doc else _without_docstrings(tree))
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 
@@ -118,9 +128,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    version = out / PYTHON_FILE
-    if not version.is_file() or version.read_text(encoding="utf-8").strip() != python_version():
-        version.write_text(python_version() + "\n", encoding="utf-8")
     for stage in STAGE_MODULES:
         path, text = out / f"{stage}.txt", fingerprint(stage)
         # unchanged files are left alone, so nothing downstream sees a new timestamp
