@@ -158,6 +158,16 @@ def window_model_entries(tmp_path_factory) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+def with_window_layer_changed(entries: dict[str, bytes], change) -> dict[str, bytes]:
+    """The model's entries with `change(config, window_layer)` applied to its config.json."""
+    import json
+
+    config = json.loads(entries["config.json"])
+    layer = next(x for x in config["config"]["layers"] if x["class_name"] == "WindowVectorization")
+    change(config, layer)
+    return {**entries, "config.json": json.dumps(config).encode()}
+
+
 @pytest.mark.parametrize(
     ("names", "shown"),
     [
@@ -168,15 +178,14 @@ def window_model_entries(tmp_path_factory) -> dict[str, bytes]:
 def test_a_model_saved_by_another_version_says_so(tmp_path, window_model_entries, names, shown):
     """Layers the package no longer has (or does not have yet) are named, with the remedy;
     a model naming thousands is still one short line."""
-    import json
 
     from imdb_sentiment.inference import scoring
 
-    config = json.loads(window_model_entries["config.json"])
-    layer = next(x for x in config["config"]["layers"] if x["class_name"] == "WindowVectorization")
-    layer["registered_name"] = f"imdb_sentiment>{names[0]}"
-    config["unused"] = [{"registered_name": f"imdb_sentiment>{name}"} for name in names[1:]]
-    entries = {**window_model_entries, "config.json": json.dumps(config).encode()}
+    def rename(config: dict, layer: dict) -> None:
+        layer["registered_name"] = f"imdb_sentiment>{names[0]}"
+        config["unused"] = [{"registered_name": f"imdb_sentiment>{name}"} for name in names[1:]]
+
+    entries = with_window_layer_changed(window_model_entries, rename)
     with pytest.raises(
         PipelineError,
         match=rf"saved by another version of imdb_sentiment \(it uses {shown}, which this "
@@ -187,14 +196,12 @@ def test_a_model_saved_by_another_version_says_so(tmp_path, window_model_entries
 
 def test_a_layer_keras_cannot_rebuild_is_named_with_its_cause(tmp_path, window_model_entries):
     """Keras' own first line blames the object's code; the cause is what it met."""
-    import json
 
     from imdb_sentiment.inference import scoring
 
-    config = json.loads(window_model_entries["config.json"])
-    layer = next(x for x in config["config"]["layers"] if x["class_name"] == "WindowVectorization")
-    del layer["config"]["max_len"]
-    entries = {**window_model_entries, "config.json": json.dumps(config).encode()}
+    entries = with_window_layer_changed(
+        window_model_entries, lambda config, layer: layer["config"].pop("max_len")
+    )
     with pytest.raises(PipelineError, match=r"missing 1 required positional argument: 'max_len'"):
         scoring.load_model(zip_with(tmp_path / "old.keras", entries))
 
